@@ -1,0 +1,1 @@
+"""sketchgen's data side: collections, correspondence, sampling, shards, parallel runs and the CLI."""

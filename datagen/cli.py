@@ -1,0 +1,85 @@
+"""The ``sketchgen`` command line: one ``main`` that dispatches to a module per subcommand.
+
+Each subcommand module exposes ``HELP`` (one line), ``configure(parser)`` and ``run(args) -> int``.
+Modules are imported only when their subcommand runs, so ``sketchgen collection`` never loads torch
+and ``sketchgen train`` never loads GL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from render.errors import InputError
+
+# name -> module; train/eval/demo live in train/ because they need torch
+SUBCOMMANDS = {
+    "draw": "datagen.commands.draw",
+    "collection": "datagen.commands.collection",
+    "triplets": "datagen.commands.triplets",
+    "pairs": "datagen.commands.pairs",
+    "preview": "datagen.commands.preview",
+    "train": "train.commands.train",
+    "eval": "train.commands.eval",
+    "demo": "train.commands.demo",
+}
+
+
+class UsageError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def _available() -> dict[str, str]:
+    found = {}
+    for name, module in SUBCOMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            found[name] = module
+    return found
+
+
+def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None]:
+    parser = argparse.ArgumentParser(prog="sketchgen", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    available = _available()
+    # import only the module of the subcommand asked for; others get a stub parser for --help
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    chosen = None
+    for name, modname in available.items():
+        if name == wanted:
+            module = importlib.import_module(modname)
+            p = sub.add_parser(name, help=getattr(module, "HELP", None))
+            module.configure(p)
+            p.set_defaults(_run=module.run)
+            chosen = module
+        else:
+            sub.add_parser(name, add_help=False)
+    return parser, chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, _ = build_parser(argv)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(args._run(args) or 0)
+    except (UsageError, InputError) as exc:
+        print(f"sketchgen {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only output folder: one line, not a traceback
+        name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"sketchgen {args.command}: error: {name}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

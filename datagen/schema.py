@@ -1,0 +1,49 @@
+"""The shard schema: what a sample of each dataset holds, shared by the builders and ``train/``.
+
+Shards use WebDataset's tar layout: a sample is the run of members ``<key>.<ext>`` sharing a key, keys
+built from ids (``<shape>_<unit:04d>_<index:04d>``, no dots). A dataset directory holds
+``manifest.json`` and ``<split>/<name>.tar`` shards.
+
+Triplet sample (``kind == "triplet"``), SketchZooms:
+    json          sample JSON (below)
+    a0.png ...    anchor zoom images, one per zoom, largest field of view first (8-bit grey, 224x224)
+    p0.png ...    positive zoom images
+    n0.png ...    negative zoom images
+  JSON: {"kind": "triplet", "split", "anchor", "positive", "negative", "surface_distance", ...}; each role
+  is {"shape", "category", "part", "point": [x, y, z], "views": [{"camera": {...}, "xy": [x, y]}, ...]},
+  one view per zoom, the point lying at ``xy`` (the image centre) in each.
+
+Pair sample (``kind == "pair"``), warp pretraining:
+    json          sample JSON (below)
+    a.png, b.png  images A and B (8-bit grey sketch, or RGB for a shaded render), default 256x256
+    flow.npy      (H, W, 2) float32: displacement (dx, dy) in pixels taking each pixel centre of A to its
+                  position in B; NaN where that surface point is not visible in B (or A is background)
+    amask.png, bmask.png   8-bit masks of the object in A and B (255 = object)
+  JSON: {"kind": "pair", "pair_kind": "views" | "shapes" | "deform", "modality": "sketch-sketch" |
+  "sketch-shaded", "split", "a": {...}, "b": {...}}; each side is {"shape", "category", "camera": {...},
+  "keypoints": [{"id", "point": [x, y, z], "xy": [x, y], "visible": bool}, ...]}.
+
+All cameras are in the JSON form of ``render.camera``; pixel positions follow its conventions.
+"""
+
+from __future__ import annotations
+
+TRIPLET_ROLES = ("a", "p", "n")
+ROLE_NAMES = {"a": "anchor", "p": "positive", "n": "negative"}
+PAIR_IMAGES = ("a.png", "b.png")
+PAIR_FLOW = "flow.npy"
+PAIR_MASKS = ("amask.png", "bmask.png")
+MANIFEST = "manifest.json"
+SPLITS = ("train", "val", "test")
+
+
+def zoom_key(role: str, zoom: int) -> str:
+    """Member extension of a triplet's zoom image: ``zoom_key("a", 0) == "a0.png"``."""
+    if role not in TRIPLET_ROLES:
+        raise ValueError(f"unknown triplet role {role!r}")
+    return f"{role}{zoom}.png"
+
+
+def sample_key(shape_id: str, unit: int, index: int) -> str:
+    """Key of one sample: ids only, no dots (WebDataset splits member names at the first dot)."""
+    return f"{shape_id.replace('.', '-')}_{unit:04d}_{index:04d}"

@@ -1,0 +1,68 @@
+"""WebDataset-layout tar shards: atomic writing, and a reader that yields samples as dicts.
+
+Writing is deterministic (fixed member order, mtime 0, uid/gid 0, no user names) so the same samples
+give byte-identical shards, and atomic (a temporary name in the same folder, then ``os.replace``), so a
+shard either exists whole or not at all.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+
+def write_shard(path: str | Path, samples: Iterable[dict[str, bytes | str]]) -> int:
+    """Write ``samples`` (dicts with ``__key__`` and ``ext -> bytes``) to ``path``; returns the count.
+
+    Members are written in sample order, extensions sorted, so output depends only on the content.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    count = 0
+    try:
+        with open(tmp, "wb") as fh:
+            with tarfile.open(fileobj=fh, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+                for sample in samples:
+                    key = sample["__key__"]
+                    if "." in key or "/" in key:
+                        raise ValueError(f"sample key {key!r} must hold no dots or slashes")
+                    for ext in sorted(k for k in sample if not k.startswith("__")):
+                        data = sample[ext]
+                        if isinstance(data, str):
+                            data = data.encode("utf-8")
+                        info = tarfile.TarInfo(f"{key}.{ext}")
+                        info.size = len(data)
+                        info.mtime = 0
+                        info.mode = 0o644
+                        tar.addfile(info, io.BytesIO(data))
+                    count += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return count
+
+
+def read_shard(path: str | Path) -> Iterator[dict[str, bytes]]:
+    """Yield the samples of one shard in order, each ``{"__key__": key, "__shard__": path, ext: bytes}``."""
+    current: dict[str, bytes] | None = None
+    with tarfile.open(path, mode="r") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            base = os.path.basename(member.name)
+            key, _, ext = base.partition(".")
+            if current is not None and current["__key__"] != key:
+                yield current
+                current = None
+            if current is None:
+                current = {"__key__": key, "__shard__": str(path)}
+            current[ext] = tar.extractfile(member).read()
+    if current is not None:
+        yield current

@@ -1,0 +1,9 @@
+"""sketchgen's renderer: cameras, G-buffers, object-space lines, strokes and their rasterisation.
+
+Never imports ``datagen`` or ``train``.
+"""
+
+import os
+
+# pyrender/PyOpenGL pick their platform when OpenGL is first imported: headless EGL unless told otherwise.
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")

@@ -1,0 +1,324 @@
+"""Cameras, and the one place sketchgen's spatial conventions are written down.
+
+Conventions (every module and every output file follows these):
+
+- World: right-handed. A camera looks down its own -Z axis with +Y up and +X right (OpenGL, Blender).
+  ``pose`` is the 4x4 camera-to-world matrix: its columns 0..2 are the camera's X, Y, Z axes in world
+  coordinates and column 3 is the camera's position.
+- Pixels: continuous coordinates (x, y), x to the right, y down, origin at the top-left *corner* of the
+  image. The pixel in row i, column j covers [j, j+1) x [i, i+1) and has its centre at (j + 0.5, i + 0.5).
+  An image of width W spans x in [0, W]; the optical axis meets the image at (W/2, H/2).
+- Depth: distance along the viewing axis, ``-Z`` in camera coordinates (not the Euclidean distance).
+- Perspective cameras have a vertical field of view ``yfov_deg`` and square pixels; orthographic cameras
+  have ``ortho_scale``, half the visible height in world units.
+
+JSON form (``Camera.from_json`` / ``Camera.to_json``)::
+
+    {"position": [x, y, z], "look_at": [x, y, z], "up": [x, y, z],
+     "yfov_deg": 40.0, "width": 256, "height": 256}
+
+with ``"ortho_scale": s`` in place of ``yfov_deg`` for an orthographic camera, and an optional
+``"pose"`` (4x4 camera-to-world, row-major nested lists) that takes precedence over
+position/look_at/up. ``znear``/``zfar`` are optional.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from render.errors import InputError
+
+
+class CameraError(InputError):
+    """An invalid camera description; the message names the reason (and the file, when known)."""
+
+
+def look_at_pose(position, look_at, up) -> np.ndarray:
+    """(4, 4) float64 camera-to-world pose of a camera at ``position`` looking at ``look_at``.
+
+    Raises CameraError when the view direction or ``up`` has zero length or they are parallel.
+    """
+    eye = _vec3(position, "position")
+    target = _vec3(look_at, "look_at")
+    up = _vec3(up, "up")
+    forward = target - eye
+    if np.linalg.norm(forward) < 1e-12:
+        raise CameraError("look_at equals position")
+    if np.linalg.norm(up) < 1e-12:
+        raise CameraError("up has zero length")
+    z_axis = -forward / np.linalg.norm(forward)  # the camera looks down -Z
+    x_axis = np.cross(up, z_axis)
+    if np.linalg.norm(x_axis) < 1e-9 * np.linalg.norm(up):
+        raise CameraError("up is parallel to the viewing direction")
+    x_axis /= np.linalg.norm(x_axis)
+    y_axis = np.cross(z_axis, x_axis)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = x_axis, y_axis, z_axis, eye
+    return pose
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A pinhole (perspective) or orthographic camera with its image size.
+
+    pose: (4, 4) float64 camera-to-world, rotation part orthonormal.
+    yfov_deg: vertical field of view in degrees (perspective), or None.
+    ortho_scale: half the visible height in world units (orthographic), or None.
+    width, height: image size in pixels.
+    """
+
+    pose: np.ndarray
+    width: int
+    height: int
+    yfov_deg: float | None = None
+    ortho_scale: float | None = None
+    znear: float = 0.01
+    zfar: float = 100.0
+    look_at: np.ndarray | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        pose = np.asarray(self.pose, dtype=np.float64)
+        if pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
+            raise CameraError("pose must be a finite 4x4 matrix")
+        rot = pose[:3, :3]
+        if not np.allclose(rot.T @ rot, np.eye(3), atol=1e-6) or np.linalg.det(rot) < 0:
+            raise CameraError("pose rotation must be orthonormal and right-handed")
+        object.__setattr__(self, "pose", pose)
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+                raise CameraError(f"{name} must be a positive integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if (self.yfov_deg is None) == (self.ortho_scale is None):
+            raise CameraError("exactly one of yfov_deg and ortho_scale must be given")
+        if self.yfov_deg is not None and not (0.0 < float(self.yfov_deg) < 180.0):
+            raise CameraError(f"yfov_deg must lie in (0, 180), got {self.yfov_deg!r}")
+        if self.ortho_scale is not None and not (float(self.ortho_scale) > 0.0 and math.isfinite(self.ortho_scale)):
+            raise CameraError(f"ortho_scale must be positive, got {self.ortho_scale!r}")
+        if not (0.0 < self.znear < self.zfar):
+            raise CameraError("need 0 < znear < zfar")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def looking_at(cls, position, look_at, up=(0.0, 1.0, 0.0), *, width=256, height=256,
+                   yfov_deg: float | None = 40.0, ortho_scale: float | None = None,
+                   znear: float = 0.01, zfar: float = 100.0) -> "Camera":
+        """A camera at ``position`` looking at ``look_at``; ``ortho_scale`` given makes it orthographic."""
+        if ortho_scale is not None:
+            yfov_deg = None
+        return cls(look_at_pose(position, look_at, up), width, height, yfov_deg, ortho_scale,
+                   znear, zfar, look_at=np.asarray(look_at, dtype=np.float64))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Camera":
+        """Build from the JSON form in this module's docstring. Raises CameraError naming the problem."""
+        if not isinstance(data, dict):
+            raise CameraError("a camera must be a JSON object")
+        for key in ("width", "height"):
+            if key not in data:
+                raise CameraError(f"missing key '{key}'")
+        if "yfov_deg" not in data and "ortho_scale" not in data:
+            raise CameraError("missing key 'yfov_deg' (or 'ortho_scale')")
+        if "yfov_deg" in data and "ortho_scale" in data:
+            raise CameraError("give either 'yfov_deg' or 'ortho_scale', not both")
+        target = None
+        if "pose" in data:
+            pose = np.asarray(data["pose"], dtype=np.float64)
+        else:
+            for key in ("position", "look_at", "up"):
+                if key not in data:
+                    raise CameraError(f"missing key '{key}'")
+            pose = look_at_pose(data["position"], data["look_at"], data["up"])
+            target = np.asarray(data["look_at"], dtype=np.float64)
+        return cls(pose, _int(data["width"], "width"), _int(data["height"], "height"),
+                   _float(data.get("yfov_deg"), "yfov_deg"), _float(data.get("ortho_scale"), "ortho_scale"),
+                   _float(data.get("znear", 0.01), "znear"), _float(data.get("zfar", 100.0), "zfar"),
+                   look_at=target)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form with both ``pose`` and position/look_at/up, so any reader can use either."""
+        target = self.look_at if self.look_at is not None else self.position - self.pose[:3, 2]
+        out: dict[str, Any] = {
+            "position": self.position.tolist(),
+            "look_at": np.asarray(target).tolist(),
+            "up": self.pose[:3, 1].tolist(),
+            "pose": self.pose.tolist(),
+            "width": self.width,
+            "height": self.height,
+            "znear": self.znear,
+            "zfar": self.zfar,
+        }
+        if self.yfov_deg is not None:
+            out["yfov_deg"] = float(self.yfov_deg)
+        else:
+            out["ortho_scale"] = float(self.ortho_scale)
+        return out
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def position(self) -> np.ndarray:
+        """(3,) float64 camera centre in world coordinates."""
+        return self.pose[:3, 3].copy()
+
+    @property
+    def forward(self) -> np.ndarray:
+        """(3,) float64 unit viewing direction (the camera's -Z axis) in world coordinates."""
+        return -self.pose[:3, 2].copy()
+
+    @property
+    def is_ortho(self) -> bool:
+        return self.ortho_scale is not None
+
+    @property
+    def focal_px(self) -> float:
+        """Pixels per unit of X_c / depth (perspective) or per world unit (orthographic)."""
+        if self.is_ortho:
+            return self.height / (2.0 * self.ortho_scale)
+        return self.height / (2.0 * math.tan(math.radians(self.yfov_deg) / 2.0))
+
+    @property
+    def world_to_camera(self) -> np.ndarray:
+        """(4, 4) float64 inverse of ``pose``."""
+        inv = np.eye(4)
+        rot = self.pose[:3, :3]
+        inv[:3, :3] = rot.T
+        inv[:3, 3] = -rot.T @ self.pose[:3, 3]
+        return inv
+
+    def projection_matrix(self) -> np.ndarray:
+        """(4, 4) float64 OpenGL projection (camera -> clip) matching ``world_to_pixels`` exactly."""
+        n, f = self.znear, self.zfar
+        aspect = self.width / self.height
+        proj = np.zeros((4, 4))
+        if self.is_ortho:
+            proj[0, 0] = 1.0 / (self.ortho_scale * aspect)
+            proj[1, 1] = 1.0 / self.ortho_scale
+            proj[2, 2] = -2.0 / (f - n)
+            proj[2, 3] = -(f + n) / (f - n)
+            proj[3, 3] = 1.0
+        else:
+            t = math.tan(math.radians(self.yfov_deg) / 2.0)
+            proj[0, 0] = 1.0 / (t * aspect)
+            proj[1, 1] = 1.0 / t
+            proj[2, 2] = (f + n) / (n - f)
+            proj[2, 3] = 2.0 * f * n / (n - f)
+            proj[3, 2] = -1.0
+        return proj
+
+    # ------------------------------------------------------------------ mappings
+    def world_to_cam(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) world -> (N, 3) float64 camera coordinates."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        rot = self.pose[:3, :3]
+        return (pts - self.pose[:3, 3]) @ rot
+
+    def world_to_pixels(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Project world points.
+
+        points: (N, 3) world coordinates.
+        Returns (xy, depth): (N, 2) float64 pixels (origin top-left corner, y down) and (N,) float64 depth
+        along the view axis. Points behind a perspective camera (depth <= 0) get NaN pixels.
+        """
+        cam = self.world_to_cam(points)
+        depth = -cam[:, 2]
+        f = self.focal_px
+        if self.is_ortho:
+            u, v = cam[:, 0], cam[:, 1]
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                safe = np.where(depth > 0, depth, np.nan)
+                u, v = cam[:, 0] / safe, cam[:, 1] / safe
+        xy = np.stack([self.width / 2.0 + f * u, self.height / 2.0 - f * v], axis=1)
+        return xy, depth
+
+    def pixels_to_world(self, xy: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """Inverse of ``world_to_pixels``: (N, 2) pixels and (N,) depth -> (N, 3) float64 world points."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        depth = np.asarray(depth, dtype=np.float64).reshape(-1)
+        f = self.focal_px
+        u = (xy[:, 0] - self.width / 2.0) / f
+        v = (self.height / 2.0 - xy[:, 1]) / f
+        if not self.is_ortho:
+            u, v = u * depth, v * depth
+        cam = np.stack([u, v, -depth], axis=1)
+        return cam @ self.pose[:3, :3].T + self.pose[:3, 3]
+
+    def pixel_rays(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rays through pixel positions: (N, 3) origins and (N, 3) unit directions, world coordinates."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        near = self.pixels_to_world(xy, np.full(len(xy), 1.0))
+        if self.is_ortho:
+            origins = self.pixels_to_world(xy, np.zeros(len(xy)))
+            dirs = np.broadcast_to(self.forward, origins.shape).copy()
+        else:
+            origins = np.broadcast_to(self.position, near.shape).copy()
+            dirs = near - origins
+            dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        return origins, dirs
+
+    def view_directions(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) unit vectors from each world point towards the eye (constant for orthographic)."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        if self.is_ortho:
+            return np.broadcast_to(-self.forward, pts.shape).copy()
+        d = self.position - pts
+        return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-300)
+
+    def with_size(self, width: int, height: int) -> "Camera":
+        return Camera(self.pose, width, height, self.yfov_deg, self.ortho_scale, self.znear, self.zfar,
+                      look_at=self.look_at)
+
+
+def load_cameras(path: str | Path) -> list[Camera]:
+    """Cameras from a JSON file holding one camera object or a list of them.
+
+    Raises CameraError with the file name and the reason on any problem.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CameraError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CameraError(f"{path}: not valid JSON ({exc})") from None
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise CameraError(f"{path}: empty list of cameras")
+    cameras = []
+    for k, item in enumerate(items):
+        try:
+            cameras.append(Camera.from_json(item))
+        except CameraError as exc:
+            where = f"{path}" if len(items) == 1 and not isinstance(data, list) else f"{path} [camera {k}]"
+            raise CameraError(f"{where}: {exc}") from None
+    return cameras
+
+
+def _vec3(value, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CameraError(f"{name} must be three numbers") from None
+    if arr.shape != (3,) or not np.all(np.isfinite(arr)):
+        raise CameraError(f"{name} must be three finite numbers")
+    return arr
+
+
+def _int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+        raise CameraError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _float(value, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CameraError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
