@@ -1,0 +1,175 @@
+"""Reading one mesh file into a validated ``trimesh.Trimesh`` in the file's own coordinates.
+
+``read_mesh`` keeps the faces in the file's order (trimesh ``process=False``; OBJ parsed by
+``datagen.formats.obj``) because per-face label files and keypoint annotations (KeypointNet's
+``face_index``) index the faces as the file lists them. Scenes (GLB, multi-object files) are merged
+into one mesh with their node transforms applied. Every problem raises ``InputError`` with the file
+and the reason: unreadable, empty or unparseable files, non-finite coordinates, face indices past the
+vertices, no faces, a binary STL shorter than its header says.
+
+Degenerate and duplicate faces are not removed here (that would shift face indices); ``clean_faces``
+finds them and ``datagen.partmesh`` removes them, remapping labels and keypoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from render.errors import InputError
+
+log = logging.getLogger(__name__)
+
+MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf")
+
+
+def read_mesh(path: str | Path) -> trimesh.Trimesh:
+    """Load one mesh file, validated, in file coordinates and file face order.
+
+    Returns a Trimesh with (V, 3) float64 vertices and (F, 3) int64 faces, F >= 1. Vertices of STL
+    files (which store each triangle's corners separately) are merged, keeping the face order.
+    Raises InputError naming ``path`` and the reason.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a mesh file")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(84)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+    suffix = path.suffix.lower()
+    if suffix not in MESH_SUFFIXES:
+        raise InputError(f"{path}: unsupported mesh format {suffix or '(no suffix)'!r}")
+    if suffix == ".stl":
+        _check_stl_size(path, head, size)
+    if suffix == ".obj":
+        from datagen.formats.obj import read_obj
+
+        obj = read_obj(path)
+        vertices, faces = obj.vertices, obj.faces
+    else:
+        vertices, faces = _load_with_trimesh(path)
+    vertices, faces = validate_arrays(vertices, faces, path)
+    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+    if suffix == ".stl":
+        mesh.merge_vertices(merge_tex=True, merge_norm=True)  # only renumbers vertices: faces keep order
+        mesh = trimesh.Trimesh(vertices=np.asarray(mesh.vertices, np.float64),
+                               faces=np.asarray(mesh.faces, np.int64), process=False, validate=False)
+    return mesh
+
+
+def validate_arrays(vertices, faces, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Check raw mesh arrays; returns ((V, 3) float64, (F, 3) int64) or raises InputError naming ``path``."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces)
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or len(vertices) == 0:
+        raise InputError(f"{path}: no vertices (not a mesh file trimesh can read?)")
+    if faces.size == 0:
+        raise InputError(f"{path}: has {len(vertices)} vertices but no faces")
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise InputError(f"{path}: faces are not triangles (shape {faces.shape})")
+    bad = ~np.isfinite(vertices).all(axis=1)
+    if bad.any():
+        raise InputError(f"{path}: {int(bad.sum())} vertices have NaN or infinite coordinates "
+                         f"(first: vertex {int(np.argmax(bad))})")
+    faces = faces.astype(np.int64)
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        worst = int(faces.max()) if faces.max() >= len(vertices) else int(faces.min())
+        raise InputError(f"{path}: a face refers to vertex {worst}, but the file has {len(vertices)} vertices")
+    return vertices, faces
+
+
+@dataclass(frozen=True)
+class FaceCleanup:
+    """Which faces survive cleaning. keep: (F',) int64 old indices of kept faces, ascending;
+    old_to_new: (F,) int64 new index of every old face (a duplicate maps to its kept twin; -1 for a
+    degenerate face); degenerate, duplicate: how many were removed."""
+
+    keep: np.ndarray
+    old_to_new: np.ndarray
+    degenerate: int
+    duplicate: int
+
+
+def clean_faces(vertices: np.ndarray, faces: np.ndarray, area_eps: float = 1e-14) -> FaceCleanup:
+    """Find degenerate faces (repeated vertex or area <= ``area_eps`` x bbox diagonal squared) and
+    duplicates (same vertex set as an earlier face, any order/orientation).
+
+    vertices: (V, 3) float64; faces: (F, 3) int64. The first of a set of duplicates is kept.
+    """
+    faces = np.asarray(faces, dtype=np.int64)
+    vertices = np.asarray(vertices, dtype=np.float64)
+    n = len(faces)
+    tri = vertices[faces]
+    area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    diag = float(np.linalg.norm(np.ptp(vertices, axis=0))) or 1.0
+    repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
+    degenerate = repeated | (area2 <= area_eps * diag * diag)
+    key = np.sort(faces, axis=1)
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    twin = first[inverse]  # the earliest face with the same vertex set
+    duplicate = (twin != np.arange(n)) & ~degenerate
+    removed = degenerate | duplicate
+    keep = np.flatnonzero(~removed).astype(np.int64)
+    old_to_new = np.full(n, -1, dtype=np.int64)
+    old_to_new[keep] = np.arange(len(keep))
+    dup_idx = np.flatnonzero(duplicate)
+    old_to_new[dup_idx] = old_to_new[twin[dup_idx]]
+    return FaceCleanup(keep, old_to_new, int(degenerate.sum()), int(duplicate.sum()))
+
+
+def _check_stl_size(path: Path, head: bytes, size: int) -> None:
+    """A binary STL states its triangle count at byte 80; a truncated file must not load silently."""
+    if len(head) >= 84:
+        count = struct.unpack("<I", head[80:84])[0]
+        if 84 + 50 * count == size:
+            return
+    if head.lstrip().lower().startswith(b"solid"):
+        with open(path, "rb") as fh:
+            sample = fh.read(4096)
+        if b"facet" in sample or b"endsolid" in sample:
+            return  # ASCII STL
+    if len(head) < 84:
+        raise InputError(f"{path}: binary STL shorter than its 84-byte header ({size} bytes)")
+    count = struct.unpack("<I", head[80:84])[0]
+    holds = (size - 84) // 50
+    if holds < count:
+        raise InputError(f"{path}: binary STL header claims {count} triangles but the file holds {holds}")
+    raise InputError(f"{path}: binary STL size {size} does not match its {count} triangles")
+
+
+def _load_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        loaded = trimesh.load(str(path), process=False)
+    except Exception as exc:  # trimesh raises many types for corrupt files; all mean "cannot parse"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: cannot parse as {path.suffix.lstrip('.').upper()} ({reason})") from None
+    if isinstance(loaded, trimesh.Scene):
+        meshes = [g for g in loaded.dump() if isinstance(g, trimesh.Trimesh)]
+        if not meshes:
+            raise InputError(f"{path}: scene holds no triangle meshes")
+        if len(meshes) > 1:
+            log.info("%s: merging %d scene meshes into one", path, len(meshes))
+        verts, faces, offset = [], [], 0
+        for m in meshes:
+            verts.append(np.asarray(m.vertices, np.float64))
+            faces.append(np.asarray(m.faces, np.int64) + offset)
+            offset += len(m.vertices)
+        return np.concatenate(verts), np.concatenate(faces)
+    if isinstance(loaded, trimesh.Trimesh):
+        return np.asarray(loaded.vertices, np.float64), np.asarray(loaded.faces)
+    if isinstance(loaded, trimesh.PointCloud):
+        raise InputError(f"{path}: has {len(loaded.vertices)} vertices but no faces")
+    raise InputError(f"{path}: not a triangle mesh ({type(loaded).__name__})")
