@@ -1,0 +1,151 @@
+"""Planning a dataset: shapes -> splits -> work units, and the seed of every unit.
+
+A work unit is one shape: it renders that shape's views and writes one shard. Every random choice in a
+unit comes from a generator seeded by (global seed, shape id, unit index) through
+``np.random.SeedSequence``, with the shape id hashed by SHA-256 (never Python's ``hash()``, which is
+salted per process), so any unit can be regenerated alone and the output does not depend on how many
+workers ran the plan, nor in which order.
+
+Splits are by shape: a shape id hashes to a number in [0, 1) that picks train/val/test (80/10/10 by
+default); a category with at least 3 shapes is then given at least one test and one train shape. No
+shape is in two splits, and the partners a unit may take positives from share its split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def id_words(text: str) -> list[int]:
+    """Four uint32 words of SHA-256(text): a process-independent integer hash of an id."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return [int.from_bytes(digest[4 * k:4 * k + 4], "little") for k in range(4)]
+
+
+def unit_seed(seed: int, shape_id: str, unit: int) -> np.random.SeedSequence:
+    """The seed sequence of unit ``unit`` of shape ``shape_id`` under global seed ``seed``."""
+    if seed < 0 or unit < 0:
+        raise ValueError("seed and unit index must be non-negative")
+    return np.random.SeedSequence([int(seed), *id_words(shape_id), int(unit)])
+
+
+def unit_rng(seed: int, shape_id: str, unit: int) -> np.random.Generator:
+    """A PCG64 generator seeded by (seed, shape id, unit index)."""
+    return np.random.Generator(np.random.PCG64(unit_seed(seed, shape_id, unit)))
+
+
+def split_fraction(shape_id: str) -> float:
+    """Deterministic number in [0, 1) from the shape id alone (not the seed: splits stay put)."""
+    return id_words("split:" + shape_id)[0] / 2.0 ** 32
+
+
+def assign_splits(shapes: Iterable[tuple[str, str]],
+                  fractions: Sequence[float] = DEFAULT_FRACTIONS) -> dict[str, str]:
+    """Split shapes by hashing their ids.
+
+    shapes: (shape_id, category) pairs, ids unique. fractions: (train, val, test), summing to 1.
+    Returns shape_id -> "train" | "val" | "test". A category with >= 3 shapes gets >= 1 test shape
+    (the one with the largest hash fraction among the others) and >= 1 train shape.
+    """
+    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) < 0:
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+    by_category: dict[str, list[str]] = {}
+    for shape_id, category in shapes:
+        by_category.setdefault(category, []).append(shape_id)
+    cut_val = fractions[0]
+    cut_test = fractions[0] + fractions[1]
+    out: dict[str, str] = {}
+    for category, ids in sorted(by_category.items()):
+        frac = {s: split_fraction(s) for s in ids}
+        for s in ids:
+            h = frac[s]
+            out[s] = "train" if h < cut_val else ("val" if h < cut_test else "test")
+        if len(ids) >= 3:
+            ranked = sorted(ids, key=lambda s: (frac[s], s))
+            if not any(out[s] == "test" for s in ids):
+                out[ranked[-1]] = "test"
+            if not any(out[s] == "train" for s in ids):
+                out[ranked[0]] = "train"
+    return out
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One shape's share of a dataset: it writes the shard ``shard`` (relative to the output folder).
+
+    partners: ids of the other shapes of the same category and split (positives may come from them).
+    """
+
+    index: int
+    shape_id: str
+    category: str
+    split: str
+    unit: int
+    partners: tuple[str, ...]
+
+    @property
+    def shard(self) -> str:
+        return f"{self.split}/{safe_id(self.shape_id)}-{self.unit:03d}.tar"
+
+    def rng(self, seed: int) -> np.random.Generator:
+        return unit_rng(seed, self.shape_id, self.unit)
+
+
+def safe_id(shape_id: str) -> str:
+    """The id with every character outside [A-Za-z0-9_-] replaced by '-', for file names and keys."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", shape_id)
+
+
+def select_shapes(shapes: Iterable[tuple[str, str]], per_category: int | None) -> list[tuple[str, str]]:
+    """At most ``per_category`` shapes per category (the first by id), sorted by (category, id)."""
+    if per_category is not None and per_category < 1:
+        raise ValueError(f"--shapes must be at least 1, got {per_category}")
+    by_category: dict[str, list[str]] = {}
+    for shape_id, category in shapes:
+        by_category.setdefault(category, []).append(shape_id)
+    chosen = []
+    for category in sorted(by_category):
+        ids = sorted(by_category[category])
+        if per_category is not None:
+            ids = ids[:per_category]
+        chosen.extend((s, category) for s in ids)
+    return chosen
+
+
+def plan_units(shapes: Iterable[tuple[str, str]], *, per_category: int | None = None,
+               fractions: Sequence[float] = DEFAULT_FRACTIONS) -> list[WorkUnit]:
+    """All work units of a dataset, one per shape, in (category, shape id) order.
+
+    shapes: (shape_id, category) pairs. The plan depends only on these and the options, so every
+    worker (and every array job) computes the same one.
+    """
+    chosen = select_shapes(shapes, per_category)
+    ids = [s for s, _ in chosen]
+    if len(set(ids)) != len(ids):
+        raise ValueError("shape ids must be unique")
+    splits = assign_splits(chosen, fractions)
+    units = []
+    for index, (shape_id, category) in enumerate(chosen):
+        split = splits[shape_id]
+        partners = tuple(s for s, c in chosen if c == category and s != shape_id and splits[s] == split)
+        units.append(WorkUnit(index, shape_id, category, split, 0, partners))
+    return units
+
+
+def select_units(units: Sequence[WorkUnit], shard_index: int | None, num_shards: int | None) -> list[WorkUnit]:
+    """The units of array job ``shard_index`` of ``num_shards`` (round robin), or all of them."""
+    if shard_index is None and num_shards is None:
+        return list(units)
+    if shard_index is None or num_shards is None:
+        raise ValueError("--shard-index and --num-shards go together")
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise ValueError(f"need 0 <= --shard-index < --num-shards, got {shard_index} and {num_shards}")
+    return [u for u in units if u.index % num_shards == shard_index]
+
