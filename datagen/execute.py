@@ -1,0 +1,162 @@
+"""Running work units: in this process, on local joblib workers, or on a Dask distributed cluster.
+
+A unit writes ``<out>/<split>/<shape>-<unit>.tar`` and its summary ``<...>.json`` beside it, summary
+first, shard last, each under a temporary name and renamed: the shard's existence is the commit of
+the unit. A unit whose shard and summary exist is skipped, so a re-run resumes; a unit that dies
+half-way leaves only a temporary file, and running it again (on any worker) renames the same bytes
+into place, so there is never a duplicate nor a half shard. Units are pure functions of (config,
+unit), which is why the output does not depend on the number of workers or the scheduler.
+
+A builder is a module exposing ``build_unit(unit, config) -> (samples, failures)``: samples are
+dicts for ``datagen.shards.write_shard``, failures dicts ``{"shape", "reason", ...}``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from datagen.manifest import write_json_atomic
+from datagen.plan import WorkUnit
+from datagen.shards import write_shard
+from render.errors import InputError
+
+log = logging.getLogger(__name__)
+
+MAX_POOL_RESTARTS = 3
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every unit of a run shares: the builder module, its config and the output folder."""
+
+    builder: str
+    config: Any
+    out_dir: str
+
+
+def summary_path(shard: Path) -> Path:
+    return shard.with_suffix(".json")
+
+
+def completed(job: Job, unit: WorkUnit) -> dict[str, Any] | None:
+    """The summary of a unit whose shard is complete, else None."""
+    shard = Path(job.out_dir) / unit.shard
+    meta = summary_path(shard)
+    if shard.exists() and meta.exists():
+        try:
+            return json.loads(meta.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+    return None
+
+
+def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
+    """Build one unit and commit its shard (or return its summary if already complete).
+
+    Returns {"shard", "split", "shape", "samples", "failures", "skipped"}; a unit that raised returns
+    "error" (and writes nothing, so a later run tries it again).
+    """
+    done = completed(job, unit)
+    if done is not None:
+        return {**done, "skipped": True}
+    base = {"shard": unit.shard, "split": unit.split, "shape": unit.shape_id}
+    try:
+        builder = importlib.import_module(job.builder)
+        samples, failures = builder.build_unit(unit, job.config)
+    except InputError as exc:
+        return {**base, "samples": 0, "failures": [], "skipped": False, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a batch records the failure and carries on
+        log.debug("unit %s failed:\n%s", unit.shard, traceback.format_exc())
+        return {**base, "samples": 0, "failures": [], "skipped": False,
+                "error": f"{type(exc).__name__}: {exc}"}
+    shard = Path(job.out_dir) / unit.shard
+    summary = {**base, "samples": len(samples), "failures": failures}
+    write_json_atomic(summary_path(shard), summary)
+    write_shard(shard, samples)
+    return {**summary, "skipped": False}
+
+
+def _local(job: Job, units: Sequence[WorkUnit]) -> Iterator[dict[str, Any]]:
+    for unit in units:
+        yield run_unit(job, unit)
+
+
+def _joblib(job: Job, units: Sequence[WorkUnit], workers: int) -> Iterator[dict[str, Any]]:
+    from joblib import Parallel, delayed
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    pending = {u.index: u for u in units}
+    for attempt in range(MAX_POOL_RESTARTS + 1):
+        if not pending:
+            return
+        todo = sorted(pending.values(), key=lambda u: u.index)
+        try:
+            # unordered: results are sorted again by the caller; each process keeps its GL context
+            for result, index in Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered",
+                                          batch_size=1)(delayed(_indexed)(job, u) for u in todo):
+                pending.pop(index, None)
+                yield result
+            return
+        except TerminatedWorkerError as exc:
+            if attempt == MAX_POOL_RESTARTS:
+                raise
+            log.warning("a worker died (%s); running its %d unfinished units again", exc, len(pending))
+
+
+def _indexed(job: Job, unit: WorkUnit) -> tuple[dict[str, Any], int]:
+    return run_unit(job, unit), unit.index
+
+
+def _dask(job: Job, units: Sequence[WorkUnit], scheduler: str) -> Iterator[dict[str, Any]]:
+    from distributed import Client, as_completed
+
+    with Client(scheduler, set_as_default=False) as client:
+        # keys from unit ids: resubmitting the same job to a live scheduler reuses finished results;
+        # a task whose worker dies is rescheduled by the scheduler on another worker
+        futures = client.map(run_unit, [job] * len(units), list(units),
+                             key=[f"sketchgen-{job.builder}-{u.shard}" for u in units], retries=2)
+        for future in as_completed(futures):
+            yield future.result()
+            future.release()
+
+
+def execute(job: Job, units: Sequence[WorkUnit], *, workers: int = 1, scheduler: str | None = None,
+            progress: bool = True, desc: str = "samples") -> list[dict[str, Any]]:
+    """Run every unit; returns their summaries sorted by shard name.
+
+    workers: local processes (joblib/loky; 1 = this process). scheduler: a Dask scheduler address
+    (``tcp://host:8786``); when given, ``workers`` is ignored.
+    """
+    from tqdm import tqdm
+
+    if workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if scheduler:
+        stream = _dask(job, units, scheduler)
+    elif workers == 1 or len(units) <= 1:
+        stream = _local(job, units)
+    else:
+        stream = _joblib(job, units, min(workers, len(units)))
+    results = []
+    with tqdm(total=None, unit=" samples", desc=desc, disable=not progress, smoothing=0.1) as bar:
+        for result in stream:
+            results.append(result)
+            bar.update(result["samples"])
+            if result.get("error"):
+                log.warning("%s: %s", result["shape"], result["error"])
+    clean_temporaries(Path(job.out_dir), units)
+    return sorted(results, key=lambda r: r["shard"])
+
+
+def clean_temporaries(out_dir: Path, units: Sequence[WorkUnit]) -> None:
+    """Remove temporary files left by killed workers next to the shards of ``units``."""
+    for unit in units:
+        shard = out_dir / unit.shard
+        for stale in shard.parent.glob(f".{shard.stem}.*.tmp*"):
+            stale.unlink(missing_ok=True)

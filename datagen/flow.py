@@ -1,0 +1,124 @@
+"""Dense flow between two views (of one shape, or of two corresponding shapes) from their G-buffers.
+
+Each pixel centre of A that sees the object is lifted to its surface point with A's depth buffer
+(``Camera.pixels_to_world``), optionally carried to the corresponding point of another shape, and
+projected with B's camera. It counts as visible in B when it lies inside B's image and in front of,
+or on, the surface B's depth buffer holds at that pixel (within a tolerance that grows with the
+depth slope there, capped so that a thin occluder still hides what is behind it).
+
+All flows are (H, W, 2) float32 displacements (dx, dy) in pixels from A's pixel centre to its position
+in B, NaN where A is background or the point is hidden in B, in the pixel convention of
+``render/camera.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from render.camera import Camera
+
+# visibility tolerance: a fraction of the depth, plus the local depth slope capped at this fraction
+REL_TOL = 0.005
+SLOPE_CAP = 0.03
+
+PointMap = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def pixel_centres(width: int, height: int) -> np.ndarray:
+    """(H*W, 2) float64 pixel centres, row-major (row i, col j) -> (j + 0.5, i + 0.5)."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    return np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1).astype(np.float64)
+
+
+def lift(depth: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """Surface points seen by each pixel centre.
+
+    depth: (H, W) float depth along the view axis, inf (or non-finite) on the background.
+    Returns (points, mask): (H*W, 3) float64 world points (NaN on background), (H, W) bool object mask.
+    """
+    h, w = depth.shape
+    mask = np.isfinite(depth)
+    d = np.where(mask, depth, np.nan).astype(np.float64).ravel()
+    return camera.pixels_to_world(pixel_centres(w, h), d), mask
+
+
+def visible_in(points: np.ndarray, camera: Camera, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project world points into a view and test them against its depth buffer.
+
+    points: (N, 3) world (NaN rows allowed). depth: (H, W) depth buffer of that view, inf on background.
+    Returns (xy, visible): (N, 2) float64 pixels and (N,) bool.
+    """
+    h, w = depth.shape
+    xy, z = camera.world_to_pixels(points)
+    inside = np.isfinite(xy).all(axis=1) & (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+    inside &= z > 0
+    visible = np.zeros(len(xy), dtype=bool)
+    if not inside.any():
+        return xy, visible
+    col = np.clip(np.floor(xy[inside, 0]).astype(np.int64), 0, w - 1)
+    row = np.clip(np.floor(xy[inside, 1]).astype(np.int64), 0, h - 1)
+    buf = depth.astype(np.float64)
+    finite = np.isfinite(buf)
+    # depth change per pixel, a tolerance for the point not lying at the pixel centre
+    filled = np.where(finite, buf, np.nan)
+    gy = np.abs(np.diff(filled, axis=0, prepend=filled[:1]))
+    gx = np.abs(np.diff(filled, axis=1, prepend=filled[:, :1]))
+    slope = np.nan_to_num(np.fmax(gx, gy), nan=0.0)
+    here = buf[row, col]
+    zi = z[inside]
+    tol = REL_TOL * zi + np.minimum(slope[row, col], SLOPE_CAP * zi)
+    # a background pixel next to the point's projection: the point sits on B's silhouette, so it is seen
+    visible[inside] = ~np.isfinite(here) | (zi <= here + tol)
+    return xy, visible
+
+
+def dense_flow(depth_a: np.ndarray, camera_a: Camera, depth_b: np.ndarray, camera_b: Camera, *,
+               faces_a: np.ndarray | None = None, point_map: PointMap | None = None) -> np.ndarray:
+    """(H, W, 2) float32 flow from view A to view B; NaN where A is background or hidden in B.
+
+    depth_a, depth_b: (H, W) depth buffers (inf background) of the two views.
+    faces_a: (H, W) int face id buffer of A (-1 background), needed by ``point_map``.
+    point_map: (face ids (N,), points (N, 3)) on A's shape -> (points (N, 3) on B's shape, (N,) bool
+    valid); None when A and B show the same shape.
+    """
+    h, w = depth_a.shape
+    points, mask = lift(depth_a, camera_a)
+    valid = mask.ravel().copy()
+    if point_map is not None:
+        if faces_a is None:
+            raise ValueError("point_map needs the face id buffer of A")
+        idx = np.flatnonzero(valid)
+        mapped = np.full_like(points, np.nan)
+        out, ok = point_map(faces_a.ravel()[idx], points[idx])
+        mapped[idx] = out
+        valid[idx] &= ok
+        points = mapped
+    xy_b, vis = visible_in(points, camera_b, depth_b)
+    valid &= vis
+    flow = (xy_b - pixel_centres(w, h)).reshape(h, w, 2)
+    flow[~valid.reshape(h, w)] = np.nan
+    return flow.astype(np.float32)
+
+
+def sample_flow(flow: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Bilinear flow at sub-pixel positions of A.
+
+    flow: (H, W, 2). xy: (N, 2) pixels. Returns (N, 2) float64; NaN when a contributing pixel is NaN.
+    Falls back to the nearest pixel where the bilinear neighbourhood touches NaN but that pixel is not.
+    """
+    h, w = flow.shape[:2]
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    fx = np.clip(xy[:, 0] - 0.5, 0, w - 1)
+    fy = np.clip(xy[:, 1] - 0.5, 0, h - 1)
+    x0 = np.clip(np.floor(fx).astype(int), 0, w - 1)
+    y0 = np.clip(np.floor(fy).astype(int), 0, h - 1)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    tx, ty = (fx - x0)[:, None], (fy - y0)[:, None]
+    f = flow.astype(np.float64)
+    out = ((1 - ty) * ((1 - tx) * f[y0, x0] + tx * f[y0, x1]) + ty * ((1 - tx) * f[y1, x0] + tx * f[y1, x1]))
+    near = f[np.clip(np.floor(xy[:, 1]).astype(int), 0, h - 1), np.clip(np.floor(xy[:, 0]).astype(int), 0, w - 1)]
+    bad = ~np.isfinite(out).all(axis=1)
+    out[bad] = near[bad]
+    return out
