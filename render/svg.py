@@ -1,0 +1,80 @@
+"""SVG of a drawing's strokes: one element per stroke, classed by line type.
+
+The SVG's user space is the pixel convention of ``render/camera.py``: ``viewBox="0 0 W H"`` with the
+origin at the image's top-left corner and y down, so a stroke vertex at pixel (x, y) is written as
+``x,y`` unchanged (three decimals, a thousandth of a pixel). An unbroken stroke is a ``<polyline>``; a
+stroke whose weight falls to zero somewhere (the sketchy style's gaps) is one ``<path>`` with a
+subpath per inked run. A stroke's ``stroke-width`` is the line width times its mean weight when its
+weights are not all 1 (SVG has no width varying along a path).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from render.strokes import Drawing, Stroke
+
+# weights at or below this are gaps, not ink
+GAP_WEIGHT = 1e-3
+
+_HEADER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">\n'
+    '<rect width="{w}" height="{h}" fill="white"/>\n'
+    '<g fill="none" stroke="black" stroke-width="{lw}" stroke-linecap="round" stroke-linejoin="round">\n'
+)
+_FOOTER = "</g>\n</svg>\n"
+
+
+def drawing_svg(drawing: Drawing, *, line_width: float = 1.0) -> str:
+    """SVG document of ``drawing`` at its camera's size; ``line_width`` in pixels at weight 1."""
+    cam = drawing.camera
+    return strokes_svg(drawing.strokes, cam.width, cam.height, line_width=line_width)
+
+
+def strokes_svg(strokes: list[Stroke], width: int, height: int, *, line_width: float = 1.0) -> str:
+    """SVG document of ``strokes`` ((N, 2) float64 pixel xy each) in a ``width`` x ``height`` image."""
+    parts = [_HEADER.format(w=int(width), h=int(height), lw=_num(line_width))]
+    for stroke in strokes:
+        element = stroke_element(stroke, line_width=line_width)
+        if element:
+            parts.append(element)
+    parts.append(_FOOTER)
+    return "".join(parts)
+
+
+def stroke_element(stroke: Stroke, *, line_width: float = 1.0) -> str:
+    """One ``<polyline>`` or ``<path>`` for ``stroke``; '' when it has no finite inked vertex."""
+    xy = np.asarray(stroke.xy, dtype=np.float64).reshape(-1, 2)
+    weight = None if stroke.weight is None else np.asarray(stroke.weight, dtype=np.float64).reshape(-1)
+    inked = np.all(np.isfinite(xy), axis=1)
+    if weight is not None:
+        inked &= weight > GAP_WEIGHT
+    runs = _runs(inked)
+    if not runs:
+        return ""
+    attrs = f'class="{stroke.kind}"'
+    if weight is not None and not np.all(weight == 1.0):
+        attrs += f' stroke-width="{_num(line_width * float(weight[inked].mean()))}"'
+    if len(runs) == 1 and runs[0] == (0, len(xy)):
+        return f'<polyline {attrs} points="{_points(xy, ",", " ")}"/>\n'
+    subpaths = []
+    for start, stop in runs:
+        run = xy[start:stop] if stop - start > 1 else np.repeat(xy[start:stop], 2, axis=0)
+        subpaths.append("M" + _points(run, " ", " L"))
+    return f'<path {attrs} d="{" ".join(subpaths)}"/>\n'
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) index ranges of the True runs of a (N,) bool mask."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def _points(xy: np.ndarray, inner: str, outer: str) -> str:
+    # one C-level format call for the whole array: ~20x faster than a per-vertex f-string
+    fmt = outer.join([f"%.3f{inner}%.3f"] * len(xy))
+    return fmt % tuple(xy.ravel().tolist())
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from render.camera import Camera
+from render.raster import encode_png, ink_to_image, rasterize, stroke_ink
+from render.strokes import Drawing, Stroke
+
+
+def make_stroke(xy, weight=None, kind="contour") -> Stroke:
+    xy = np.asarray(xy, dtype=np.float64)
+    n = len(xy)
+    return Stroke(xy=xy, depth=np.ones(n), points=np.zeros((n, 3)), faces=np.zeros(n, np.int64), kind=kind,
+                  weight=None if weight is None else np.asarray(weight, dtype=np.float64))
+
+
+def column_profile(ink, col):
+    """(centroid row coordinate in pixels, ink sum) of one image column."""
+    c = ink[:, col].astype(np.float64)
+    return float((c * (np.arange(len(c)) + 0.5)).sum() / c.sum()), float(c.sum())
+
+
+def test_horizontal_stroke_at_pixel_centre_darkens_that_row():
+    ink = stroke_ink([make_stroke([[5.0, 10.5], [50.0, 10.5]])], 64, 32)
+    # y = 10.5 is the centre of row 10: that row fully inked, its neighbours untouched
+    assert ink[10, 20] == pytest.approx(1.0)
+    assert ink[9, 20] == 0.0 and ink[11, 20] == 0.0
+    centroid, total = column_profile(ink, 20)
+    assert centroid == pytest.approx(10.5, abs=1e-6)
+    assert total == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("y, width", [(10.3, 1.0), (10.0, 1.0), (17.8, 2.5), (12.25, 3.0), (8.6, 0.5)])
+def test_subpixel_centroid_and_width(y, width):
+    ink = stroke_ink([make_stroke([[5.0, y], [50.0, y]])], 64, 32, line_width=width)
+    centroid, total = column_profile(ink, 27)
+    assert abs(centroid - y) < 0.25
+    assert total == pytest.approx(width, abs=0.05)
+
+
+def test_vertical_and_diagonal_strokes_land_on_their_line():
+    ink = stroke_ink([make_stroke([[20.25, 4.0], [20.25, 60.0]])], 64, 64)
+    row = ink[30].astype(np.float64)
+    assert (row * (np.arange(64) + 0.5)).sum() / row.sum() == pytest.approx(20.25, abs=0.25)
+    # a diagonal of length L holds about L units of ink at width 1; every inked pixel is near the line
+    a, b = np.array([5.0, 7.0]), np.array([55.0, 40.0])
+    ink = stroke_ink([make_stroke([a, b])], 64, 64)
+    length = np.hypot(*(b - a))
+    assert ink.sum() == pytest.approx(length + 1.0, rel=0.05)  # + round caps
+    rows, cols = np.nonzero(ink > 0)
+    centres = np.stack([cols + 0.5, rows + 0.5], axis=1)
+    normal = np.array([-(b - a)[1], (b - a)[0]]) / length
+    assert np.abs((centres - a) @ normal).max() < 1.0 + 1e-6
+
+
+def test_weight_scales_width_and_zero_weight_leaves_a_gap():
+    xy = np.stack([np.linspace(2, 62, 61), np.full(61, 16.5)], axis=1)
+    weight = np.ones(61)
+    weight[25:36] = 0.0  # x in [27, 37] blank
+    ink = stroke_ink([make_stroke(xy, weight)], 64, 32, line_width=2.0)
+    assert ink[:, 30:35].max() == 0.0
+    assert column_profile(ink, 10)[1] == pytest.approx(2.0, abs=0.05)
+    half = stroke_ink([make_stroke(xy[:20], np.full(20, 0.5))], 64, 32, line_width=2.0)
+    assert column_profile(half, 10)[1] == pytest.approx(1.0, abs=0.05)
+
+
+def test_far_off_screen_and_nan_vertices_are_harmless():
+    strokes = [make_stroke([[-1e7, 10.5], [1e7, 10.5]]), make_stroke([[-1e5, -5.0], [-1e5, 50.0]]),
+               make_stroke([[np.nan, 3.0], [30.0, 3.0]])]
+    ink = stroke_ink(strokes, 64, 32)
+    assert np.allclose(ink[10], 1.0)
+    assert ink.sum() == pytest.approx(64.0)
+
+
+def test_rasterize_drawing_size_background_and_png_round_trip():
+    import cv2
+
+    cam = Camera.looking_at((0, 0, 3), (0, 0, 0), (0, 1, 0), width=48, height=40, yfov_deg=40.0)
+    image = rasterize(Drawing(cam, [make_stroke([[4.5, 20.5], [40.5, 20.5]])]), line_width=1.0)
+    assert image.shape == (40, 48) and image.dtype == np.uint8
+    assert image[0, 0] == 255 and image[20, 20] == 0
+    assert (image < 255).sum() == 37  # columns 4..40 of row 20 (round caps reach half a pixel)
+    decoded = cv2.imdecode(np.frombuffer(encode_png(image), np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(decoded, image)
+    assert np.array_equal(ink_to_image(np.zeros((2, 2), np.float32)), np.full((2, 2), 255, np.uint8))
