@@ -1,0 +1,262 @@
+"""Visibility of 3D points by ray casting (embree): projection of points with their visibility flags.
+
+A point is occluded when the ray from it towards the eye meets a face before the eye. Hits that cannot
+be occlusions are skipped and the ray goes on past them:
+
+- a face whose plane passes through the point (within ``PLANE_TOL`` x the mesh size): a ray meets a
+  plane through its own origin only at the origin, so such a hit is rounding, not an occluder. This
+  covers the point's own face, every face through an edge or vertex the point lies on, and coplanar
+  neighbours, at any grazing angle, without a depth tolerance;
+- the faces listed by the caller (``faces``, the face each point lies on);
+- for points of smooth contours only (``ring_faces``), the faces sharing a vertex with the point's
+  face: an interpolated contour lies where the faceted surface is slightly turned away, so the ray
+  leaves through the neighbouring faces a fraction of a face away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from render.camera import Camera
+from render.errors import InputError
+from render.prepared import PreparedMesh, prepare
+
+PLANE_TOL = 1e-6  # x mesh bounding-box diagonal: distance from a face's plane that counts as on it
+RAY_OFFSET = 1e-6  # x mesh diagonal: rays start this far along themselves, clear of rounding at the origin
+MAX_PASSES = 8  # skipped hits per ray before the point is taken as visible
+
+
+@dataclass(frozen=True)
+class PointProjection:
+    """Projection of N world points by one camera.
+
+    xy: (N, 2) float64 pixels (origin top-left corner, y down); NaN behind a perspective camera.
+    depth: (N,) float64 depth along the view axis.
+    visible: (N,) bool, inside the image, within the camera's [znear, zfar] and not occluded.
+    """
+
+    xy: np.ndarray
+    depth: np.ndarray
+    visible: np.ndarray
+
+
+def project_points(mesh, camera: Camera, points, *, faces=None, prepared: PreparedMesh | None = None
+                   ) -> PointProjection:
+    """Pixel position, depth and visibility of ``points`` ((N, 3) float world coordinates).
+
+    faces: optional (N,) int index of the face each point lies on (-1 for none); hits on it are ignored.
+    Points exactly on a face that faces the camera, with nothing in front, are visible.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 3 or not np.all(np.isfinite(pts)):
+        raise InputError("points must be an (N, 3) array of finite numbers")
+    prep = prepared if prepared is not None else prepare(mesh)
+    face_arr = None
+    if faces is not None:
+        face_arr = np.asarray(faces, dtype=np.int64).reshape(-1)
+        if len(face_arr) != len(pts):
+            raise InputError(f"faces has {len(face_arr)} entries for {len(pts)} points")
+        if np.any(face_arr >= len(prep.faces)):
+            raise InputError("faces index past the mesh's faces")
+    xy, depth = camera.world_to_pixels(pts)
+    inside = ((depth >= camera.znear) & (depth <= camera.zfar)
+              & (xy[:, 0] >= 0) & (xy[:, 0] < camera.width) & (xy[:, 1] >= 0) & (xy[:, 1] < camera.height))
+    visible = inside.copy()
+    if inside.any():
+        own = None if face_arr is None else face_arr[inside]
+        visible[inside] = unoccluded(prep, camera, pts[inside], own_faces=own)
+    return PointProjection(xy=xy, depth=depth, visible=visible)
+
+
+def unoccluded(prep: PreparedMesh, camera: Camera, points: np.ndarray, *, own_faces=None,
+               ring_faces=None) -> np.ndarray:
+    """(N,) bool: no face lies between each point and the eye.
+
+    points: (N, 3) float64 world points in front of the camera.
+    own_faces: optional (N,) int64 faces to ignore (-1: none).
+    ring_faces: optional (N,) int64; hits on faces sharing a vertex with this face are ignored (-1: none).
+    """
+    n = len(points)
+    free = np.ones(n, dtype=bool)
+    if n == 0 or len(prep.faces) == 0:
+        return free
+    dirs = camera.view_directions(points)
+    if camera.is_ortho:
+        reach = -camera.world_to_cam(points)[:, 2]  # to the image plane through the eye
+    else:
+        reach = np.linalg.norm(camera.position - points, axis=1)
+    offset = RAY_OFFSET * prep.scale
+    start = np.full(n, offset)
+    active = np.flatnonzero(reach > offset)
+    scene = prep.ray_scene
+    for _ in range(MAX_PASSES):
+        active = active[reach[active] - start[active] > offset]
+        if len(active) == 0:
+            break
+        origins = points[active] + start[active, None] * dirs[active] - prep.centre
+        hit = scene.run(origins.astype(np.float32), dirs[active].astype(np.float32),
+                        dists=(reach[active] - start[active]).astype(np.float32), output=1)
+        prim = np.asarray(hit["primID"], dtype=np.int64)
+        found = prim >= 0
+        active, prim, tfar = active[found], prim[found], np.asarray(hit["tfar"], np.float64)[found]
+        if len(active) == 0:
+            break
+        skip = _on_plane(prep, prim, points[active])
+        if own_faces is not None:
+            skip |= prim == own_faces[active]
+        if ring_faces is not None:
+            ring = ring_faces[active]
+            shares = (prep.faces[prim][:, :, None] == prep.faces[np.maximum(ring, 0)][:, None, :]).any(axis=(1, 2))
+            skip |= shares & (ring >= 0)
+        free[active[~skip]] = False
+        start[active] += tfar + offset
+        active = active[skip]
+    return free
+
+
+def _on_plane(prep: PreparedMesh, prim: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N,) bool: each point lies on the plane of face ``prim`` (within PLANE_TOL x mesh size)."""
+    dist = np.einsum("ij,ij->i", prep.face_normals[prim], points) - prep.face_offsets[prim]
+    return np.abs(dist) <= PLANE_TOL * prep.scale
+
+
+BISECT_STEPS = 5  # halvings of the sample spacing at a visibility change: 1 px spacing -> 1/32 px
+MARGIN_PX = 2.0  # lines are kept this far outside the image so cuts at its border are never drawn
+
+
+@dataclass(frozen=True)
+class VisiblePieces:
+    """Visible parts of 3D segments p0 -> p1, in segment order, then along each segment.
+
+    seg: (K,) int64 index of the segment; t0, t1: (K,) float64 start and end as 3D parameters
+    (point = p0 + t (p1 - p0)), t0 < t1; whole0, whole1: (K,) bool where the piece's start/end is the
+    segment's own start/end (t = 0 / t = 1), i.e. where it may join the next segment of its polyline.
+    """
+
+    seg: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+    whole0: np.ndarray
+    whole1: np.ndarray
+
+
+def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.ndarray, *,
+                   ring_faces: np.ndarray | None = None, spacing_px: float = 1.0) -> VisiblePieces:
+    """Hidden-line removal for (S, 3) float64 world segments p0 -> p1.
+
+    Each segment is clipped to the camera's depth range and to the image (plus MARGIN_PX), sampled
+    every ``spacing_px`` pixels in the image (and at its ends), each sample is tested with
+    ``unoccluded`` and the segment is cut where visibility changes, the cut bisected to
+    spacing_px / 2**BISECT_STEPS. ring_faces: (S,) int64 passed on per segment (smooth contours).
+    """
+    s_count = len(p0)
+    d = p1 - p0
+    depth0 = -camera.world_to_cam(p0)[:, 2]
+    depth1 = -camera.world_to_cam(p1)[:, 2]
+    tlo, thi = _clip_depth(depth0, depth1, camera.znear, camera.zfar)
+    keep = np.flatnonzero(tlo < thi)
+    q0 = p0[keep] + tlo[keep, None] * d[keep]
+    q1 = p0[keep] + thi[keep, None] * d[keep]
+    xy0, dq0 = camera.world_to_pixels(q0)
+    xy1, dq1 = camera.world_to_pixels(q1)
+    ulo, uhi = _clip_rect(xy0, xy1, -MARGIN_PX, -MARGIN_PX, camera.width + MARGIN_PX, camera.height + MARGIN_PX)
+    inside = ulo <= uhi
+    keep, xy0, xy1, dq0, dq1, ulo, uhi = (a[inside] for a in (keep, xy0, xy1, dq0, dq1, ulo, uhi))
+    length = np.linalg.norm(xy1 - xy0, axis=1) * (uhi - ulo)
+    steps = np.maximum(1, np.ceil(length / spacing_px)).astype(np.int64)
+    # samples: segment (row of keep) and screen parameter u in [ulo, uhi]
+    row = np.repeat(np.arange(len(keep)), steps + 1)
+    start_of_row = np.concatenate([[0], np.cumsum(steps + 1)[:-1]]).astype(np.int64)
+    k = np.arange(len(row)) - np.repeat(start_of_row, steps + 1)
+    u = ulo[row] + (uhi[row] - ulo[row]) * k / steps[row]
+
+    def point_at(r, uu):
+        """3D points at screen parameter uu of kept segment rows r."""
+        if camera.is_ortho:
+            tq = uu
+        else:  # perspective-correct: screen-linear u to the 3D parameter between q0 and q1
+            tq = uu * dq0[r] / ((1.0 - uu) * dq1[r] + uu * dq0[r])
+        t = tlo[keep[r]] + tq * (thi[keep[r]] - tlo[keep[r]])
+        return p0[keep[r]] + t[:, None] * d[keep[r]], t
+
+    def vis_at(r, uu):
+        pts, _ = point_at(r, uu)
+        ring = None if ring_faces is None else ring_faces[keep[r]]
+        return unoccluded(prep, camera, pts, ring_faces=ring)
+
+    vis = vis_at(row, u)
+    same_next = np.zeros(len(row), dtype=bool)
+    same_next[:-1] = row[1:] == row[:-1]
+    change = np.flatnonzero(same_next[:-1] & (vis[:-1] != vis[1:])) if len(row) > 1 else np.zeros(0, np.int64)
+    lo, hi = u[change].copy(), u[change + 1].copy()
+    lo_vis = vis[change]
+    for _ in range(BISECT_STEPS):
+        mid = 0.5 * (lo + hi)
+        v = vis_at(row[change], mid)
+        lo = np.where(v == lo_vis, mid, lo)
+        hi = np.where(v == lo_vis, hi, mid)
+    cut = np.full(len(row), np.nan)  # cut[i]: where visibility changes between sample i and i + 1
+    cut[change] = 0.5 * (lo + hi)
+    same_prev = np.zeros(len(row), dtype=bool)
+    same_prev[1:] = same_next[:-1]
+    prev_vis = np.zeros(len(row), dtype=bool)
+    prev_vis[1:] = vis[:-1]
+    next_vis = np.zeros(len(row), dtype=bool)
+    next_vis[:-1] = vis[1:]
+    starts = np.flatnonzero(vis & ~(same_prev & prev_vis))
+    ends = np.flatnonzero(vis & ~(same_next & next_vis))
+    u_start = np.where(same_prev[starts], cut[np.maximum(starts - 1, 0)], u[starts])
+    u_end = np.where(same_next[ends], cut[ends], u[ends])
+    r = row[starts]
+    _, t0 = point_at(r, u_start)
+    _, t1 = point_at(r, u_end)
+    whole0 = ~same_prev[starts] & (ulo[r] == 0.0) & (tlo[keep[r]] == 0.0)
+    whole1 = ~same_next[ends] & (uhi[r] == 1.0) & (thi[keep[r]] == 1.0)
+    t0 = np.where(whole0, 0.0, t0)
+    t1 = np.where(whole1, 1.0, t1)
+    good = t1 > t0
+    return VisiblePieces(seg=keep[r][good], t0=t0[good], t1=t1[good], whole0=whole0[good], whole1=whole1[good])
+
+
+def _clip_depth(d0, d1, near, far):
+    """Parameter range [tlo, thi] of segments whose depth runs d0 -> d1 that lies within [near, far]."""
+    tlo = np.zeros(len(d0))
+    thi = np.ones(len(d0))
+    delta = d1 - d0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_near = (near - d0) / delta
+        t_far = (far - d0) / delta
+    rising = delta > 0
+    falling = delta < 0
+    tlo = np.where(rising, np.maximum(tlo, t_near), tlo)
+    thi = np.where(falling, np.minimum(thi, t_near), thi)
+    thi = np.where(rising, np.minimum(thi, t_far), thi)
+    tlo = np.where(falling, np.maximum(tlo, t_far), tlo)
+    flat_out = (delta == 0) & ((d0 < near) | (d0 > far))
+    thi = np.where(flat_out, -1.0, thi)
+    return tlo, thi
+
+
+def _clip_rect(a, b, xmin, ymin, xmax, ymax):
+    """Liang-Barsky: parameter range [ulo, uhi] of 2D segments a -> b inside the rectangle (empty: ulo > uhi)."""
+    ulo = np.zeros(len(a))
+    uhi = np.ones(len(a))
+    delta = b - a
+    for axis, low, high in ((0, xmin, xmax), (1, ymin, ymax)):
+        p = delta[:, axis]
+        q_low = a[:, axis] - low  # distance inside the low side
+        q_high = high - a[:, axis]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r_low = -q_low / p  # where the segment crosses the low side
+            r_high = q_high / p
+        moving_up = p > 0
+        moving_down = p < 0
+        ulo = np.where(moving_up, np.maximum(ulo, r_low), ulo)
+        uhi = np.where(moving_up, np.minimum(uhi, r_high), uhi)
+        uhi = np.where(moving_down, np.minimum(uhi, r_low), uhi)
+        ulo = np.where(moving_down, np.maximum(ulo, r_high), ulo)
+        still_out = (p == 0) & ((q_low < 0) | (q_high < 0))
+        uhi = np.where(still_out, -1.0, uhi)
+    return ulo, uhi
