@@ -149,3 +149,31 @@ def select_units(units: Sequence[WorkUnit], shard_index: int | None, num_shards:
         raise ValueError(f"need 0 <= --shard-index < --num-shards, got {shard_index} and {num_shards}")
     return [u for u in units if u.index % num_shards == shard_index]
 
+
+
+_SHAPES: dict[str | None, tuple[dict, list]] = {}
+
+
+def load_shapes(path: str | None) -> tuple[dict, list[dict]]:
+    """The collection at ``path`` (None: the bundled one) as ({shape_id: PartMesh}, failures).
+
+    Loaded once per process and kept: every unit a worker runs reads the same collection. failures:
+    [{"file", "reason"}] for meshes that could not be read.
+    """
+    from datagen.collection import load_collection
+
+    key = None if path is None else str(path)
+    if key not in _SHAPES:
+        collection = load_collection(key)
+        failures = [{"file": str(f.path), "shape": f.shape_id, "category": f.category, "reason": f.reason}
+                    for f in collection.failures]
+        _SHAPES[key] = ({s.shape_id: s for s in collection.shapes}, failures)
+    return _SHAPES[key]
+
+
+def shape_hash(shape) -> str:
+    """SHA-256 of a PartMesh's arrays: vertices, faces, labels, keypoints."""
+    from datagen.manifest import array_hash
+
+    kp = shape.keypoints
+    return array_hash(shape.vertices, shape.faces, shape.face_labels, kp.face, kp.bary, kp.semantic_id)

@@ -1,0 +1,298 @@
+"""SketchZooms triplets: anchor, positive and negative points, each drawn at several zooms.
+
+For one shape (a work unit), from ``views`` random base cameras:
+
+- anchors: Poisson-disk samples (``poisson_px`` apart in the base view) over the visible stroke
+  vertices of each view, or the shape's visible keypoints (``anchors="keypoints"``);
+- positive: the same surface point seen from another view of the same shape, or, with probability
+  ``other_shape``, the corresponding point on another shape of the category and split (exact for the
+  bundled collection, ``datagen.registration`` otherwise), in a view where it is visible;
+- negative: a stroke vertex of the positive's drawing, by one of ``negatives`` (picked per triplet):
+  ``random``; ``same-part`` (same part label as the positive, among the farthest on the surface);
+  ``hard`` (near the positive in the image, yet at least ``min_distance`` away on the surface). The
+  surface distance from the positive point (the anchor's correspondence on that shape) to the negative
+  is stored (``surface_distance``; mesh-graph geodesic, Euclidean between parts that do not touch);
+- every role is drawn at each SketchZooms zoom (``render.views.sketchzooms_factors``, jitter per role)
+  by re-projecting the base view's visible 3D lines into the zoom camera and rasterising them at
+  ``size`` x ``size`` with the same stroke width: never cropped from one image.
+
+All points and cameras are in the collection's unit-sphere frame. The sample layout is in
+``datagen.schema``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from datagen.plan import WorkUnit, load_shapes
+from datagen.schema import ROLE_NAMES, sample_key, zoom_key
+from datagen.sketchviews import LineConfig, SketchView, extract, face_barycentric, poisson_pick
+from render.camera import Camera
+
+log = logging.getLogger(__name__)
+
+NEGATIVE_STRATEGIES = ("random", "same-part", "hard")
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """Base cameras: ``views`` random views per shape looking at the origin of the unit-sphere frame."""
+
+    views: int = 4
+    size: int = 512
+    distance: float = 3.0
+    yfov_deg: float = 40.0
+    elevation: tuple[float, float] = (-10.0, 50.0)
+
+
+@dataclass(frozen=True)
+class TripletConfig:
+    """Everything that defines a triplet dataset (the manifest records it)."""
+
+    collection: str | None = None
+    seed: int = 0
+    shapes: int | None = None
+    camera: ViewConfig = field(default_factory=ViewConfig)
+    lines: LineConfig = field(default_factory=LineConfig)
+    points: int = 8
+    anchors: str = "poisson"
+    poisson_px: float = 24.0
+    size: int = 224
+    other_shape: float = 0.5
+    negatives: tuple[str, ...] = NEGATIVE_STRATEGIES
+    hard_px: float = 48.0
+    min_distance: float = 0.15
+
+    def __post_init__(self):
+        if self.anchors not in ("poisson", "keypoints"):
+            raise ValueError(f"anchors must be 'poisson' or 'keypoints', got {self.anchors!r}")
+        bad = [n for n in self.negatives if n not in NEGATIVE_STRATEGIES]
+        if bad or not self.negatives:
+            raise ValueError(f"negative strategies must be among {', '.join(NEGATIVE_STRATEGIES)}")
+        if not 0.0 <= self.other_shape <= 1.0:
+            raise ValueError(f"other-shape ratio must lie in [0, 1], got {self.other_shape}")
+        if self.points < 1 or self.camera.views < 2:
+            raise ValueError("need at least 1 point per view and 2 views per shape")
+
+
+def base_cameras(config: ViewConfig, rng: np.random.Generator) -> list[Camera]:
+    from render.views import random_views
+
+    return random_views(config.views, rng, elevation_range=config.elevation, distance=config.distance,
+                        width=config.size, height=config.size, yfov_deg=config.yfov_deg)
+
+
+class ShapeViews:
+    """A shape's lines from each base camera, extracted on first use."""
+
+    def __init__(self, shape, cameras: list[Camera], lines: LineConfig):
+        self.shape = shape
+        self.cameras = cameras
+        self.lines = lines
+        self._views: dict[int, SketchView] = {}
+        self._prepared = None
+
+    @property
+    def prepared(self):
+        if self._prepared is None:
+            from render.lines import prepare
+
+            self._prepared = prepare(self.shape.trimesh)
+        return self._prepared
+
+    def view(self, i: int) -> SketchView:
+        if i not in self._views:
+            drawing = extract(self.shape.trimesh, self.cameras[i], self.lines, self.prepared)
+            self._views[i] = SketchView.from_drawing(drawing, self.lines.spacing_px)
+        return self._views[i]
+
+    def visible(self, points: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """(V, N) bool: each of N points visible from each base camera."""
+        from render.visibility import project_points
+
+        out = np.zeros((len(self.cameras), len(points)), dtype=bool)
+        if len(points):
+            for j, cam in enumerate(self.cameras):
+                out[j] = project_points(self.shape.trimesh, cam, points, faces=faces, prepared=self.prepared).visible
+        return out
+
+
+class SurfaceDistance:
+    """Approximate geodesic distance on a mesh: Dijkstra over its edges, Euclidean across gaps."""
+
+    def __init__(self, shape):
+        from scipy.sparse import coo_matrix
+
+        v, f = shape.vertices, shape.faces
+        edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+        edges = np.unique(np.sort(edges, axis=1), axis=0)
+        length = np.linalg.norm(v[edges[:, 0]] - v[edges[:, 1]], axis=1)
+        n = len(v)
+        self.graph = coo_matrix((length, (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
+        self.vertices, self.faces = v, f
+
+    def from_point(self, face: int, point: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """(N,) float64 distances from ``point`` (on ``face``) to (N, 3) ``points`` on (N,) ``faces``."""
+        from scipy.sparse.csgraph import dijkstra
+
+        corners = self.faces[face]
+        d = dijkstra(self.graph, directed=False, indices=corners)              # (3, V)
+        to_vertex = (np.linalg.norm(self.vertices[corners] - point, axis=1)[:, None] + d).min(axis=0)
+        cf = self.vertices[self.faces[faces]]                                   # (N, 3, 3)
+        via = (to_vertex[self.faces[faces]] + np.linalg.norm(cf - points[:, None, :], axis=2)).min(axis=1)
+        euclid = np.linalg.norm(points - point, axis=1)
+        via = np.where(faces == face, euclid, via)
+        return np.where(np.isfinite(via), np.maximum(via, euclid), euclid)
+
+
+def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, view_index: int,
+          factors: list[float], size: int, view: SketchView, width: float):
+    """(json dict, list of PNG bytes) of one role drawn at every zoom."""
+    from render.raster import encode_png
+    from render.views import zoom_cameras
+
+    views, images = [], []
+    for cam in zoom_cameras(point, base, factors, width=size, height=size):
+        xy, _ = cam.world_to_pixels(point[None])
+        views.append({"camera": cam.to_json(), "xy": xy[0].tolist()})
+        images.append(encode_png(view.image(cam, width)))
+    label = int(shape.face_labels[face])
+    meta = {"shape": shape.shape_id, "category": shape.category, "part": shape.part_names.get(label, str(label)),
+            "face": int(face), "bary": [float(b) for b in bary], "point": [float(c) for c in point],
+            "base_view": int(view_index), "views": views}
+    return meta, images
+
+
+def _pick_negative(strategy: str, rng: np.random.Generator, labels: np.ndarray, dist: np.ndarray,
+                   image_dist: np.ndarray, pos_label: int, config: TripletConfig) -> tuple[int, str] | None:
+    """Index of the negative among candidates and the strategy that found it (random as fallback)."""
+    far = dist >= config.min_distance
+    if strategy == "same-part":
+        same = far & (labels == pos_label)
+        if same.any():
+            # the farthest quarter of the same part's candidates
+            cut = np.quantile(dist[same], 0.75)
+            pool = np.flatnonzero(same & (dist >= cut))
+            return int(pool[rng.integers(len(pool))]), strategy
+    elif strategy == "hard":
+        near = far & (image_dist <= config.hard_px)
+        if near.any():
+            pool = np.flatnonzero(near)
+            return int(pool[rng.integers(len(pool))]), strategy
+    pool = np.flatnonzero(far)
+    if len(pool) == 0:
+        return None
+    return int(pool[rng.integers(len(pool))]), "random"
+
+
+def build_unit(unit: WorkUnit, config: TripletConfig):
+    """The triplet samples of one shape and the failures met, as (samples, failures)."""
+    from render.views import sketchzooms_factors
+
+    rng = unit.rng(config.seed)
+    shapes, _ = load_shapes(config.collection)
+    shape = shapes[unit.shape_id]
+    partner_ids = [p for p in unit.partners if p in shapes]
+    partner = None
+    if partner_ids and config.other_shape > 0:
+        partner = shapes[partner_ids[int(rng.integers(len(partner_ids)))]]
+    cams = base_cameras(config.camera, rng)
+    own = ShapeViews(shape, cams, config.lines)
+    other = ShapeViews(partner, cams, config.lines) if partner is not None else None
+    geodesic = {shape.shape_id: SurfaceDistance(shape)}
+    if partner is not None:
+        geodesic[partner.shape_id] = SurfaceDistance(partner)
+    width = config.lines.width
+    samples, problems = [], Counter()
+    index = 0
+    for i, cam in enumerate(cams):
+        view = own.view(i)
+        # ---- anchors: (face, point) on the shape, visible in view i
+        if config.anchors == "keypoints":
+            kp = shape.keypoints
+            pts = shape.keypoint_points()
+            vis = own.visible(pts, kp.face)[i] if len(pts) else np.zeros(0, bool)
+            take = np.flatnonzero(vis)[:config.points]
+            a_faces, a_points = kp.face[take].astype(np.int64), pts[take]
+            a_bary = kp.bary[take]
+        else:
+            pick = poisson_pick(view.xy, config.poisson_px, config.points, rng)
+            a_faces, a_points = view.faces[pick], view.points[pick]
+            a_bary = face_barycentric(shape.vertices, shape.faces, a_faces, a_points)
+        if len(a_faces) == 0:
+            problems["no visible lines in a view"] += 1
+            continue
+        own_vis = own.visible(a_points, a_faces)
+        own_vis[i] = False
+        if other is not None:
+            from datagen.flow import correspond
+
+            o_faces, o_bary, conf = correspond(shape, partner, a_faces, a_bary)
+            o_points = partner.points(o_faces, o_bary)
+            other_vis = other.visible(o_points, o_faces) & (conf >= 0.5)[None, :]
+        for k in range(len(a_faces)):
+            # ---- positive
+            use_other = other is not None and rng.random() < config.other_shape
+            choices = [("shape", other)] if use_other else []
+            choices.append(("view", own))
+            if other is not None and not use_other:
+                choices.append(("shape", other))
+            positive = None
+            for source, holder in choices:
+                vis = (other_vis if holder is other else own_vis)[:, k]
+                views_ok = np.flatnonzero(vis)
+                if len(views_ok):
+                    j = int(views_ok[rng.integers(len(views_ok))])
+                    if holder is other:
+                        positive = (source, holder, j, int(o_faces[k]), o_bary[k], o_points[k])
+                    else:
+                        positive = (source, holder, j, int(a_faces[k]), a_bary[k], a_points[k])
+                    break
+            if positive is None:
+                problems["no view shows the positive"] += 1
+                continue
+            source, holder, j, p_face, p_bary, p_point = positive
+            p_shape = holder.shape
+            # ---- negative: a stroke vertex of the positive's drawing
+            p_view = holder.view(j)
+            if len(p_view) == 0:
+                problems["positive view has no lines"] += 1
+                continue
+            p_xy = cams[j].world_to_pixels(p_point[None])[0][0]
+            dist = geodesic[p_shape.shape_id].from_point(p_face, p_point, p_view.faces, p_view.points)
+            image_dist = np.linalg.norm(p_view.xy - p_xy, axis=1)
+            strategy = config.negatives[int(rng.integers(len(config.negatives)))]
+            labels = p_shape.face_labels[p_view.faces]
+            found = _pick_negative(strategy, rng, labels, dist, image_dist, int(p_shape.face_labels[p_face]), config)
+            if found is None:
+                problems["no negative far enough"] += 1
+                continue
+            n_idx, used = found
+            n_face, n_point = int(p_view.faces[n_idx]), p_view.points[n_idx]
+            n_bary = face_barycentric(p_shape.vertices, p_shape.faces, [n_face], n_point[None])[0]
+            # ---- draw the three roles
+            roles = {}
+            images = {}
+            for role, (rshape, rface, rbary, rpoint, rview, ri) in {
+                "a": (shape, int(a_faces[k]), a_bary[k], a_points[k], view, i),
+                "p": (p_shape, p_face, p_bary, p_point, p_view, j),
+                "n": (p_shape, n_face, n_bary, n_point, p_view, j),
+            }.items():
+                meta, pngs = _role(rshape, rface, rbary, rpoint, cams[ri], ri, sketchzooms_factors(rng),
+                                   config.size, rview, width)
+                roles[ROLE_NAMES[role]] = meta
+                for z, png in enumerate(pngs):
+                    images[zoom_key(role, z)] = png
+            record = {"kind": "triplet", "split": unit.split, **roles,
+                      "surface_distance": float(dist[n_idx]), "negative_strategy": used,
+                      "positive_source": source}
+            key = sample_key(unit.shape_id, unit.unit, index)
+            index += 1
+            samples.append({"__key__": key, "json": json.dumps(record, sort_keys=True), **images})
+    failures = [{"shape": unit.shape_id, "reason": reason, "count": n} for reason, n in sorted(problems.items())]
+    return samples, failures
