@@ -1,0 +1,254 @@
+"""Check ``sketchgen draw`` against Blender on meshes and cameras sketchgen has never seen.
+
+    python bench/compare_blender.py [--views 6] [--points 1500] [--seed 0] [--keep DIR] [--blender PATH]
+                                    [--meshes torus_knot,capsule,...] [--strict]
+
+For each generated mesh (bench/blender/agreement.py: a 16k-face torus knot, a capsule, a random convex
+hull, a stack of boxes, a bumpy sphere, an open bowl, a wavy open sheet) and its random perspective
+and orthographic cameras, it runs ``sketchgen draw`` (contour, boundary, crease at 45 degrees, 1 px)
+and Blender Freestyle (silhouette, border, crease at 135 degrees between faces, 1 px;
+bench/blender/freestyle_render.py), then prints
+
+- projection: max / median distance in pixels between ``sketchgen draw --points`` and Blender's
+  ``world_to_camera_view`` (target: max <= 0.5 px);
+- visibility: agreement of sketchgen's ``visible`` with ray casting on surface samples no closer than
+  a pixel to a silhouette (target: >= 99%);
+- lines: per-view precision / recall / F1 of thinned line pixels matched within 2 px (target: mean
+  F1 >= 0.95);
+- time per view: Blender (Freestyle + Cycles at one sample, first view excluded) and sketchgen's
+  marginal time per view (lines, raster, PNG and SVG, in one process, first view excluded).
+
+Blender is optional: without it the script says so and exits 0. ``--keep DIR`` keeps every input and
+output, with ``*_diff.png`` pictures (black: matched, red: Blender only, blue: sketchgen only).
+Exit status 0, or with ``--strict`` 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.blender import agreement  # noqa: E402
+
+BLENDER_SCRIPT = ROOT / "bench" / "blender" / "freestyle_render.py"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--views", type=int, default=6, help="cameras per mesh (default %(default)s)")
+    p.add_argument("--points", type=int, default=1500, help="surface samples per mesh (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--meshes", help="comma-separated subset of the mesh names")
+    p.add_argument("--keep", type=Path, help="keep inputs, outputs and diff pictures in this folder")
+    p.add_argument("--blender", help="Blender executable (default: blender on PATH)")
+    p.add_argument("--samples", type=int, default=1, help="Cycles samples for Blender's strokes")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    return p.parse_args(argv)
+
+
+def run_blender(blender: str, mesh_path: Path, cams_path: Path, points_path: Path, out: Path, smooth: bool,
+                samples: int) -> dict:
+    cmd = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(BLENDER_SCRIPT),
+           "--", "--mesh", str(mesh_path), "--cameras", str(cams_path), "--out", str(out),
+           "--points", str(points_path), "--crease-angle-deg", "135", "--thickness", "1",
+           "--samples", str(samples)] + (["--smooth"] if smooth else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    result = out.with_suffix(".json")
+    if proc.returncode != 0 or not result.exists():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"blender failed (exit {proc.returncode}):\n{tail}")
+    return json.loads(result.read_text())
+
+
+def run_sketchgen(mesh_path: Path, cams_path: Path, points_path: Path, out: Path) -> float:
+    """Run the ``sketchgen draw`` command line; returns its wall time in seconds."""
+    cmd = [sys.executable, "-m", "datagen.cli", "draw", str(mesh_path), "--camera", str(cams_path),
+           "--out", str(out), "--lines", "contour,boundary,crease", "--crease-deg", "45", "--width", "1",
+           "--points", str(points_path)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"sketchgen draw failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return seconds
+
+
+def sketchgen_seconds_per_view(mesh_path: Path, cams_path: Path, workdir: Path) -> list[float]:
+    """Wall time of each view drawn in one process (lines, style, raster, PNG and SVG written), as the
+    CLI does it; the caller drops the first (warm-up) view."""
+    from datagen.commands.draw import write_view
+    from datagen.meshfile import read_mesh
+    from render.camera import load_cameras
+    from render.draw import DrawConfig, draw_views
+
+    mesh = read_mesh(mesh_path)
+    cameras = load_cameras(cams_path)
+    views = draw_views(mesh, cameras, DrawConfig(lines=("contour", "boundary", "crease"), crease_deg=45.0,
+                                                 width=1.0))
+    seconds = []
+    for k in range(len(cameras)):
+        start = time.perf_counter()
+        view = next(views)
+        write_view(view, workdir / f"timing_{k:03d}.png")
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def read_gray(path: Path) -> np.ndarray:
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise RuntimeError(f"{path}: cannot read the PNG")
+    return image
+
+
+def view_paths(out: Path, n_views: int) -> list[Path]:
+    if n_views == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}_{k:03d}{out.suffix}") for k in range(n_views)]
+
+
+def check_mesh(item: agreement.TestMesh, args, rng: np.random.Generator, workdir: Path, blender: str) -> dict:
+    """Draw ``item`` with both renderers from ``args.views`` random cameras (drawn from ``rng``) and
+    compare projections, visibility and lines per view."""
+    import cv2
+    import trimesh
+
+    mesh_path = workdir / f"{item.name}.obj"
+    agreement.write_obj(item.mesh, mesh_path)
+    mesh = trimesh.load_mesh(mesh_path, process=False)  # exactly what both renderers read
+    sizes = ((256, 256),) if item.name == "torus_knot" else agreement.SIZES
+    cams = agreement.random_cameras(mesh, rng, args.views, sizes=sizes)
+    cams_path = workdir / f"{item.name}.cameras.json"
+    cams_path.write_text(json.dumps(cams, indent=1))
+    points, faces = trimesh.sample.sample_surface(mesh, args.points, seed=int(rng.integers(2**31)))
+    points = np.asarray(points, dtype=np.float64)
+    np.save(workdir / f"{item.name}.points.npy", points)
+    (workdir / f"{item.name}.points.json").write_text(json.dumps(points.tolist()))
+
+    theirs = run_blender(blender, mesh_path, cams_path, workdir / f"{item.name}.points.json",
+                         workdir / f"{item.name}_blender.png", item.smooth, args.samples)
+    ours_png = workdir / f"{item.name}_sketchgen.png"
+    cli_seconds = run_sketchgen(mesh_path, cams_path, workdir / f"{item.name}.points.npy", ours_png)
+    timing = sketchgen_seconds_per_view(mesh_path, cams_path, workdir)
+
+    rows = []
+    for k, (cam, ref, png) in enumerate(zip(cams, theirs["views"], view_paths(ours_png, len(cams)))):
+        ours_pts = json.loads(png.with_suffix(".points.json").read_text())
+        ref_xy = np.asarray(ref["xy"], dtype=np.float64)
+        ref_depth = np.asarray(ref["depth"], dtype=np.float64)
+        xy = np.asarray([[np.nan if v is None else v for v in p] for p in ours_pts["xy"]], dtype=np.float64)
+        in_front = ref_depth > cam.get("znear", 0.01)
+        err = np.linalg.norm(xy - ref_xy, axis=1)[in_front]
+        depth_err = np.abs(np.asarray([np.nan if d is None else d for d in ours_pts["depth"]], dtype=np.float64)
+                           - ref_depth)[in_front]
+        visible_ref, unambiguous = agreement.reference_visibility(mesh, cam, points, faces, ref_xy, ref_depth)
+        visible = np.asarray(ours_pts["visible"], dtype=bool)
+        ours_lines = agreement.line_pixels(read_gray(png))
+        their_lines = agreement.line_pixels(read_gray(Path(ref["png"])))
+        lines = agreement.line_agreement(ours_lines, their_lines)
+        if args.keep:
+            cv2.imwrite(str(workdir / f"{item.name}_{k:03d}_diff.png"), agreement.diff_image(ours_lines, their_lines))
+        rows.append({
+            "view": k, "kind": "ortho" if "ortho_scale" in cam else "persp",
+            "size": f"{cam['width']}x{cam['height']}",
+            "proj_max": float(np.nanmax(err)) if err.size else 0.0,
+            "proj_nan": int(np.isnan(err).sum()),
+            "proj_errors": err, "depth_max": float(np.nanmax(depth_err)) if depth_err.size else 0.0,
+            "vis_agree": int((visible == visible_ref)[unambiguous].sum()), "vis_n": int(unambiguous.sum()),
+            "vis_agree_all": int((visible == visible_ref).sum()), "vis_all": len(points),
+            "visible_ref": int(visible_ref[unambiguous].sum()),
+            "lines": lines, "blender_s": ref["seconds"], "sketchgen_s": timing[k],
+        })
+    return {"name": item.name, "faces": len(mesh.faces), "smooth": item.smooth, "rows": rows,
+            "cli_seconds": cli_seconds}
+
+
+def summarise(results: list[dict]) -> bool:
+    print()
+    print(f"{'mesh':<13}{'faces':>6} view kind  size     proj max px  vis agree (unambig.)   P      R      F1"
+          "     blender s  sketchgen s")
+    all_err, agree, n_unamb, f1s = [], 0, 0, []
+    for res in results:
+        for r in res["rows"]:
+            ln = r["lines"]
+            print(f"{res['name']:<13}{res['faces']:>6} {r['view']:>4} {r['kind']:<5} {r['size']:<8}"
+                  f"{r['proj_max']:>10.4f}   {r['vis_agree']:>5}/{r['vis_n']:<5} ({r['visible_ref']:>4} vis) "
+                  f"{ln.precision:6.3f} {ln.recall:6.3f} {ln.f1:6.3f}   {r['blender_s']:8.3f}   {r['sketchgen_s']:8.4f}")
+            all_err.append(r["proj_errors"])
+            agree += r["vis_agree"]
+            n_unamb += r["vis_n"]
+            f1s.append(ln.f1)
+    err = np.concatenate(all_err)
+    nan = int(np.isnan(err).sum())
+    proj_ok = nan == 0 and float(np.nanmax(err)) <= 0.5
+    vis_rate = agree / max(n_unamb, 1)
+    mean_f1 = float(np.mean(f1s))
+    print()
+    print(f"projection vs world_to_camera_view: max {np.nanmax(err):.5f} px, median {np.nanmedian(err):.5f} px "
+          f"over {err.size} point-views in front of the camera ({nan} missing)  "
+          f"[target max <= 0.5: {'met' if proj_ok else 'MISSED'}]")
+    print(f"visibility vs ray casting: {agree}/{n_unamb} = {100 * vis_rate:.2f}% of unambiguous samples "
+          f"[target >= 99%: {'met' if vis_rate >= 0.99 else 'MISSED'}]")
+    print(f"lines vs Freestyle: mean F1 {mean_f1:.4f} over {len(f1s)} views (min {min(f1s):.3f}) "
+          f"[target >= 0.95: {'met' if mean_f1 >= 0.95 else 'MISSED'}]")
+    print("time per view (median, first view of each mesh excluded):")
+    for res in results:
+        b = np.median([r["blender_s"] for r in res["rows"][1:]]) if len(res["rows"]) > 1 else np.nan
+        s = np.median([r["sketchgen_s"] for r in res["rows"][1:]]) if len(res["rows"]) > 1 else np.nan
+        print(f"  {res['name']:<13} {res['faces']:>6} faces: Blender Freestyle {1000 * b:7.1f} ms, "
+              f"sketchgen {1000 * s:6.1f} ms, ratio {b / s:5.1f}x  (sketchgen CLI process {res['cli_seconds']:.2f} s "
+              f"for {len(res['rows'])} views)")
+    return proj_ok and vis_rate >= 0.99 and mean_f1 >= 0.95
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    blender = args.blender or shutil.which("blender")
+    if not blender:
+        print("compare_blender: skipped: no `blender` on PATH (Debian: apt-get install blender; or --blender PATH)")
+        return 0
+    meshes = agreement.test_meshes(np.random.default_rng(args.seed))
+    # each mesh's cameras and samples come from (seed, mesh index): a subset redraws the same views
+    rngs = {m.name: np.random.default_rng([args.seed, k]) for k, m in enumerate(meshes)}
+    if args.meshes:
+        wanted = set(args.meshes.split(","))
+        meshes = [m for m in meshes if m.name in wanted]
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        tmp = None
+        workdir = args.keep
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="sketchgen_blender_")
+        workdir = Path(tmp.name)
+    try:
+        results = []
+        for item in meshes:
+            print(f"{item.name}: {len(item.mesh.faces)} faces, {'smooth' if item.smooth else 'faceted'}, "
+                  f"{args.views} views ...", flush=True)
+            results.append(check_mesh(item, args, rngs[item.name], workdir, blender))
+        ok = summarise(results)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    if args.keep:
+        print(f"inputs, outputs and diff pictures kept in {workdir}")
+    return 1 if (args.strict and not ok) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
