@@ -168,7 +168,7 @@ def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.nd
     steps = np.maximum(1, np.ceil(length / spacing_px)).astype(np.int64)
     # samples: segment (row of keep) and screen parameter u in [ulo, uhi]
     row = np.repeat(np.arange(len(keep)), steps + 1)
-    start_of_row = np.concatenate([[0], np.cumsum(steps + 1)[:-1]]).astype(np.int64)
+    start_of_row = (np.cumsum(steps + 1) - (steps + 1)).astype(np.int64)  # empty when nothing is in view
     k = np.arange(len(row)) - np.repeat(start_of_row, steps + 1)
     u = ulo[row] + (uhi[row] - ulo[row]) * k / steps[row]
 
