@@ -32,12 +32,14 @@ from render.errors import InputError
 class Keypoints:
     """K keypoints on a mesh. face: (K,) int64 face indices; bary: (K, 3) float64 barycentric weights
     (rows sum to 1); semantic_id: (K,) int64; xyz: (K, 3) float64 annotated points in the file's
-    coordinates or None when the file gives none."""
+    coordinates or None when the file gives none; model_id, class_id: KeypointNet's ids when given."""
 
     face: np.ndarray
     bary: np.ndarray
     semantic_id: np.ndarray
     xyz: np.ndarray | None = None
+    model_id: str | None = None
+    class_id: str | None = None
 
     def __len__(self) -> int:
         return len(self.face)
@@ -112,6 +114,8 @@ def load_keypoints(path: str | Path, mesh=None, model_id: str | None = None) -> 
         bary=np.asarray(barys, np.float64).reshape(-1, 3),
         semantic_id=np.asarray(ids, np.int64).reshape(-1),
         xyz=(np.asarray(xyzs, np.float64).reshape(-1, 3) if xyzs and all(x is not None for x in xyzs) else None),
+        model_id=None if entry.get("model_id") is None else str(entry["model_id"]),
+        class_id=None if entry.get("class_id") is None else str(entry["class_id"]),
     )
     if mesh is not None:
         check_faces(kp, len(mesh.faces), path)

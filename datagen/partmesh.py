@@ -168,4 +168,5 @@ def remap_keypoints(kp: Keypoints, vertices, faces, old_to_new, keep) -> Keypoin
         twin = faces[keep[new_face[k]]]
         weights = dict(zip(old.tolist(), kp.bary[k].tolist()))
         bary[k] = [weights[v] for v in twin.tolist()]
-    return Keypoints(new_face[ok], bary[ok], kp.semantic_id[ok], None if kp.xyz is None else kp.xyz[ok])
+    return Keypoints(new_face[ok], bary[ok], kp.semantic_id[ok], None if kp.xyz is None else kp.xyz[ok],
+                     kp.model_id, kp.class_id)

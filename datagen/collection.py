@@ -1,0 +1,244 @@
+"""Collections: many labelled shapes loaded at once, with every failure recorded, not raised.
+
+``load_collection(path)`` accepts:
+
+- ``None``: the bundled procedural collection (``datagen.procedural``), the default everywhere;
+- a bundled-style spec JSON (``{"shapes": [{"id", "category", "params"}]}``);
+- a manifest, CSV with a header or JSON (a list, or ``{"shapes": [...]}``), one row per shape with
+  ``mesh`` (required; a mesh file or a PartNet directory), and optional ``category``, ``labels``,
+  ``points`` (ShapeNet-Part ``.pts``; ``labels`` is then its ``.seg``), ``keypoints``, ``id`` and
+  ``model_id``; relative paths are relative to the manifest;
+- a directory: its ``manifest.csv``/``manifest.json`` when present, else every mesh file below it
+  (sorted; labels and keypoints found beside each by ``datagen.loaders``' conventions) and every
+  PartNet shape directory (``result.json`` + ``objs/``); the category is the ShapeNet synset or
+  directory name;
+- a single mesh file.
+
+Part labels that come with names (OBJ groups, PartNet) are renumbered per category so one name has
+one label across its shapes, which is what matching parts by label needs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datagen.meshfile import MESH_SUFFIXES
+from datagen.partmesh import PartMesh
+from render.errors import InputError
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAMES = ("manifest.csv", "manifest.json")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A shape that could not be loaded: its file, the reason (one line naming the file) and the
+    category it would have had."""
+
+    path: str
+    reason: str
+    category: str = "unknown"
+    shape_id: str = ""
+
+
+@dataclass
+class Collection:
+    """Loaded shapes (in a deterministic order) and the failures. ``root``: what was loaded."""
+
+    root: str
+    shapes: list[PartMesh] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    def categories(self) -> list[str]:
+        return sorted({s.category for s in self.shapes})
+
+    def by_category(self) -> dict[str, list[PartMesh]]:
+        """{category: [shapes in collection order]}, categories sorted."""
+        out: dict[str, list[PartMesh]] = {c: [] for c in self.categories()}
+        for s in self.shapes:
+            out[s.category].append(s)
+        return out
+
+    def get(self, shape_id: str) -> PartMesh:
+        for s in self.shapes:
+            if s.shape_id == shape_id:
+                return s
+        raise KeyError(shape_id)
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+
+def load_collection(path=None, *, max_faces: int | None = None, progress: bool = False) -> Collection:
+    """Load a collection (see the module docstring for what ``path`` may be).
+
+    max_faces: decimate meshes over this budget. Bad shapes become ``Failure`` entries; an InputError is
+    raised only when ``path`` itself cannot be read (missing, or an unreadable manifest).
+    """
+    from datagen import procedural
+
+    if path is None:
+        return _from_spec(procedural.SPEC_PATH, root="bundled", max_faces=max_faces)
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if path.is_dir():
+        for name in MANIFEST_NAMES:
+            if (path / name).is_file():
+                return _from_manifest(path / name, max_faces, progress)
+        if (path / "result.json").is_file():
+            return _load_rows([{"mesh": path}], str(path), max_faces, progress)
+        return _load_rows(scan_directory(path), str(path), max_faces, progress)
+    suffix = path.suffix.lower()
+    if suffix in MESH_SUFFIXES:
+        return _load_rows([{"mesh": path}], str(path), max_faces, progress)
+    if suffix == ".json":
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: cannot read as JSON ({exc})") from None
+        if isinstance(data, dict) and data.get("shapes") and isinstance(data["shapes"], list) \
+                and all(isinstance(e, dict) and "params" in e for e in data["shapes"]):
+            return _from_spec(path, root=str(path), max_faces=max_faces)
+        return _from_manifest(path, max_faces, progress)
+    if suffix == ".csv":
+        return _from_manifest(path, max_faces, progress)
+    raise InputError(f"{path}: not a collection (expected a directory, a manifest .csv/.json or a mesh file)")
+
+
+def scan_directory(root) -> list[dict]:
+    """Manifest rows for every mesh file and PartNet directory below ``root``, sorted by path."""
+    root = Path(root)
+    rows: list[dict] = []
+    partnet_dirs = sorted(p.parent for p in root.rglob("result.json") if (p.parent / "objs").is_dir())
+    for p in sorted(root.rglob("*")):
+        if any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        if any(d == p or d in p.parents for d in partnet_dirs):
+            if p in partnet_dirs:
+                rows.append({"mesh": p, "category": _category_under(root, p)})
+            continue
+        if p.is_file() and p.suffix.lower() in MESH_SUFFIXES:
+            rows.append({"mesh": p, "category": _category_under(root, p)})
+    return rows
+
+
+def read_manifest(path) -> list[dict]:
+    """Rows of a CSV (with header) or JSON manifest; relative paths resolved against its directory."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, newline="") as fh:
+                rows = [dict(r) for r in csv.DictReader(fh)]
+        else:
+            data = json.loads(path.read_text())
+            rows = data.get("shapes") if isinstance(data, dict) else data
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: cannot read manifest ({exc})") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise InputError(f"{path}: a manifest is a list of rows")
+    out = []
+    for k, row in enumerate(rows):
+        row = {key.strip(): (v.strip() if isinstance(v, str) else v) for key, v in row.items() if key and v not in (None, "")}
+        if "mesh" not in row:
+            raise InputError(f"{path}: row {k + 1} has no \"mesh\"")
+        for key in ("mesh", "labels", "points", "keypoints"):
+            if key in row:
+                row[key] = (path.parent / row[key]) if not Path(row[key]).is_absolute() else Path(row[key])
+        out.append(row)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _from_spec(spec_path, root: str, max_faces) -> Collection:
+    from datagen import procedural
+    from datagen.decimate import decimate
+
+    coll = Collection(root)
+    for entry in procedural.load_spec(spec_path)["shapes"]:
+        try:
+            shape = procedural.shape_from_spec(entry)
+            coll.shapes.append(decimate(shape, max_faces) if max_faces else shape)
+        except (InputError, KeyError, TypeError, ValueError) as exc:
+            coll.failures.append(Failure(f"{spec_path}#{entry.get('id', '?')}", str(exc),
+                                         str(entry.get("category", "unknown")), str(entry.get("id", ""))))
+    return coll
+
+
+def _from_manifest(path, max_faces, progress) -> Collection:
+    return _load_rows(read_manifest(path), str(path), max_faces, progress)
+
+
+def _load_rows(rows: list[dict], root: str, max_faces, progress) -> Collection:
+    from tqdm import tqdm
+
+    from datagen.loaders import category_from_path, load_partmesh
+
+    coll = Collection(root)
+    for row in tqdm(rows, desc="loading shapes", unit="shape", disable=not progress):
+        mesh = Path(row["mesh"])
+        category = row.get("category") or category_from_path(mesh if not mesh.is_dir() else mesh / "x")
+        try:
+            shape = load_partmesh(mesh, labels=row.get("labels"), points=row.get("points"),
+                                  keypoints=row.get("keypoints"), category=row.get("category"), shape_id=row.get("id"),
+                                  model_id=row.get("model_id"), max_faces=max_faces)
+            coll.shapes.append(shape)
+        except InputError as exc:
+            coll.failures.append(Failure(str(mesh), str(exc), category, str(row.get("id", mesh.stem))))
+        except Exception as exc:  # a loader bug must not sink the batch: record it, keep the traceback in the log
+            log.debug("loading %s failed", mesh, exc_info=True)
+            coll.failures.append(Failure(str(mesh), f"{mesh}: unexpected {type(exc).__name__}: {exc}", category,
+                                         str(row.get("id", mesh.stem))))
+    coll.shapes = _unique_ids(_unify_labels(coll.shapes))
+    return coll
+
+
+def _category_under(root: Path, p: Path) -> str | None:
+    """A scanned file's category: its top directory under ``root`` (a ShapeNet synset is named); None
+    for a file directly in ``root`` (the loader then asks the keypoints' class or the path)."""
+    from datagen.loaders import SHAPENET_SYNSETS
+
+    rel = p.relative_to(root).parts
+    if len(rel) > 1:
+        return SHAPENET_SYNSETS.get(rel[0], rel[0].lower())
+    return None
+
+
+def _unify_labels(shapes: list[PartMesh]) -> list[PartMesh]:
+    """Renumber named parts so a part name has one label within its category."""
+    import numpy as np
+
+    def named(s: PartMesh) -> bool:
+        return any(name != f"part{label}" for label, name in s.part_names.items())
+
+    out = list(shapes)
+    for category in sorted({s.category for s in shapes}):
+        members = [i for i, s in enumerate(shapes) if s.category == category and named(s)]
+        names = sorted({shapes[i].part_names[int(l)] for i in members for l in shapes[i].parts})
+        index = {n: k for k, n in enumerate(names)}
+        for i in members:
+            s = shapes[i]
+            lut = {int(l): index[s.part_names[int(l)]] for l in s.parts}
+            labels = np.array([lut[int(l)] for l in s.face_labels], np.int64) if len(s.face_labels) else s.face_labels
+            out[i] = dataclasses.replace(s, face_labels=labels,
+                                         part_names={index[s.part_names[int(l)]]: s.part_names[int(l)] for l in s.parts})
+    return out
+
+
+def _unique_ids(shapes: list[PartMesh]) -> list[PartMesh]:
+    seen: dict[str, int] = {}
+    out = []
+    for s in shapes:
+        n = seen.get(s.shape_id, 0)
+        seen[s.shape_id] = n + 1
+        if n:
+            log.warning("shape id %s appears %d times; renamed %s-%d", s.shape_id, n + 1, s.shape_id, n + 1)
+            s = dataclasses.replace(s, shape_id=f"{s.shape_id}-{n + 1}")
+        out.append(s)
+    return out

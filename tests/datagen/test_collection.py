@@ -1,0 +1,104 @@
+"""Collections: manifests, directory scanning, and a directory mixing good and every kind of bad file."""
+
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+import trimesh
+
+from datagen.collection import load_collection
+from render.errors import InputError
+
+# file name -> words its failure reason must contain
+BAD = {
+    "zero.ply": "empty file",
+    "garbage.off": "cannot parse",
+    "nan.obj": "NaN or infinite",
+    "pastend.ply": "refers to vertex 7",
+    "pointsonly.obj": "no faces",
+    "short.stl": "claims 12 triangles but the file holds 5",
+    "mismatch.obj": "has 5 labels, but the mesh has 12 faces",
+    "kpbad.obj": "keypoint 0 on face 99, but the mesh has 12 faces",
+    "locked.ply": "cannot read",
+}
+
+
+def make_mixed_dir(root):
+    """Two good meshes per category (chair/, table/) plus one of each bad kind in bad/."""
+    for category in ("chair", "table"):
+        (root / category).mkdir(parents=True)
+        for k in range(2):
+            box = trimesh.creation.box(extents=(1 + k, 1, 1))
+            box.export(root / category / f"good{k}.obj")
+            (root / category / f"good{k}.seg").write_text("\n".join(["0"] * 6 + ["1"] * 6))
+    bad = root / "bad"
+    bad.mkdir()
+    box_obj = trimesh.creation.box().export(file_type="obj")
+    header = ("ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+              "element face 1\nproperty list uchar int vertex_indices\nend_header\n")
+    files = {
+        "zero.ply": b"",
+        "garbage.off": os.urandom(300),
+        "nan.obj": b"v 0 0 0\nv nan 0 0\nv 0 1 0\nf 1 2 3\n",
+        "pastend.ply": (header + "0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n").encode(),
+        "pointsonly.obj": b"v 0 0 0\nv 1 0 0\nv 0 1 0\n",
+        "short.stl": b"\0" * 80 + struct.pack("<I", 12) + b"\0" * 250,
+        "mismatch.obj": box_obj.encode(),
+        "kpbad.obj": box_obj.encode(),
+        "locked.ply": trimesh.creation.box().export(file_type="ply"),
+    }
+    for name, data in files.items():
+        (bad / name).write_bytes(data)
+    (bad / "mismatch.seg").write_text("0\n1\n0\n1\n0\n")
+    (bad / "kpbad.keypoints.json").write_text(json.dumps({"keypoints": [{"face": 99, "bary": [1, 0, 0]}]}))
+    os.chmod(bad / "locked.ply", 0)
+    return root
+
+
+def test_mixed_directory(tmp_path):
+    root = make_mixed_dir(tmp_path / "coll")
+    if os.access(root / "bad" / "locked.ply", os.R_OK):  # running as root: permissions do not bite
+        os.remove(root / "bad" / "locked.ply")
+        expected = {k: v for k, v in BAD.items() if k != "locked.ply"}
+    else:
+        expected = BAD
+    coll = load_collection(root)
+    assert sorted((s.category, s.n_faces) for s in coll.shapes) == [("chair", 12)] * 2 + [("table", 12)] * 2
+    assert all(set(s.parts) == {0, 1} for s in coll.shapes)
+    reasons = {os.path.basename(f.path): f.reason for f in coll.failures}
+    assert set(reasons) == set(expected)
+    for name, words in expected.items():
+        assert words in reasons[name] and name.split(".")[0] in reasons[name], reasons[name]
+        assert "\n" not in reasons[name]
+
+
+def test_manifests(tmp_path):
+    root = make_mixed_dir(tmp_path / "coll")
+    (tmp_path / "m.csv").write_text("mesh,category,labels,id\ncoll/chair/good0.obj,seat-thing,coll/chair/good0.seg,A\n"
+                                    "coll/table/good1.obj,,,B\ncoll/bad/nan.obj,x,,C\n")
+    coll = load_collection(tmp_path / "m.csv")
+    assert [(s.shape_id, s.category, len(s.parts)) for s in coll.shapes] == [("A", "seat-thing", 2), ("B", "table", 2)]
+    assert len(coll.failures) == 1 and "NaN" in coll.failures[0].reason and coll.failures[0].category == "x"
+    (tmp_path / "m.json").write_text(json.dumps({"shapes": [{"mesh": "coll/chair/good1.obj", "id": "J"}]}))
+    coll = load_collection(tmp_path / "m.json")
+    assert coll.shapes[0].shape_id == "J" and np.ptp(coll.shapes[0].to_file_coords(coll.shapes[0].vertices)[:, 0]) == pytest.approx(2.0)
+    with pytest.raises(InputError, match="no such file"):
+        load_collection(tmp_path / "nothing")
+    (tmp_path / "broken.csv").write_text("category\nchair\n")
+    with pytest.raises(InputError, match="row 1 has no \"mesh\""):
+        load_collection(tmp_path / "broken.csv")
+
+
+def test_named_parts_share_labels_across_a_category(tmp_path):
+    text = "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\n"
+    (tmp_path / "chair").mkdir()
+    (tmp_path / "chair" / "a.obj").write_text(text + "g seat\nf 1 2 3\nf 1 2 4\ng back\nf 1 3 4\nf 2 3 4\n")
+    (tmp_path / "chair" / "b.obj").write_text(text + "g back\nf 1 2 3\ng leg\nf 1 2 4\ng seat\nf 1 3 4\nf 2 3 4\n")
+    coll = load_collection(tmp_path)
+    a, b = coll.shapes
+    assert a.part_names == {0: "back", 2: "seat"} and b.part_names == {0: "back", 1: "leg", 2: "seat"}
+    np.testing.assert_array_equal(a.face_labels, [2, 2, 0, 0])
+    np.testing.assert_array_equal(b.face_labels, [0, 1, 2, 2])
+    assert a.shape_id != b.shape_id  # content hashes of different meshes

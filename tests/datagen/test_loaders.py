@@ -1,0 +1,124 @@
+"""Part labels from every source the loaders read, ShapeNet-Part point transfer, PartNet, decimation."""
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+from datagen.loaders import load_partmesh, read_labels
+from render.errors import InputError
+
+
+def _two_boxes():
+    """Two unit boxes side by side along x: faces 0-11 the left box (x < 0), 12-23 the right one."""
+    left = trimesh.creation.box(extents=(1, 1, 1))
+    left.apply_translation([-0.75, 0, 0])
+    right = trimesh.creation.box(extents=(1, 1, 1))
+    right.apply_translation([0.75, 0, 0])
+    return trimesh.util.concatenate([left, right])
+
+
+@pytest.mark.parametrize("suffix", [".seg", ".txt", ".npy"])
+def test_face_labels_beside_mesh(tmp_path, suffix):
+    mesh = _two_boxes()
+    mesh.export(tmp_path / "m.ply")
+    labels = np.repeat([3, 5], 12)
+    if suffix == ".npy":
+        np.save(tmp_path / "m.npy", labels)
+    else:
+        (tmp_path / f"m{suffix}").write_text("\n".join(map(str, labels)) + "\n")
+    shape = load_partmesh(tmp_path / "m.ply")
+    np.testing.assert_array_equal(shape.face_labels, labels)
+    assert shape.part_names == {3: "part3", 5: "part5"}
+    # normalised frame: extents 2.5 x 1 x 1 centred; farthest corner at 1
+    ext = np.ptp(shape.vertices, axis=0)
+    np.testing.assert_allclose(ext / ext[0], [1.0, 0.4, 0.4], atol=1e-6)
+    back = shape.to_file_coords(shape.vertices)
+    np.testing.assert_allclose(np.ptp(back, axis=0), [2.5, 1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(shape.from_file_coords(back), shape.vertices, atol=1e-12)
+
+
+def test_vertex_labels_and_mismatch(tmp_path):
+    mesh = _two_boxes()
+    vertex_labels = (mesh.vertices[:, 0] > 0).astype(int) + 1
+    np.testing.assert_array_equal(read_labels_file(tmp_path, vertex_labels, mesh), np.repeat([1, 2], 12))
+    (tmp_path / "bad.seg").write_text("1\n2\n3\n")
+    with pytest.raises(InputError, match=r"bad.seg: has 3 labels, but the mesh has 24 faces or 16 vertices"):
+        read_labels(tmp_path / "bad.seg", 24, 16, mesh.faces)
+
+
+def read_labels_file(tmp_path, values, mesh):
+    path = tmp_path / "v.txt"
+    path.write_text(" ".join(map(str, values)))
+    return read_labels(path, len(mesh.faces), len(mesh.vertices), mesh.faces)
+
+
+def test_obj_groups_and_materials(tmp_path):
+    text = "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\n"
+    (tmp_path / "g.obj").write_text(text + "g seat\nf 1 2 3\nf 1 2 4\ng back\nf 1 3 4\nf 2 3 4\n")
+    shape = load_partmesh(tmp_path / "g.obj")
+    assert [shape.part_names[l] for l in shape.face_labels] == ["seat", "seat", "back", "back"]
+    (tmp_path / "m.obj").write_text(text + "usemtl red\nf 1 2 3\nusemtl blue\nf 1 2 4\nf 1 3 4\nusemtl red\nf 2 3 4\n")
+    shape = load_partmesh(tmp_path / "m.obj")
+    assert [shape.part_names[l] for l in shape.face_labels] == ["red", "blue", "blue", "red"]
+
+
+def test_shapenet_part_points(tmp_path):
+    mesh = _two_boxes()
+    mesh.export(tmp_path / "1a2b.obj")
+    rng = np.random.default_rng(0)
+    pts = mesh.sample(400, seed=1)
+    (tmp_path / "1a2b.pts").write_text("\n".join(" ".join(f"{c:.6f}" for c in p) for p in pts))
+    (tmp_path / "1a2b.seg").write_text("\n".join(str(1 + int(p[0] > 0)) for p in pts))
+    shape = load_partmesh(tmp_path / "1a2b.obj")
+    centroids = shape.to_file_coords(shape.vertices[shape.faces].mean(1))
+    np.testing.assert_array_equal(shape.face_labels, 1 + (centroids[:, 0] > 0))
+    assert rng is not None
+
+
+def test_partnet(tmp_path):
+    shape_dir = tmp_path / "173"
+    (shape_dir / "objs").mkdir(parents=True)
+    for name, dx in (("new-0", -0.75), ("new-1", 0.75), ("new-2", 2.25)):
+        box = trimesh.creation.box()
+        box.apply_translation([dx, 0, 0])
+        box.export(shape_dir / "objs" / f"{name}.obj")
+    tree = [{"text": "Chair", "name": "chair", "id": 0, "children": [
+        {"name": "chair_seat", "id": 1, "objs": ["new-0"]},
+        {"name": "chair_base", "id": 2, "children": [{"name": "leg", "id": 3, "objs": ["new-1", "new-2"]}]}]}]
+    (shape_dir / "result.json").write_text(json.dumps(tree))
+    shape = load_partmesh(shape_dir)
+    assert shape.shape_id == "173" and shape.category == "chair" and shape.n_faces == 36
+    names = [shape.part_names[l] for l in shape.face_labels]
+    assert names == ["chair_seat"] * 12 + ["chair_base"] * 24
+
+
+def test_degenerate_duplicates_removed_keypoints_follow(tmp_path):
+    (tmp_path / "d.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nv 2 0 0\n"
+                                    "f 1 2 3\nf 1 2 5\nf 2 3 1\nf 1 2 4\nf 1 3 4\nf 2 3 4\n")
+    (tmp_path / "d.seg").write_text("0 0 0 1 1 1")
+    (tmp_path / "d.keypoints.json").write_text(json.dumps({"keypoints": [
+        {"face": 2, "bary": [0.5, 0.3, 0.2], "semantic_id": 4}, {"face": 5, "bary": [1, 0, 0], "semantic_id": 5}]}))
+    shape = load_partmesh(tmp_path / "d.obj")
+    assert shape.cleanup == {"degenerate": 1, "duplicate": 1, "decimated": 0}
+    assert shape.n_faces == 4
+    np.testing.assert_array_equal(shape.file_face, [0, 3, 4, 5])
+    np.testing.assert_array_equal(shape.face_labels, [0, 1, 1, 1])
+    # the keypoint on the duplicate face moved to its twin, at the same point: 0.5*v2 + 0.3*v3 + 0.2*v1
+    np.testing.assert_allclose(shape.to_file_coords(shape.keypoint_points()), [[0.5, 0.3, 0], [1, 0, 0]], atol=1e-12)
+
+
+def test_decimation_keeps_labels(tmp_path):
+    a = trimesh.creation.icosphere(subdivisions=4)
+    b = trimesh.creation.icosphere(subdivisions=4)
+    b.apply_translation([3, 0, 0])
+    mesh = trimesh.util.concatenate([a, b])
+    mesh.export(tmp_path / "s.ply")
+    np.save(tmp_path / "s.npy", np.repeat([0, 1], len(a.faces)))
+    shape = load_partmesh(tmp_path / "s.ply", max_faces=2000)
+    assert 1500 <= shape.n_faces <= 2000
+    assert shape.cleanup["decimated"] == 10240 - shape.n_faces
+    for label, centre in ((0, 0.0), (1, 3.0)):
+        pts = shape.to_file_coords(shape.vertices[np.unique(shape.faces[shape.face_labels == label])])
+        np.testing.assert_allclose(np.linalg.norm(pts - [centre, 0, 0], axis=1), 1.0, atol=0.03)
