@@ -160,3 +160,41 @@ def clean_temporaries(out_dir: Path, units: Sequence[WorkUnit]) -> None:
         shard = out_dir / unit.shard
         for stale in shard.parent.glob(f".{shard.stem}.*.tmp*"):
             stale.unlink(missing_ok=True)
+
+
+def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path, workers: int = 1,
+                scheduler: str | None = None, shard_index: int | None = None, num_shards: int | None = None,
+                progress: bool = True) -> dict[str, Any]:
+    """Plan, run and record one dataset: the driver behind ``sketchgen triplets`` and ``pairs``.
+
+    config: the builder's frozen config (with ``collection``, ``seed`` and ``shapes``). Writes the
+    shards and, for a whole run (no ``shard_index``), ``manifest.json``; array jobs leave the manifest
+    to a final run without ``--shard-index``, which skips every complete shard. Returns
+    {"units", "samples", "skipped", "errors", "manifest"}.
+    """
+    from datagen.manifest import build_manifest, write_manifest
+    from datagen.plan import load_shapes, plan_units, select_units, shape_hash
+
+    shapes, collection_failures = load_shapes(config.collection)
+    units = plan_units([(s.shape_id, s.category) for s in shapes.values()], per_category=config.shapes)
+    if not units:
+        where = config.collection or "the bundled collection"
+        raise InputError(f"{where}: no shapes could be loaded")
+    mine = select_units(units, shard_index, num_shards)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = execute(Job(builder, config, str(out_dir)), mine, workers=workers, scheduler=scheduler,
+                      progress=progress, desc=dataset)
+    done = [r for r in results if not r.get("error")]
+    errors = [{"shape": r["shape"], "reason": r["error"]} for r in results if r.get("error")]
+    manifest_path = None
+    if shard_index is None:
+        manifest = build_manifest(
+            dataset=dataset, config=config, seed=config.seed,
+            collection={"path": config.collection,
+                        "shapes": {u.shape_id: shape_hash(shapes[u.shape_id]) for u in units},
+                        "failures": collection_failures},
+            results=done, failures=errors, out_dir=out_dir)
+        manifest_path = str(write_manifest(out_dir, manifest))
+    return {"units": len(mine), "samples": sum(r["samples"] for r in done),
+            "skipped": sum(1 for r in done if r.get("skipped")), "errors": errors, "manifest": manifest_path}

@@ -1,0 +1,99 @@
+"""``sketchgen triplets``: SketchZooms triplets (anchor, positive, negative at 3 zooms) as tar shards.
+
+Also holds the options both dataset builders share (``add_common_arguments``, ``run_builder``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+HELP = "build a SketchZooms triplet dataset (sharded, resumable, local or Dask workers)"
+
+log = logging.getLogger(__name__)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None:
+    parser.add_argument("--collection", default=None, help="collection path (default: the bundled collection)")
+    parser.add_argument("--out", required=True, help="output dataset folder")
+    parser.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
+    parser.add_argument("--shapes", type=int, default=None, help="at most N shapes per category")
+    parser.add_argument("--views", type=int, default=views, help=f"views per shape (default {views})")
+    parser.add_argument("--workers", type=int, default=1, help="local worker processes (joblib), one GL context each")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address (tcp://host:8786): run the units on that cluster")
+    parser.add_argument("--shard-index", type=int, default=None, help="this array job's index (0-based)")
+    parser.add_argument("--num-shards", type=int, default=None, help="number of array jobs")
+    parser.add_argument("--lines", default="contour,boundary,crease", help="line types, comma-separated")
+    parser.add_argument("--width", type=float, default=1.5, help="stroke width in pixels (default 1.5)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def collection_arg(value: str | None) -> str | None:
+    """Absolute path of a collection (so Dask workers elsewhere find it), or None for the bundled one."""
+    return None if value is None else str(Path(value).resolve())
+
+
+def run_builder(args, *, dataset: str, builder: str, config) -> int:
+    from datagen.cli import UsageError
+    from datagen.execute import run_dataset
+
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if (args.shard_index is None) != (args.num_shards is None):
+        raise UsageError("--shard-index and --num-shards go together")
+    if args.num_shards is not None and not 0 <= args.shard_index < args.num_shards:
+        raise UsageError(f"need 0 <= --shard-index < --num-shards, got {args.shard_index} and {args.num_shards}")
+    summary = run_dataset(dataset=dataset, builder=builder, config=config, out_dir=args.out, workers=args.workers,
+                          scheduler=args.scheduler, shard_index=args.shard_index, num_shards=args.num_shards,
+                          progress=not args.no_progress)
+    where = summary["manifest"] or f"{args.out} (array job {args.shard_index}; run without --shard-index for the manifest)"
+    print(f"{dataset}: {summary['samples']} samples in {summary['units']} shards "
+          f"({summary['skipped']} already complete) -> {where}", file=sys.stderr)
+    for err in summary["errors"]:
+        print(f"  failed: {err['shape']}: {err['reason']}", file=sys.stderr)
+    return 1 if summary["errors"] and len(summary["errors"]) == summary["units"] else 0
+
+
+def line_config(args):
+    from datagen.sketchviews import LineConfig
+    from datagen.cli import UsageError
+
+    kinds = tuple(k.strip() for k in args.lines.split(",") if k.strip())
+    from render.strokes import LINE_TYPES
+
+    bad = [k for k in kinds if k not in LINE_TYPES]
+    if bad or not kinds:
+        raise UsageError(f"--lines must be among {', '.join(LINE_TYPES)}, got {args.lines!r}")
+    if not args.width > 0:
+        raise UsageError(f"--width must be positive, got {args.width}")
+    return LineConfig(kinds=kinds, width=args.width)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser, views=4)
+    parser.add_argument("--points", type=int, default=8, help="anchor points per view (default 8)")
+    parser.add_argument("--anchors", choices=("poisson", "keypoints"), default="poisson",
+                        help="anchors: Poisson-disk samples on the strokes, or the shape's keypoints")
+    parser.add_argument("--other-shape", type=float, default=0.5,
+                        help="fraction of positives taken from another shape of the category (default 0.5)")
+    parser.add_argument("--negatives", default="random,same-part,hard",
+                        help="negative strategies to draw from, comma-separated (random, same-part, hard)")
+    parser.add_argument("--size", type=int, default=224, help="zoom image size in pixels (default 224)")
+
+
+def run(args) -> int:
+    from datagen.cli import UsageError
+    from datagen.triplets import TripletConfig, ViewConfig
+
+    try:
+        config = TripletConfig(
+            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes,
+            camera=ViewConfig(views=args.views), lines=line_config(args), points=args.points,
+            anchors=args.anchors, size=args.size, other_shape=args.other_shape,
+            negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return run_builder(args, dataset="triplets", builder="datagen.triplets", config=config)
