@@ -1,0 +1,157 @@
+"""``sketchgen draw``: one mesh, one or more cameras -> PNG, SVG and projected points per camera.
+
+    sketchgen draw MESH --camera CAMERA.json --out OUT.png [--lines contour,boundary,crease,suggestive]
+        [--crease-deg 45] [--width 1.0] [--style clean|sketchy] [--seed N]
+        [--points POINTS.npy | --keypoints FILE]
+
+MESH is drawn in its own coordinates. With one camera the outputs are OUT.png, OUT.svg and (with
+points) OUT.points.json; with a list of cameras, OUT_000.png, OUT_000.svg, OUT_000.points.json,
+OUT_001.png, ... Every file is written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from datagen.cli import UsageError
+from render.errors import InputError
+
+HELP = "draw a mesh from one or more cameras: PNG, SVG and projected points"
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from render.draw import DEFAULT_LINES
+    from render.strokes import LINE_TYPES
+    from render.style import STYLES
+
+    parser.add_argument("mesh", type=Path, help="mesh file (OBJ, PLY, OFF, STL, GLB), drawn in its own coordinates")
+    parser.add_argument("--camera", type=Path, required=True, help="camera JSON: one camera or a list")
+    parser.add_argument("--out", type=Path, required=True, help="output OUT.png (OUT_000.png, ... for a list)")
+    parser.add_argument("--lines", default=",".join(DEFAULT_LINES),
+                        help=f"comma-separated line types among {','.join(LINE_TYPES)} (default %(default)s)")
+    parser.add_argument("--crease-deg", type=float, default=45.0,
+                        help="edges whose face normals differ by more are creases (default %(default)s)")
+    parser.add_argument("--width", type=float, default=1.0, help="stroke width in pixels (default %(default)s)")
+    parser.add_argument("--style", choices=STYLES, default="clean", help="stroke style (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sketchy style (default %(default)s)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--points", type=Path, help="(N, 3) float .npy array of points in the mesh's coordinates")
+    group.add_argument("--keypoints", type=Path, help="KeypointNet JSON or sketchgen keypoint file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from datagen.meshfile import read_mesh
+    from render.camera import load_cameras
+    from render.draw import DrawConfig, draw_views
+
+    try:
+        config = DrawConfig(lines=tuple(k.strip() for k in args.lines.split(",") if k.strip()),
+                            crease_deg=args.crease_deg, width=args.width, style=args.style, seed=args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.out.suffix.lower() != ".png":
+        raise UsageError(f"--out must name a .png file, got {args.out}")
+
+    mesh = read_mesh(args.mesh)
+    cameras = load_cameras(args.camera)
+    points = faces = semantic = None
+    if args.points is not None:
+        points = load_points(args.points)
+    elif args.keypoints is not None:
+        points, faces, semantic = keypoint_points(args.keypoints, mesh, args.mesh)
+
+    outputs = output_paths(args.out, len(cameras))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for view, png in zip(draw_views(mesh, cameras, config, points=points, point_faces=faces), outputs):
+        write_view(view, png, semantic_id=semantic)
+    log.info("drew %d view(s) of %s to %s", len(cameras), args.mesh, outputs[0].parent)
+    return 0
+
+
+def output_paths(out: Path, n_views: int) -> list[Path]:
+    """OUT.png for one view; OUT_000.png, OUT_001.png, ... for several."""
+    if n_views == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}_{k:03d}{out.suffix}") for k in range(n_views)]
+
+
+def write_view(view, png: Path, *, semantic_id=None, compression: int = 1) -> None:
+    """Write ``png``, its .svg and, when the view has points, its .points.json (each atomically)."""
+    from render.raster import encode_png
+
+    write_atomic(png, encode_png(view.image, compression=compression))
+    write_atomic(png.with_suffix(".svg"), view.svg.encode())
+    if view.points is not None:
+        write_atomic(png.with_suffix(".points.json"), points_json(view.points, semantic_id).encode())
+
+
+def points_json(points, semantic_id=None) -> str:
+    """The points file: {"xy": [[x, y], ...], "depth": [...], "visible": [...]} (+ "semantic_id"), in
+    input order; NaN (behind the camera) is written as null."""
+    def clean(values):
+        arr = np.asarray(values, dtype=np.float64)
+        out = arr.astype(object)
+        out[~np.isfinite(arr)] = None
+        return out.tolist()
+
+    data = {"xy": clean(points.xy), "depth": clean(points.depth),
+            "visible": [bool(v) for v in np.asarray(points.visible)]}
+    if semantic_id is not None:
+        data["semantic_id"] = [int(s) for s in semantic_id]
+    return json.dumps(data) + "\n"
+
+
+def load_points(path: Path) -> np.ndarray:
+    """(N, 3) float64 points from a .npy file; InputError naming the file and the reason otherwise."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: not a .npy array ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[1] != 3:
+        raise InputError(f"{path}: points must be an (N, 3) array, got shape {getattr(arr, 'shape', '?')}")
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise InputError(f"{path}: points must be numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(arr), axis=1))[0])
+        raise InputError(f"{path}: point {bad} is NaN or infinite")
+    return arr
+
+
+def keypoint_points(path: Path, mesh, mesh_path: Path):
+    """(K, 3) float64 points, (K,) int64 faces and (K,) int64 semantic ids of a keypoint file on ``mesh``.
+
+    A KeypointNet file holding several models is read for the model named like the mesh file's stem.
+    """
+    from datagen.keypoints import load_keypoints
+
+    try:
+        kp = load_keypoints(path, mesh)
+    except InputError as exc:
+        if "model_id" not in str(exc):
+            raise
+        kp = load_keypoints(path, mesh, model_id=mesh_path.stem)
+    return kp.points(mesh.vertices, mesh.faces), kp.face, kp.semantic_id
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary name beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

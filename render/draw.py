@@ -1,0 +1,128 @@
+"""Drawing a mesh from cameras: lines -> style -> raster image and SVG, with projected points.
+
+One ``prepare``d mesh serves every view, and line extraction reuses the process's one GL context, so a
+list of cameras costs only the per-view work. Each view's style is seeded from (config.seed, view
+index), so any view can be redrawn alone and the same config gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from render.camera import Camera
+from render.raster import rasterize
+from render.strokes import LINE_TYPES, Drawing
+from render.style import STYLES, make_style
+from render.svg import drawing_svg
+
+DEFAULT_LINES = ("contour", "boundary", "crease")
+
+
+@dataclass(frozen=True)
+class DrawConfig:
+    """How to draw. lines: line types to extract (a subset of LINE_TYPES); crease_deg: edges whose face
+    normals differ by more are creases; width: stroke width in pixels; style: one of STYLES; seed: seeds
+    the sketchy style (per view)."""
+
+    lines: tuple[str, ...] = DEFAULT_LINES
+    crease_deg: float = 45.0
+    width: float = 1.0
+    style: str = "clean"
+    seed: int = 0
+
+    def __post_init__(self):
+        lines = tuple(self.lines)
+        unknown = [k for k in lines if k not in LINE_TYPES]
+        if unknown or not lines:
+            raise ValueError(f"line types must be among {', '.join(LINE_TYPES)}, got {', '.join(lines) or 'none'}")
+        object.__setattr__(self, "lines", lines)
+        if not (np.isfinite(self.width) and self.width > 0):
+            raise ValueError(f"width must be a positive number of pixels, got {self.width}")
+        if not (0.0 <= self.crease_deg <= 180.0):
+            raise ValueError(f"crease angle must lie in [0, 180] degrees, got {self.crease_deg}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
+
+
+@dataclass(frozen=True)
+class PointViews:
+    """Points seen by one camera. xy: (N, 2) float64 pixels (moved with the strokes by the style; NaN
+    behind a perspective camera); depth: (N,) float64 along the view axis; visible: (N,) bool (inside
+    the image, in front of the camera, not occluded)."""
+
+    xy: np.ndarray
+    depth: np.ndarray
+    visible: np.ndarray
+
+
+@dataclass(frozen=True)
+class DrawnView:
+    """One camera's output. drawing: styled strokes; image: (H, W) uint8, 255 background; svg: the SVG
+    document; points: the projected points or None; seconds: wall time per stage (lines, style,
+    points, raster, svg)."""
+
+    camera: Camera
+    drawing: Drawing
+    image: np.ndarray
+    svg: str
+    points: PointViews | None = None
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(), points=None,
+               point_faces=None) -> Iterator[DrawnView]:
+    """Draw ``mesh`` (a trimesh.Trimesh, in its own coordinates) from each camera, in order.
+
+    points: optional (N, 3) float64 world points to project in every view; point_faces: optional (N,)
+    int64 faces they lie on (sharper visibility at silhouettes). Yields one DrawnView per camera, so
+    callers can write each view before the next is drawn.
+    """
+    from render.prepared import prepare
+
+    prepared = prepare(mesh)
+    for index, camera in enumerate(cameras):
+        yield draw_view(mesh, camera, config, index=index, points=points, point_faces=point_faces,
+                        prepared=prepared)
+
+
+def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index: int = 0, points=None,
+              point_faces=None, prepared=None) -> DrawnView:
+    """Draw one view; ``index`` seeds the style with (config.seed, index). See ``draw_views``."""
+    from render.lines import extract_lines
+    from render.prepared import prepare
+
+    if prepared is None:
+        prepared = prepare(mesh)
+    seconds = {}
+    t0 = time.perf_counter()
+    drawing = extract_lines(mesh, camera, kinds=config.lines, crease_deg=config.crease_deg, prepared=prepared)
+    t1 = time.perf_counter()
+    style = make_style(config.style, np.random.default_rng([config.seed, index]), line_width=config.width)
+    drawing = style.apply(drawing)
+    t2 = time.perf_counter()
+    projected = None
+    if points is not None:
+        projected = project(mesh, camera, points, point_faces, style, prepared)
+    t3 = time.perf_counter()
+    image = rasterize(drawing, line_width=config.width)
+    t4 = time.perf_counter()
+    svg = drawing_svg(drawing, line_width=config.width)
+    t5 = time.perf_counter()
+    seconds = {"lines": t1 - t0, "style": t2 - t1, "points": t3 - t2, "raster": t4 - t3, "svg": t5 - t4}
+    return DrawnView(camera, drawing, image, svg, projected, seconds)
+
+
+def project(mesh, camera: Camera, points, point_faces, style, prepared) -> PointViews:
+    """Project (N, 3) world points and move them with ``style``'s displacement field."""
+    from render.visibility import project_points
+
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    kwargs = {} if point_faces is None else {"faces": np.asarray(point_faces, dtype=np.int64)}
+    result = project_points(mesh, camera, pts, prepared=prepared, **kwargs)
+    xy = style.displace(result.xy)
+    return PointViews(xy=xy, depth=np.asarray(result.depth, dtype=np.float64),
+                      visible=np.asarray(result.visible, dtype=bool))

@@ -1,0 +1,271 @@
+"""``sketchgen draw`` end to end: files, sizes, the sphere's analytic contour, exact point projections,
+the sketchy style moving points with strokes, keypoints, camera lists, and one-line errors."""
+
+import json
+import math
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import trimesh
+
+from datagen.cli import main
+from render.camera import Camera
+
+RADIUS = 1.0
+DISTANCE = 3.0
+W, H = 160, 120  # not square: a transposed image or swapped x/y shows
+
+
+@pytest.fixture
+def sphere_file(tmp_path) -> Path:
+    path = tmp_path / "sphere.ply"
+    trimesh.creation.icosphere(subdivisions=4, radius=RADIUS).export(path)
+    return path
+
+
+def camera_json(path: Path, cameras) -> Path:
+    path.write_text(json.dumps(cameras))
+    return path
+
+
+FRONT = {"position": [0.0, 0.0, DISTANCE], "look_at": [0.0, 0.0, 0.0], "up": [0.0, 1.0, 0.0],
+         "yfov_deg": 40.0, "width": W, "height": H}
+
+
+def read_png(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert image is not None, path
+    return image
+
+
+def svg_polylines(path: Path) -> list[np.ndarray]:
+    root = ET.fromstring(path.read_text())
+    out = []
+    for element in root.iter():
+        if element.tag.endswith("polyline"):
+            out.append(np.array([[float(v) for v in p.split(",")] for p in element.get("points").split()]))
+        elif element.tag.endswith("path"):
+            for sub in element.get("d").split("M")[1:]:
+                out.append(np.array(re.findall(r"-?\d+\.\d+", sub), dtype=float).reshape(-1, 2))
+    return out
+
+
+def distance_to_polylines(points: np.ndarray, lines: list[np.ndarray]) -> np.ndarray:
+    best = np.full(len(points), np.inf)
+    for xy in lines:
+        if len(xy) < 2:
+            xy = np.repeat(xy, 2, axis=0)
+        a, d = xy[:-1], np.diff(xy, axis=0)
+        rel = points[:, None, :] - a[None]
+        t = np.clip((rel * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-12), 0, 1)
+        best = np.minimum(best, np.linalg.norm(rel - t[..., None] * d, axis=-1).min(axis=1))
+    return best
+
+
+def contour_radius_px() -> float:
+    """Projected radius of a sphere's occluding contour: the silhouette cone has half-angle asin(r/d)."""
+    focal = H / (2.0 * math.tan(math.radians(20.0)))
+    return focal * math.tan(math.asin(RADIUS / DISTANCE))
+
+
+def test_sphere_end_to_end(tmp_path, sphere_file):
+    cam_path = camera_json(tmp_path / "cam.json", FRONT)
+    mesh = trimesh.load(sphere_file, process=False)
+    points = np.concatenate([mesh.vertices[::37], [[0.0, 0.0, 5.0], [0.0, 0.0, -1.0], [0.0, 0.0, 1.0]]])
+    np.save(tmp_path / "pts.npy", points)
+    out = tmp_path / "out" / "sphere.png"
+    assert main(["draw", str(sphere_file), "--camera", str(cam_path), "--out", str(out),
+                 "--points", str(tmp_path / "pts.npy")]) == 0
+
+    image = read_png(out)
+    assert image.shape == (H, W) and image.dtype == np.uint8
+    rows, cols = np.nonzero(image < 128)
+    r = np.hypot(cols + 0.5 - W / 2, rows + 0.5 - H / 2)
+    expected = contour_radius_px()
+    assert len(r) > 2 * math.pi * expected * 0.8  # a closed circle of ink
+    assert np.abs(r - expected).max() < 1.0
+    angles = np.arctan2(rows + 0.5 - H / 2, cols + 0.5 - W / 2)
+    assert len(np.unique(np.floor((angles + np.pi) / (2 * np.pi) * 90))) == 90  # no piece missing
+
+    lines = svg_polylines(out.with_suffix(".svg"))
+    assert lines and np.abs(np.hypot(*(np.concatenate(lines) - [W / 2, H / 2]).T) - expected).max() < 0.5
+
+    data = json.loads(out.with_suffix(".points.json").read_text())
+    assert set(data) == {"xy", "depth", "visible"}
+    cam = Camera.from_json(FRONT)
+    xy, depth = cam.world_to_pixels(points)
+    got_xy = np.array([[np.nan if v is None else v for v in p] for p in data["xy"]], dtype=float)
+    np.testing.assert_allclose(got_xy, xy, atol=1e-9)
+    np.testing.assert_allclose(data["depth"], depth, atol=1e-9)
+    assert data["xy"][-3] == [None, None]  # behind the camera
+    visible = np.array(data["visible"])
+    assert visible[-3:].tolist() == [False, False, True]  # behind the eye, back pole, front pole
+    # vertices clearly on the near side of the contour are visible, clearly on the far side hidden
+    toward_eye = (points[:-3] @ [0, 0, 1.0]) - RADIUS / DISTANCE  # > 0 on the visible cap
+    assert visible[:-3][toward_eye > 0.05].all() and not visible[:-3][toward_eye < -0.05].any()
+
+
+def test_camera_list_writes_numbered_outputs(tmp_path, sphere_file):
+    side = dict(FRONT, position=[DISTANCE, 0.0, 0.0], width=64, height=48)
+    cam_path = camera_json(tmp_path / "cams.json", [FRONT, side])
+    np.save(tmp_path / "pts.npy", np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+    out = tmp_path / "view.png"
+    assert main(["draw", str(sphere_file), "--camera", str(cam_path), "--out", str(out),
+                 "--points", str(tmp_path / "pts.npy")]) == 0
+    assert not out.exists()
+    assert read_png(tmp_path / "view_000.png").shape == (H, W)
+    assert read_png(tmp_path / "view_001.png").shape == (48, 64)
+    for k in range(2):
+        assert (tmp_path / f"view_{k:03d}.svg").exists()
+    v0 = json.loads((tmp_path / "view_000.points.json").read_text())["visible"]
+    v1 = json.loads((tmp_path / "view_001.points.json").read_text())["visible"]
+    assert v0 == [True, False] and v1 == [False, True]
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind
+
+
+def test_sketchy_is_reproducible_and_points_follow_strokes(tmp_path, sphere_file):
+    cam_path = camera_json(tmp_path / "cam.json", FRONT)
+    # points on the analytic contour circle (the silhouette of the sphere seen from the camera)
+    theta = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    rim_r = RADIUS * math.sqrt(1 - (RADIUS / DISTANCE) ** 2)
+    rim = np.stack([rim_r * np.cos(theta), rim_r * np.sin(theta), np.full(40, RADIUS ** 2 / DISTANCE)], axis=1)
+    np.save(tmp_path / "rim.npy", rim)
+    outs = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        out = tmp_path / f"{name}.png"
+        assert main(["draw", str(sphere_file), "--camera", str(cam_path), "--out", str(out), "--style", "sketchy",
+                     "--seed", str(seed), "--width", "1.5", "--points", str(tmp_path / "rim.npy")]) == 0
+        outs.append(out)
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    assert outs[0].with_suffix(".svg").read_bytes() == outs[1].with_suffix(".svg").read_bytes()
+    assert outs[0].read_bytes() != outs[2].read_bytes()
+
+    xy = np.array(json.loads(outs[0].with_suffix(".points.json").read_text())["xy"])
+    plain = Camera.from_json(FRONT).world_to_pixels(rim)[0]
+    moved = np.linalg.norm(xy - plain, axis=1)
+    assert moved.max() < 3.0 and moved.mean() > 0.2  # displaced, boundedly
+    # the moved points still lie on the (moved) contour strokes, unmoved ones do not; the few that fall
+    # in one of the style's gaps (width + at most 2.5 px long) are within half a gap of ink
+    lines = svg_polylines(outs[0].with_suffix(".svg"))
+    near = distance_to_polylines(xy, lines)
+    assert np.median(near) < 0.1 and (near < 0.25).mean() >= 0.85 and near.max() < (1.5 + 2.5) / 2 + 0.25
+    assert np.median(distance_to_polylines(plain, lines)) > np.median(near) + 0.2
+
+
+def test_keypoints_are_projected_in_file_order_with_semantic_ids(tmp_path, sphere_file):
+    mesh = trimesh.load(sphere_file, process=False)
+    faces = [5, 200, 1000]
+    bary = [[0.2, 0.3, 0.5], [1.0, 0.0, 0.0], [0.25, 0.25, 0.5]]
+    kp_path = tmp_path / "kp.json"
+    kp_path.write_text(json.dumps({"keypoints": [{"face": f, "bary": b, "semantic_id": s}
+                                                 for f, b, s in zip(faces, bary, (7, 2, 9))]}))
+    out = tmp_path / "kp.png"
+    assert main(["draw", str(sphere_file), "--camera", str(camera_json(tmp_path / "c.json", FRONT)),
+                 "--out", str(out), "--keypoints", str(kp_path)]) == 0
+    data = json.loads(out.with_suffix(".points.json").read_text())
+    assert data["semantic_id"] == [7, 2, 9]
+    pts = np.einsum("nk,nkd->nd", np.array(bary), mesh.vertices[mesh.faces[faces]])
+    xy, depth = Camera.from_json(FRONT).world_to_pixels(pts)
+    np.testing.assert_allclose(np.array(data["xy"], dtype=float), xy, atol=1e-9)
+    np.testing.assert_allclose(data["depth"], depth, atol=1e-9)
+    assert data["visible"] == (pts[:, 2] > RADIUS / DISTANCE).tolist()
+
+
+def test_camera_that_sees_nothing_gives_a_blank_drawing(tmp_path, sphere_file):
+    away = dict(FRONT, look_at=[0.0, 0.0, 10.0])
+    out = tmp_path / "blank.png"
+    assert main(["draw", str(sphere_file), "--camera", str(camera_json(tmp_path / "c.json", away)),
+                 "--out", str(out)]) == 0
+    image = read_png(out)
+    assert image.shape == (H, W) and (image == 255).all()
+    assert not svg_polylines(out.with_suffix(".svg"))
+
+
+def _bad_mesh(tmp_path, kind) -> Path:
+    path = tmp_path / f"{kind}.obj"
+    if kind == "missing":
+        return path
+    path.write_bytes({
+        "corrupt": b"\x00\x01garbage\xff\xfe" * 10,
+        "empty": b"",
+        "nan": b"v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n",
+        "inf": b"v 0 0 0\nv inf 0 0\nv 0 1 0\nf 1 2 3\n",
+        "past": b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n",
+        "nofaces": b"v 0 0 0\nv 1 0 0\nv 0 1 0\n",
+    }[kind])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "empty", "nan", "inf", "past", "nofaces"])
+def test_bad_mesh_one_line_exit_2(tmp_path, capsys, kind):
+    mesh = _bad_mesh(tmp_path, kind)
+    cam = camera_json(tmp_path / "c.json", FRONT)
+    assert main(["draw", str(mesh), "--camera", str(cam), "--out", str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(mesh) in err and "Traceback" not in err
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"position": None}, "position"),
+    ({"width": None}, "width"),
+    ({"up": [0.0, 0.0, 0.0]}, "zero length"),
+    ({"up": [0.0, 0.0, 2.0]}, "parallel"),
+    ({"look_at": [0.0, 0.0, DISTANCE]}, "look_at equals position"),
+    ({"width": 0}, "width"),
+    ({"height": -5}, "height"),
+    ({"yfov_deg": None}, "yfov_deg"),
+])
+def test_bad_camera_one_line_exit_2(tmp_path, capsys, sphere_file, change, reason):
+    cam = {k: v for k, v in dict(FRONT, **change).items() if v is not None}
+    cam_path = camera_json(tmp_path / "c.json", cam)
+    assert main(["draw", str(sphere_file), "--camera", str(cam_path), "--out", str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(cam_path) in err and reason in err
+
+
+@pytest.mark.parametrize("content, reason", [
+    (np.zeros((4, 2)), "(N, 3)"),
+    (np.zeros(3), "(N, 3)"),
+    (np.array([[0.0, 0.0, 1.0], [np.nan, 0.0, 0.0]]), "NaN"),
+    (np.array([["a", "b", "c"]]), "numbers"),
+    (b"not a numpy file", "not a .npy"),
+    (None, "no such file"),
+])
+def test_bad_points_one_line_exit_2(tmp_path, capsys, sphere_file, content, reason):
+    path = tmp_path / "p.npy"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        np.save(path, content)
+    cam = camera_json(tmp_path / "c.json", FRONT)
+    assert main(["draw", str(sphere_file), "--camera", str(cam), "--out", str(tmp_path / "o.png"),
+                 "--points", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and reason in err
+
+
+def test_bad_options_exit_2(tmp_path, capsys, sphere_file):
+    cam = str(camera_json(tmp_path / "c.json", FRONT))
+    for extra in (["--lines", "contour,hatching"], ["--width", "0"], ["--crease-deg", "200"]):
+        assert main(["draw", str(sphere_file), "--camera", cam, "--out", str(tmp_path / "o.png")] + extra) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+    assert main(["draw", str(sphere_file), "--camera", cam, "--out", str(tmp_path / "o.jpg")]) == 2
+
+
+def test_subprocess_bad_input_prints_one_line_without_traceback(tmp_path):
+    cam = camera_json(tmp_path / "c.json", FRONT)
+    missing = tmp_path / "nowhere.obj"
+    for argv, named in (([str(missing)], str(missing)), ([str(missing), "--lines", "hatching"], "hatching")):
+        proc = subprocess.run([sys.executable, "-m", "datagen.cli", "draw", *argv, "--camera", str(cam),
+                               "--out", str(tmp_path / "o.png")], capture_output=True, text=True, timeout=120,
+                              cwd=Path(__file__).resolve().parents[2])
+        assert proc.returncode == 2
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.count("\n") == 1 and named in proc.stderr and proc.stdout == ""
