@@ -82,4 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # under `python -m datagen.cli` this file runs as __main__, a second copy of the module: dispatch
+    # through the imported datagen.cli so the UsageError subcommands raise is the one caught above
+    from datagen.cli import main as _main
+
+    sys.exit(_main())
