@@ -9,9 +9,12 @@ Triplet sample (``kind == "triplet"``), SketchZooms:
     a0.png ...    anchor zoom images, one per zoom, largest field of view first (8-bit grey, 224x224)
     p0.png ...    positive zoom images
     n0.png ...    negative zoom images
-  JSON: {"kind": "triplet", "split", "anchor", "positive", "negative", "surface_distance", ...}; each role
-  is {"shape", "category", "part", "point": [x, y, z], "views": [{"camera": {...}, "xy": [x, y]}, ...]},
-  one view per zoom, the point lying at ``xy`` (the image centre) in each.
+  JSON: {"kind": "triplet", "split", "anchor", "positive", "negative", "surface_distance",
+  "negative_strategy": "random" | "same-part" | "hard", "positive_source": "view" | "shape"}; each role
+  is {"shape", "category", "part", "face", "bary": [3], "point": [x, y, z], "base_view", "base_camera":
+  {...}, "views": [{"camera": {...}, "xy": [x, y]}, ...]}, one view per zoom, the point lying at ``xy``
+  (the image centre) in each; ``base_camera`` is the view the lines were extracted from (same position
+  as every zoom camera). ``surface_distance``: from the positive point to the negative, on their shape.
 
 Pair sample (``kind == "pair"``), warp pretraining:
     json          sample JSON (below)

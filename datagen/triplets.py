@@ -164,7 +164,7 @@ def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, v
     label = int(shape.face_labels[face])
     meta = {"shape": shape.shape_id, "category": shape.category, "part": shape.part_names.get(label, str(label)),
             "face": int(face), "bary": [float(b) for b in bary], "point": [float(c) for c in point],
-            "base_view": int(view_index), "views": views}
+            "base_view": int(view_index), "base_camera": base.to_json(), "views": views}
     return meta, images
 
 

@@ -1,0 +1,97 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from datagen.execute import run_dataset
+from datagen.plan import load_shapes
+from datagen.triplets import TripletConfig, ViewConfig
+from render.camera import Camera
+from tiny_datasets import samples, tiny_spec
+
+SIZE = 160
+
+
+@pytest.fixture(scope="module")
+def triplet_set(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("triplets")
+    spec = tiny_spec(folder)
+    config = TripletConfig(collection=str(spec), seed=3, camera=ViewConfig(views=3, size=384), points=3,
+                           size=SIZE, other_shape=0.5)
+    summary = run_dataset(dataset="triplets", builder="datagen.triplets", config=config, out_dir=folder / "out",
+                          progress=False)
+    return config, folder / "out", summary
+
+
+def test_every_point_reprojects_onto_its_pixel_and_sits_at_the_zoom_centre(triplet_set):
+    config, out, summary = triplet_set
+    got = samples(out)
+    assert summary["samples"] == len(got) >= 8
+    for s in got:
+        meta = json.loads(s["json"])
+        assert meta["kind"] == "triplet" and meta["split"] == s["__split__"]
+        for role, short in (("anchor", "a"), ("positive", "p"), ("negative", "n")):
+            r = meta[role]
+            assert len(r["views"]) == 3
+            point = np.array(r["point"])
+            fovs = []
+            for z, view in enumerate(r["views"]):
+                cam = Camera.from_json(view["camera"])
+                xy, _ = cam.world_to_pixels(point[None])
+                assert np.abs(xy[0] - view["xy"]).max() <= 0.5
+                assert np.abs(np.array(view["xy"]) - SIZE / 2).max() <= 0.5
+                assert (cam.width, cam.height) == (SIZE, SIZE)
+                fovs.append(cam.yfov_deg)
+                img = cv2.imdecode(np.frombuffer(s[f"{short}{z}.png"], np.uint8), cv2.IMREAD_UNCHANGED)
+                assert img.shape == (SIZE, SIZE) and img.dtype == np.uint8
+                if role != "positive":
+                    # anchors and negatives are points of the drawn strokes: ink at the image centre
+                    c = SIZE // 2
+                    assert img[c - 2:c + 2, c - 2:c + 2].min() < 128, (s["__key__"], role, z)
+            # largest field of view first; the three zooms differ
+            assert fovs[0] > fovs[1] > fovs[2]
+            # point = barycentric combination of its face on its shape
+            shape = load_shapes(config.collection)[0][r["shape"]]
+            np.testing.assert_allclose(shape.points([r["face"]], [r["bary"]])[0], point, atol=1e-9)
+
+
+def test_positives_negatives_and_splits(triplet_set):
+    config, out, _ = triplet_set
+    shapes = load_shapes(config.collection)[0]
+    sources, strategies = set(), set()
+    for s in samples(out):
+        meta = json.loads(s["json"])
+        a, p, n = meta["anchor"], meta["positive"], meta["negative"]
+        sources.add(meta["positive_source"])
+        strategies.add(meta["negative_strategy"])
+        assert p["shape"] == n["shape"] and p["category"] == a["category"]
+        if meta["positive_source"] == "view":
+            assert p["shape"] == a["shape"] and p["base_view"] != a["base_view"]
+            np.testing.assert_allclose(p["point"], a["point"], atol=1e-12)
+        else:
+            # bundled shapes share their face list: the same (face, bary) is the same part point
+            assert p["shape"] != a["shape"]
+            assert p["face"] == a["face"] and np.allclose(p["bary"], a["bary"])
+        # the negative is far on the surface (and the stored distance is at least the straight one)
+        assert meta["surface_distance"] >= config.min_distance
+        assert meta["surface_distance"] >= np.linalg.norm(np.subtract(p["point"], n["point"])) - 1e-9
+        if meta["negative_strategy"] == "same-part":
+            assert n["part"] == p["part"]
+        if meta["negative_strategy"] == "hard":
+            # near in the base image of the positive, which the negative shares
+            assert n["base_camera"] == p["base_camera"]
+            base = Camera.from_json(p["base_camera"])
+            xy, _ = base.world_to_pixels(np.array([p["point"], n["point"]]))
+            assert np.linalg.norm(xy[0] - xy[1]) <= config.hard_px
+        assert s["__key__"].startswith(a["shape"].replace(".", "-") + "_0000_")
+        assert set(shapes) >= {a["shape"], p["shape"]}
+    assert sources == {"view", "shape"}
+    assert strategies <= {"random", "same-part", "hard"} and len(strategies) >= 2
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError):
+        TripletConfig(negatives=("nearest",))
+    with pytest.raises(ValueError):
+        TripletConfig(other_shape=1.5)
