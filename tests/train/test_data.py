@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from render.errors import InputError
+from train.data import (ShardStream, list_shards, make_triplet_decoder, resize_flow, rotate_flip, to_ink,
+                        zoom_crops)
+
+
+def _keys(sample, rng):
+    return {"key": sample["__key__"]}
+
+
+def _consume(stream, workers):
+    loader = DataLoader(stream, batch_size=None, num_workers=workers)
+    return [item["key"] for item in loader]
+
+
+@pytest.mark.parametrize("shard_sizes", [[3, 4, 2, 5, 1], [7, 6]])  # more shards than consumers, and fewer
+def test_split_across_workers_and_ranks_has_no_duplicates_or_gaps(tmp_path, synth, shard_sizes):
+    synth.write_dataset(tmp_path, "triplet", {"train": shard_sizes}, size=8, zooms=1)
+    shards = list_shards(tmp_path, "train")
+    everything = [k for s in shards for k in _consume(ShardStream([s], _keys), 0)]
+    assert len(everything) == sum(shard_sizes) == len(set(everything))
+    got = []
+    for rank in range(2):  # 2 ranks x 2 workers = 4 consumers
+        part = _consume(ShardStream(shards, _keys, rank=rank, world_size=2, shuffle=True, seed=3), 2)
+        assert part, "every consumer of this set gets something"
+        got += part
+    assert sorted(got) == sorted(everything)
+
+
+def test_environment_rank_is_the_default(tmp_path, synth, monkeypatch):
+    synth.write_dataset(tmp_path, "triplet", {"train": [5]}, size=8, zooms=1)
+    shards = list_shards(tmp_path, "train")
+    parts = []
+    for rank in range(3):
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("WORLD_SIZE", "3")
+        parts.append(_consume(ShardStream(shards, _keys), 0))
+    assert [len(p) for p in parts] == [2, 2, 1]
+    assert sorted(sum(parts, [])) == sorted(_consume(ShardStream(shards, _keys, rank=0, world_size=1), 0))
+
+
+def test_missing_split_names_the_folder(tmp_path):
+    with pytest.raises(InputError, match="no shards"):
+        list_shards(tmp_path, "test")
+
+
+def test_rotation_is_about_the_centre_and_counter_clockwise():
+    img = np.full((64, 64), 255, np.uint8)
+    img[32, 42] = 0
+    out = rotate_flip(img, 90.0, False)
+    r, c = np.unravel_index(np.argmin(out), out.shape)
+    # the pixel centre (42.5, 32.5) is (+10.5, +0.5) from the image centre (32, 32); a quarter turn
+    # counter-clockwise on screen takes (dx, dy) to (dy, -dx): (32.5, 21.5), i.e. row 21, col 32
+    assert (r, c) == (21, 32)
+    flipped = rotate_flip(img, 0.0, True)
+    r, c = np.unravel_index(np.argmin(flipped), flipped.shape)
+    assert (r, c) == (32, 64 - 1 - 42)
+
+
+def test_augmentation_is_shared_by_the_zooms_of_a_role(synth):
+    img = synth.pattern(1, 32, np.random.default_rng(0))
+    sample = {"__key__": "k"}
+    for role in "apn":
+        for z in range(3):
+            sample[f"{role}{z}.png"] = synth.png(img)
+    decode = make_triplet_decoder(32, augment=True)
+    out = decode(sample, np.random.default_rng(5))["zooms"]
+    assert out.shape == (3, 3, 1, 32, 32)
+    for role in range(3):
+        assert torch.equal(out[role, 0], out[role, 1]) and torch.equal(out[role, 0], out[role, 2])
+    assert not torch.equal(out[0, 0], out[1, 0])  # roles draw their own rotation and flip
+
+
+def test_resize_flow_is_exact_for_a_shift():
+    flow = np.zeros((64, 64, 2), np.float32)
+    flow[...] = (6.0, -4.0)
+    flow[:, :8] = np.nan
+    small = resize_flow(flow, 16)
+    assert small.shape == (16, 16, 2)
+    assert np.allclose(small[:, 2:], (1.5, -1.0))
+    assert np.isnan(small[:, :2]).all()
+
+
+def test_zoom_crops_centre_the_point():
+    grey = np.full((100, 100), 255, np.uint8)
+    grey[40, 60] = 0  # pixel centre (60.5, 40.5)
+    z = zoom_crops(grey, np.array([[60.5, 40.5]]), [8, 4], 16)
+    assert z.shape == (1, 2, 1, 16, 16)
+    for k in range(2):
+        ys, xs = np.nonzero(z[0, k, 0].numpy() > 0.2)
+        assert abs(xs.mean() + 0.5 - 8) <= 1.0 and abs(ys.mean() + 0.5 - 8) <= 1.0
+    assert to_ink(grey).max() == 1.0

@@ -1,0 +1,34 @@
+import torch
+
+from train.descriptor import Descriptor
+from train.loop import TrainConfig, train
+
+
+def test_zoom_pooling_is_elementwise_across_zooms(monkeypatch):
+    """Channel k of the descriptor is the max of channel k over the zooms. A pooling that reshapes the
+    concatenation [z0|z1|z2] as (128, 3) and takes max(2) (SketchZooms' code) fails this."""
+    model = Descriptor("small")
+    b, z, d = 2, 3, 128
+    gen = torch.Generator().manual_seed(0)
+    per_zoom = torch.randn(b, z, d, generator=gen)
+    per_zoom[:, 1, :64] += 5.0  # zoom 1 wins the first 64 channels, zoom 2 the last 64
+    per_zoom[:, 2, 64:] += 5.0
+    monkeypatch.setattr(model, "embed_zooms", lambda images: per_zoom.reshape(b * z, d))
+    out = model(torch.zeros(b, z, 1, 8, 8))
+    expected = torch.nn.functional.normalize(per_zoom.max(dim=1).values, dim=1)
+    assert torch.allclose(out, expected, atol=1e-6)
+    reshaped = torch.nn.functional.normalize(per_zoom.reshape(b, z * d).view(-1, d, 3).max(2).values, dim=1)
+    assert not torch.allclose(out, reshaped, atol=1e-2)
+    assert torch.allclose(out.norm(dim=1), torch.ones(b))
+
+
+def test_descriptor_loss_falls_on_a_tiny_set(tmp_path, synth):
+    synth.write_dataset(tmp_path / "data", "triplet", {"train": [16]}, size=32)
+    cfg = TrainConfig("descriptor", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=8, lr=1e-3,
+                      backbone="small", size=32, log_every=1, checkpoint_every=1000)
+    train(cfg)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
+    losses = [float(r.split(",")[1]) for r in rows]
+    assert len(losses) == 40
+    first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
+    assert last < 0.75 * first, (first, last)

@@ -1,0 +1,343 @@
+"""Streaming torch datasets over sketchgen's shards, and the decoding of triplet and pair samples.
+
+Splitting across DataLoader workers and distributed ranks is the default and is exact: each of the
+``world_size x num_workers`` consumers gets a disjoint part of the stream and together they get all of it.
+With at least as many shards as consumers, whole shards are dealt out (``shards[c::n]``: each shard is
+read once); with fewer, every consumer reads all shards and keeps every n-th sample. Rank and world
+size come from ``torch.distributed`` when it is initialised, else from the ``RANK`` / ``WORLD_SIZE``
+environment variables (set by ``torchrun``), else 0 and 1; they can also be given explicitly.
+
+Images become float32 "ink" arrays: 1 where the drawing is black, 0 on white paper.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from datagen.schema import MANIFEST, PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, SPLITS, TRIPLET_ROLES, zoom_key
+from datagen.shards import read_shard
+from render.errors import InputError
+
+ROTATION_DEG = 45.0  # SketchZooms: rotation +-45 degrees about the point, horizontal flip p = 0.5
+FLIP_P = 0.5
+
+
+# ----------------------------------------------------------------------------------- shards and splitting
+def list_shards(root: str | Path, split: str) -> list[Path]:
+    """Sorted ``<root>/<split>/*.tar``. Raises InputError naming the folder when there are none."""
+    root = Path(root)
+    if split not in SPLITS:
+        raise InputError(f"{root}: unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    if not root.is_dir():
+        raise InputError(f"{root}: no such dataset folder")
+    shards = sorted((root / split).glob("*.tar"))
+    if not shards:
+        raise InputError(f"{root / split}: no shards (*.tar) in this split")
+    return shards
+
+
+def read_manifest(root: str | Path) -> dict:
+    """The dataset's ``manifest.json`` as a dict ({} when absent). Raises InputError if it is corrupt."""
+    path = Path(root) / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+
+
+def distributed_rank() -> tuple[int, int]:
+    """(rank, world_size) from torch.distributed when initialised, else from the environment, else (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def consumer_index(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
+    """(index, count) of this consumer among all ranks x DataLoader workers."""
+    if rank is None or world_size is None:
+        r, w = distributed_rank()
+        rank = r if rank is None else rank
+        world_size = w if world_size is None else world_size
+    info = get_worker_info()
+    worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} outside world size {world_size}")
+    return rank * workers + worker, world_size * workers
+
+
+class ShardStream(IterableDataset):
+    """Samples of a list of shards, decoded by ``decode(sample, rng)``, split across workers and ranks.
+
+    shuffle: permute the shard order per epoch (same on every consumer: seeded by (seed, epoch)) and mix
+      samples through a buffer of ``buffer`` samples (seeded by (seed, epoch, consumer)).
+    repeat: loop over epochs for ever (training); otherwise one pass.
+    decode gets a ``np.random.Generator`` for augmentation, seeded by (seed, epoch, consumer).
+    A sample that fails to decode raises InputError naming its shard and key.
+    """
+
+    def __init__(self, shards: list[Path], decode: Callable[[dict, np.random.Generator], dict], *,
+                 shuffle: bool = False, repeat: bool = False, seed: int = 0, buffer: int = 64,
+                 rank: int | None = None, world_size: int | None = None, epoch: int = 0):
+        super().__init__()
+        self.shards = [Path(s) for s in shards]
+        self.decode = decode
+        self.shuffle, self.repeat, self.seed, self.buffer = shuffle, repeat, seed, buffer
+        self.rank, self.world_size, self.epoch = rank, world_size, epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def keys(self, epoch: int | None = None) -> Iterator[tuple[Path, dict]]:
+        """This consumer's raw samples of one epoch, undecoded, in stream order (before the buffer)."""
+        epoch = self.epoch if epoch is None else epoch
+        me, n = consumer_index(self.rank, self.world_size)
+        order = list(self.shards)
+        if self.shuffle:
+            perm = np.random.default_rng([self.seed, epoch]).permutation(len(order))
+            order = [order[i] for i in perm]
+        if len(order) >= n:
+            for shard in order[me::n]:
+                for sample in read_shard(shard):
+                    yield shard, sample
+        else:
+            k = 0
+            for shard in order:
+                for sample in read_shard(shard):
+                    if k % n == me:
+                        yield shard, sample
+                    k += 1
+
+    def __iter__(self) -> Iterator[dict]:
+        epoch = self.epoch
+        while True:
+            me, _ = consumer_index(self.rank, self.world_size)
+            rng = np.random.default_rng([self.seed, epoch, me])
+            yield from self._epoch(epoch, rng)
+            if not self.repeat:
+                return
+            epoch += 1
+
+    def _epoch(self, epoch: int, rng: np.random.Generator) -> Iterator[dict]:
+        pool: list[tuple[Path, dict]] = []
+        for item in self.keys(epoch):
+            if not self.shuffle:
+                yield self._decode(item, rng)
+                continue
+            pool.append(item)
+            if len(pool) >= self.buffer:
+                yield self._decode(pool.pop(int(rng.integers(len(pool)))), rng)
+        while pool:
+            yield self._decode(pool.pop(int(rng.integers(len(pool)))), rng)
+
+    def _decode(self, item: tuple[Path, dict], rng: np.random.Generator) -> dict:
+        shard, sample = item
+        try:
+            return self.decode(sample, rng)
+        except InputError as exc:
+            raise InputError(f"{shard}: sample {sample.get('__key__')}: {exc}") from None
+        except (KeyError, ValueError, cv2.error) as exc:
+            raise InputError(f"{shard}: sample {sample.get('__key__')}: cannot decode ({exc})") from None
+
+
+# ----------------------------------------------------------------------------------- images
+def decode_grey(data: bytes, name: str = "image") -> np.ndarray:
+    """PNG bytes -> (H, W) uint8 grey (RGB is converted). Raises InputError if it is not an image."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise InputError(f"{name} is not a readable image")
+    return img
+
+
+def to_ink(grey: np.ndarray, size: int | None = None) -> np.ndarray:
+    """(H, W) uint8 grey, white paper -> (S, S) float32 ink in [0, 1], area-resampled to ``size``, and
+    scaled so its darkest pixel is 1: thin lines shrunk by resampling keep full contrast, which makes
+    drawings of different stroke widths and resolutions look alike to the network."""
+    if size is not None and grey.shape != (size, size):
+        interp = cv2.INTER_AREA if grey.shape[0] > size else cv2.INTER_LINEAR
+        grey = cv2.resize(grey, (size, size), interpolation=interp)
+    ink = 1.0 - grey.astype(np.float32) / 255.0
+    peak = float(ink.max())
+    return ink / peak if peak > 1e-3 else ink
+
+
+def rotate_flip(grey: np.ndarray, angle_deg: float, flip: bool) -> np.ndarray:
+    """Rotate (counter-clockwise on screen, degrees) about the image centre, then mirror left-right if
+    ``flip``; the centre (W/2, H/2), where a triplet's point lies, stays fixed. Paper fills the corners."""
+    h, w = grey.shape
+    # cv2's pixel centres are at integer coordinates, sketchgen's at +0.5: the centre is (w/2 - 0.5, h/2 - 0.5)
+    m = cv2.getRotationMatrix2D((w / 2.0 - 0.5, h / 2.0 - 0.5), angle_deg, 1.0)
+    out = cv2.warpAffine(grey, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=255)
+    return out[:, ::-1].copy() if flip else out
+
+
+def crop(grey: np.ndarray, centre, half: float, size: int) -> np.ndarray:
+    """Square window of half-size ``half`` px centred at ``centre`` (x, y) from an (H, W) uint8 image,
+    area-resampled to (size, size) uint8; outside the image is paper (255)."""
+    h = int(round(half))
+    x0 = int(np.floor(centre[0])) - h
+    y0 = int(np.floor(centre[1])) - h
+    pad = cv2.copyMakeBorder(grey, 2 * h, 2 * h, 2 * h, 2 * h, cv2.BORDER_CONSTANT, value=255)
+    win = pad[y0 + 2 * h:y0 + 4 * h, x0 + 2 * h:x0 + 4 * h]
+    interp = cv2.INTER_AREA if 2 * h > size else cv2.INTER_LINEAR
+    return cv2.resize(win, (size, size), interpolation=interp)
+
+
+def zoom_crops(grey: np.ndarray, centres: np.ndarray, halves, size: int) -> torch.Tensor:
+    """Zoom stacks for points of a whole drawing: for each centre (N, 2) and each window half-size in
+    ``halves`` (px, largest first), the window resampled to ``size``: (N, Z, 1, S, S) float32 ink."""
+    centres = np.asarray(centres, np.float64).reshape(-1, 2)
+    out = np.zeros((len(centres), len(halves), 1, size, size), np.float32)
+    for i, c in enumerate(centres):
+        for k, half in enumerate(halves):
+            out[i, k, 0] = to_ink(crop(grey, c, half, size))
+    return torch.from_numpy(out)
+
+
+# ----------------------------------------------------------------------------------- triplets
+def triplet_zoom_count(sample: dict) -> int:
+    n = 0
+    while zoom_key("a", n) in sample:
+        n += 1
+    if n == 0:
+        raise InputError("triplet without anchor zoom images (a0.png)")
+    return n
+
+
+def make_triplet_decoder(size: int, *, augment: bool):
+    """Decoder of triplet samples -> {"key": str, "zooms": (3, Z, 1, S, S) float32 (anchor, positive,
+    negative)}. With ``augment``, each role gets its own rotation (uniform +-45 degrees) and flip (p=0.5),
+    the same for all of its zooms."""
+
+    def decode(sample: dict, rng: np.random.Generator) -> dict:
+        z = triplet_zoom_count(sample)
+        roles = []
+        for role in TRIPLET_ROLES:
+            angle = float(rng.uniform(-ROTATION_DEG, ROTATION_DEG)) if augment else 0.0
+            flip = bool(rng.random() < FLIP_P) if augment else False
+            zooms = []
+            for k in range(z):
+                key = zoom_key(role, k)
+                if key not in sample:
+                    raise InputError(f"missing member {key}")
+                grey = decode_grey(sample[key], key)
+                if augment:
+                    grey = rotate_flip(grey, angle, flip)
+                zooms.append(to_ink(grey, size))
+            roles.append(np.stack(zooms)[:, None])
+        return {"key": sample["__key__"], "zooms": torch.from_numpy(np.stack(roles))}
+
+    return decode
+
+
+# ----------------------------------------------------------------------------------- pairs
+def pair_meta(sample: dict) -> dict:
+    if "json" not in sample:
+        raise InputError("pair without its json member")
+    meta = json.loads(sample["json"])
+    if meta.get("kind") != "pair":
+        raise InputError(f"not a pair sample (kind {meta.get('kind')!r})")
+    return meta
+
+
+def load_flow(data: bytes) -> np.ndarray:
+    """flow.npy bytes -> (H, W, 2) float32 (NaN = no correspondence)."""
+    import io
+
+    flow = np.load(io.BytesIO(data), allow_pickle=False)
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise InputError(f"flow.npy has shape {flow.shape}, expected (H, W, 2)")
+    return flow.astype(np.float32)
+
+
+def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
+    """Dense flow of an H x W image -> the flow of the same image resized to size x size.
+
+    Each new pixel's target is the mean target of the old pixels it covers (NaN unless at least half are
+    valid), scaled: exact for affine flow when H is a multiple of ``size``. (H, W, 2) -> (S, S, 2) float32.
+    """
+    h, w = flow.shape[:2]
+    if (h, w) == (size, size):
+        return flow
+    if h % size or w % size:
+        raise InputError(f"flow of {w}x{h} cannot be resized to {size}x{size} (need a divisor)")
+    ky, kx = h // size, w // size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    target = flow + np.stack([xs, ys], axis=-1)
+    ok = np.isfinite(target).all(-1)
+    blocks_t = np.where(ok[..., None], target, 0.0).reshape(size, ky, size, kx, 2).sum((1, 3))
+    blocks_n = ok.reshape(size, ky, size, kx).sum((1, 3)).astype(np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_t = blocks_t / blocks_n[..., None]
+    mean_t[blocks_n < 0.5 * ky * kx] = np.nan
+    nys, nxs = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    new_target = mean_t * np.array([1.0 / kx, 1.0 / ky], np.float32)
+    return (new_target - np.stack([nxs, nys], axis=-1)).astype(np.float32)
+
+
+def pair_keypoints(meta: dict, scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints visible in both images, matched by id: (K, 2), (K, 2) float64 pixels in A and in B."""
+    a = {k["id"]: k for k in meta.get("a", {}).get("keypoints", []) if k.get("visible", True)}
+    b = {k["id"]: k for k in meta.get("b", {}).get("keypoints", []) if k.get("visible", True)}
+    ids = [i for i in a if i in b]
+    s = np.asarray(scale, np.float64)
+    ka = np.array([a[i]["xy"] for i in ids], np.float64).reshape(-1, 2) * s
+    kb = np.array([b[i]["xy"] for i in ids], np.float64).reshape(-1, 2) * s
+    return ka, kb
+
+
+def decode_pair_arrays(sample: dict, size: int | None = None) -> dict:
+    """A pair sample as arrays: {"key", "meta", "a", "b": (S, S) float32 ink, "a_grey", "b_grey": (S, S)
+    uint8, "flow": (S, S, 2) float32 pixels (NaN invalid), "amask", "bmask": (S, S) bool, "kp_a", "kp_b":
+    (K, 2) float64 pixels}. ``size`` None keeps the stored size."""
+    meta = pair_meta(sample)
+    for name in (*PAIR_IMAGES, PAIR_FLOW):
+        if name not in sample:
+            raise InputError(f"missing member {name}")
+    grey_a = decode_grey(sample[PAIR_IMAGES[0]], PAIR_IMAGES[0])
+    grey_b = decode_grey(sample[PAIR_IMAGES[1]], PAIR_IMAGES[1])
+    flow = load_flow(sample[PAIR_FLOW])
+    h, w = grey_a.shape
+    if flow.shape[:2] != (h, w):
+        raise InputError(f"flow.npy is {flow.shape[1]}x{flow.shape[0]} but a.png is {w}x{h}")
+    size = h if size is None else size
+    masks = []
+    for name, grey in zip(PAIR_MASKS, (grey_a, grey_b)):
+        m = decode_grey(sample[name], name) > 127 if name in sample else grey < 250
+        masks.append(cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0)
+    resized = [cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA) if g.shape != (size, size) else g
+               for g in (grey_a, grey_b)]
+    kp_a, kp_b = pair_keypoints(meta, (size / w, size / h))
+    return {"key": sample["__key__"], "meta": meta, "a_grey": resized[0], "b_grey": resized[1],
+            "a": to_ink(resized[0]), "b": to_ink(resized[1]), "flow": resize_flow(flow, size),
+            "amask": masks[0], "bmask": masks[1], "kp_a": kp_a, "kp_b": kp_b}
+
+
+def make_pair_decoder(size: int):
+    """Decoder of pair samples for training -> {"key", "a", "b": (1, S, S) float32 ink, "flow": (S, S, 2)
+    float32 pixels A -> B (NaN invalid)}."""
+
+    def decode(sample: dict, rng: np.random.Generator) -> dict:
+        p = decode_pair_arrays(sample, size)
+        return {"key": p["key"], "a": torch.from_numpy(p["a"])[None], "b": torch.from_numpy(p["b"])[None],
+                "flow": torch.from_numpy(p["flow"])}
+
+    return decode
+
+
+def triplet_stream(root, split: str = "train", *, size: int = 224, augment: bool = True, **kwargs) -> ShardStream:
+    return ShardStream(list_shards(root, split), make_triplet_decoder(size, augment=augment), **kwargs)
+
+
+def pair_stream(root, split: str = "train", *, size: int = 256, **kwargs) -> ShardStream:
+    return ShardStream(list_shards(root, split), make_pair_decoder(size), **kwargs)

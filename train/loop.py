@@ -1,0 +1,237 @@
+"""The training loop for both models: deterministic seeding, resume from the last checkpoint, CSV log,
+tqdm progress.
+
+A run folder holds ``config.json`` (the resolved TrainConfig), ``log.csv`` (one row per logged step),
+``last.pt`` (model, optimiser, step and RNG state, rewritten atomically every ``checkpoint_every`` steps
+and at the end) and ``model.pt`` (the weights alone, a plain state dict). Every checkpoint is read with
+``torch.load(..., weights_only=True)``. Running the same command again continues from ``last.pt``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from render.errors import InputError
+from train.data import pair_stream, triplet_stream
+from train.descriptor import Descriptor
+from train.losses import (candidate_negatives, contrastive, flow_to_grid, forward_backward_loss, grid_error_px,
+                          multiscale_flow_loss, triplet_semi_hard)
+from train.warp import STN_SIZE, WarpEstimator
+
+log = logging.getLogger(__name__)
+
+MODELS = ("descriptor", "warp")
+DEFAULT_SIZE = {"descriptor": 224, "warp": 256}
+LOG_FIELDS = ("step", "loss", "metric", "lr", "samples_per_s", "elapsed_s")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. ``size`` None = the model's default input size (descriptor 224, warp 256)."""
+
+    model: str
+    data: str
+    out: str
+    steps: int = 1000
+    batch_size: int = 16
+    lr: float = 1e-4
+    device: str = "cpu"
+    seed: int = 0
+    backbone: str = "resnet18"
+    size: int | None = None
+    loss: str = "triplet"          # descriptor: "triplet" (semi-hard) or "contrastive"
+    cycle_weight: float = 0.5      # warp: weight of the forward-backward consistency term
+    stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
+    stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
+    workers: int = 0
+    checkpoint_every: int = 100
+    log_every: int = 10
+    weights: str | None = None     # local backbone weights to start from
+
+    def resolved(self) -> "TrainConfig":
+        if self.model not in MODELS:
+            raise InputError(f"unknown model {self.model!r} (choose from {', '.join(MODELS)})")
+        if self.loss not in ("triplet", "contrastive"):
+            raise InputError(f"unknown loss {self.loss!r} (triplet or contrastive)")
+        if self.steps < 0 or self.batch_size < 1:
+            raise InputError("--steps must be >= 0 and --batch-size >= 1")
+        return replace(self, size=self.size or DEFAULT_SIZE[self.model])
+
+
+# --------------------------------------------------------------------------------------------- models
+def build_model(cfg: "TrainConfig") -> nn.Module:
+    if cfg.model == "descriptor":
+        return Descriptor(cfg.backbone, weights=cfg.weights)
+    if cfg.model == "warp":
+        return WarpEstimator(cfg.backbone, weights=cfg.weights, stn_width=cfg.stn_width, stn_layers=cfg.stn_layers)
+    raise InputError(f"unknown model {cfg.model!r}")
+
+
+def load_run(run: str | Path, device: str = "cpu") -> tuple[nn.Module, TrainConfig]:
+    """The trained model of a run folder (``model.pt``, else ``last.pt``), in eval mode, and its config."""
+    run = Path(run)
+    cfg_path = run / "config.json"
+    if not cfg_path.is_file():
+        raise InputError(f"{run}: not a training run (no config.json)")
+    try:
+        cfg = TrainConfig(**{k: v for k, v in json.loads(cfg_path.read_text()).items()
+                             if k in {f.name for f in fields(TrainConfig)}})
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{cfg_path}: not a valid run config ({exc})") from None
+    model = build_model(replace(cfg, weights=None))
+    weights = run / "model.pt"
+    if weights.is_file():
+        state = _load(weights)
+    elif (run / "last.pt").is_file():
+        state = _load(run / "last.pt")["model"]
+    else:
+        raise InputError(f"{run}: no model.pt or last.pt")
+    model.load_state_dict(state)
+    return model.to(device).eval(), cfg
+
+
+def _load(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: name it, do not trace back
+        raise InputError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def _save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"--device must be cpu or cuda, got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available to torch here")
+    return torch.device(device)
+
+
+# --------------------------------------------------------------------------------------------- steps
+def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
+    """Loss and the fraction of triplets still violating the margin. batch["zooms"]: (B, 3, Z, 1, S, S)."""
+    zooms = batch["zooms"].to(device)
+    b = zooms.shape[0]
+    emb = model(zooms.flatten(0, 1)).view(b, 3, -1)
+    a, p, n = emb[:, 0], emb[:, 1], emb[:, 2]
+    if cfg.loss == "contrastive":
+        loss = contrastive(a, p, n)
+    else:
+        loss = triplet_semi_hard(a, p, candidate_negatives(n))
+    with torch.no_grad():
+        violating = ((a - p).norm(dim=1) + 1.0 > (a - n).norm(dim=1)).float().mean().item()
+    return loss, violating
+
+
+def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
+    """Supervised multi-scale grid error + forward-backward consistency; also the finest end-point error
+    in pixels. batch: "a", "b" (B, 1, S, S), "flow" (B, S, S, 2) A -> B pixels, NaN invalid."""
+    a, b, flow = batch["a"].to(device), batch["b"].to(device), batch["flow"].to(device)
+    h, w = a.shape[-2:]
+    feats_a, feats_b = model.encode(a), model.encode(b)
+    grids_ab = model.stn(feats_b, feats_a)  # over A's frame: where A's points are in B
+    gt, valid = flow_to_grid(flow, STN_SIZE)
+    loss = multiscale_flow_loss(grids_ab, gt, valid, w, h)
+    if cfg.cycle_weight > 0:
+        grids_ba = model.stn(feats_a, feats_b)
+        loss = loss + cfg.cycle_weight * forward_backward_loss(grids_ab[-1], grids_ba[-1], valid, w, h)
+    with torch.no_grad():
+        epe = grid_error_px(grids_ab[-1], gt, valid, w, h).item()
+    return loss, epe
+
+
+def make_loader(cfg: TrainConfig, start_step: int) -> DataLoader:
+    # the stream's epoch counter starts at the resumed step, so a resumed run does not replay the
+    # augmentation draws it has already seen
+    common = dict(shuffle=True, repeat=True, seed=cfg.seed, epoch=start_step)
+    if cfg.model == "descriptor":
+        stream = triplet_stream(cfg.data, "train", size=cfg.size, augment=True, **common)
+    else:
+        stream = pair_stream(cfg.data, "train", size=cfg.size, **common)
+    return DataLoader(stream, batch_size=cfg.batch_size, num_workers=cfg.workers,
+                      persistent_workers=cfg.workers > 0)
+
+
+# --------------------------------------------------------------------------------------------- loop
+def train(cfg: TrainConfig) -> dict:
+    """Train (or continue training) until ``cfg.steps``; returns {"step", "loss", "metric", "run"}."""
+    cfg = cfg.resolved()
+    device = resolve_device(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(cfg.seed)
+    model = build_model(cfg).to(device)
+    optim = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step = 0
+    last = out / "last.pt"
+    if last.is_file():
+        ckpt = _load(last)
+        saved = json.loads(ckpt["config"])
+        for key in ("model", "backbone", "size", "stn_width", "stn_layers"):
+            if saved.get(key) != getattr(cfg, key):
+                raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
+                                 f"{getattr(cfg, key)!r}; use another --out")
+        model.load_state_dict(ckpt["model"])
+        optim.load_state_dict(ckpt["optimizer"])
+        step = int(ckpt["step"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        log.info("resumed %s at step %d", last, step)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
+    loss_fn = descriptor_loss if cfg.model == "descriptor" else warp_loss
+    result = {"step": step, "loss": float("nan"), "metric": float("nan"), "run": str(out)}
+    if step < cfg.steps:
+        model.train()
+        log_path = out / "log.csv"
+        new_log = not log_path.exists()
+        t0 = time.perf_counter()
+        seen = 0
+        with open(log_path, "a", newline="") as fh, tqdm(total=cfg.steps, initial=step, unit="step",
+                                                        desc=f"train {cfg.model}", leave=False) as bar:
+            writer = csv.writer(fh)
+            if new_log:
+                writer.writerow(LOG_FIELDS)
+            batches = iter(make_loader(cfg, step))
+            while step < cfg.steps:
+                batch = next(batches)
+                loss, metric = loss_fn(model, batch, cfg, device)
+                optim.zero_grad(set_to_none=True)
+                loss.backward()
+                optim.step()
+                step += 1
+                seen += len(batch["key"])
+                result.update(step=step, loss=float(loss.item()), metric=float(metric))
+                bar.update(1)
+                bar.set_postfix(loss=f"{result['loss']:.4f}")
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    elapsed = time.perf_counter() - t0
+                    writer.writerow([step, f"{result['loss']:.6f}", f"{metric:.6f}", cfg.lr,
+                                     f"{seen / max(elapsed, 1e-9):.2f}", f"{elapsed:.2f}"])
+                    fh.flush()
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                    _save({"step": step, "model": model.state_dict(), "optimizer": optim.state_dict(),
+                           "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(cfg))}, last)
+    _save(model.state_dict(), out / "model.pt")
+    return result

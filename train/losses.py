@@ -1,0 +1,99 @@
+"""Training losses: triplet with semi-hard mining and contrastive (descriptor); supervised multi-scale
+grid error and forward-backward consistency (warp estimator)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from train.warp import grid_to_pixels, identity_grid, pixels_to_grid
+
+TRIPLET_MARGIN = 1.0
+MAX_NEGATIVES = 5
+SCALE_WEIGHTS = (0.25, 0.5, 1.0)  # 4x4, 8x8, 16x16 blocks: the finest grid is what is evaluated
+
+
+def _dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    # the epsilon keeps the gradient finite when two descriptors coincide
+    return torch.sqrt(((a - b) ** 2).sum(dim=-1) + 1e-12)
+
+
+def candidate_negatives(negatives: torch.Tensor, k: int = MAX_NEGATIVES) -> torch.Tensor:
+    """(B, D) negatives of a batch -> (B, min(k, B), D): each triplet's own negative first, then the
+    negatives of the next triplets of the batch (cyclically), all points of other correspondences."""
+    k = max(1, min(k, len(negatives)))
+    return torch.stack([torch.roll(negatives, -s, dims=0) for s in range(k)], dim=1)
+
+
+def triplet_semi_hard(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor,
+                      margin: float = TRIPLET_MARGIN) -> torch.Tensor:
+    """Triplet margin loss (L2 distances) with semi-hard mining.
+
+    anchor, positive: (B, D); negatives: (B, K, D) with the triplet's own negative at index 0. For each
+    anchor the hardest semi-hard candidate (d_pos < d_neg < d_pos + margin) is used; if there is none,
+    its own negative. Returns the mean of max(0, d_pos - d_neg + margin), a scalar.
+    """
+    if negatives.dim() == 2:
+        negatives = negatives.unsqueeze(1)
+    d_pos = _dist(anchor, positive)
+    d_neg = _dist(anchor.unsqueeze(1), negatives)
+    semi = (d_neg > d_pos.unsqueeze(1)) & (d_neg < d_pos.unsqueeze(1) + margin)
+    hardest_semi = torch.where(semi, d_neg, torch.full_like(d_neg, float("inf"))).min(dim=1).values
+    chosen = torch.where(semi.any(dim=1), hardest_semi, d_neg[:, 0])
+    return F.relu(d_pos - chosen + margin).mean()
+
+
+def contrastive(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                margin: float = TRIPLET_MARGIN) -> torch.Tensor:
+    """Contrastive loss: mean of d_pos^2 and max(0, margin - d_neg)^2 over the batch, a scalar."""
+    d_pos = _dist(anchor, positive)
+    d_neg = _dist(anchor, negative)
+    return 0.5 * (d_pos ** 2 + F.relu(margin - d_neg) ** 2).mean()
+
+
+def flow_to_grid(flow: torch.Tensor, size: int = 16, *, min_valid: float = 0.99):
+    """Ground-truth sampling grid from a dense flow.
+
+    flow: (B, H, W, 2) float32 pixels, A's pixel centre -> its displacement into B, NaN where invalid.
+    Returns (grid, valid): (B, size, size, 2) float32 positions in B, normalised (``align_corners=True``)
+    at the grid's nodes over A, and (B, size, size) bool, true where the bilinear neighbourhood of the node
+    is all valid.
+    """
+    b, h, w, _ = flow.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype) + 0.5, torch.arange(w, dtype=flow.dtype) + 0.5,
+                            indexing="ij")
+    target = flow + torch.stack([xs, ys], dim=-1).to(flow.device)
+    ok = torch.isfinite(target).all(dim=-1, keepdim=True).to(flow.dtype)
+    target = torch.nan_to_num(target, nan=0.0, posinf=0.0, neginf=0.0) * ok
+    nodes = identity_grid(size, b, device=flow.device)
+    num = F.grid_sample(target.permute(0, 3, 1, 2), nodes, mode="bilinear", align_corners=True)
+    den = F.grid_sample(ok.permute(0, 3, 1, 2), nodes, mode="bilinear", align_corners=True)
+    valid = den[:, 0] >= min_valid
+    pos = (num / den.clamp_min(1e-6)).permute(0, 2, 3, 1)
+    return pixels_to_grid(pos, w, h), valid
+
+
+def grid_error_px(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """Mean end-point error in pixels over valid nodes; pred, gt (B, s, s, 2) normalised, valid (B, s, s)."""
+    err = _dist(grid_to_pixels(pred, width, height), grid_to_pixels(gt, width, height))
+    n = valid.sum()
+    return (err * valid).sum() / n.clamp_min(1)
+
+
+def multiscale_flow_loss(grids: list[torch.Tensor], gt: torch.Tensor, valid: torch.Tensor, width: int,
+                         height: int, weights=SCALE_WEIGHTS) -> torch.Tensor:
+    """Weighted sum of the three blocks' end-point errors (pixels) on the valid nodes."""
+    return sum(wk * grid_error_px(g, gt, valid, width, height) for wk, g in zip(weights, grids))
+
+
+def forward_backward_loss(grid_ab: torch.Tensor, grid_ba: torch.Tensor, valid: torch.Tensor, width: int,
+                          height: int) -> torch.Tensor:
+    """Cycle error in pixels: following A->B then B->A should return each valid node of A to itself.
+
+    grid_ab: (B, s, s, 2) over A's frame, positions in B; grid_ba: (B, s, s, 2) over B's frame, positions
+    in A; valid: (B, s, s) bool, nodes of A visible in B.
+    """
+    back = F.grid_sample(grid_ba.permute(0, 3, 1, 2), grid_ab, mode="bilinear", padding_mode="border",
+                         align_corners=True).permute(0, 2, 3, 1)
+    home = identity_grid(grid_ab.shape[1], grid_ab.shape[0], device=grid_ab.device)
+    return grid_error_px(back, home, valid, width, height)

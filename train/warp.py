@@ -1,0 +1,173 @@
+"""The warp estimator in PSC's design (Lu, Wang, Fan, ICML 2023), pretrained on sketchgen's pairs.
+
+A feature encoder (``train.backbones``) maps both images to feature maps; ``layer2`` and ``layer3`` are
+resized to 16x16 and correlated by raw dot product; three coarse-to-fine blocks predict a sampling grid
+at 4x4, 8x8 and 16x16, each later block warping the source features by the current grid, recomputing
+the correlation and adding a residual. The output is a 16x16 grid upsampled to the image.
+
+Grid convention (PSC's, ``torch.nn.functional.grid_sample`` with ``align_corners=True``):
+``estimate(source, target)`` returns ``grid`` of shape (B, H, W, 2) over the *target* frame;
+``grid[b, i, j] = (x, y)`` in [-1, 1] is where target pixel (row i, col j) lies in the source, -1 and +1
+being the centres of the first and last pixels, so ``grid_sample(source, grid, align_corners=True)``
+aligns the source to the target. In sketchgen's pixel convention (origin at the top-left corner) a
+normalised x is the pixel position ``(x + 1) / 2 * (W - 1) + 0.5``. For a pair sample, target = A and
+source = B: the ground-truth grid is A's pixel centres plus ``flow.npy``.
+
+Checkpoint layout (``sketchgen train warp`` writes ``RUN/model.pt``, a plain state dict, loadable with
+``torch.load(path, weights_only=True)``):
+
+- ``encoder.*``: the backbone (``conv1``, ``bn1``, ``layer1`` .. ``layer4`` in torchvision's ResNet-18
+  names for ``--backbone resnet18``), one BN for both domains.
+- ``stn.net_4x.*``, ``stn.net_8x.*``, ``stn.net_16x.*``, ``stn.base_map``: the three blocks, built and
+  named exactly as PSC's ``models/PSCNet.py`` ``STN(corr_layer=[2, 3], feat_size=16, stn_size=16,
+  stn_layer=5)``: each an ``nn.Sequential`` of a ds x ds stride-ds conv (512 -> 512) + BN + LeakyReLU,
+  five (3x3 conv without bias, BN, LeakyReLU) halving the channels 512 -> 16, a 3x3 conv to 2 with bias,
+  and a bilinear upsampling to 16x16; correlation channels index target positions, as in PSC.
+
+With ``--stn-width W`` (a CPU-sized estimator: first convolution 512 -> W, then ``--stn-layers`` halvings)
+the key names stay the same but the shapes differ from PSC's; the default (no width) is PSC's.
+
+A PSC user loads the estimator with ``psc_model.stn.load_state_dict({k[4:]: v for k, v in
+state.items() if k.startswith("stn.")})``. The encoder fits PSC's ResNet-18 only where the channel
+counts agree (``--backbone resnet18`` with grey input: PSC's encoder takes RGB and has per-domain BN).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from train.backbones import build_backbone
+
+CORR_LAYERS = (2, 3)
+FEAT_SIZE = 16
+STN_SIZE = 16
+STN_LAYERS = 5
+
+
+def identity_grid(size: int, batch: int = 1, device=None) -> torch.Tensor:
+    """(batch, size, size, 2) float32 identity sampling grid, ``align_corners=True`` convention."""
+    theta = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], device=device).unsqueeze(0)
+    return F.affine_grid(theta, [1, 1, size, size], align_corners=True).expand(batch, -1, -1, -1)
+
+
+class STN(nn.Module):
+    """PSC's three-block grid estimator over the correlation of two feature dicts."""
+
+    def __init__(self, corr_layers=CORR_LAYERS, feat_size: int = FEAT_SIZE, stn_size: int = STN_SIZE,
+                 n_layers: int = STN_LAYERS, width: int | None = None):
+        super().__init__()
+        # width None = PSC's (the correlation's 512 channels); smaller widths make a CPU-sized estimator
+        self.width = width
+        self.corr_layers = tuple(corr_layers)
+        self.feat_size = feat_size
+        self.stn_size = stn_size
+        self.net_4x = self._block(4, n_layers)
+        self.net_8x = self._block(8, n_layers)
+        self.net_16x = self._block(16, n_layers)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                # tiny weights: every block starts as "no residual", the whole estimator as the identity
+                nn.init.normal_(m.weight, std=1e-3)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        self.register_buffer("base_map", identity_grid(stn_size).clone())
+
+    def _block(self, output_size: int, n_layers: int) -> nn.Sequential:
+        ds = self.feat_size // output_size
+        corr_dims = self.feat_size * self.feat_size * len(self.corr_layers)
+        dims = self.width or corr_dims
+        layers: list[nn.Module] = [nn.Conv2d(corr_dims, dims, ds, stride=ds), nn.BatchNorm2d(dims),
+                                   nn.LeakyReLU(0.1)]
+        for _ in range(n_layers):
+            layers += [nn.Conv2d(dims, dims // 2, 3, 1, 1, bias=False), nn.BatchNorm2d(dims // 2),
+                       nn.LeakyReLU(0.1)]
+            dims //= 2
+        layers += [nn.Conv2d(dims, 2, 3, 1, 1, bias=True),
+                   nn.Upsample(size=(self.stn_size, self.stn_size), mode="bilinear", align_corners=True)]
+        return nn.Sequential(*layers)
+
+    def resize(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        size = (self.feat_size, self.feat_size)
+        return {f"layer{i}": F.interpolate(feats[f"layer{i}"], size, mode="bilinear", align_corners=False)
+                for i in self.corr_layers}
+
+    def correlation(self, target: dict[str, torch.Tensor], source: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, 16*16*L, 16, 16) raw dot products: channel = target position, spatial = source position."""
+        out = []
+        for i in self.corr_layers:
+            t, s = target[f"layer{i}"], source[f"layer{i}"]
+            n, c, h, w = t.shape
+            corr = torch.matmul(t.permute(0, 2, 3, 1).reshape(n, h * w, c), s.reshape(n, c, h * w))
+            out.append(corr.view(n, h * w, h, w))
+        return torch.cat(out, dim=1)
+
+    def warp(self, feats: dict[str, torch.Tensor], grid: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: F.grid_sample(v, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+                for k, v in feats.items()}
+
+    def forward(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """Grids at the three scales, coarse to fine: [(B, 16, 16, 2)] * 3 float32 (the 4x4 and 8x8
+        blocks' outputs are upsampled to 16x16 by their last layer)."""
+        source, target = self.resize(source), self.resize(target)
+        grid = self.net_4x(self.correlation(target, source)).permute(0, 2, 3, 1) + self.base_map
+        grids = [grid]
+        for block in (self.net_8x, self.net_16x):
+            warped = self.warp(source, grid)
+            grid = grid + block(self.correlation(target, warped)).permute(0, 2, 3, 1)
+            grids.append(grid)
+        return grids
+
+
+class WarpEstimator(nn.Module):
+    """Encoder + STN. ``forward(source, target)``: (B, 1, H, W) float32 images (ink = 1) -> list of three
+    (B, 16, 16, 2) grids over the target frame, coarse to fine; ``estimate`` upsamples the finest."""
+
+    def __init__(self, backbone: str = "resnet18", *, weights=None, stn_width: int | None = None,
+                 stn_layers: int = STN_LAYERS):
+        super().__init__()
+        self.backbone_name = backbone
+        self.encoder = build_backbone(backbone, weights=weights)
+        self.stn = STN(n_layers=stn_layers, width=stn_width)
+
+    def encode(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.encoder.features(images)
+
+    def forward(self, source: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
+        return self.stn(self.encode(source), self.encode(target))
+
+    def estimate(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 2) float32 grid over the target's pixels (``align_corners=True`` convention)."""
+        grid = self.forward(source, target)[-1]
+        return upsample_grid(grid, target.shape[-2:])
+
+
+def upsample_grid(grid: torch.Tensor, size) -> torch.Tensor:
+    """(B, h, w, 2) -> (B, H, W, 2) bilinear, ``align_corners=True`` (grid nodes on the corner pixels)."""
+    up = F.interpolate(grid.permute(0, 3, 1, 2), size=tuple(size), mode="bilinear", align_corners=True)
+    return up.permute(0, 2, 3, 1)
+
+
+def grid_to_pixels(grid: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """(..., 2) normalised positions (``align_corners=True``) -> (..., 2) pixels, origin top-left corner."""
+    scale = torch.tensor([(width - 1) / 2.0, (height - 1) / 2.0], dtype=grid.dtype, device=grid.device)
+    return (grid + 1.0) * scale + 0.5
+
+
+def pixels_to_grid(xy: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """Inverse of ``grid_to_pixels``."""
+    scale = torch.tensor([(width - 1) / 2.0, (height - 1) / 2.0], dtype=xy.dtype, device=xy.device)
+    return (xy - 0.5) / scale - 1.0
+
+
+def sample_grid_at(grid: torch.Tensor, xy: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """Where points of the target land in the source: grid (B, h, w, 2) over a W x H target,
+    xy (B, N, 2) target pixels -> (B, N, 2) source pixels (bilinear in the grid)."""
+    where = pixels_to_grid(xy, width, height).unsqueeze(1)  # (B, 1, N, 2)
+    sampled = F.grid_sample(grid.permute(0, 3, 1, 2), where, mode="bilinear", padding_mode="border",
+                            align_corners=True)  # (B, 2, 1, N)
+    return grid_to_pixels(sampled[:, :, 0].permute(0, 2, 1), width, height)
