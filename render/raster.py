@@ -82,44 +82,49 @@ def segment_ink(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b: np.n
     wb = np.clip(np.asarray(width_b, dtype=np.float64).reshape(-1), 0.0, None)
     keep = np.all(np.isfinite(a), axis=1) & np.all(np.isfinite(b), axis=1) & ((wa > 0) | (wb > 0))
     a, b, wa, wb = _split_long(*_clip_to_image(a[keep], b[keep], wa[keep], wb[keep], width, height))
-    ink = np.zeros(height * width + 1, dtype=np.float32)  # the last cell takes pixels outside the image
     if len(a) == 0:
-        return ink[:-1].reshape(height, width)
+        return np.zeros((height, width), dtype=np.float32)
 
     # every piece gets the same K x K stencil of pixels from the corner of its bounding box: dense
     # (M, K, K) arrays are several times faster than ragged per-piece pixel lists
     reach = np.maximum(np.maximum(wa, wb), 1.0) * 0.5 + 0.5  # farthest pixel centre that gets ink
-    lo = np.floor(np.minimum(a, b) - reach[:, None] - 0.5).astype(np.int64)  # (M, 2) first col, row
     k = int(np.ceil(np.abs(b - a) + 2.0 * reach[:, None] + 1.0).max())
-    off = np.arange(k)
-    offf = off.astype(np.float32)
+    # a canvas padded by more than a stencil, so no pixel index needs an inside-the-image test
+    pad = k + int(np.ceil(reach.max())) + 4
+    stride = width + 2 * pad
+    lo = np.floor(np.minimum(a, b) - reach[:, None] - 0.5).astype(np.int64)  # (M, 2) first col, row
+    lo[:, 0] = np.clip(lo[:, 0], -pad, width + pad - k)
+    lo[:, 1] = np.clip(lo[:, 1], -pad, height + pad - k)
+    off = np.arange(k, dtype=np.float32)
 
     f32 = np.float32
     rel = (lo + 0.5 - a).astype(f32)  # first pixel centre relative to the piece's start
-    px = rel[:, 0, None, None] + offf[None, None, :]  # (M, 1, K)
-    py = rel[:, 1, None, None] + offf[None, :, None]  # (M, K, 1)
+    px = rel[:, 0, None, None] + off[None, None, :]  # (M, 1, K)
+    py = rel[:, 1, None, None] + off[None, :, None]  # (M, K, 1)
     d = b - a
     length = np.sqrt((d ** 2).sum(axis=1))
     safe = np.where(length > 0, length, 1.0)
-    unit = np.where(length[:, None] > 0, d / safe[:, None], 0.0).astype(f32)
+    unit = (d / safe[:, None]).astype(f32)  # zero for a zero-length piece (a dot)
     ux, uy = unit[:, 0, None, None], unit[:, 1, None, None]
     along = px * ux + py * uy  # (M, K, K) arc length of the nearest point of the piece
     np.clip(along, 0.0, length.astype(f32)[:, None, None], out=along)
     dx = px - along * ux
     dy = py - along * uy
     dist = np.sqrt(dx * dx + dy * dy)
-    slope = np.where(length > 0, (wb - wa) / safe, 0.0).astype(f32)
-    w = wa.astype(f32)[:, None, None] + along * slope[:, None, None]
-    cover = np.minimum(np.maximum(w, 1.0) * 0.5 + 0.5 - dist, 1.0)
-    np.maximum(cover, 0.0, out=cover)
+    if np.all(wa == wb):
+        w = wa.astype(f32)[:, None, None]
+    else:
+        w = wa.astype(f32)[:, None, None] + along * ((wb - wa) / safe).astype(f32)[:, None, None]
+    cover = (np.maximum(w, 1.0) * 0.5 + 0.5) - dist
+    np.clip(cover, 0.0, 1.0, out=cover)
     cover *= np.minimum(w, 1.0)
 
-    col = lo[:, 0, None, None] + off[None, None, :]
-    row = lo[:, 1, None, None] + off[None, :, None]
-    outside = (col < 0) | (col >= width) | (row < 0) | (row >= height)
-    index = np.where(outside, height * width, row * width + col)
-    np.maximum.at(ink, index.ravel(), cover.ravel())
-    return ink[:-1].reshape(height, width)
+    base = (lo[:, 1] + pad) * stride + (lo[:, 0] + pad)
+    stencil = (np.arange(k)[:, None] * stride + np.arange(k)[None, :]).ravel()
+    index = (base[:, None] + stencil[None, :]).ravel()
+    ink = np.zeros((height + 2 * pad) * stride, dtype=np.float32)
+    np.maximum.at(ink, index, cover.reshape(-1))
+    return ink.reshape(height + 2 * pad, stride)[pad:pad + height, pad:pad + width].copy()
 
 
 def _clip_to_image(a, b, wa, wb, width: int, height: int):
@@ -160,12 +165,18 @@ def _split_long(a, b, wa, wb, max_len: float = _PIECE_PX):
 
 
 def encode_png(image: np.ndarray, *, compression: int = 1) -> bytes:
-    """PNG bytes of an (H, W) or (H, W, 3) uint8 image; compression 0-9 (low is fast, 1 is ~3x faster
-    than OpenCV's default 3 for line drawings and barely larger)."""
+    """PNG bytes of an (H, W) or (H, W, 3) uint8 image; compression 0-9.
+
+    Line drawings are mostly white rows: zlib level 1 with the single "up" filter encodes a 256 x 256
+    drawing in about 0.6 ms, against 1.6 ms with OpenCV's adaptive filters and 3 ms at its defaults,
+    for a file about 5% larger.
+    """
     import cv2
 
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image), [cv2.IMWRITE_PNG_COMPRESSION, int(compression)])
+    params = [cv2.IMWRITE_PNG_COMPRESSION, int(compression)]
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.11
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image), params)
     if not ok:
         raise OSError("PNG encoding failed")
     return buf.tobytes()
-

@@ -49,14 +49,14 @@ def stroke_element(stroke: Stroke, *, line_width: float = 1.0) -> str:
     inked = np.all(np.isfinite(xy), axis=1)
     if weight is not None:
         inked &= weight > GAP_WEIGHT
+    attrs = f'class="{stroke.kind}"'
+    if weight is not None and inked.any() and not np.all(weight == 1.0):
+        attrs += f' stroke-width="{_num(line_width * float(weight[inked].mean()))}"'
+    if inked.all():
+        return f'<polyline {attrs} points="{_points(xy, ",", " ")}"/>\n'
     runs = _runs(inked)
     if not runs:
         return ""
-    attrs = f'class="{stroke.kind}"'
-    if weight is not None and not np.all(weight == 1.0):
-        attrs += f' stroke-width="{_num(line_width * float(weight[inked].mean()))}"'
-    if len(runs) == 1 and runs[0] == (0, len(xy)):
-        return f'<polyline {attrs} points="{_points(xy, ",", " ")}"/>\n'
     subpaths = []
     for start, stop in runs:
         run = xy[start:stop] if stop - start > 1 else np.repeat(xy[start:stop], 2, axis=0)
