@@ -127,6 +127,14 @@ def wavy_sheet(rng: np.random.Generator, n: int = 48) -> trimesh.Trimesh:
     return trimesh.Trimesh(vertices @ _random_rotation(rng).T, faces, process=False)
 
 
+def coarse_ellipsoid(rng: np.random.Generator) -> trimesh.Trimesh:
+    """A 320-face icosphere stretched to an ellipsoid: smooth, but coarse enough that interpolated
+    contours lie up to a pixel or two inside the faceted outline, which tests the contour convention."""
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    vertices = sphere.vertices * rng.uniform([0.9, 0.5, 0.6], [1.1, 0.7, 0.8])
+    return trimesh.Trimesh(vertices @ _random_rotation(rng).T, sphere.faces, process=False)
+
+
 def test_meshes(rng: np.random.Generator) -> list[TestMesh]:
     """The meshes of the check, seeded. The torus knot has 16,384 faces (the timing mesh)."""
     capsule = trimesh.creation.capsule(height=rng.uniform(0.8, 1.4), radius=rng.uniform(0.3, 0.5),
@@ -141,6 +149,7 @@ def test_meshes(rng: np.random.Generator) -> list[TestMesh]:
         TestMesh("bumpy_sphere", bumpy_sphere(rng), True),
         TestMesh("bowl", bowl(rng), True),
         TestMesh("wavy_sheet", wavy_sheet(rng), True),
+        TestMesh("coarse_ellipsoid", coarse_ellipsoid(rng), True),
     ]
 
 
