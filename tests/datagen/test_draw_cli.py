@@ -177,6 +177,28 @@ def test_keypoints_are_projected_in_file_order_with_semantic_ids(tmp_path, spher
     assert data["visible"] == (pts[:, 2] > RADIUS / DISTANCE).tolist()
 
 
+def test_keypointnet_file_with_several_models_picks_the_mesh_files_model(tmp_path):
+    mesh = trimesh.creation.icosphere(subdivisions=3, radius=RADIUS)
+    mesh_path = tmp_path / "88382b.ply"  # the KeypointNet model id is the mesh file's stem
+    mesh.export(mesh_path)
+
+    def entry(model_id, face):
+        return {"class_id": "03001627", "model_id": model_id, "keypoints": [
+            {"xyz": [0, 0, 0], "semantic_id": 4, "pcd_info": {"point_index": 0},
+             "mesh_info": {"face_index": face, "face_uv": [0.2, 0.5, 0.3]}}]}
+
+    kp_path = tmp_path / "chair.json"
+    kp_path.write_text(json.dumps([entry("ffff00", 3), entry("88382b", 17)]))
+    out = tmp_path / "kpn.png"
+    assert main(["draw", str(mesh_path), "--camera", str(camera_json(tmp_path / "c.json", FRONT)),
+                 "--out", str(out), "--keypoints", str(kp_path)]) == 0
+    data = json.loads(out.with_suffix(".points.json").read_text())
+    loaded = trimesh.load(mesh_path, process=False)
+    point = np.array([0.2, 0.5, 0.3]) @ loaded.vertices[loaded.faces[17]]
+    np.testing.assert_allclose(data["xy"], Camera.from_json(FRONT).world_to_pixels(point[None])[0], atol=1e-9)
+    assert data["semantic_id"] == [4]
+
+
 def test_camera_that_sees_nothing_gives_a_blank_drawing(tmp_path, sphere_file):
     away = dict(FRONT, look_at=[0.0, 0.0, 10.0])
     out = tmp_path / "blank.png"
