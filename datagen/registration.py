@@ -25,6 +25,7 @@ measures against it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -105,6 +106,21 @@ def register(a: PartMesh, b: PartMesh, *, samples: int = 1500, iterations: int =
     pb = b.points(*sample_surface(b, samples, rng))
     alignments[WHOLE] = align_points(pa, pb, iterations)
     return Registration(a, b, alignments)
+
+
+def register_points(a: PartMesh, b: PartMesh, face: np.ndarray, bary: np.ndarray):
+    """Map surface points of ``a`` to ``b`` with ``register(a, b)`` (default settings), reusing the
+    registration of a pair already seen in this process (the last 64 pairs, by object identity).
+
+    face: (N,) int faces of ``a``; bary: (N, 3) float64. Returns (face_b (N,) int64, bary_b (N, 3)
+    float64, confidence (N,) float64 in [0, 1]), as ``Registration.map``.
+    """
+    return _cached_register(a, b).map(face, bary)
+
+
+@lru_cache(maxsize=64)
+def _cached_register(a: PartMesh, b: PartMesh) -> Registration:
+    return register(a, b)  # PartMesh hashes by identity (eq=False), so this keys on the objects
 
 
 def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15) -> PartAlignment:

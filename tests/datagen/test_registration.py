@@ -7,7 +7,7 @@ import trimesh
 from datagen.collection import load_collection
 from datagen.partmesh import make_partmesh
 from datagen.procedural import exact_correspondence
-from datagen.registration import align_points, keypoint_matches, register
+from datagen.registration import align_points, keypoint_matches, register, register_points
 from datagen.sampling import sample_surface
 
 
@@ -92,3 +92,13 @@ def test_keypoint_matches(bundled):
     assert len(ids) == 10
     np.testing.assert_array_equal(a.keypoints.semantic_id[ia], ids)
     np.testing.assert_array_equal(b.keypoints.semantic_id[ib], ids)
+
+
+def test_register_points_matches_register(bundled):
+    a, b = bundled["airplane"][0], bundled["airplane"][1]
+    face, bary = sample_surface(a, 50, np.random.default_rng(4))
+    f1, w1, c1 = register_points(a, b, face, bary)
+    f2, w2, c2 = register(a, b).map(face, bary)
+    np.testing.assert_array_equal(f1, f2)
+    np.testing.assert_allclose(w1, w2)
+    assert register_points(a, b, face, bary)[0].tolist() == f1.tolist()  # second call: cached
