@@ -33,8 +33,8 @@ def radial_curvature(prep: PreparedMesh, camera: Camera) -> np.ndarray:
 
 def suggestive_strength(prep: PreparedMesh, camera: Camera, kr: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(len(faces),) float64 scale-free D_w kr on each given face: the gradient of the face's linear
-    interpolation of ``kr`` along the unit projection of the view vector (towards the eye) onto the face,
-    times the squared mesh diagonal."""
+    interpolation of ``kr`` along the projection w of the unit view vector (towards the eye) onto the
+    face, times the squared mesh diagonal."""
     tri = prep.vertices[prep.faces[faces]]
     normal = prep.face_normals[faces]
     twice_area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
@@ -45,6 +45,7 @@ def suggestive_strength(prep: PreparedMesh, camera: Camera, kr: np.ndarray, face
         grad += values[:, i, None] * np.cross(normal, opposite)
     grad /= np.where(twice_area > 0, twice_area, np.inf)[:, None]
     view = camera.view_directions(tri.mean(axis=1))
+    # w is not normalised (|w| = sin of the angle between view and normal, as in DeCarlo et al.):
+    # where the view is nearly along the normal, w's direction is ill-defined and the test weakens
     w = view - np.einsum("ij,ij->i", view, normal)[:, None] * normal
-    w /= np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
     return np.einsum("ij,ij->i", grad, w) * prep.scale ** 2

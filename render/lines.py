@@ -32,8 +32,8 @@ from render.visibility import visible_pieces
 __all__ = ["extract_lines", "prepare", "PreparedMesh", "DEFAULT_KINDS"]
 
 DEFAULT_KINDS = ("contour", "boundary", "crease")
-SUGGESTIVE_THRESHOLD = 1.0
-SUGGESTIVE_FADE = 4.0
+SUGGESTIVE_THRESHOLD = 20.0
+SUGGESTIVE_FADE = 40.0
 
 
 class _Segments:
@@ -70,18 +70,17 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
         return Drawing(camera=camera, strokes=[])
     smooth = prep.is_smooth if smooth is None else bool(smooth)
     facing = _face_facing(prep, camera)
-    strokes: list[Stroke] = []
+    sets = []
     for kind in kinds:
         if kind == "contour":
-            segs = _smooth_contours(prep, camera) if smooth else _faceted_contours(prep, facing)
+            sets.append(_smooth_contours(prep, camera) if smooth else _faceted_contours(prep, facing))
         elif kind == "boundary":
-            segs = _boundaries(prep, facing)
+            sets.append(_boundaries(prep, facing))
         elif kind == "crease":
-            segs = _creases(prep, facing, crease_deg, exclude_contours=not smooth and "contour" in kinds)
+            sets.append(_creases(prep, facing, crease_deg, exclude_contours=not smooth and "contour" in kinds))
         else:
-            segs = _suggestive(prep, camera, suggestive_threshold, suggestive_fade)
-        strokes.extend(_visible_strokes(prep, camera, segs, spacing_px))
-    return Drawing(camera=camera, strokes=strokes)
+            sets.append(_suggestive(prep, camera, suggestive_threshold, suggestive_fade))
+    return Drawing(camera=camera, strokes=_visible_strokes(prep, camera, sets, spacing_px))
 
 
 # ---------------------------------------------------------------------- candidate segments
@@ -89,7 +88,7 @@ def _face_facing(prep: PreparedMesh, camera: Camera) -> np.ndarray:
     """(F,) float64 n . (eye - p) per face: > 0 where the face's front side faces the camera."""
     if camera.is_ortho:
         return prep.face_normals @ (-camera.forward)
-    return np.einsum("ij,ij->i", prep.face_normals, camera.position - prep.vertices[prep.faces[:, 0]])
+    return prep.face_normals @ camera.position - prep.face_offsets
 
 
 def _edge_segments(prep, kind, edges, facing) -> _Segments:
@@ -141,7 +140,7 @@ def _zero_crossings(prep, values, kind, face_ok=None, ring=False, weight=None) -
     """
     positive = values > 0
     side = positive[prep.faces]  # (F, 3)
-    crossed = side != np.roll(side, -1, axis=1)  # face edge k runs corner k -> k + 1
+    crossed = side != side[:, [1, 2, 0]]  # face edge k runs corner k -> k + 1
     has = crossed.any(axis=1)
     if face_ok is not None:
         has &= face_ok
@@ -174,7 +173,7 @@ def _suggestive(prep, camera, threshold, fade) -> _Segments:
     kr = radial_curvature(prep, camera)
     ndotv = np.einsum("ij,ij->i", prep.vertex_normals, camera.view_directions(prep.vertices))
     side = kr[prep.faces] > 0
-    candidates = np.flatnonzero((side != np.roll(side, -1, axis=1)).any(axis=1)
+    candidates = np.flatnonzero((side != side[:, [1, 2, 0]]).any(axis=1)
                                 & (ndotv[prep.faces] > 0).all(axis=1))
     strength = np.zeros(len(prep.faces))
     strength[candidates] = suggestive_strength(prep, camera, kr, candidates)
@@ -185,30 +184,41 @@ def _suggestive(prep, camera, threshold, fade) -> _Segments:
 
 
 # ---------------------------------------------------------------------- visibility and strokes
-def _visible_strokes(prep, camera, segs: _Segments, spacing_px) -> list[Stroke]:
-    if len(segs.p0) == 0:
+def _visible_strokes(prep, camera, sets: list[_Segments], spacing_px) -> list[Stroke]:
+    """Hidden-line removal of all candidate segments at once, then chaining per line type."""
+    sizes = [len(seg.p0) for seg in sets]
+    if sum(sizes) == 0:
         return []
-    pieces = visible_pieces(prep, camera, segs.p0, segs.p1, ring_faces=segs.ring, spacing_px=spacing_px)
+    p0 = np.concatenate([seg.p0 for seg in sets])
+    p1 = np.concatenate([seg.p1 for seg in sets])
+    ring = None
+    if any(seg.ring is not None for seg in sets):
+        ring = np.concatenate([seg.ring if seg.ring is not None else np.full(len(seg.p0), -1, np.int64)
+                               for seg in sets])
+    pieces = visible_pieces(prep, camera, p0, p1, ring_faces=ring, spacing_px=spacing_px)
     n = len(pieces.seg)
     if n == 0:
         return []
+    node0 = np.concatenate([seg.node0 for seg in sets])[pieces.seg]
+    node1 = np.concatenate([seg.node1 for seg in sets])[pieces.seg]
+    face = np.concatenate([seg.face for seg in sets])[pieces.seg].astype(np.int64)
+    weight = np.concatenate([seg.weight if seg.weight is not None else np.ones(len(seg.p0))
+                             for seg in sets])[pieces.seg]
+    set_of = np.repeat(np.arange(len(sets)), sizes)[pieces.seg]
     # ends cut by hidden-line removal get ids of their own (negative) so they never join anything
-    cut_ids = -1 - np.arange(2 * n, dtype=np.int64)
-    node0 = np.where(pieces.whole0, segs.node0[pieces.seg], cut_ids[:n])
-    node1 = np.where(pieces.whole1, segs.node1[pieces.seg], cut_ids[n:])
-    d = segs.p1 - segs.p0
-    start = segs.p0[pieces.seg] + pieces.t0[:, None] * d[pieces.seg]
-    end = segs.p0[pieces.seg] + pieces.t1[:, None] * d[pieces.seg]
-    face = segs.face[pieces.seg]
-    weight = np.ones(n) if segs.weight is None else segs.weight[pieces.seg]
+    node0 = np.where(pieces.whole0, node0, -1 - np.arange(n))
+    node1 = np.where(pieces.whole1, node1, -1 - n - np.arange(n))
+    d = p1[pieces.seg] - p0[pieces.seg]
+    ends = np.concatenate([p0[pieces.seg] + pieces.t0[:, None] * d, p0[pieces.seg] + pieces.t1[:, None] * d])
+    ends_xy, ends_depth = camera.world_to_pixels(ends)  # row i: start of piece i; row n + i: its end
     strokes = []
-    for order, flipped in chain_segments(node0, node1):
-        first = np.where(flipped[0], end[order[0]], start[order[0]])
-        tails = np.where(flipped[:, None], start[order], end[order])
-        points = np.vstack([first[None], tails])
-        faces = np.concatenate([face[order[:1]], face[order]])
-        weights = np.concatenate([weight[order[:1]], weight[order]])
-        xy, depth = camera.world_to_pixels(points)
-        strokes.append(Stroke(xy=xy, depth=depth, points=points, faces=faces.astype(np.int64),
-                              kind=segs.kind, weight=weights))
+    for k, seg in enumerate(sets):
+        mine = np.flatnonzero(set_of == k)  # pieces are in segment order, so sets are contiguous
+        for order, flipped in chain_segments(node0[mine], node1[mine]):
+            order = mine[order]
+            first = order[0] + (n if flipped[0] else 0)
+            rows = np.concatenate([[first], np.where(flipped, order, order + n)])
+            strokes.append(Stroke(xy=ends_xy[rows], depth=ends_depth[rows], points=ends[rows],
+                                  faces=np.concatenate([face[order[:1]], face[order]]), kind=seg.kind,
+                                  weight=np.concatenate([weight[order[:1]], weight[order]])))
     return strokes

@@ -102,6 +102,12 @@ class PreparedMesh:
         return normals / np.where(length > 0, length, 1.0)
 
     @cached_property
+    def face_size(self) -> np.ndarray:
+        """(F,) float64 length of each face's longest edge."""
+        tri = self.vertices[self.faces]
+        return np.linalg.norm(tri - tri[:, [1, 2, 0]], axis=2).max(axis=1)
+
+    @cached_property
     def is_smooth(self) -> bool:
         """True when few interior edges are sharp (see SMOOTH_SHARP_DEG, SMOOTH_MAX_SHARP_FRACTION)."""
         interior = np.isfinite(self.edge_angle_deg)

@@ -8,9 +8,10 @@ be occlusions are skipped and the ray goes on past them:
   covers the point's own face, every face through an edge or vertex the point lies on, and coplanar
   neighbours, at any grazing angle, without a depth tolerance;
 - the faces listed by the caller (``faces``, the face each point lies on);
-- for points of smooth contours only (``ring_faces``), the faces sharing a vertex with the point's
-  face: an interpolated contour lies where the faceted surface is slightly turned away, so the ray
-  leaves through the neighbouring faces a fraction of a face away.
+- for points of smooth contours only (``ring_faces``), faces sharing a vertex with the point's face
+  and any hit closer than RING_REACH x the face's longest edge: an interpolated contour lies where the
+  faceted surface is slightly turned away, so the grazing ray leaves through the surface it lies on
+  within a face or two.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from render.prepared import PreparedMesh, prepare
 
 PLANE_TOL = 1e-6  # x mesh bounding-box diagonal: distance from a face's plane that counts as on it
 RAY_OFFSET = 1e-6  # x mesh diagonal: rays start this far along themselves, clear of rounding at the origin
+RING_REACH = 2.0  # x longest edge of a contour point's face: hits this close are the surface it grazes
 MAX_PASSES = 8  # skipped hits per ray before the point is taken as visible
 
 
@@ -108,8 +110,10 @@ def unoccluded(prep: PreparedMesh, camera: Camera, points: np.ndarray, *, own_fa
             skip |= prim == own_faces[active]
         if ring_faces is not None:
             ring = ring_faces[active]
-            shares = (prep.faces[prim][:, :, None] == prep.faces[np.maximum(ring, 0)][:, None, :]).any(axis=(1, 2))
-            skip |= shares & (ring >= 0)
+            ring_face = np.maximum(ring, 0)
+            shares = (prep.faces[prim][:, :, None] == prep.faces[ring_face][:, None, :]).any(axis=(1, 2))
+            close = start[active] + tfar < RING_REACH * prep.face_size[ring_face]
+            skip |= (shares | close) & (ring >= 0)
         free[active[~skip]] = False
         start[active] += tfar + offset
         active = active[skip]
@@ -122,7 +126,7 @@ def _on_plane(prep: PreparedMesh, prim: np.ndarray, points: np.ndarray) -> np.nd
     return np.abs(dist) <= PLANE_TOL * prep.scale
 
 
-BISECT_STEPS = 5  # halvings of the sample spacing at a visibility change: 1 px spacing -> 1/32 px
+REFINE_SPLITS = (8, 8)  # a visibility change is located to spacing / 64 in two batched rounds
 MARGIN_PX = 2.0  # lines are kept this far outside the image so cuts at its border are never drawn
 
 
@@ -148,8 +152,8 @@ def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.nd
 
     Each segment is clipped to the camera's depth range and to the image (plus MARGIN_PX), sampled
     every ``spacing_px`` pixels in the image (and at its ends), each sample is tested with
-    ``unoccluded`` and the segment is cut where visibility changes, the cut bisected to
-    spacing_px / 2**BISECT_STEPS. ring_faces: (S,) int64 passed on per segment (smooth contours).
+    ``unoccluded`` and the segment is cut where visibility changes, the cut located to
+    spacing_px / 64 (REFINE_SPLITS). ring_faces: (S,) int64 passed on per segment (smooth contours).
     """
     s_count = len(p0)
     d = p1 - p0
@@ -190,13 +194,18 @@ def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.nd
     same_next = np.zeros(len(row), dtype=bool)
     same_next[:-1] = row[1:] == row[:-1]
     change = np.flatnonzero(same_next[:-1] & (vis[:-1] != vis[1:])) if len(row) > 1 else np.zeros(0, np.int64)
-    lo, hi = u[change].copy(), u[change + 1].copy()
+    lo, hi = u[change], u[change + 1]
     lo_vis = vis[change]
-    for _ in range(BISECT_STEPS):
-        mid = 0.5 * (lo + hi)
-        v = vis_at(row[change], mid)
-        lo = np.where(v == lo_vis, mid, lo)
-        hi = np.where(v == lo_vis, hi, mid)
+    index = np.arange(len(change))
+    for parts in REFINE_SPLITS:
+        # test parts - 1 inner points of every change interval in one batch; keep the first sub-interval
+        # whose far end differs from the near end's visibility
+        grid = lo[:, None] + (hi - lo)[:, None] * (np.arange(parts + 1) / parts)
+        inner = grid[:, 1:-1]
+        v = vis_at(np.repeat(row[change], parts - 1), inner.ravel()).reshape(inner.shape)
+        differs = v != lo_vis[:, None]
+        j = np.where(differs.any(axis=1), differs.argmax(axis=1), parts - 1)
+        lo, hi = grid[index, j], grid[index, j + 1]
     cut = np.full(len(row), np.nan)  # cut[i]: where visibility changes between sample i and i + 1
     cut[change] = 0.5 * (lo + hi)
     same_prev = np.zeros(len(row), dtype=bool)
