@@ -23,6 +23,7 @@ import numpy as np
 from render.strokes import Drawing, Stroke
 
 STYLES = ("clean", "sketchy")
+MAX_GAPS = 8  # per stroke
 
 
 @dataclass(frozen=True)
@@ -82,48 +83,171 @@ class SketchyStyle:
         return xy + np.sin(xy @ self._freq.T + self._phase) @ self._amp
 
     def apply(self, drawing: Drawing) -> Drawing:
-        """A new Drawing whose strokes are resampled, overshot, pressure-weighted, gapped and wobbled."""
-        rng = np.random.default_rng(self._stroke_seed)
-        strokes = [self._style_stroke(s, rng) for s in drawing.strokes if len(s) > 0]
-        return Drawing(camera=drawing.camera, strokes=strokes)
+        """A new Drawing whose strokes are resampled, overshot, pressure-weighted, gapped and wobbled.
 
-    # ------------------------------------------------------------------ per stroke
-    def _style_stroke(self, stroke: Stroke, rng: np.random.Generator) -> Stroke:
+        All strokes are processed together in concatenated arrays (a drawing has tens of strokes and
+        per-stroke numpy calls would cost more than the arithmetic).
+        """
         cfg = self.config
-        # draw every random number a stroke may use, whatever its shape, so that one stroke's length
-        # does not shift the choices made for the next
-        over = rng.uniform(*cfg.overshoot_px, size=2)
-        phase = rng.uniform(0.0, 2.0 * np.pi)
-        gap_u = rng.uniform(size=8)
-        gap_len = self.line_width + rng.uniform(*cfg.gap_px, size=8)
-        n_gaps_u = rng.uniform()
+        strokes = [s for s in drawing.strokes if len(s) > 0]
+        if not strokes:
+            return Drawing(camera=drawing.camera, strokes=[])
+        n_strokes = len(strokes)
+        rng = np.random.default_rng(self._stroke_seed)
+        # a fixed number of draws per stroke, whatever its shape: one stroke's length never shifts the
+        # choices made for another
+        over = rng.uniform(*cfg.overshoot_px, size=(n_strokes, 2))
+        phase = rng.uniform(0.0, 2.0 * np.pi, size=n_strokes)
+        gap_u = rng.uniform(size=(n_strokes, MAX_GAPS))
+        gap_len = self.line_width + rng.uniform(*cfg.gap_px, size=(n_strokes, MAX_GAPS))
+        n_gaps_u = rng.uniform(size=n_strokes)
 
-        s = _subdivide(stroke, cfg.spacing_px)
-        xy = np.asarray(s.xy, dtype=np.float64)
-        weight = np.ones(len(xy)) if s.weight is None else np.asarray(s.weight, dtype=np.float64).copy()
-        closed = len(xy) > 2 and np.allclose(xy[0], xy[-1], atol=1e-6)
-        fade = np.ones(len(xy))
-        if not closed and len(xy) > 1:
-            s, fade = _overshoot(s, over, cfg.spacing_px)
-            xy = np.asarray(s.xy, dtype=np.float64)
-            weight = np.ones(len(xy)) if s.weight is None else np.asarray(s.weight, dtype=np.float64).copy()
+        v = _subdivide(_concatenate(strokes), cfg.spacing_px)
+        v, fade = _overshoot(v, over, cfg.spacing_px)
+        arc, total = _arc_lengths(v)
 
-        arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
         lo, hi = cfg.pressure
-        pressure = lo + (hi - lo) * (0.5 + 0.5 * np.sin(2.0 * np.pi * arc / cfg.pressure_wavelength_px + phase))
-        weight = weight * pressure * fade
+        wave = np.sin(2.0 * np.pi * arc / cfg.pressure_wavelength_px + phase[v.sid])
+        weight = v.weight * (lo + (hi - lo) * (0.5 + 0.5 * wave)) * fade
 
-        total = arc[-1]
-        # Poisson number of gaps by inversion of one uniform: keeps the draws per stroke fixed
-        expected = total / cfg.gap_every_px if cfg.gap_every_px > 0 else 0.0
-        n_gaps = int(np.searchsorted(np.cumsum(_poisson_pmf(expected, len(gap_u))), n_gaps_u))
-        for k in range(min(n_gaps, len(gap_u))):
-            if total < 4.0 * gap_len[k]:
-                break
-            start = gap_len[k] + gap_u[k] * (total - 3.0 * gap_len[k])
-            weight[(arc >= start) & (arc <= start + gap_len[k])] = 0.0
+        # Poisson number of gaps per stroke, by inversion of one uniform each
+        expected = total / cfg.gap_every_px if cfg.gap_every_px > 0 else np.zeros(n_strokes)
+        n_gaps = (np.cumsum(_poisson_pmf(expected, MAX_GAPS), axis=1) < n_gaps_u[:, None]).sum(axis=1)
+        valid = (np.arange(MAX_GAPS)[None, :] < n_gaps[:, None])
+        valid &= np.logical_and.accumulate(total[:, None] >= 4.0 * gap_len, axis=1)
+        gap_start = gap_len + gap_u * (total[:, None] - 3.0 * gap_len)
+        rel = arc[:, None] - gap_start[v.sid]
+        in_gap = ((rel >= 0.0) & (rel <= gap_len[v.sid]) & valid[v.sid]).any(axis=1)
+        weight[in_gap] = 0.0
 
-        return replace(s, xy=self.displace(xy), weight=weight)
+        xy = self.displace(v.xy)
+        cut = v.starts[1:]
+        parts = zip(np.split(xy, cut), np.split(v.depth, cut), np.split(v.points, cut), np.split(v.faces, cut),
+                    np.split(weight, cut))
+        return Drawing(camera=drawing.camera, strokes=[
+            Stroke(xy=a, depth=b, points=c, faces=d, kind=stroke.kind, weight=e)
+            for stroke, (a, b, c, d, e) in zip(strokes, parts)])
+
+
+@dataclass(frozen=True)
+class _Vertices:
+    """The vertices of several strokes, concatenated. sid: (V,) int64 stroke of each vertex; starts:
+    (S,) int64 index of each stroke's first vertex (strokes are contiguous, in order, non-empty)."""
+
+    xy: np.ndarray
+    depth: np.ndarray
+    points: np.ndarray
+    faces: np.ndarray
+    weight: np.ndarray
+    sid: np.ndarray
+    starts: np.ndarray
+
+    @property
+    def ends(self) -> np.ndarray:
+        """(S,) int64 index of each stroke's last vertex."""
+        return np.append(self.starts[1:], len(self.sid)) - 1
+
+    def take(self, index: np.ndarray, t: np.ndarray | None = None, to: np.ndarray | None = None) -> "_Vertices":
+        """Vertices ``index`` (or, with ``t``, the points a fraction ``t`` of the way to vertices ``to``)
+        with faces and strokes of ``index``; ``starts`` is left for the caller to set."""
+        def lerp(values):
+            if t is None:
+                return values[index]
+            tt = t.reshape((-1,) + (1,) * (values.ndim - 1))
+            return values[index] + tt * (values[to] - values[index])
+
+        return _Vertices(lerp(self.xy), lerp(self.depth), lerp(self.points), self.faces[index],
+                         lerp(self.weight), self.sid[index], self.starts)
+
+
+def _concatenate(strokes: list[Stroke]) -> _Vertices:
+    counts = np.array([len(s) for s in strokes], dtype=np.int64)
+    weight = np.concatenate([np.ones(len(s)) if s.weight is None else np.asarray(s.weight, np.float64)
+                             for s in strokes])
+    return _Vertices(
+        xy=np.concatenate([np.asarray(s.xy, np.float64).reshape(-1, 2) for s in strokes]),
+        depth=np.concatenate([np.asarray(s.depth, np.float64).reshape(-1) for s in strokes]),
+        points=np.concatenate([np.asarray(s.points, np.float64).reshape(-1, 3) for s in strokes]),
+        faces=np.concatenate([np.asarray(s.faces, np.int64).reshape(-1) for s in strokes]),
+        weight=weight, sid=np.repeat(np.arange(len(strokes)), counts),
+        starts=np.cumsum(counts) - counts)
+
+
+def _subdivide(v: _Vertices, spacing: float) -> _Vertices:
+    """Insert vertices so that no segment is longer than ``spacing``; original vertices are kept,
+    new ones interpolate xy, depth, 3D point and weight linearly and take the segment's first face."""
+    nxt = np.arange(1, len(v.sid) + 1)
+    ends = v.ends
+    nxt[ends] = ends  # a stroke's last vertex pairs with itself: one piece, itself
+    seglen = np.nan_to_num(np.hypot(*(v.xy[nxt] - v.xy).T), nan=0.0)
+    pieces = np.maximum(np.ceil(seglen / spacing), 1).astype(np.int64)
+    if np.all(pieces == 1):
+        return v
+    src = np.repeat(np.arange(len(pieces)), pieces)
+    t = (np.arange(len(src)) - np.repeat(np.cumsum(pieces) - pieces, pieces)) / pieces[src]
+    out = v.take(src, t, nxt[src])
+    counts = np.bincount(out.sid, minlength=len(v.starts))
+    return replace(out, starts=np.cumsum(counts) - counts)
+
+
+def _arc_lengths(v: _Vertices) -> tuple[np.ndarray, np.ndarray]:
+    """(V,) arc length of each vertex from its stroke's start and (S,) length of each stroke, pixels."""
+    step = np.hypot(*np.diff(v.xy, axis=0).T) if len(v.xy) > 1 else np.zeros(0)
+    step = np.where(v.sid[1:] == v.sid[:-1], np.nan_to_num(step, nan=0.0), 0.0)
+    cum = np.concatenate([[0.0], np.cumsum(step)])
+    arc = cum - cum[v.starts][v.sid]
+    return arc, arc[v.ends]
+
+
+def _overshoot(v: _Vertices, lengths: np.ndarray, spacing: float) -> tuple[_Vertices, np.ndarray]:
+    """Extend both ends of every open stroke along its end tangent (taken over the last ~3 px) by
+    ``lengths`` (S, 2) pixels (start, end), with vertices every ``spacing`` pixels.
+
+    The new vertices repeat their end vertex's depth, 3D point, face and weight (they lie off the
+    surface). Returns the vertices and a (V,) taper factor: 1 on the stroke, falling to 1/3 at the tips.
+    """
+    starts, ends = v.starts, v.ends
+    n = ends - starts + 1
+    closed = (n > 2) & np.all(np.abs(v.xy[starts] - v.xy[ends]) <= 1e-6, axis=1)
+    arc, total = _arc_lengths(v)
+    # the vertex ~3 px in from each end, found by one search in a key that increases through all
+    # strokes: the arc length plus the lengths of the strokes before, plus a 10 px spacer per stroke
+    key = arc + (np.cumsum(total + 10.0) - (total + 10.0))[v.sid]
+    far_start = np.clip(np.searchsorted(key, key[starts] + 3.0), starts + 1, ends)
+    far_end = np.clip(np.searchsorted(key, key[ends] - 3.0, side="right") - 1, starts, ends - 1)
+    tips = np.stack([starts, ends], axis=1)  # (S, 2)
+    fars = np.stack([far_start, far_end], axis=1)
+    direction = v.xy[tips] - v.xy[fars]  # (S, 2, 2), pointing out of the stroke
+    norm = np.hypot(direction[..., 0], direction[..., 1])
+    ok = (n[:, None] > 1) & ~closed[:, None] & np.isfinite(norm) & (norm > 1e-9)
+    steps = np.where(ok, np.maximum(np.ceil(lengths / spacing), 1), 0).astype(np.int64)  # (S, 2)
+    unit = direction / np.where(ok, norm, 1.0)[..., None]
+
+    before, after = steps[:, 0], steps[:, 1]
+    new_counts = before + n + after
+    new_starts = np.cumsum(new_counts) - new_counts
+    total = int(new_counts.sum())
+    source = np.empty(total, dtype=np.int64)  # the original vertex each new vertex copies
+    offset = np.zeros((total, 2))  # and its displacement from it
+    fade = np.ones(total)
+
+    body = new_starts[v.sid] + before[v.sid] + (np.arange(len(v.sid)) - starts[v.sid])
+    source[body] = np.arange(len(v.sid))
+    for end, count in ((0, before), (1, after)):
+        sid = np.repeat(np.arange(len(starts)), count)
+        j = (np.arange(len(sid)) - np.repeat(np.cumsum(count) - count, count) + 1).astype(np.float64)
+        frac = j / np.maximum(count[sid], 1)
+        if end == 0:  # farthest first
+            pos = new_starts[sid] + (before[sid] - j.astype(np.int64))
+        else:
+            pos = new_starts[sid] + before[sid] + n[sid] + j.astype(np.int64) - 1
+        source[pos] = tips[sid, end]
+        offset[pos] = (frac * lengths[sid, end])[:, None] * unit[sid, end]
+        fade[pos] = 1.0 - (1.0 - 1.0 / 3.0) * frac
+
+    out = v.take(source)
+    out = replace(out, xy=out.xy + offset, starts=new_starts)
+    return out, fade
 
 
 def make_style(name: str, rng: np.random.Generator | None = None, *, line_width: float = 1.0,
@@ -138,71 +262,11 @@ def make_style(name: str, rng: np.random.Generator | None = None, *, line_width:
     raise ValueError(f"unknown style {name!r}; expected one of {', '.join(STYLES)}")
 
 
-def _subdivide(stroke: Stroke, spacing: float) -> Stroke:
-    """Insert vertices so that no segment is longer than ``spacing``; original vertices are kept,
-    the new ones interpolate xy, depth, 3D point and weight linearly and take the segment's first face."""
-    xy = np.asarray(stroke.xy, dtype=np.float64)
-    if len(xy) < 2:
-        return stroke
-    seglen = np.hypot(*np.diff(xy, axis=0).T)
-    pieces = np.maximum(np.ceil(np.nan_to_num(seglen, nan=0.0) / spacing), 1).astype(np.int64)
-    if np.all(pieces == 1):
-        return stroke
-    seg = np.repeat(np.arange(len(seglen)), pieces)
-    t = (np.arange(len(seg)) - np.repeat(np.cumsum(pieces) - pieces, pieces)) / pieces[seg]
-    seg = np.append(seg, len(seglen) - 1)
-    t = np.append(t, 1.0)
-
-    def lerp(values):
-        v = np.asarray(values, dtype=np.float64)
-        tt = t.reshape((-1,) + (1,) * (v.ndim - 1))
-        return v[seg] + tt * (v[seg + 1] - v[seg])
-
-    first_face = np.asarray(stroke.faces)[seg]
-    first_face[-1] = np.asarray(stroke.faces)[-1]
-    return Stroke(xy=lerp(xy), depth=lerp(stroke.depth), points=lerp(stroke.points), faces=first_face,
-                  kind=stroke.kind, weight=None if stroke.weight is None else lerp(stroke.weight))
-
-
-def _overshoot(stroke: Stroke, lengths: np.ndarray, spacing: float) -> tuple[Stroke, np.ndarray]:
-    """Extend both ends of an open stroke along its end tangents by ``lengths`` (2,) pixels.
-
-    The new vertices repeat the end vertex's depth, 3D point, face and weight (they lie off the
-    surface). Returns the stroke and a (N,) taper factor, 1 on the original vertices.
-    """
-    xy = np.asarray(stroke.xy, dtype=np.float64)
-    heads = []
-    for end, length in ((0, lengths[0]), (-1, lengths[1])):
-        inner = xy[1:] if end == 0 else xy[-2::-1]
-        tip = xy[end]
-        # the tangent over the last ~3 px, not the last tiny segment
-        dist = np.hypot(*(inner - tip).T)
-        far = inner[min(int(np.searchsorted(dist, 3.0)), len(inner) - 1)]
-        direction = tip - far
-        norm = np.hypot(*direction)
-        if not np.isfinite(norm) or norm < 1e-9:
-            heads.append(np.zeros((0, 2)))
-            continue
-        steps = max(int(np.ceil(length / spacing)), 1)
-        heads.append(tip + np.outer(np.arange(1, steps + 1) / steps * length, direction / norm))
-    before, after = heads[0][::-1], heads[1]
-    nb, na = len(before), len(after)
-
-    def pad(values):
-        v = np.asarray(values)
-        return np.concatenate([np.repeat(v[:1], nb, axis=0), v, np.repeat(v[-1:], na, axis=0)])
-
-    # the overshoot fades from full pressure at the real end to a third at its tip
-    fade = np.concatenate([np.linspace(0.33, 1.0, nb + 1)[:-1], np.ones(len(xy)), np.linspace(1.0, 0.33, na + 1)[1:]])
-    out = Stroke(xy=np.concatenate([before, xy, after]), depth=pad(stroke.depth), points=pad(stroke.points),
-                 faces=pad(stroke.faces), kind=stroke.kind,
-                 weight=None if stroke.weight is None else pad(stroke.weight))
-    return out, fade
-
-
-def _poisson_pmf(mean: float, n: int) -> np.ndarray:
-    """(n,) Poisson probabilities of 0..n-1 events."""
-    k = np.arange(n)
-    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n)))])
-    with np.errstate(divide="ignore"):
-        return np.exp(k * np.log(mean) - mean - log_fact) if mean > 0 else (k == 0).astype(np.float64)
+def _poisson_pmf(mean: np.ndarray, n: int) -> np.ndarray:
+    """(S, n) Poisson probabilities of 0..n-1 events for each of the (S,) means."""
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1, 1)
+    k = np.arange(n)[None, :]
+    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n)))])[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pmf = np.exp(k * np.log(mean) - mean - log_fact)
+    return np.where(mean > 0, pmf, (k == 0).astype(np.float64))
