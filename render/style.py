@@ -209,10 +209,10 @@ def _overshoot(v: _Vertices, lengths: np.ndarray, spacing: float) -> tuple[_Vert
     starts, ends = v.starts, v.ends
     n = ends - starts + 1
     closed = (n > 2) & np.all(np.abs(v.xy[starts] - v.xy[ends]) <= 1e-6, axis=1)
-    arc, total = _arc_lengths(v)
+    arc, length = _arc_lengths(v)
     # the vertex ~3 px in from each end, found by one search in a key that increases through all
     # strokes: the arc length plus the lengths of the strokes before, plus a 10 px spacer per stroke
-    key = arc + (np.cumsum(total + 10.0) - (total + 10.0))[v.sid]
+    key = arc + (np.cumsum(length + 10.0) - (length + 10.0))[v.sid]
     far_start = np.clip(np.searchsorted(key, key[starts] + 3.0), starts + 1, ends)
     far_end = np.clip(np.searchsorted(key, key[ends] - 3.0, side="right") - 1, starts, ends - 1)
     tips = np.stack([starts, ends], axis=1)  # (S, 2)
@@ -226,10 +226,10 @@ def _overshoot(v: _Vertices, lengths: np.ndarray, spacing: float) -> tuple[_Vert
     before, after = steps[:, 0], steps[:, 1]
     new_counts = before + n + after
     new_starts = np.cumsum(new_counts) - new_counts
-    total = int(new_counts.sum())
-    source = np.empty(total, dtype=np.int64)  # the original vertex each new vertex copies
-    offset = np.zeros((total, 2))  # and its displacement from it
-    fade = np.ones(total)
+    n_out = int(new_counts.sum())
+    source = np.empty(n_out, dtype=np.int64)  # the original vertex each new vertex copies
+    offset = np.zeros((n_out, 2))  # and its displacement from it
+    fade = np.ones(n_out)
 
     body = new_starts[v.sid] + before[v.sid] + (np.arange(len(v.sid)) - starts[v.sid])
     source[body] = np.arange(len(v.sid))
