@@ -131,6 +131,11 @@ def _clip_to_image(a, b, wa, wb, width: int, height: int):
     """Cut segments to the image grown by their reach (Liang-Barsky), dropping those wholly outside, so
     a stroke running far off screen costs no more than its visible part."""
     margin = np.maximum(np.maximum(wa, wb), 1.0) * 0.5 + 2.0
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    if (lo.min(initial=0.0) >= -margin.min(initial=0.0)
+            and (hi[:, 0].max(initial=0.0) <= width + margin.min(initial=0.0))
+            and (hi[:, 1].max(initial=0.0) <= height + margin.min(initial=0.0))):
+        return a, b, wa, wb  # the usual case: every segment inside, nothing to cut
     d = b - a
     t0 = np.zeros(len(a))
     t1 = np.ones(len(a))
