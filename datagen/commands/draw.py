@@ -32,19 +32,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from render.strokes import LINE_TYPES
     from render.style import STYLES
 
-    parser.add_argument("mesh", type=Path, help="mesh file (OBJ, PLY, OFF, STL, GLB), drawn in its own coordinates")
-    parser.add_argument("--camera", type=Path, required=True, help="camera JSON: one camera or a list")
-    parser.add_argument("--out", type=Path, required=True, help="output OUT.png (OUT_000.png, ... for a list)")
-    parser.add_argument("--lines", default=",".join(DEFAULT_LINES),
+    parser.add_argument("mesh", type=Path, metavar="MESH", help="mesh file (OBJ, PLY, OFF, STL, GLB), drawn in its own coordinates")
+    parser.add_argument("--camera", type=Path, required=True, metavar="CAMERA.json", help="camera JSON: one camera or a list")
+    parser.add_argument("--out", type=Path, required=True, metavar="OUT.png", help="output OUT.png (OUT_000.png, ... for a list)")
+    parser.add_argument("--lines", metavar="KINDS", default=",".join(DEFAULT_LINES),
                         help=f"comma-separated line types among {','.join(LINE_TYPES)} (default %(default)s)")
-    parser.add_argument("--crease-deg", type=float, default=45.0,
+    parser.add_argument("--crease-deg", type=float, default=45.0, metavar="DEG",
                         help="edges whose face normals differ by more are creases (default %(default)s)")
-    parser.add_argument("--width", type=float, default=1.0, help="stroke width in pixels (default %(default)s)")
+    parser.add_argument("--width", type=float, default=1.0, metavar="PX", help="stroke width in pixels (default %(default)s)")
     parser.add_argument("--style", choices=STYLES, default="clean", help="stroke style (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sketchy style (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the sketchy style (default %(default)s)")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--points", type=Path, help="(N, 3) float .npy array of points in the mesh's coordinates")
-    group.add_argument("--keypoints", type=Path, help="KeypointNet JSON or sketchgen keypoint file")
+    group.add_argument("--points", type=Path, metavar="POINTS.npy", help="(N, 3) float .npy array of points in the mesh's coordinates")
+    group.add_argument("--keypoints", type=Path, metavar="FILE", help="KeypointNet JSON or sketchgen keypoint file")
 
 
 def run(args: argparse.Namespace) -> int:
