@@ -78,14 +78,17 @@ def identity_transfer(xy: np.ndarray) -> np.ndarray:
 def feature_matches(model, source: torch.Tensor, target: torch.Tensor, target_mask: np.ndarray | None = None):
     """Nearest-neighbour matches between the estimator's own correlation features.
 
-    source, target: (1, 1, H, W) float32 ink. Uses the same raw dot-product correlation of ``layer2``
-    and ``layer3`` at 16x16 as the estimator's first block. Returns (t, s): (K, 2) float32 normalised
+    source, target: (1, 1, H, W) float32 ink. Uses the estimator's own ``layer2`` and ``layer3`` features
+    at 16x16 (as its first block), compared by cosine similarity summed over the two layers. Returns (t, s): (K, 2) float32 normalised
     grid positions (``align_corners=True``) of target nodes and of their best source node, restricted to
     target nodes on the object when ``target_mask`` (H, W) bool is given (and at least 3 are).
     """
     stn = model.stn
     with torch.no_grad():
-        fs, ft = stn.resize(model.encode(source)), stn.resize(model.encode(target))
+        # cosine, not the raw dot product: nearest-neighbour matching by raw products favours the
+        # strongest source features over the most similar ones
+        fs = {k: torch.nn.functional.normalize(v, dim=1) for k, v in stn.resize(model.encode(source)).items()}
+        ft = {k: torch.nn.functional.normalize(v, dim=1) for k, v in stn.resize(model.encode(target)).items()}
         n = stn.feat_size
         corr = stn.correlation(ft, fs).view(1, len(stn.corr_layers), n * n, n * n).sum(1)[0]  # (t, s)
     best = corr.argmax(dim=1).numpy()  # for each target node, the source node

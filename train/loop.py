@@ -196,6 +196,8 @@ def train(cfg: TrainConfig) -> dict:
                                  f"{getattr(cfg, key)!r}; use another --out")
         model.load_state_dict(ckpt["model"])
         optim.load_state_dict(ckpt["optimizer"])
+        for group in optim.param_groups:  # the command line's --lr wins over the checkpoint's
+            group["lr"] = cfg.lr
         step = int(ckpt["step"])
         torch.set_rng_state(ckpt["torch_rng"])
         log.info("resumed %s at step %d", last, step)

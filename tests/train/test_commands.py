@@ -1,0 +1,38 @@
+import json
+import subprocess
+import sys
+
+import cv2
+
+from datagen.cli import main
+
+
+def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
+    trip = synth.write_dataset(tmp_path / "trip", "triplet", {"train": [8], "test": [4]}, size=32)
+    pairs = synth.write_dataset(tmp_path / "pairs", "pair", {"train": [4], "test": [3]}, size=64)
+    common = ["--backbone", "small", "--steps", "2", "--batch-size", "4", "--threads", "1"]
+    assert main(["train", "descriptor", "--data", str(trip), "--out", str(tmp_path / "rd"), "--size", "32",
+                 *common]) == 0
+    assert main(["train", "warp", "--data", str(pairs), "--out", str(tmp_path / "rw"), "--size", "64",
+                 "--stn-width", "16", "--stn-layers", "1", *common]) == 0
+    assert (tmp_path / "rd" / "model.pt").is_file() and (tmp_path / "rw" / "log.csv").is_file()
+    assert main(["eval", "descriptor", "--run", str(tmp_path / "rd"), "--data", str(pairs),
+                 "--out", str(tmp_path / "ed")]) == 0
+    metrics = json.loads((tmp_path / "ed" / "metrics.json").read_text())
+    assert set(metrics["descriptor"]) == {"model", "shape_context", "hog", "untrained"}
+    assert 0.0 <= metrics["descriptor"]["model"]["acc@10px"] <= 1.0
+    assert cv2.imread(str(tmp_path / "ed" / "descriptor.png")).shape == (420, 640, 3)
+    assert main(["eval", "warp", "--run", str(tmp_path / "rw"), "--data", str(pairs),
+                 "--out", str(tmp_path / "ew")]) == 0
+    warp = json.loads((tmp_path / "ew" / "metrics.json").read_text())["warp"]
+    assert set(warp) == {"model", "identity", "affine"}
+    assert {"pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"} <= set(warp["model"])
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "datagen.cli", "train", "warp", "--data", str(tmp_path / "none"),
+                           "--out", str(tmp_path / "run")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].endswith(f"{tmp_path / 'none'}: no such dataset folder")
+    assert main(["eval", "warp", "--run", str(tmp_path), "--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 2

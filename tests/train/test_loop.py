@@ -1,0 +1,53 @@
+from dataclasses import replace
+
+import pytest
+import torch
+
+from render.errors import InputError
+from train.loop import TrainConfig, load_run, train
+
+
+@pytest.fixture
+def data(tmp_path, synth):
+    return synth.write_dataset(tmp_path / "data", "triplet", {"train": [8]}, size=16, zooms=2)
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path, data):
+    cfg = TrainConfig("descriptor", str(data), str(tmp_path / "run"), steps=3, batch_size=4, lr=1e-2,
+                      backbone="small", size=16, log_every=1, checkpoint_every=1)
+    assert train(cfg)["step"] == 3
+    at3 = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert at3["step"] == 3
+    # resume with a zero learning rate: the weights after 2 more steps are those of step 3 (a fresh
+    # start would give the initial weights instead), and the optimiser's own step count goes on
+    res = train(replace(cfg, steps=5, lr=0.0))
+    assert res["step"] == 5
+    at5 = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert at5["step"] == 5
+    conv = "backbone.layer1.0.weight"
+    assert torch.equal(at5["model"][conv], at3["model"][conv])
+    assert int(at5["optimizer"]["state"][0]["step"]) == 5
+    steps = [int(r.split(",")[0]) for r in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    assert steps == [1, 2, 3, 4, 5]
+    model, loaded = load_run(tmp_path / "run")
+    assert loaded.steps == 5 and torch.equal(model.state_dict()[conv], at5["model"][conv])
+    # a finished run is not trained further
+    assert train(replace(cfg, steps=5))["step"] == 5
+
+
+def test_resume_refuses_another_architecture(tmp_path, data):
+    cfg = TrainConfig("descriptor", str(data), str(tmp_path / "run"), steps=1, batch_size=4, backbone="small",
+                      size=16)
+    train(cfg)
+    with pytest.raises(InputError, match="size=16"):
+        train(replace(cfg, size=32, steps=2))
+
+
+def test_same_seed_same_weights(tmp_path, data):
+    outs = []
+    for k in range(2):
+        cfg = TrainConfig("descriptor", str(data), str(tmp_path / f"run{k}"), steps=2, batch_size=4,
+                          backbone="small", size=16, lr=1e-3)
+        train(cfg)
+        outs.append(torch.load(tmp_path / f"run{k}" / "model.pt", weights_only=True))
+    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])

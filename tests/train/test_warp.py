@@ -1,0 +1,39 @@
+import torch
+
+from train.loop import TrainConfig, train
+from train.warp import WarpEstimator, grid_to_pixels, identity_grid, pixels_to_grid, sample_grid_at
+
+
+def test_grid_pixel_conventions():
+    xy = torch.tensor([[0.5, 0.5], [63.5, 63.5], [32.0, 10.0]])
+    g = pixels_to_grid(xy, 64, 64)
+    assert torch.allclose(g[:2], torch.tensor([[-1.0, -1.0], [1.0, 1.0]]))  # first/last pixel centres
+    assert torch.allclose(grid_to_pixels(g, 64, 64), xy)
+    # a grid shifting every target point by (+5, -3) px moves keypoints by exactly that
+    shift = pixels_to_grid(torch.tensor([[5.5, -2.5]]), 64, 64) - pixels_to_grid(torch.tensor([[0.5, 0.5]]), 64, 64)
+    grid = identity_grid(16) + shift
+    moved = sample_grid_at(grid, torch.tensor([[[20.0, 30.0], [40.25, 7.75]]]), 64, 64)
+    assert torch.allclose(moved[0], torch.tensor([[25.0, 27.0], [45.25, 4.75]]), atol=1e-4)
+
+
+def test_estimator_starts_near_the_identity_and_keeps_psc_names():
+    torch.manual_seed(0)
+    model = WarpEstimator("small").eval()  # PSC's full-width blocks
+    grids = model(torch.rand(2, 1, 64, 64), torch.rand(2, 1, 64, 64))
+    assert len(grids) == 3 and all(g.shape == (2, 16, 16, 2) for g in grids)
+    assert (grids[-1] - identity_grid(16)).abs().max() < 0.05
+    names = model.state_dict().keys()
+    assert "stn.net_4x.0.weight" in names and "stn.net_16x.18.weight" in names and "stn.base_map" in names
+    assert model.state_dict()["stn.net_4x.0.weight"].shape == (512, 512, 4, 4)
+    assert model.estimate(torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64)).shape == (1, 64, 64, 2)
+
+
+def test_warp_loss_falls_on_a_tiny_set(tmp_path, synth):
+    synth.write_dataset(tmp_path / "data", "pair", {"train": [8]}, size=64, max_shift=8)
+    cfg = TrainConfig("warp", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=4, lr=1e-3,
+                      backbone="small", size=64, stn_width=32, stn_layers=2, log_every=1, checkpoint_every=1000)
+    train(cfg)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
+    epe = [float(r.split(",")[2]) for r in rows]
+    first, last = sum(epe[:8]) / 8, sum(epe[-8:]) / 8
+    assert last < 0.7 * first, (first, last)

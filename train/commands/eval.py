@@ -1,0 +1,96 @@
+"""``sketchgen eval descriptor|warp --run RUN --data DIR --out OUT``: metrics on held-out shapes.
+
+descriptor: matching accuracy acc@d px on the sketch-sketch pairs of ``--split`` (default test) of a
+pair dataset, against Shape Context, HOG and the untrained network. warp: PCK@0.05/0.10 (image size and
+keypoint bounding box) against the identity warp and the best global affine; ``--psc6k PATH`` adds the
+real PSC6k benchmark from a local copy. Writes OUT/metrics.json ({"descriptor": {method: metrics}} or
+{"warp": ...}), OUT/details.json (curves, counts, per-kind figures) and a PNG plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "evaluate a trained descriptor or warp estimator against the baselines (JSON + PNG plot)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", choices=("descriptor", "warp"), help="which kind of run to evaluate")
+    parser.add_argument("--run", required=True, help="training run folder (from sketchgen train)")
+    parser.add_argument("--data", default=None, help="pair dataset folder (its --split is evaluated)")
+    parser.add_argument("--out", required=True, help="output folder for metrics.json, details.json, plots")
+    parser.add_argument("--split", default="test", help="split to evaluate (default test: held-out shapes)")
+    parser.add_argument("--pairs", type=int, default=40, help="at most this many pairs (default 40)")
+    parser.add_argument("--psc6k", default=None, help="warp: PSC6k test CSV (or folder with test_pairs_ps.csv)")
+    parser.add_argument("--psc6k-images", default=None, help="PSC6k image root (default: the CSV's folder)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+
+
+def format_table(metrics: dict, keys: dict[str, list[str]] | None = None) -> str:
+    """Plain-text table: one row per (model, method), the given metric columns."""
+    keys = keys or {"descriptor": ["acc@3px", "acc@5px", "acc@10px", "acc@20px"],
+                    "warp": ["pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"]}
+    keys.setdefault("warp_psc6k", keys.get("warp"))
+    lines = []
+    for part, methods in metrics.items():
+        cols = keys.get(part) or sorted({k for m in methods.values() for k in m})
+        lines.append(f"{part:<12}{'method':<15}" + "".join(f"{c:>15}" for c in cols))
+        for name, vals in methods.items():
+            lines.append(f"{'':<12}{name:<15}" + "".join(f"{vals.get(c, float('nan')):>15.3f}" for c in cols))
+    return "\n".join(lines)
+
+
+def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: str = "test", pairs: int = 40,
+                 psc6k: str | None = None, psc6k_images: str | None = None, device: str = "cpu") -> dict:
+    """Evaluate one run; writes OUT/<model>.png and returns {"metrics": {...}, "details": {...}}."""
+    from render.errors import InputError
+    from train.evaluate import evaluate_descriptor, evaluate_warp
+    from train.loop import load_run
+    from train.plots import bar_plot, curve_plot, write_png
+
+    net, cfg = load_run(run, device)
+    if cfg.model != model:
+        raise InputError(f"{run}: this run trained a {cfg.model}, not a {model}")
+    details: dict = {}
+    if model == "descriptor":
+        if data is None:
+            raise InputError("eval descriptor needs --data (a pair dataset)")
+        res = evaluate_descriptor(net, cfg, data, split, max_pairs=pairs, device=device)
+        metrics = {"descriptor": res["methods"]}
+        details["descriptor"] = res
+        write_png(curve_plot(res["thresholds_px"], res["curves"], f"matching accuracy, {split} split "
+                             f"({res['anchors']} points, {res['pairs']} pairs)", "d (px)", "acc@d"),
+                  out / "descriptor.png")
+    else:
+        metrics = {}
+        if data is not None:
+            res = evaluate_warp(net, cfg, data, split, max_pairs=pairs, device=device)
+            metrics["warp"] = res["methods"]
+            details["warp"] = res
+            write_png(bar_plot(res["methods"], ["pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"],
+                               f"warp PCK, {split} split ({res['pairs']} pairs)"), out / "warp.png")
+        if psc6k is not None:
+            from train.psc6k import evaluate_psc6k
+
+            res = evaluate_psc6k(net, cfg.size, psc6k, psc6k_images, device=device)
+            metrics["warp_psc6k"] = res["methods"]
+            details["warp_psc6k"] = res
+            write_png(bar_plot(res["methods"], ["pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"],
+                               f"PSC6k PCK ({res['pairs']} pairs)"), out / "warp_psc6k.png")
+        if not metrics:
+            raise InputError("eval warp needs --data (a pair dataset) or --psc6k")
+    return {"metrics": metrics, "details": details}
+
+
+def run(args: argparse.Namespace) -> int:
+    from train.evaluate import write_json
+
+    out = Path(args.out)
+    res = evaluate_run(args.model, args.run, args.data, out, split=args.split, pairs=args.pairs,
+                       psc6k=args.psc6k, psc6k_images=args.psc6k_images, device=args.device)
+    write_json(res["metrics"], out / "metrics.json")
+    write_json(res["details"], out / "details.json")
+    print(format_table(res["metrics"]))
+    print(f"metrics: {out / 'metrics.json'}; plots in {out}/")
+    return 0

@@ -1,0 +1,61 @@
+"""``sketchgen train descriptor|warp --data DIR --out RUN [--steps N] [--device cpu|cuda]``.
+
+Trains on the ``train`` split of a dataset folder written by ``sketchgen triplets`` (descriptor) or
+``sketchgen pairs`` (warp). Running the same command again resumes from ``RUN/last.pt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "train the SketchZooms descriptor or the PSC warp estimator on sketchgen shards (resumable)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", choices=("descriptor", "warp"), help="which model to train")
+    parser.add_argument("--data", required=True, help="dataset folder (triplets for descriptor, pairs for warp)")
+    parser.add_argument("--out", required=True, help="run folder: config.json, log.csv, last.pt, model.pt")
+    parser.add_argument("--steps", type=int, default=1000, help="total optimiser steps (default 1000)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--batch-size", type=int, default=16, help="samples per step (default 16)")
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and augmentation")
+    parser.add_argument("--backbone", choices=("resnet18", "small"), default="resnet18",
+                        help="resnet18 (default) or a small CNN for CPUs")
+    parser.add_argument("--size", type=int, default=None,
+                        help="input size in px (default: 224 descriptor, 256 warp; warp sizes must divide 256)")
+    parser.add_argument("--weights", default=None, help="local backbone weights to start from (.pt state dict)")
+    parser.add_argument("--loss", choices=("triplet", "contrastive"), default="triplet",
+                        help="descriptor loss: triplet with semi-hard mining (default) or contrastive")
+    parser.add_argument("--cycle-weight", type=float, default=0.5,
+                        help="warp: weight of forward-backward consistency (default 0.5)")
+    parser.add_argument("--stn-width", type=int, default=None,
+                        help="warp: channels of the estimator blocks (default: PSC's 512; e.g. 64 on a CPU)")
+    parser.add_argument("--stn-layers", type=int, default=5, help="warp: 3x3 layers per block (default 5, PSC's)")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+
+def config_from_args(args):
+    from train.loop import TrainConfig
+
+    return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
+                       batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
+                       backbone=args.backbone, size=args.size, loss=args.loss, cycle_weight=args.cycle_weight,
+                       stn_width=args.stn_width, stn_layers=args.stn_layers, workers=args.workers,
+                       checkpoint_every=args.checkpoint_every, weights=args.weights)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from train.loop import train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = train(config_from_args(args))
+    print(f"train {args.model}: step {result['step']}, last loss {result['loss']:.4f} -> {result['run']}",
+          file=sys.stderr)
+    return 0

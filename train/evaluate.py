@@ -1,0 +1,231 @@
+"""Evaluation on held-out shapes: descriptors by matching accuracy, warps by PCK, against baselines.
+
+Descriptors are evaluated on the pair samples of a split (sketch-sketch pairs; the flow gives the true
+correspondence of every pixel). In each pair, anchors are stroke pixels of drawing A, thinned to one per
+``anchor_px`` cell, whose true correspondence (A's position plus the flow) lies within ``on_stroke_px``
+of a stroke of drawing B (a point a person could mark in both drawings); candidates are B's stroke
+pixels thinned to one per ``candidate_px`` cell. Each anchor is matched to the candidate with the
+nearest descriptor; the error is that candidate's distance to the true correspondence, and acc@d is the
+fraction of anchors with error <= d px. Network descriptors see SketchZooms' three zoom windows of each
+point (half-sizes ``sketchzooms_factors() x H / 2`` px, cut from the 256 px drawing and resampled to the
+network's input size); Shape Context and HOG see the same drawing.
+
+Warps are evaluated on the pairs' keypoints visible in both images (or, for pairs without keypoints, 8
+pixels of A's object with valid flow, seeded), in both directions, by PCK with alpha x image size (PSC)
+and alpha x the keypoints' bounding box (SFNet).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from datagen.shards import read_shard
+from render.errors import InputError
+from render.views import sketchzooms_factors
+from train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
+from train.data import decode_pair_arrays, list_shards, zoom_crops
+from train.descriptor import describe
+from train.loop import TrainConfig, build_model, seed_everything
+from train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
+                           nearest_neighbours, pck_both_refs)
+from train.warp import sample_grid_at
+
+log = logging.getLogger(__name__)
+
+DESCRIPTOR_METHODS = ("model", "shape_context", "hog", "untrained")
+WARP_METHODS = ("model", "identity", "affine")
+
+
+def iter_pairs(root, split: str = "test", *, limit: int | None = None, sketch_only: bool = False):
+    """Decoded pair samples of a split (stored resolution), at most ``limit``."""
+    n = 0
+    for shard in list_shards(root, split):
+        for sample in read_shard(shard):
+            try:
+                pair = decode_pair_arrays(sample)
+            except InputError as exc:
+                raise InputError(f"{shard}: sample {sample.get('__key__')}: {exc}") from None
+            if sketch_only and pair["meta"].get("modality", "sketch-sketch") != "sketch-sketch":
+                continue
+            yield pair
+            n += 1
+            if limit is not None and n >= limit:
+                return
+
+
+def thin(points: np.ndarray, cell: float, rng: np.random.Generator) -> np.ndarray:
+    """One point per ``cell`` x ``cell`` square, chosen at random: (M, 2) -> (K, 2)."""
+    if len(points) == 0:
+        return points
+    order = rng.permutation(len(points))
+    cells = np.floor(points[order] / cell).astype(np.int64)
+    _, first = np.unique(cells, axis=0, return_index=True)
+    return points[order[np.sort(first)]]
+
+
+def correspondence_points(pair: dict, rng: np.random.Generator, *, anchors: int = 40, anchor_px: float = 6.0,
+                          candidate_px: float = 2.0, on_stroke_px: float = 2.0):
+    """(anchors_xy (N, 2) in A, true_xy (N, 2) in B, candidates_xy (M, 2) in B), pixels."""
+    ink_a, ink_b, flow = pair["a"], pair["b"], pair["flow"]
+    stroke_b = ink_b > 0.5
+    dist_b = cv2.distanceTransform((~stroke_b).astype(np.uint8), cv2.DIST_L2, 5)
+    rows, cols = np.nonzero((ink_a > 0.5) & np.isfinite(flow).all(-1))
+    xy = np.stack([cols + 0.5, rows + 0.5], 1)
+    true = xy + flow[rows, cols]
+    h, w = ink_b.shape
+    ti = np.clip(np.floor(true).astype(int), 0, [w - 1, h - 1])
+    ok = ((true >= 0) & (true < [w, h])).all(1) & (dist_b[ti[:, 1], ti[:, 0]] <= on_stroke_px)
+    keep = thin(np.concatenate([xy[ok], true[ok]], 1), anchor_px, rng)
+    if len(keep) > anchors:
+        keep = keep[rng.choice(len(keep), anchors, replace=False)]
+    rb, cb = np.nonzero(stroke_b)
+    cands = thin(np.stack([cb + 0.5, rb + 0.5], 1), candidate_px, rng)
+    return keep[:, :2], keep[:, 2:], cands
+
+
+def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, max_pairs: int = 20,
+                        anchors: int = 40, thresholds=DEFAULT_THRESHOLDS_PX, seed: int = 0,
+                        device: str = "cpu") -> dict:
+    """Matching accuracy of the trained descriptor, Shape Context, HOG and the untrained network.
+
+    Returns {"methods": {name: {"acc@10px": ..., ...}}, "thresholds_px": [...], "curves": {name: [...]},
+    "pairs": P, "anchors": N}.
+    """
+    seed_everything(cfg.seed)  # the untrained network is the trained one's initial state
+    untrained = build_model(replace(cfg, weights=None)).to(device).eval()
+    model = model.to(device).eval()
+    rng = np.random.default_rng(seed)
+    errors: dict[str, list[np.ndarray]] = {m: [] for m in DESCRIPTOR_METHODS}
+    n_pairs = 0
+    for pair in tqdm(iter_pairs(data, split, limit=max_pairs, sketch_only=True), desc="eval descriptor",
+                     total=max_pairs, leave=False):
+        a_xy, true_xy, cands = correspondence_points(pair, rng, anchors=anchors)
+        if len(a_xy) == 0 or len(cands) == 0:
+            continue
+        n_pairs += 1
+        h = pair["a_grey"].shape[0]
+        halves = [f * h / 2.0 for f in sketchzooms_factors()]
+        za = zoom_crops(pair["a_grey"], a_xy, halves, cfg.size).to(device)
+        zb = zoom_crops(pair["b_grey"], cands, halves, cfg.size).to(device)
+        descs = {"model": (describe(model, za).cpu().numpy(), describe(model, zb).cpu().numpy()),
+                 "untrained": (describe(untrained, za).cpu().numpy(), describe(untrained, zb).cpu().numpy()),
+                 "shape_context": (shape_context_descriptors(pair["a"], a_xy, halves[1]),
+                                   shape_context_descriptors(pair["b"], cands, halves[1])),
+                 "hog": (hog_descriptors(pair["a_grey"], a_xy, halves[1]),
+                         hog_descriptors(pair["b_grey"], cands, halves[1]))}
+        for name, (da, db) in descs.items():
+            errors[name].append(matching_errors(cands[nearest_neighbours(da, db)], true_xy))
+    if n_pairs == 0:
+        raise InputError(f"{data}: no sketch-sketch pairs with matchable points in split {split!r}")
+    out = {"methods": {}, "curves": {}, "thresholds_px": list(thresholds), "pairs": n_pairs,
+           "anchors": int(sum(len(e) for e in errors["model"]))}
+    for name, errs in errors.items():
+        curve = accuracy_curve(np.concatenate(errs), thresholds)
+        out["curves"][name] = [float(v) for v in curve]
+        out["methods"][name] = {f"acc@{t}px": float(v) for t, v in zip(thresholds, curve)}
+    return out
+
+
+def pair_keypoints_or_flow(pair: dict, rng: np.random.Generator, n: int = 8):
+    """Keypoints visible in both images, (K, 2) in A and (K, 2) in B; falls back to ``n`` object pixels
+    of A with valid flow when the pair has fewer than 2."""
+    if len(pair["kp_a"]) >= 2:
+        return pair["kp_a"], pair["kp_b"]
+    rows, cols = np.nonzero(pair["amask"] & np.isfinite(pair["flow"]).all(-1))
+    if len(rows) == 0:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    pick = rng.choice(len(rows), min(n, len(rows)), replace=False)
+    xy = np.stack([cols[pick] + 0.5, rows[pick] + 0.5], 1)
+    return xy, xy + pair["flow"][rows[pick], cols[pick]]
+
+
+def _transfer(grid: torch.Tensor, xy: np.ndarray, size: int) -> np.ndarray:
+    pts = torch.as_tensor(xy, dtype=torch.float32).unsqueeze(0)
+    return sample_grid_at(grid, pts, size, size)[0].numpy().astype(np.float64)
+
+
+def warp_records(model, a: torch.Tensor, b: torch.Tensor, kp_a: np.ndarray, kp_b: np.ndarray,
+                 amask=None, bmask=None) -> dict[str, list[dict]]:
+    """PCK records (one per direction) of each warp method for one pair; a, b (1, 1, S, S) ink."""
+    size = a.shape[-1]
+    recs: dict[str, list[dict]] = {m: [] for m in WARP_METHODS}
+    with torch.no_grad():
+        grid_ab = model(b, a)[-1]  # over A: where A's points lie in B
+        grid_ba = model(a, b)[-1]
+        aff_ab = affine_grid(model, b, a, amask)
+        aff_ba = affine_grid(model, a, b, bmask)
+    for (src_kp, dst_kp, g, aff) in ((kp_a, kp_b, grid_ab, aff_ab), (kp_b, kp_a, grid_ba, aff_ba)):
+        recs["model"].append(pck_both_refs(_transfer(g, src_kp, size), dst_kp, (size, size)))
+        recs["identity"].append(pck_both_refs(identity_transfer(src_kp), dst_kp, (size, size)))
+        recs["affine"].append(pck_both_refs(_transfer(aff, src_kp, size), dst_kp, (size, size)))
+    return recs
+
+
+def evaluate_warp(model, cfg: TrainConfig, data, split: str = "test", *, max_pairs: int = 40, seed: int = 0,
+                  device: str = "cpu") -> dict:
+    """PCK of the trained estimator, the identity warp and the global affine fitted to its features.
+
+    Returns {"methods": {name: {"pck@0.05": ..., "pck@0.10": ..., "pck_bbox@0.05": ..., ...}},
+    "pairs": P, "by_kind": {pair_kind: {name: {...}}}}.
+    """
+    model = model.to(device).eval()
+    rng = np.random.default_rng(seed)
+    records: dict[str, list[dict]] = {m: [] for m in WARP_METHODS}
+    by_kind: dict[str, dict[str, list[dict]]] = {}
+    n_pairs = 0
+    for pair in tqdm(iter_pairs(data, split, limit=max_pairs), desc="eval warp", total=max_pairs, leave=False):
+        p = decode_resized(pair, cfg.size)
+        kp_a, kp_b = pair_keypoints_or_flow(p, rng)
+        if len(kp_a) == 0:
+            continue
+        n_pairs += 1
+        a = torch.from_numpy(p["a"])[None, None].to(device)
+        b = torch.from_numpy(p["b"])[None, None].to(device)
+        recs = warp_records(model, a, b, kp_a, kp_b, p["amask"], p["bmask"])
+        kind = by_kind.setdefault(f'{pair["meta"].get("pair_kind", "?")}/{pair["meta"].get("modality", "?")}',
+                                  {m: [] for m in WARP_METHODS})
+        for name, r in recs.items():
+            records[name] += r
+            kind[name] += r
+    if n_pairs == 0:
+        raise InputError(f"{data}: no pairs with keypoints or valid flow in split {split!r}")
+    return {"methods": {m: mean_records(r) for m, r in records.items()}, "pairs": n_pairs,
+            "by_kind": {k: {m: mean_records(r) for m, r in v.items()} for k, v in sorted(by_kind.items())}}
+
+
+def decode_resized(pair: dict, size: int) -> dict:
+    """A decoded pair (stored resolution) brought to the network's input size: images, masks, flow and
+    keypoints."""
+    h = pair["a_grey"].shape[0]
+    if h == size:
+        return pair
+    from train.data import resize_flow, to_ink
+
+    s = size / h
+    out = dict(pair)
+    for k in ("a_grey", "b_grey"):
+        out[k] = cv2.resize(pair[k], (size, size), interpolation=cv2.INTER_AREA)
+    out["a"], out["b"] = to_ink(out["a_grey"]), to_ink(out["b_grey"])
+    for k in ("amask", "bmask"):
+        out[k] = cv2.resize(pair[k].astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
+    out["flow"] = resize_flow(pair["flow"], size)
+    out["kp_a"], out["kp_b"] = pair["kp_a"] * s, pair["kp_b"] * s
+    return out
+
+
+def write_json(obj, path: Path) -> None:
+    import json
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
+    os.replace(tmp, path)
