@@ -98,7 +98,7 @@ class GBufferRenderer:
         """G-buffer of ``mesh`` (a trimesh.Trimesh in world coordinates) seen by ``camera``."""
         from OpenGL import GL
 
-        self._platform.make_current()
+        self._make_current()
         self._collect()
         vao, n_faces = self._upload(mesh)
         fbo = self._target(camera.width, camera.height)
@@ -149,6 +149,22 @@ class GBufferRenderer:
         return self.render(mesh, camera, normals=normals)
 
     # ------------------------------------------------------------------ GL set-up
+    def _make_current(self):
+        """Make our context current, building a new one if it was lost.
+
+        pyrender's own OffscreenRenderer.delete() terminates the shared EGL display, which destroys
+        this context too; everything uploaded is then gone and is uploaded again on demand.
+        """
+        try:
+            self._platform.make_current()
+            return
+        except Exception as exc:  # EGL_BAD_DISPLAY / EGL_BAD_CONTEXT after someone terminated the display
+            log.info("EGL context lost (%s); creating a new one", type(exc).__name__)
+        self._targets.clear()
+        self._meshes.clear()
+        self._dead.clear()
+        self._create_context()
+
     def _create_context(self):
         try:
             from pyrender.platforms import egl

@@ -1,10 +1,12 @@
 """Object-space line drawings of a mesh: contours, boundaries, creases and suggestive contours,
 hidden lines removed, chained into strokes.
 
-- contour: on a smooth mesh, the zero crossings of n.v interpolated along edges from vertex normals and
-  joined across each face (Hertzmann & Zorin 2000), v the unit vector from the point to the eye; on a
-  faceted mesh, the edges between a front-facing and a back-facing face. ``smooth=None`` picks by
-  ``PreparedMesh.is_smooth`` (few edges sharper than 30 degrees).
+- contour: the zero crossings of n.v interpolated along edges from vertex normals and joined across
+  each face (Hertzmann & Zorin 2000), v the unit vector from the point to the eye; vertex normals are
+  split at sharp edges (more than SMOOTH_SHARP_DEG = 30 degrees, as Blender's auto smooth), and along
+  those edges the contour is the edge itself where one face is front-facing and the other back-facing.
+  So a cube gets faceted contours, a sphere interpolated ones, and a mixed mesh each where it belongs.
+  ``smooth=True`` uses unsplit vertex normals everywhere, ``smooth=False`` only face edges.
 - boundary: edges used by one face only.
 - crease: edges whose two face normals differ by more than ``crease_deg``. An edge that is both a
   contour (faceted mesh) and a crease is typed ``contour``: the outline takes precedence, as in
@@ -25,7 +27,7 @@ from render.camera import Camera
 from render.chain import chain_segments
 from render.curvature import radial_curvature, suggestive_strength
 from render.errors import InputError
-from render.prepared import PreparedMesh, prepare
+from render.prepared import SMOOTH_SHARP_DEG, PreparedMesh, prepare
 from render.strokes import LINE_TYPES, Drawing, Stroke
 from render.visibility import visible_pieces
 
@@ -54,7 +56,8 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
 
     kinds: line types to extract, any of render.strokes.LINE_TYPES.
     crease_deg: creases are edges whose face normals differ by more than this (degrees).
-    smooth: contour method (True interpolated, False faceted, None automatic).
+    smooth: contour method: None interpolated within smooth regions and faceted along sharp edges,
+        True interpolated from unsplit vertex normals, False faceted (edges between front and back faces).
     spacing_px: sample spacing in pixels for hidden-line removal.
     prepared: render.lines.prepare(mesh), to reuse per-mesh data over many views.
     Returns a Drawing whose strokes are ordered by type (in ``kinds`` order), then deterministically.
@@ -68,16 +71,18 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
     prep = prepared if prepared is not None else prepare(mesh)
     if len(prep.faces) == 0:
         return Drawing(camera=camera, strokes=[])
-    smooth = prep.is_smooth if smooth is None else bool(smooth)
     facing = _face_facing(prep, camera)
+    contour_edges = None
+    if "contour" in kinds:
+        contour_set, contour_edges = _contours(prep, camera, facing, smooth)
     sets = []
     for kind in kinds:
         if kind == "contour":
-            sets.append(_smooth_contours(prep, camera) if smooth else _faceted_contours(prep, facing))
+            sets.append(contour_set)
         elif kind == "boundary":
             sets.append(_boundaries(prep, facing))
         elif kind == "crease":
-            sets.append(_creases(prep, facing, crease_deg, exclude_contours=not smooth and "contour" in kinds))
+            sets.append(_creases(prep, facing, crease_deg, contour_edges))
         else:
             sets.append(_suggestive(prep, camera, suggestive_threshold, suggestive_fade))
     return Drawing(camera=camera, strokes=_visible_strokes(prep, camera, sets, spacing_px))
@@ -108,23 +113,47 @@ def _faceted_front(prep, facing):
     return f0, f1
 
 
-def _faceted_contour_mask(prep, facing) -> np.ndarray:
+def _contours(prep, camera, facing, smooth) -> tuple[_Segments, np.ndarray]:
+    """Contour segments, and the (E,) bool mask of mesh edges drawn as contours.
+
+    Interpolated zero crossings of n.v inside smooth groups of faces (split vertex normals, see
+    PreparedMesh.smooth_groups), plus the edges between a front- and a back-facing face wherever the
+    normals are split (sharp, boundary-free edges). smooth=False: edges only; True: one normal per
+    vertex; None: groups split at edges sharper than SMOOTH_SHARP_DEG.
+    """
     f0, f1 = _faceted_front(prep, facing)
-    return (prep.edge_count == 2) & (f0 != f1)
-
-
-def _faceted_contours(prep, facing) -> _Segments:
-    return _edge_segments(prep, "contour", np.flatnonzero(_faceted_contour_mask(prep, facing)), facing)
+    flips = (prep.edge_count == 2) & (f0 != f1)
+    if smooth is False:
+        edges = np.flatnonzero(flips)
+        return _edge_segments(prep, "contour", edges, facing), flips
+    corner_group, normals, group_vertex = prep.smooth_groups(None if smooth else SMOOTH_SHARP_DEG)
+    split = corner_group[prep.edge_faces[:, 0], 0] < 0  # all False, shaped (E,)
+    for end in (0, 1):  # an edge is split where either end has different groups in its two faces
+        v = prep.edges[:, end]
+        g = [corner_group[ef, np.argmax(prep.faces[ef] == v[:, None], axis=1)]
+             for ef in (prep.edge_faces[:, 0], np.maximum(prep.edge_faces[:, 1], 0))]
+        split |= g[0] != g[1]
+    edge_mask = flips & split
+    ndotv = np.einsum("ij,ij->i", normals, camera.view_directions(prep.vertices[group_vertex]))
+    inner = _zero_crossings(prep, ndotv, "contour", groups=corner_group, ring=True)
+    edges = _edge_segments(prep, "contour", np.flatnonzero(edge_mask), facing)
+    offset = int(inner.node0.max()) + 1 if len(inner.node0) else 0
+    merged = _Segments("contour", np.concatenate([inner.p0, edges.p0]), np.concatenate([inner.p1, edges.p1]),
+                       np.concatenate([inner.node0, edges.node0 + offset]),
+                       np.concatenate([inner.node1, edges.node1 + offset]),
+                       np.concatenate([inner.face, edges.face]),
+                       ring=np.concatenate([inner.ring, np.full(len(edges.p0), -1, np.int64)]))
+    return merged, edge_mask
 
 
 def _boundaries(prep, facing) -> _Segments:
     return _edge_segments(prep, "boundary", np.flatnonzero(prep.edge_count == 1), facing)
 
 
-def _creases(prep, facing, crease_deg, exclude_contours) -> _Segments:
+def _creases(prep, facing, crease_deg, contour_edges) -> _Segments:
     mask = prep.edge_angle_deg > crease_deg  # NaN on boundaries compares False
-    if exclude_contours:
-        mask &= ~_faceted_contour_mask(prep, facing)
+    if contour_edges is not None:
+        mask &= ~contour_edges  # drawn once, as contour
     if prep.is_closed:
         # on a closed outward mesh an edge between two back faces is always hidden: skip its rays
         f0, f1 = _faceted_front(prep, facing)
@@ -132,41 +161,39 @@ def _creases(prep, facing, crease_deg, exclude_contours) -> _Segments:
     return _edge_segments(prep, "crease", np.flatnonzero(mask), facing)
 
 
-def _zero_crossings(prep, values, kind, face_ok=None, ring=False, weight=None) -> _Segments:
-    """Segments joining, across each face, the zero crossings of a per-vertex (V,) field ``values``.
+def _zero_crossings(prep, values, kind, groups=None, face_ok=None, ring=False, weight=None) -> _Segments:
+    """Segments joining, across each face, the zero crossings of a scalar field given per vertex.
 
-    Crossings are computed once per edge so neighbouring faces share their endpoints exactly; node ids
-    are edge ids. face_ok: optional (F,) bool filter; weight: optional (F,) float64 per face.
+    values: (V,) float64 per vertex, or (G,) per smooth group when ``groups`` ((F, 3) int64 group of
+    each face corner) is given. A crossing is computed once per edge and pair of end values, from the
+    edge's lower vertex, so neighbouring faces share their endpoints exactly; its node id numbers the
+    (edge, value at lower end, value at upper end) triple. face_ok: optional (F,) bool filter;
+    weight: optional (F,) float64 per face.
     """
-    positive = values > 0
-    side = positive[prep.faces]  # (F, 3)
+    corner = prep.faces if groups is None else groups  # index into ``values`` of each face corner
+    side = values[corner] > 0  # (F, 3)
     crossed = side != side[:, [1, 2, 0]]  # face edge k runs corner k -> k + 1
     has = crossed.any(axis=1)
     if face_ok is not None:
         has &= face_ok
     faces = np.flatnonzero(has)
     crossed = crossed[faces]
-    k_first = np.argmax(crossed, axis=1)
-    k_second = 2 - np.argmax(crossed[:, ::-1], axis=1)
-    e0 = prep.face_edges[faces, k_first]
-    e1 = prep.face_edges[faces, k_second]
-    points = _edge_crossings(prep, values, np.concatenate([e0, e1]))
-    p0, p1 = points[: len(faces)], points[len(faces):]
-    return _Segments(kind, p0, p1, e0, e1, faces, ring=faces if ring else None,
-                     weight=None if weight is None else weight[faces])
-
-
-def _edge_crossings(prep, values, edges) -> np.ndarray:
-    """(len(edges), 3) float64 points where the linear interpolation of ``values`` along each edge is 0."""
-    a, b = prep.edges[edges, 0], prep.edges[edges, 1]
-    va, vb = values[a], values[b]
+    ks = np.stack([np.argmax(crossed, axis=1), 2 - np.argmax(crossed[:, ::-1], axis=1)], axis=1)  # (C, 2)
+    f = np.repeat(faces, 2)
+    k = ks.ravel()
+    k1 = (k + 1) % 3
+    edge = prep.face_edges[f, k]
+    forward = prep.faces[f, k] == prep.edges[edge, 0]  # face walks the edge from its lower vertex
+    lo = np.where(forward, corner[f, k], corner[f, k1])
+    hi = np.where(forward, corner[f, k1], corner[f, k])
+    _, node = np.unique(np.stack([edge, lo, hi], axis=1), axis=0, return_inverse=True)
+    node = node.reshape(-1, 2)
+    va, vb = values[lo], values[hi]
     t = np.clip(va / (va - vb), 0.0, 1.0)
-    return prep.vertices[a] + t[:, None] * (prep.vertices[b] - prep.vertices[a])
-
-
-def _smooth_contours(prep, camera) -> _Segments:
-    ndotv = np.einsum("ij,ij->i", prep.vertex_normals, camera.view_directions(prep.vertices))
-    return _zero_crossings(prep, ndotv, "contour", ring=True)
+    a, b = prep.vertices[prep.edges[edge, 0]], prep.vertices[prep.edges[edge, 1]]
+    points = (a + t[:, None] * (b - a)).reshape(-1, 2, 3)
+    return _Segments(kind, points[:, 0], points[:, 1], node[:, 0], node[:, 1], faces,
+                     ring=faces if ring else None, weight=None if weight is None else weight[faces])
 
 
 def _suggestive(prep, camera, threshold, fade) -> _Segments:

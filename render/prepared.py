@@ -14,10 +14,8 @@ import numpy as np
 
 from render.errors import InputError
 
-# A mesh counts as smooth (contours from interpolated vertex normals) when at most this fraction of its
-# interior edges are sharper than SMOOTH_SHARP_DEG; otherwise it is treated as faceted.
+# Vertex normals are split at edges sharper than this (degrees), as Blender's auto smooth does.
 SMOOTH_SHARP_DEG = 30.0
-SMOOTH_MAX_SHARP_FRACTION = 0.05
 
 
 class PreparedMesh:
@@ -102,19 +100,68 @@ class PreparedMesh:
         return normals / np.where(length > 0, length, 1.0)
 
     @cached_property
-    def face_size(self) -> np.ndarray:
-        """(F,) float64 length of each face's longest edge."""
-        tri = self.vertices[self.faces]
-        return np.linalg.norm(tri - tri[:, [1, 2, 0]], axis=2).max(axis=1)
+    def _vertex_pairs(self) -> np.ndarray:
+        """Sorted int64 keys u * V + w of vertex pairs at most one edge apart (u == w included)."""
+        n = len(self.vertices)
+        u = np.concatenate([self.edges[:, 0], self.edges[:, 1], np.arange(n)])
+        w = np.concatenate([self.edges[:, 1], self.edges[:, 0], np.arange(n)])
+        return np.sort(u * n + w)
 
-    @cached_property
-    def is_smooth(self) -> bool:
-        """True when few interior edges are sharp (see SMOOTH_SHARP_DEG, SMOOTH_MAX_SHARP_FRACTION)."""
-        interior = np.isfinite(self.edge_angle_deg)
-        if not interior.any():
-            return False
-        sharp = np.count_nonzero(self.edge_angle_deg[interior] > SMOOTH_SHARP_DEG)
-        return sharp <= SMOOTH_MAX_SHARP_FRACTION * np.count_nonzero(interior)
+    def faces_near(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(N,) bool: face a[i] has a vertex at most one edge from a vertex of face b[i] (b's two-ring)."""
+        n = len(self.vertices)
+        keys = (self.faces[a][:, :, None] * n + self.faces[b][:, None, :]).ravel()
+        pairs = self._vertex_pairs
+        pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
+        return (pairs[pos] == keys).reshape(len(a), 9).any(axis=1)
+
+    def smooth_groups(self, sharp_deg: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Split vertex normals: face corners around a vertex share a normal unless a sharp edge parts them.
+
+        sharp_deg: edges whose face normals differ by more than this (and boundary, non-manifold or
+        inconsistently wound edges) separate groups; None joins across every manifold edge (plain
+        vertex normals). Returns corner_group (F, 3) int64 group of each face corner, normals (G, 3)
+        float64 unit area-weighted group normals, vertex (G,) int64 the vertex of each group.
+        """
+        key = None if sharp_deg is None else float(sharp_deg)
+        cache = self.__dict__.setdefault("_groups", {})
+        if key in cache:
+            return cache[key]
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        n_faces = len(self.faces)
+        joined = (self.edge_count == 2) & ~self.edge_flip
+        if key is not None:
+            joined &= self.edge_angle_deg <= key
+        edges = np.flatnonzero(joined)
+        f0, f1 = self.edge_faces[edges, 0], self.edge_faces[edges, 1]
+        links = []
+        for end in (0, 1):
+            v = self.edges[edges, end]
+            c0 = 3 * f0 + np.argmax(self.faces[f0] == v[:, None], axis=1)
+            c1 = 3 * f1 + np.argmax(self.faces[f1] == v[:, None], axis=1)
+            links.append((c0, c1))
+        rows = np.concatenate([a for a, _ in links])
+        cols = np.concatenate([b for _, b in links])
+        graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(3 * n_faces, 3 * n_faces))
+        _, label = connected_components(graph, directed=False)
+        # number groups in order of first corner, so ids do not depend on scipy's labelling
+        _, first, inverse = np.unique(label, return_index=True, return_inverse=True)
+        rank = np.empty(len(first), dtype=np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+        corner_group = rank[inverse].reshape(n_faces, 3)
+        tri = self.vertices[self.faces]
+        weighted = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 * area
+        normals = np.zeros((len(first), 3))
+        for k in range(3):
+            np.add.at(normals, corner_group[:, k], weighted)
+        length = np.linalg.norm(normals, axis=1, keepdims=True)
+        normals /= np.where(length > 0, length, 1.0)
+        vertex = np.zeros(len(first), dtype=np.int64)
+        vertex[corner_group.ravel()] = self.faces.ravel()
+        cache[key] = (corner_group, normals, vertex)
+        return cache[key]
 
     @cached_property
     def is_closed(self) -> bool:

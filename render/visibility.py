@@ -8,10 +8,10 @@ be occlusions are skipped and the ray goes on past them:
   covers the point's own face, every face through an edge or vertex the point lies on, and coplanar
   neighbours, at any grazing angle, without a depth tolerance;
 - the faces listed by the caller (``faces``, the face each point lies on);
-- for points of smooth contours only (``ring_faces``), faces sharing a vertex with the point's face
-  and any hit closer than RING_REACH x the face's longest edge: an interpolated contour lies where the
-  faceted surface is slightly turned away, so the grazing ray leaves through the surface it lies on
-  within a face or two.
+- for points of smooth contours only (``ring_faces``), faces with a vertex at most one edge away from
+  a vertex of the point's face (its two-ring): an interpolated contour lies where the faceted surface
+  is slightly turned away, so the grazing ray leaves through the surface it lies on within a face or
+  two. The rule is topological, so a thin wall's other side (far along the surface) still occludes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from render.prepared import PreparedMesh, prepare
 
 PLANE_TOL = 1e-6  # x mesh bounding-box diagonal: distance from a face's plane that counts as on it
 RAY_OFFSET = 1e-6  # x mesh diagonal: rays start this far along themselves, clear of rounding at the origin
-RING_REACH = 2.0  # x longest edge of a contour point's face: hits this close are the surface it grazes
 MAX_PASSES = 8  # skipped hits per ray before the point is taken as visible
 
 
@@ -110,10 +109,7 @@ def unoccluded(prep: PreparedMesh, camera: Camera, points: np.ndarray, *, own_fa
             skip |= prim == own_faces[active]
         if ring_faces is not None:
             ring = ring_faces[active]
-            ring_face = np.maximum(ring, 0)
-            shares = (prep.faces[prim][:, :, None] == prep.faces[ring_face][:, None, :]).any(axis=(1, 2))
-            close = start[active] + tfar < RING_REACH * prep.face_size[ring_face]
-            skip |= (shares | close) & (ring >= 0)
+            skip |= prep.faces_near(prim, np.maximum(ring, 0)) & (ring >= 0)
         free[active[~skip]] = False
         start[active] += tfar + offset
         active = active[skip]

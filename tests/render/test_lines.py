@@ -33,7 +33,6 @@ def test_sphere_contour_on_analytic_circle(sphere, ortho):
     kwargs = {"ortho_scale": 1.6} if ortho else {"yfov_deg": 40.0}
     cam = Camera.looking_at((0, 0, 3), (0, 0, 0), (0, 1, 0), width=256, height=256, **kwargs)
     drawing = extract_lines(mesh, cam)
-    assert prepare(mesh).is_smooth
     assert [s.kind for s in drawing.strokes] == ["contour"]  # one closed polyline, no creases
     stroke = drawing.strokes[0]
     np.testing.assert_allclose(stroke.xy[0], stroke.xy[-1])
@@ -49,7 +48,7 @@ def test_cube_has_exactly_twelve_creases(cube):
     angles = prep.edge_angle_deg
     assert len(angles) == 18 and np.count_nonzero(angles > 45.0) == 12
     assert np.count_nonzero(angles < 1e-6) == 6  # the face diagonals
-    assert not prep.is_smooth and prep.is_closed
+    assert prep.is_closed
 
 
 def test_cube_from_a_corner_view_draws_nine_edges(cube):
