@@ -1,0 +1,164 @@
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from datagen.execute import run_dataset
+from datagen.flow import sample_flow
+from datagen.pairs import PairConfig
+from datagen.plan import load_shapes
+from datagen.triplets import ViewConfig
+from render.camera import Camera
+from tiny_datasets import samples, tiny_spec
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def pair_set(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pairs")
+    spec = tiny_spec(folder, "mug")
+    config = PairConfig(collection=str(spec), seed=5, camera=ViewConfig(views=3, size=SIZE), pairs=6)
+    summary = run_dataset(dataset="pairs", builder="datagen.pairs", config=config, out_dir=folder / "out",
+                          progress=False)
+    return config, folder / "out", summary
+
+
+def _decode(data):
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+def _ray_points(shape, cam: Camera):
+    """Surface point seen by each pixel centre of ``cam``, by ray casting (independent of the GL pass)."""
+    ys, xs = np.mgrid[0:cam.height, 0:cam.width]
+    centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
+    origins, dirs = cam.pixel_rays(centres)
+    loc, ray, _ = shape.trimesh.ray.intersects_location(origins, dirs, multiple_hits=False)
+    points = np.full((len(centres), 3), np.nan)
+    points[ray] = loc
+    return points.reshape(cam.height, cam.width, 3)
+
+
+def test_files_shapes_and_kinds(pair_set):
+    config, out, summary = pair_set
+    got = samples(out)
+    assert summary["samples"] == len(got) == 2 * config.pairs
+    kinds, modalities = set(), set()
+    for s in got:
+        meta = json.loads(s["json"])
+        kinds.add(meta["pair_kind"])
+        modalities.add(meta["modality"])
+        flow = np.load(io.BytesIO(s["flow.npy"]))
+        assert flow.shape == (SIZE, SIZE, 2) and flow.dtype == np.float32
+        a, b = _decode(s["a.png"]), _decode(s["b.png"])
+        assert b.shape == (SIZE, SIZE)
+        assert a.shape == ((SIZE, SIZE, 3) if meta["modality"] == "sketch-shaded" else (SIZE, SIZE))
+        amask, bmask = _decode(s["amask.png"]) > 0, _decode(s["bmask.png"]) > 0
+        # flow only where A shows the object; masks are not empty
+        assert not np.isfinite(flow[~amask]).any()
+        assert amask.sum() > 200 and bmask.sum() > 100
+        assert np.isfinite(flow[..., 0]).sum() > 50
+        # where defined, the flow lands inside B's image and (deformations aside) on B's object
+        ys, xs = np.nonzero(np.isfinite(flow[..., 0]))
+        tx, ty = xs + 0.5 + flow[ys, xs, 0], ys + 0.5 + flow[ys, xs, 1]
+        assert tx.min() >= 0 and tx.max() < SIZE and ty.min() >= 0 and ty.max() < SIZE
+        # (a silhouette point may land in the pixel just outside B's mask)
+        near_object = cv2.dilate(bmask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        assert near_object[np.floor(ty).astype(int), np.floor(tx).astype(int)].mean() > 0.98
+        assert meta["split"] == s["__split__"]
+    assert kinds == {"views", "shapes", "deform"} and modalities == {"sketch-sketch", "sketch-shaded"}
+
+
+def test_flow_matches_ray_cast_surface_points(pair_set):
+    """Flow from the GL depth buffer agrees with points found by ray casting through A's pixel centres."""
+    config, out, _ = pair_set
+    shapes = load_shapes(config.collection)[0]
+    checked = 0
+    for s in samples(out):
+        meta = json.loads(s["json"])
+        if meta["pair_kind"] != "views":
+            continue
+        flow = np.load(io.BytesIO(s["flow.npy"]))
+        cam_a, cam_b = Camera.from_json(meta["a"]["camera"]), Camera.from_json(meta["b"]["camera"])
+        points = _ray_points(shapes[meta["a"]["shape"]], cam_a)
+        ok = np.isfinite(flow[..., 0]) & np.isfinite(points[..., 0])
+        xy_b, _ = cam_b.world_to_pixels(points[ok])
+        ys, xs = np.nonzero(ok)
+        err = np.linalg.norm(np.stack([xs + 0.5, ys + 0.5], 1) + flow[ok] - xy_b, axis=1)
+        # float32 depth: a few thousandths of a pixel, except on silhouette pixels the two disagree on
+        assert np.median(err) < 1e-2 and np.mean(err < 0.05) > 0.97
+        checked += 1
+    assert checked >= 1
+
+
+def test_flow_carries_visible_keypoints_onto_their_partners(pair_set):
+    """At A's visible keypoints (away from depth edges) the flow lands on B's keypoint within 1 px."""
+    config, out, _ = pair_set
+    shapes = load_shapes(config.collection)[0]
+    visible = checked = 0
+    for s in samples(out):
+        meta = json.loads(s["json"])
+        flow = np.load(io.BytesIO(s["flow.npy"]))
+        cam_a = Camera.from_json(meta["a"]["camera"])
+        points = _ray_points(shapes[meta["a"]["shape"]], cam_a)
+        kb = {k["id"]: k for k in meta["b"]["keypoints"]}
+        for k in meta["a"]["keypoints"]:
+            other = kb[k["id"]]
+            if not (k["visible"] and other["visible"]):
+                continue
+            visible += 1
+            # Pixel-centre flow can only be read at a keypoint where the pixels read see the keypoint's own
+            # surface: bilinearly when the four centres around it all see points within 2 pixel footprints
+            # of it, else from the nearest centre (within 1 footprint) moved to the keypoint to first order
+            # with the flow's gradient towards on-surface neighbours. Keypoints on depth edges or grazing
+            # surfaces fall between surfaces and are not read.
+            x, y = k["xy"]
+            footprint = -cam_a.world_to_cam(np.array([k["point"]]))[0, 2] / cam_a.focal_px
+            on = np.linalg.norm(points - np.array(k["point"]), axis=2) < 2 * footprint  # (H, W) own surface
+            on &= np.isfinite(flow[..., 0])
+            j0, i0 = int(np.floor(x - 0.5)), int(np.floor(y - 0.5))
+            i, j = int(y), int(x)
+            if 0 <= i0 and 0 <= j0 and on[i0:i0 + 2, j0:j0 + 2].all():
+                landed = np.array(k["xy"]) + sample_flow(flow, np.array([k["xy"]]))[0]
+            elif np.linalg.norm(points[i, j] - k["point"]) < footprint and on[i, j]:
+                grad = []
+                for di, dj in ((0, 1), (1, 0)):
+                    if on[i + di, j + dj]:
+                        grad.append(flow[i + di, j + dj] - flow[i, j])
+                    elif on[i - di, j - dj]:
+                        grad.append(flow[i, j] - flow[i - di, j - dj])
+                if len(grad) < 2:
+                    continue
+                jac = np.eye(2) + np.stack(grad, axis=1)  # columns: d(landing)/dx, d(landing)/dy
+                offset = np.array(k["xy"]) - [j + 0.5, i + 0.5]
+                landed = np.array([j + 0.5, i + 0.5]) + flow[i, j] + jac @ offset
+            else:
+                continue
+            assert np.linalg.norm(landed - other["xy"]) <= 1.0, (s["__key__"], meta["pair_kind"], k["id"])
+            checked += 1
+    assert visible >= 10 and checked >= 0.4 * visible
+
+
+def test_deformation_flow_is_exact(pair_set):
+    """For a deformed pair, B's keypoints are A's moved by the stored deformation, and so is the flow."""
+    from datagen.deform import Deformation, ThinPlateSpline
+
+    config, out, _ = pair_set
+    seen = 0
+    for s in samples(out):
+        meta = json.loads(s["json"])
+        if meta["pair_kind"] != "deform":
+            continue
+        d = meta["deformation"]
+        tps = ThinPlateSpline.fit(d["tps_src"], d["tps_dst"]) if d["tps_src"] else None
+        deformation = Deformation(np.array(d["matrix"]), np.array(d["offset"]), tps, SIZE, SIZE)
+        flow = np.load(io.BytesIO(s["flow.npy"]))
+        ok = np.isfinite(flow[..., 0])
+        np.testing.assert_allclose(flow[ok], deformation.flow()[ok], atol=1e-3)
+        assert meta["b"]["camera"] == meta["a"]["camera"]
+        for ka, kb in zip(meta["a"]["keypoints"], meta["b"]["keypoints"]):
+            np.testing.assert_allclose(deformation.apply([ka["xy"]])[0], kb["xy"], atol=1e-9)
+        seen += 1
+    assert seen >= 1
