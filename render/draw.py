@@ -52,7 +52,8 @@ class DrawConfig:
 class PointViews:
     """Points seen by one camera. xy: (N, 2) float64 pixels (moved with the strokes by the style; NaN
     behind a perspective camera); depth: (N,) float64 along the view axis; visible: (N,) bool (inside
-    the image, in front of the camera, not occluded)."""
+    the image, in front of the camera, not occluded), decided on the projection before the style moved
+    it (the sketchy style moves points by at most ``SketchyConfig.wobble_px``)."""
 
     xy: np.ndarray
     depth: np.ndarray
