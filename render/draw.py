@@ -63,14 +63,16 @@ class PointViews:
 @dataclass(frozen=True)
 class DrawnView:
     """One camera's output. drawing: styled strokes; image: (H, W) uint8, 255 background; svg: the SVG
-    document; points: the projected points or None; seconds: wall time per stage (lines, style,
-    points, raster, svg)."""
+    document; points: the projected points or None; style: the view's style, whose
+    ``displace(xy)`` moves any other pixel positions (flow, keypoints) of this view with its strokes;
+    seconds: wall time per stage (lines, style, points, raster, svg)."""
 
     camera: Camera
     drawing: Drawing
     image: np.ndarray
     svg: str
     points: PointViews | None = None
+    style: object = field(default=None, compare=False)
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
 
@@ -114,7 +116,7 @@ def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index:
     svg = drawing_svg(drawing, line_width=config.width)
     t5 = time.perf_counter()
     seconds = {"lines": t1 - t0, "style": t2 - t1, "points": t3 - t2, "raster": t4 - t3, "svg": t5 - t4}
-    return DrawnView(camera, drawing, image, svg, projected, seconds)
+    return DrawnView(camera, drawing, image, svg, projected, style, seconds)
 
 
 def project(mesh, camera: Camera, points, point_faces, style, prepared) -> PointViews:
