@@ -121,7 +121,7 @@ def _dask(job: Job, units: Sequence[WorkUnit], scheduler: str) -> Iterator[dict[
         # a task whose worker dies is rescheduled by the scheduler on another worker
         futures = client.map(run_unit, [job] * len(units), list(units),
                              key=[f"sketchgen-{job.builder}-{u.shard}" for u in units], retries=2)
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             yield future.result()
             future.release()
 

@@ -37,3 +37,11 @@ def samples(out: Path) -> list[dict]:
             s["__split__"] = shard.parent.name
             got.append(s)
     return got
+
+
+def any_spec(folder: Path, category: str, n: int) -> Path:
+    """A bundled-style spec with the first ``n`` shapes of ``category`` (whatever their splits)."""
+    entries = [e for e in load_spec()["shapes"] if e["category"] == category][:n]
+    path = Path(folder) / f"any_{category}_{n}.json"
+    path.write_text(json.dumps({"version": 1, "seed": 0, "shapes": entries}))
+    return path

@@ -1,0 +1,49 @@
+"""``sketchgen pairs``: warp-pretraining pairs (images A and B, dense flow, masks, keypoints) as tar shards."""
+
+from __future__ import annotations
+
+import argparse
+
+from datagen.commands.triplets import add_common_arguments, collection_arg, line_config, run_builder
+
+HELP = "build a warp-pretraining pair dataset with dense flow (sharded, resumable, local or Dask workers)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser, views=6)
+    parser.add_argument("--pairs", type=int, default=8, help="pairs per shape (default 8)")
+    parser.add_argument("--kinds", default="views,shapes,deform",
+                        help="pair kinds to draw from, comma-separated (views, shapes, deform)")
+    parser.add_argument("--modalities", default="sketch-sketch,sketch-shaded",
+                        help="modalities to draw from, comma-separated (sketch-sketch, sketch-shaded)")
+    parser.add_argument("--size", type=int, default=256, help="image size in pixels (default 256)")
+    parser.add_argument("--max-angle", type=float, default=60.0,
+                        help="views pairs: largest angle between the two views, degrees (default 60)")
+    parser.add_argument("--export-psc", metavar="DIR", default=None,
+                        help="also write the PF-Pascal/PSC6k CSV layout with PNG files into DIR")
+
+
+def run(args) -> int:
+    from datagen.cli import UsageError
+    from datagen.pairs import PairConfig
+    from datagen.triplets import ViewConfig
+
+    def items(text):
+        return tuple(t.strip() for t in text.split(",") if t.strip())
+
+    try:
+        config = PairConfig(
+            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes,
+            camera=ViewConfig(views=args.views, size=args.size), lines=line_config(args), pairs=args.pairs,
+            kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    code = run_builder(args, dataset="pairs", builder="datagen.pairs", config=config)
+    if args.export_psc and args.shard_index is None:
+        import sys
+
+        from datagen.export_psc import export_psc
+
+        counts = export_psc(args.out, args.export_psc)
+        print(f"PSC layout: {counts} -> {args.export_psc}", file=sys.stderr)
+    return code

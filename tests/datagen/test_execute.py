@@ -1,0 +1,81 @@
+import json
+import shutil
+
+import pytest
+
+from datagen.execute import Job, execute, run_dataset
+from datagen.plan import plan_units
+from datagen.triplets import TripletConfig, ViewConfig
+from dying_builder import DIE_UNIT, marker
+from tiny_datasets import any_spec, shard_hashes
+
+
+def _config(spec):
+    return TripletConfig(collection=str(spec), seed=11, camera=ViewConfig(views=2, size=256), points=2, size=96)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted single-process run of 3 small shapes."""
+    folder = tmp_path_factory.mktemp("execute")
+    spec = any_spec(folder, "mug", 3)
+    out = folder / "ref"
+    summary = run_dataset(dataset="triplets", builder="datagen.triplets", config=_config(spec), out_dir=out,
+                          progress=False)
+    return spec, out, summary, shard_hashes(out)
+
+
+def test_same_command_twice_and_resume_skip(reference, tmp_path):
+    spec, out, summary, hashes = reference
+    assert summary["units"] == 3 and summary["samples"] > 0 and not summary["errors"]
+    assert len(hashes) == 4  # 3 shards + manifest
+    again = tmp_path / "again"
+    run_dataset(dataset="triplets", builder="datagen.triplets", config=_config(spec), out_dir=again, progress=False)
+    assert shard_hashes(again) == hashes
+    # a second run over a finished folder skips every unit and rewrites the same manifest
+    second = run_dataset(dataset="triplets", builder="datagen.triplets", config=_config(spec), out_dir=again,
+                         progress=False)
+    assert second["skipped"] == 3 and shard_hashes(again) == hashes
+    manifest = json.loads((again / "manifest.json").read_text())
+    assert sum(c["samples"] for c in manifest["counts"].values()) == summary["samples"]
+    assert set(manifest["collection"]["shapes"]) == {"mug_000", "mug_001", "mug_002"}
+    assert manifest["seed"] == 11 and manifest["packages"]["numpy"]
+
+
+def test_two_joblib_workers_with_one_killed_match_one_process(reference, tmp_path):
+    spec, _, _, hashes = reference
+    local_spec = tmp_path / spec.name
+    shutil.copy(spec, local_spec)
+    config = _config(local_spec)
+    # the manifest records the collection path, so compare shards, and the manifest apart from that path
+    out = tmp_path / "two"
+    units = plan_units([(f"mug_00{k}", "mug") for k in range(3)])
+    results = execute(Job("dying_builder", config, str(out)), units, workers=2, progress=False)
+    assert marker(config).exists(), "the worker running unit 1 was meant to die"
+    assert [r["shard"] for r in results] == sorted(u.shard for u in units)
+    assert not any(r.get("error") for r in results)
+    got = shard_hashes(out)
+    assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
+        {k: v for k, v in hashes.items() if k.endswith(".tar")}
+    assert not list(out.glob("*/.*tmp*"))
+
+
+def test_dask_local_cluster_with_a_killed_worker_matches_joblib(reference, tmp_path):
+    from distributed import LocalCluster
+
+    spec, _, _, hashes = reference
+    local_spec = tmp_path / spec.name
+    shutil.copy(spec, local_spec)
+    config = _config(local_spec)
+    out = tmp_path / "dask"
+    units = plan_units([(f"mug_00{k}", "mug") for k in range(3)])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        results = execute(Job("dying_builder", config, str(out)), units, scheduler=cluster.scheduler_address,
+                          progress=False)
+    assert marker(config).exists() and int(marker(config).read_text()) > 0
+    assert not any(r.get("error") for r in results)
+    got = shard_hashes(out)
+    assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
+        {k: v for k, v in hashes.items() if k.endswith(".tar")}
+    assert len(list(out.glob("*/*.tar"))) == 3 and not list(out.glob("*/.*tmp*"))
