@@ -11,33 +11,35 @@ from __future__ import annotations
 import numpy as np
 
 
-def chain_segments(node0: np.ndarray, node1: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def chain_segments(node0: np.ndarray, node1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group pieces into polylines.
 
     node0, node1: (P,) int64 ids of each piece's start and end.
-    Returns one (order, flipped) per polyline, in order of its lowest-index piece: order (k,) int64
-    piece indices along the polyline, flipped (k,) bool where a piece is walked from end to start.
-    A closed loop comes back to its first node.
+    Returns (order, flipped, lengths): order (P,) int64 piece indices, polyline after polyline, each
+    along its polyline; flipped (P,) bool where a piece is walked from its end to its start; lengths
+    (C,) int64 pieces per polyline. Polylines come in order of their lowest-index piece. A closed loop
+    comes back to its first node.
     """
     n = len(node0)
     if n == 0:
-        return []
+        return np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, np.int64)
     ends = np.concatenate([node0, node1])  # end e < n is piece e's start, e >= n is piece e - n's end
     _, inverse, counts = np.unique(ends, return_inverse=True, return_counts=True)
     order = np.argsort(inverse, kind="stable")
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    first = np.cumsum(counts) - counts
     pair = np.flatnonzero(counts == 2)
     partner = np.full(2 * n, -1, dtype=np.int64)
     e1, e2 = order[first[pair]], order[first[pair] + 1]
     partner[e1], partner[e2] = e2, e1
     partner = partner.tolist()
     used = bytearray(n)
-    chains = []
+    walk: list[int] = []  # signed: piece + 1, negative when flipped
+    lengths: list[int] = []
     for i in range(n):
         if used[i]:
             continue
         used[i] = 1
-        forward = [(i, False)]
+        forward = [i + 1]
         exit_end = i + n
         while True:
             p = partner[exit_end]
@@ -47,9 +49,12 @@ def chain_segments(node0: np.ndarray, node1: np.ndarray) -> list[tuple[np.ndarra
             if used[j]:
                 break
             used[j] = 1
-            flipped = p >= n  # entered at its end: walked backwards
-            forward.append((j, flipped))
-            exit_end = j if flipped else j + n
+            if p >= n:  # entered at its end: walked backwards
+                forward.append(-j - 1)
+                exit_end = j
+            else:
+                forward.append(j + 1)
+                exit_end = j + n
         backward = []
         exit_end = i
         while True:
@@ -60,10 +65,15 @@ def chain_segments(node0: np.ndarray, node1: np.ndarray) -> list[tuple[np.ndarra
             if used[j]:
                 break
             used[j] = 1
-            flipped = p < n  # reached at its start while walking back: it runs towards us reversed
-            backward.append((j, flipped))
-            exit_end = j + n if flipped else j
-        items = backward[::-1] + forward
-        chains.append((np.array([a for a, _ in items], dtype=np.int64),
-                       np.array([b for _, b in items], dtype=bool)))
-    return chains
+            if p < n:  # reached at its start while walking back: it runs towards us reversed
+                backward.append(-j - 1)
+                exit_end = j + n
+            else:
+                backward.append(j + 1)
+                exit_end = j
+        backward.reverse()
+        walk.extend(backward)
+        walk.extend(forward)
+        lengths.append(len(backward) + len(forward))
+    signed = np.array(walk, dtype=np.int64)
+    return np.abs(signed) - 1, signed < 0, np.array(lengths, dtype=np.int64)

@@ -96,6 +96,14 @@ def _face_facing(prep: PreparedMesh, camera: Camera) -> np.ndarray:
     return prep.face_normals @ camera.position - prep.face_offsets
 
 
+def _to_eye(camera: Camera, points: np.ndarray) -> np.ndarray:
+    """(N, 3) float64 unit vectors from world points towards the eye (Camera.view_directions, leaner)."""
+    if camera.is_ortho:
+        return np.broadcast_to(-camera.forward, points.shape)
+    d = camera.position - points
+    return d / np.sqrt(np.einsum("ij,ij->i", d, d))[:, None]
+
+
 def _edge_segments(prep, kind, edges, facing) -> _Segments:
     """Segments along mesh edges (ids ``edges``), carried by their camera-facing adjacent face."""
     ef = prep.edge_faces[edges]
@@ -126,18 +134,12 @@ def _contours(prep, camera, facing, smooth) -> tuple[_Segments, np.ndarray]:
     if smooth is False:
         edges = np.flatnonzero(flips)
         return _edge_segments(prep, "contour", edges, facing), flips
-    corner_group, normals, group_vertex = prep.smooth_groups(None if smooth else SMOOTH_SHARP_DEG)
-    split = corner_group[prep.edge_faces[:, 0], 0] < 0  # all False, shaped (E,)
-    for end in (0, 1):  # an edge is split where either end has different groups in its two faces
-        v = prep.edges[:, end]
-        g = [corner_group[ef, np.argmax(prep.faces[ef] == v[:, None], axis=1)]
-             for ef in (prep.edge_faces[:, 0], np.maximum(prep.edge_faces[:, 1], 0))]
-        split |= g[0] != g[1]
+    corner_group, normals, group_vertex, split = prep.smooth_groups(None if smooth else SMOOTH_SHARP_DEG)
     edge_mask = flips & split
-    ndotv = np.einsum("ij,ij->i", normals, camera.view_directions(prep.vertices[group_vertex]))
+    ndotv = np.einsum("ij,ij->i", normals, _to_eye(camera, prep.vertices[group_vertex]))
     inner = _zero_crossings(prep, ndotv, "contour", groups=corner_group, ring=True)
     edges = _edge_segments(prep, "contour", np.flatnonzero(edge_mask), facing)
-    offset = int(inner.node0.max()) + 1 if len(inner.node0) else 0
+    offset = int(max(inner.node0.max(), inner.node1.max())) + 1 if len(inner.node0) else 0
     merged = _Segments("contour", np.concatenate([inner.p0, edges.p0]), np.concatenate([inner.p1, edges.p1]),
                        np.concatenate([inner.node0, edges.node0 + offset]),
                        np.concatenate([inner.node1, edges.node1 + offset]),
@@ -166,8 +168,8 @@ def _zero_crossings(prep, values, kind, groups=None, face_ok=None, ring=False, w
 
     values: (V,) float64 per vertex, or (G,) per smooth group when ``groups`` ((F, 3) int64 group of
     each face corner) is given. A crossing is computed once per edge and pair of end values, from the
-    edge's lower vertex, so neighbouring faces share their endpoints exactly; its node id numbers the
-    (edge, value at lower end, value at upper end) triple. face_ok: optional (F,) bool filter;
+    edge's lower vertex, so neighbouring faces share their endpoints exactly; its node id encodes the
+    pair (value index at the lower end, value index at the upper end). face_ok: optional (F,) bool filter;
     weight: optional (F,) float64 per face.
     """
     corner = prep.faces if groups is None else groups  # index into ``values`` of each face corner
@@ -186,8 +188,8 @@ def _zero_crossings(prep, values, kind, groups=None, face_ok=None, ring=False, w
     forward = prep.faces[f, k] == prep.edges[edge, 0]  # face walks the edge from its lower vertex
     lo = np.where(forward, corner[f, k], corner[f, k1])
     hi = np.where(forward, corner[f, k1], corner[f, k])
-    _, node = np.unique(np.stack([edge, lo, hi], axis=1), axis=0, return_inverse=True)
-    node = node.reshape(-1, 2)
+    # the values at the two ends name their vertices, hence the edge: the pair is the crossing's id
+    node = (lo * np.int64(len(values)) + hi).reshape(-1, 2)
     va, vb = values[lo], values[hi]
     t = np.clip(va / (va - vb), 0.0, 1.0)
     a, b = prep.vertices[prep.edges[edge, 0]], prep.vertices[prep.edges[edge, 1]]
@@ -198,7 +200,7 @@ def _zero_crossings(prep, values, kind, groups=None, face_ok=None, ring=False, w
 
 def _suggestive(prep, camera, threshold, fade) -> _Segments:
     kr = radial_curvature(prep, camera)
-    ndotv = np.einsum("ij,ij->i", prep.vertex_normals, camera.view_directions(prep.vertices))
+    ndotv = np.einsum("ij,ij->i", prep.vertex_normals, _to_eye(camera, prep.vertices))
     side = kr[prep.faces] > 0
     candidates = np.flatnonzero((side != side[:, [1, 2, 0]]).any(axis=1)
                                 & (ndotv[prep.faces] > 0).all(axis=1))
@@ -241,11 +243,25 @@ def _visible_strokes(prep, camera, sets: list[_Segments], spacing_px) -> list[St
     strokes = []
     for k, seg in enumerate(sets):
         mine = np.flatnonzero(set_of == k)  # pieces are in segment order, so sets are contiguous
-        for order, flipped in chain_segments(node0[mine], node1[mine]):
-            order = mine[order]
-            first = order[0] + (n if flipped[0] else 0)
-            rows = np.concatenate([[first], np.where(flipped, order, order + n)])
-            strokes.append(Stroke(xy=ends_xy[rows], depth=ends_depth[rows], points=ends[rows],
-                                  faces=np.concatenate([face[order[:1]], face[order]]), kind=seg.kind,
-                                  weight=np.concatenate([weight[order[:1]], weight[order]])))
+        order, flipped, lengths = chain_segments(node0[mine], node1[mine])
+        if len(lengths) == 0:
+            continue
+        # all polylines of this type at once: vertex rows (start of the first piece, then each piece's
+        # far end) into ``ends``, and the piece each vertex belongs to
+        order = mine[order]
+        heads = np.cumsum(lengths) - lengths  # position of each chain's first piece in ``order``
+        tail_rows = np.where(flipped, order, order + n)
+        head_rows = np.where(flipped[heads], order[heads] + n, order[heads])
+        at = np.cumsum(lengths + 1) - (lengths + 1)  # where each polyline's vertices start
+        rows = np.empty(len(order) + len(lengths), dtype=np.int64)
+        piece = np.empty_like(rows)
+        is_head = np.zeros(len(rows), dtype=bool)
+        is_head[at] = True
+        rows[is_head], rows[~is_head] = head_rows, tail_rows
+        piece[is_head], piece[~is_head] = order[heads], order
+        xy, depth, pts = ends_xy[rows], ends_depth[rows], ends[rows]
+        fs, ws = face[piece], weight[piece]
+        for a, m in zip(at.tolist(), (lengths + 1).tolist()):
+            strokes.append(Stroke(xy=xy[a:a + m], depth=depth[a:a + m], points=pts[a:a + m], faces=fs[a:a + m],
+                                  kind=seg.kind, weight=ws[a:a + m]))
     return strokes

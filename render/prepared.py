@@ -115,7 +115,7 @@ class PreparedMesh:
         pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
         return (pairs[pos] == keys).reshape(len(a), 9).any(axis=1)
 
-    def smooth_groups(self, sharp_deg: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def smooth_groups(self, sharp_deg: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Split vertex normals: face corners around a vertex share a normal unless a sharp edge parts them.
 
         sharp_deg: edges whose face normals differ by more than this (and boundary, non-manifold or
@@ -160,7 +160,14 @@ class PreparedMesh:
         normals /= np.where(length > 0, length, 1.0)
         vertex = np.zeros(len(first), dtype=np.int64)
         vertex[corner_group.ravel()] = self.faces.ravel()
-        cache[key] = (corner_group, normals, vertex)
+        split = np.zeros(len(self.edges), dtype=bool)
+        second = np.maximum(self.edge_faces[:, 1], 0)
+        for end in (0, 1):  # split where either end of the edge has different groups in its two faces
+            v = self.edges[:, end]
+            g0 = corner_group[self.edge_faces[:, 0], np.argmax(self.faces[self.edge_faces[:, 0]] == v[:, None], axis=1)]
+            g1 = corner_group[second, np.argmax(self.faces[second] == v[:, None], axis=1)]
+            split |= g0 != g1
+        cache[key] = (corner_group, normals, vertex, split)
         return cache[key]
 
     @cached_property

@@ -109,7 +109,8 @@ def unoccluded(prep: PreparedMesh, camera: Camera, points: np.ndarray, *, own_fa
             skip |= prim == own_faces[active]
         if ring_faces is not None:
             ring = ring_faces[active]
-            skip |= prep.faces_near(prim, np.maximum(ring, 0)) & (ring >= 0)
+            mine = np.flatnonzero(ring >= 0)
+            skip[mine] |= prep.faces_near(prim[mine], ring[mine])
         free[active[~skip]] = False
         start[active] += tfar + offset
         active = active[skip]
@@ -122,7 +123,7 @@ def _on_plane(prep: PreparedMesh, prim: np.ndarray, points: np.ndarray) -> np.nd
     return np.abs(dist) <= PLANE_TOL * prep.scale
 
 
-REFINE_SPLITS = (8, 8)  # a visibility change is located to spacing / 64 in two batched rounds
+REFINE_SPLITS = (16,)  # a visibility change is located to spacing / 16 in one batched round of rays
 MARGIN_PX = 2.0  # lines are kept this far outside the image so cuts at its border are never drawn
 
 
@@ -149,7 +150,7 @@ def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.nd
     Each segment is clipped to the camera's depth range and to the image (plus MARGIN_PX), sampled
     every ``spacing_px`` pixels in the image (and at its ends), each sample is tested with
     ``unoccluded`` and the segment is cut where visibility changes, the cut located to
-    spacing_px / 64 (REFINE_SPLITS). ring_faces: (S,) int64 passed on per segment (smooth contours).
+    spacing_px / 16 (REFINE_SPLITS). ring_faces: (S,) int64 passed on per segment (smooth contours).
     """
     s_count = len(p0)
     d = p1 - p0

@@ -222,3 +222,16 @@ def test_camera_that_sees_nothing_gives_empty_drawing(cube):
 def test_unknown_line_type_is_input_error(cube, front_camera):
     with pytest.raises(InputError, match="ridge"):
         extract_lines(cube, front_camera, kinds=("contour", "ridge"))
+
+
+def test_chaining_joins_pieces_at_shared_ends_only():
+    from render.chain import chain_segments
+
+    # pieces: 0: 1->2, 1: 3->2 (reversed), 2: 3->4, 3: 4->5, 4: 4->6 (node 4 is a junction of three),
+    # 5: 7->8, 6: 8->7 (a two-piece loop)
+    node0 = np.array([1, 3, 3, 4, 4, 7, 8])
+    node1 = np.array([2, 2, 4, 5, 6, 8, 7])
+    order, flipped, lengths = chain_segments(node0, node1)
+    chains = np.split(np.stack([order, flipped], 1), np.cumsum(lengths)[:-1])
+    as_lists = [[(int(p), bool(f)) for p, f in c] for c in chains]
+    assert as_lists == [[(0, False), (1, True), (2, False)], [(3, False)], [(4, False)], [(5, False), (6, False)]]
