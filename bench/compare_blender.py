@@ -21,6 +21,12 @@ bench/blender/freestyle_render.py), then prints
   (lines, raster, PNG and SVG written, in one process, first view excluded). Both run on the same
   machine one after the other; on a shared machine expect medians to move by 2x between runs.
 
+Smooth or faceted is a convention of both renderers, not a property of a mesh file. By default Blender
+gets sketchgen's (render/lines.py): every face shaded smooth, normals split at edges sharper than
+30 degrees (Auto Smooth), Freestyle's face smoothness on. ``--blender-normals per-mesh`` renders the
+faceted test meshes flat instead (their true polyhedral outline) and the smooth ones smooth with
+normals split only at the creases.
+
 Blender is optional: without it the script says so and exits 0. ``--keep DIR`` keeps every input and
 output, with ``*_diff.png`` pictures (black: matched, red: Blender only, blue: sketchgen only).
 Exit status 0, or with ``--strict`` 1 when a target is missed.
@@ -57,17 +63,25 @@ def parse_args(argv):
     p.add_argument("--keep", type=Path, help="keep inputs, outputs and diff pictures in this folder")
     p.add_argument("--blender", help="Blender executable (default: blender on PATH)")
     p.add_argument("--samples", type=int, default=1, help="Cycles samples for Blender's strokes")
+    p.add_argument("--blender-normals", choices=("autosmooth", "per-mesh"), default="autosmooth",
+                   help="autosmooth: every mesh shaded smooth with Blender's Auto Smooth at --split-deg, "
+                        "sketchgen's convention for contours (render/lines.py); per-mesh: faceted test meshes "
+                        "flat, smooth ones smooth with normals split only at creases (default %(default)s)")
+    p.add_argument("--split-deg", type=float, default=30.0,
+                   help="Auto Smooth angle: normals split at edges whose faces' normals differ by more "
+                        "(default %(default)s, Blender's default and sketchgen's SMOOTH_SHARP_DEG)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return p.parse_args(argv)
 
 
 def run_blender(blender: str, mesh_path: Path, cams_path: Path, points_path: Path | None, out: Path,
-                smooth: bool, samples: int, lines: bool = True) -> dict:
+                smooth: bool, samples: int, lines: bool = True, auto_smooth_deg: float | None = None) -> dict:
     """Run bench/blender/freestyle_render.py in Blender; returns its OUT.json."""
     cmd = [blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(BLENDER_SCRIPT),
            "--", "--mesh", str(mesh_path), "--cameras", str(cams_path), "--out", str(out),
            "--crease-angle-deg", "135", "--thickness", "1", "--samples", str(samples)]
     cmd += (["--points", str(points_path)] if points_path else []) + (["--smooth"] if smooth else [])
+    cmd += ["--auto-smooth-deg", str(auto_smooth_deg)] if smooth and auto_smooth_deg is not None else []
     cmd += [] if lines else ["--no-lines"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     result = out.with_suffix(".json")
@@ -135,6 +149,10 @@ def check_mesh(item: agreement.TestMesh, args, rng: np.random.Generator, workdir
 
     mesh_path = workdir / f"{item.name}.obj"
     agreement.write_obj(item.mesh, mesh_path)
+    if args.blender_normals == "autosmooth":
+        smooth, split = True, args.split_deg
+    else:  # flat faces for faceted meshes; smooth ones split only at creases
+        smooth, split = item.smooth, None
     mesh = trimesh.load_mesh(mesh_path, process=False)  # exactly what both renderers read
     sizes = ((256, 256),) if item.name == "torus_knot" else agreement.SIZES
     cams = agreement.random_cameras(mesh, rng, args.views, sizes=sizes)
@@ -146,14 +164,14 @@ def check_mesh(item: agreement.TestMesh, args, rng: np.random.Generator, workdir
     (workdir / f"{item.name}.points.json").write_text(json.dumps(points.tolist()))
 
     theirs = run_blender(blender, mesh_path, cams_path, workdir / f"{item.name}.points.json",
-                         workdir / f"{item.name}_blender.png", item.smooth, args.samples)
+                         workdir / f"{item.name}_blender.png", smooth, args.samples, auto_smooth_deg=split)
     ours_png = workdir / f"{item.name}_sketchgen.png"
     cli_seconds = run_sketchgen(mesh_path, cams_path, workdir / f"{item.name}.points.npy", ours_png)
     timing = sketchgen_seconds_per_view(mesh_path, cams_path, workdir)
     baseline = None
     if item.name == "torus_knot":  # the timing mesh: how much of Blender's time is Freestyle's
         baseline = run_blender(blender, mesh_path, cams_path, None, workdir / f"{item.name}_nolines.png",
-                               item.smooth, args.samples, lines=False)
+                               smooth, args.samples, lines=False, auto_smooth_deg=split)
 
     rows = []
     for k, (cam, ref, png) in enumerate(zip(cams, theirs["views"], view_paths(ours_png, len(cams)))):

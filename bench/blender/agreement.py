@@ -127,6 +127,40 @@ def wavy_sheet(rng: np.random.Generator, n: int = 48) -> trimesh.Trimesh:
     return trimesh.Trimesh(vertices @ _random_rotation(rng).T, faces, process=False)
 
 
+def lathe(profile: np.ndarray, sections: int) -> trimesh.Trimesh:
+    """Closed surface of revolution about Z of an (P, 2) float (r, z) profile whose first and last
+    points lie on the axis (r = 0): fans at both poles, quads split in two between."""
+    angle = np.arange(sections) * (2 * np.pi / sections)
+    inner = profile[1:-1]
+    ring = np.stack([inner[:, :1] * np.cos(angle), inner[:, :1] * np.sin(angle),
+                     np.broadcast_to(inner[:, 1:], (len(inner), sections))], axis=-1).reshape(-1, 3)
+    vertices = np.vstack([[0.0, 0.0, profile[0, 1]], ring, [0.0, 0.0, profile[-1, 1]]])
+    top = len(vertices) - 1
+    j = np.arange(sections)
+    jn = (j + 1) % sections
+    faces = [np.stack([np.zeros(sections, int), 1 + jn, 1 + j], -1)]
+    for i in range(len(inner) - 1):
+        a, b = 1 + i * sections + j, 1 + i * sections + jn
+        c, d = b + sections, a + sections
+        faces += [np.stack([a, b, c], -1), np.stack([a, c, d], -1)]
+    last = 1 + (len(inner) - 1) * sections
+    faces.append(np.stack([last + j, last + jn, np.full(sections, top)], -1))
+    return _oriented(vertices, np.concatenate(faces))
+
+
+def dome(rng: np.random.Generator) -> trimesh.Trimesh:
+    """A spherical cap on a flat base: smooth almost everywhere, with one crease loop where the flat
+    base meets the sphere (as on mugs, bottles, lamps). Flat faces next to a crease are where
+    interpolated contours go wrong if vertex normals are averaged across the crease."""
+    cut = rng.uniform(-0.6, -0.2)
+    base = math.sqrt(1 - cut ** 2)
+    polar = np.linspace(math.acos(cut), 0.0, 24)
+    profile = np.vstack([[[0.0, cut], [base / 2, cut]], np.stack([np.sin(polar), np.cos(polar)], 1)])
+    mesh = lathe(profile, 64)
+    mesh.apply_transform(np.vstack([np.hstack([_random_rotation(rng), np.zeros((3, 1))]), [0, 0, 0, 1]]))
+    return mesh
+
+
 def coarse_ellipsoid(rng: np.random.Generator) -> trimesh.Trimesh:
     """A 320-face icosphere stretched to an ellipsoid: smooth, but coarse enough that interpolated
     contours lie up to a pixel or two inside the faceted outline, which tests the contour convention."""
@@ -150,6 +184,7 @@ def test_meshes(rng: np.random.Generator) -> list[TestMesh]:
         TestMesh("bowl", bowl(rng), True),
         TestMesh("wavy_sheet", wavy_sheet(rng), True),
         TestMesh("coarse_ellipsoid", coarse_ellipsoid(rng), True),
+        TestMesh("dome", dome(rng), True),
     ]
 
 

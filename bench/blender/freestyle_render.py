@@ -4,7 +4,8 @@ Run inside Blender (Debian's ``blender`` package, 3.4), never imported by sketch
 
     blender -b --factory-startup --python bench/blender/freestyle_render.py -- \
         --mesh MESH.obj --cameras CAMERAS.json --out OUT.png \
-        [--points POINTS.json] [--crease-angle-deg 135] [--thickness 1.0] [--smooth] [--no-lines]
+        [--points POINTS.json] [--crease-angle-deg 135] [--thickness 1.0] [--samples 1]
+        [--smooth [--auto-smooth-deg A]] [--no-lines]
 
 MESH: OBJ (read here by a minimal ``v``/``f`` reader, so no importer applies an axis conversion) or
 PLY (Blender's importer, which keeps the file's axes). It is placed in its own coordinates.
@@ -21,6 +22,13 @@ crease lines of the given thickness, hidden lines removed) and ``OUT.json``::
 where xy/depth are ``bpy_extras.object_utils.world_to_camera_view`` of POINTS (a JSON list of
 [x, y, z]) converted to sketchgen pixels: x_px = x * W, y_px = (1 - y) * H (y down, origin at the
 top-left corner), depth = distance along the view axis.
+
+Smooth meshes (``--smooth``): faces are shaded smooth and Freestyle's face smoothness is on, so
+silhouettes are the interpolated zero crossings of n.v. Freestyle's crease test compares the two
+faces' normals *at the edge's vertex* (FEdgeXDetector::ProcessCreaseEdge), which on smooth-shaded
+faces are one shared averaged normal: without split normals a smooth mesh has no creases at all.
+Auto Smooth at 180 - crease angle (45 degrees by default) splits the normals exactly at the edges
+sketchgen calls creases, so both draw the same set.
 
 Rendering uses Cycles on the CPU (denoising off: Debian's build has no OpenImageDenoise) with a
 holdout material on the mesh and a transparent film, composited over white, Standard view transform:
@@ -54,6 +62,9 @@ def parse_args(argv):
                    help="shade faces smooth and let Freestyle use face smoothness (interpolated silhouettes)")
     p.add_argument("--samples", type=int, default=1,
                    help="Cycles samples per pixel: 1 samples pixel centres, more give anti-aliased coverage")
+    p.add_argument("--auto-smooth-deg", type=float,
+                   help="with --smooth: split vertex normals at edges whose face normals differ by more than "
+                        "this (Blender's Auto Smooth); default 180 - crease angle, so that creases are found")
     p.add_argument("--no-lines", action="store_true", help="render without Freestyle (baseline timing)")
     return p.parse_args(argv)
 
@@ -82,7 +93,7 @@ def read_obj(path):
     return verts, polys
 
 
-def load_mesh(path, smooth):
+def load_mesh(path, smooth, auto_smooth_deg=None):
     ext = os.path.splitext(path)[1].lower()
     if ext == ".obj":
         verts, polys = read_obj(path)
@@ -101,6 +112,9 @@ def load_mesh(path, smooth):
         raise SystemExit(f"{path}: unsupported mesh format (OBJ or PLY)")
     for poly in obj.data.polygons:
         poly.use_smooth = smooth
+    if auto_smooth_deg is not None:
+        obj.data.use_auto_smooth = True
+        obj.data.auto_smooth_angle = math.radians(auto_smooth_deg)
     # A holdout surface renders fully transparent: the only opaque pixels are Freestyle's strokes.
     material = bpy.data.materials.new("holdout")
     material.use_nodes = True
@@ -225,7 +239,10 @@ def main(argv):
     args = parse_args(argv)
     scene = bpy.context.scene
     clear_scene()
-    load_mesh(args.mesh, args.smooth)
+    auto_smooth = args.auto_smooth_deg
+    if args.smooth and auto_smooth is None:
+        auto_smooth = 180.0 - args.crease_angle_deg
+    load_mesh(args.mesh, args.smooth, auto_smooth if args.smooth else None)
     with open(args.cameras) as fh:
         cams = json.load(fh)
     if isinstance(cams, dict):

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("blender") is None, reason="Debian's blender is not installed")]
 
 
-@pytest.mark.parametrize("name", ["box_stack", "coarse_ellipsoid"])
+@pytest.mark.parametrize("name", ["box_stack", "coarse_ellipsoid", "dome"])
 def test_draw_agrees_with_blender(name, tmp_path):
     item = next(m for m in agreement.test_meshes(np.random.default_rng(7)) if m.name == name)
     rng = np.random.default_rng(11)
@@ -30,7 +30,7 @@ def test_draw_agrees_with_blender(name, tmp_path):
     (tmp_path / "points.json").write_text(json.dumps(np.asarray(points).tolist()))
 
     theirs = run_blender(shutil.which("blender"), mesh_path, tmp_path / "cams.json", tmp_path / "points.json",
-                         tmp_path / "blender.png", item.smooth, samples=1)
+                         tmp_path / "blender.png", smooth=True, samples=1, auto_smooth_deg=30.0)
     run_sketchgen(mesh_path, tmp_path / "cams.json", tmp_path / "points.npy", tmp_path / "ours.png")
 
     for cam, ref, png in zip(cams, theirs["views"], view_paths(tmp_path / "ours.png", 2)):
