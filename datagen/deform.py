@@ -152,11 +152,32 @@ class Deformation:
         x[~(res < 1e-3)] = np.nan
         return x
 
-    def flow(self) -> np.ndarray:
-        """(H, W, 2) float64: apply(p) - p at every pixel centre p of A."""
+    def flow(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """(H, W, 2) float64: apply(p) - p at every pixel centre p of A (NaN outside ``mask`` when given)."""
         ys, xs = np.mgrid[0:self.height, 0:self.width]
         centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
-        return (self.apply(centres) - centres).reshape(self.height, self.width, 2)
+        out = np.full((self.height * self.width, 2), np.nan)
+        idx = np.arange(len(centres)) if mask is None else np.flatnonzero(np.asarray(mask).ravel())
+        out[idx] = self.apply(centres[idx]) - centres[idx]
+        return out.reshape(self.height, self.width, 2)
+
+    def warp_mask(self, mask: np.ndarray) -> np.ndarray:
+        """(H, W) bool mask of A -> (H, W) uint8 mask of B (255 inside): A's outlines (pixel boundaries
+        traced by OpenCV), moved by ``apply`` and filled; holes stay holes. Within about a pixel."""
+        import cv2
+
+        m = np.asarray(mask).astype(np.uint8)
+        contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+        out = np.zeros(m.shape, np.uint8)
+        if not contours:
+            return out
+        for k, contour in enumerate(contours):
+            # OpenCV traces boundary pixels by index: their centres are index + 0.5
+            moved = self.apply(contour.reshape(-1, 2).astype(np.float64) + 0.5)
+            pts = np.round((moved - 0.5) * 16).astype(np.int32).reshape(-1, 1, 2)
+            hole = hierarchy[0][k][3] >= 0
+            cv2.fillPoly(out, [pts], 0 if hole else 255, lineType=cv2.LINE_8, shift=4)
+        return out
 
     def inverse_map(self, width: int, height: int, step: int = 4) -> np.ndarray:
         """(H, W, 2) float32 source pixel in A of every pixel centre of B, NaN where none.

@@ -40,31 +40,39 @@ def lift(depth: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     """
     h, w = depth.shape
     mask = np.isfinite(depth)
-    d = np.where(mask, depth, np.nan).astype(np.float64).ravel()
-    return camera.pixels_to_world(pixel_centres(w, h), d), mask
+    idx = np.flatnonzero(mask)
+    points = np.full((h * w, 3), np.nan)
+    # only object pixels: arithmetic on the background's inf/NaN runs many times slower
+    centres = np.stack([idx % w + 0.5, idx // w + 0.5], axis=1).astype(np.float64)
+    points[idx] = camera.pixels_to_world(centres, depth.ravel()[idx].astype(np.float64))
+    return points, mask
 
 
 def visible_in(points: np.ndarray, camera: Camera, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Project world points into a view and test them against its depth buffer.
 
     points: (N, 3) world (NaN rows allowed). depth: (H, W) depth buffer of that view, inf on background.
-    Returns (xy, visible): (N, 2) float64 pixels and (N,) bool.
+    Returns (xy, visible): (N, 2) float64 pixels (NaN for NaN points) and (N,) bool.
     """
     h, w = depth.shape
-    xy, z = camera.world_to_pixels(points)
-    inside = np.isfinite(xy).all(axis=1) & (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
-    inside &= z > 0
+    xy = np.full((len(points), 2), np.nan)
+    z = np.full(len(points), np.nan)
+    finite = np.isfinite(points).all(axis=1)
+    xy[finite], z[finite] = camera.world_to_pixels(points[finite])
+    with np.errstate(invalid="ignore"):
+        inside = finite & (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h) & (z > 0)
     visible = np.zeros(len(xy), dtype=bool)
     if not inside.any():
         return xy, visible
     col = np.clip(np.floor(xy[inside, 0]).astype(np.int64), 0, w - 1)
     row = np.clip(np.floor(xy[inside, 1]).astype(np.int64), 0, h - 1)
     buf = depth.astype(np.float64)
-    finite = np.isfinite(buf)
+    finite_buf = np.isfinite(buf)
     # depth change per pixel, a tolerance for the point not lying at the pixel centre
-    filled = np.where(finite, buf, np.nan)
-    gy = np.abs(np.diff(filled, axis=0, prepend=filled[:1]))
-    gx = np.abs(np.diff(filled, axis=1, prepend=filled[:, :1]))
+    filled = np.where(finite_buf, buf, np.nan)
+    with np.errstate(invalid="ignore"):
+        gy = np.abs(np.diff(filled, axis=0, prepend=filled[:1]))
+        gx = np.abs(np.diff(filled, axis=1, prepend=filled[:, :1]))
     slope = np.nan_to_num(np.fmax(gx, gy), nan=0.0)
     here = buf[row, col]
     zi = z[inside]

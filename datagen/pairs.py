@@ -11,7 +11,8 @@ For one shape (a work unit), ``pairs`` samples, each of one kind drawn from ``ki
   A's, and B's keypoint ``xy`` follow the deformation.
 
 and of one modality from ``modalities``: ``sketch-sketch`` (both line drawings) or ``sketch-shaded``
-(A is a shaded render with random lighting and material, ``datagen.shaded``, B a line drawing, as in
+(A is a shaded render with random lighting and material, ``datagen.shaded``: numpy Blinn-Phong from
+the G-buffer by default, pyrender's PBR with ``shading.renderer="pyrender"``; B a line drawing, as in
 photo-sketch correspondence where A is the photo).
 
 The flow is (H, W, 2) float32 (dx, dy) pixels from each pixel centre of A to B, NaN where A is
@@ -32,6 +33,7 @@ import numpy as np
 from datagen.deform import DeformConfig, random_deformation
 from datagen.plan import WorkUnit, load_shapes
 from datagen.schema import sample_key
+from datagen.shaded import ShadeConfig
 from datagen.sketchviews import LineConfig, SketchView, extract
 from datagen.triplets import ViewConfig, base_cameras
 from render.camera import Camera
@@ -56,6 +58,7 @@ class PairConfig:
     modalities: tuple[str, ...] = MODALITIES
     max_angle_deg: float = 60.0
     deform: DeformConfig = field(default_factory=DeformConfig)
+    shading: ShadeConfig = field(default_factory=ShadeConfig)
 
     def __post_init__(self):
         bad = [k for k in self.kinds if k not in PAIR_KINDS]
@@ -64,6 +67,8 @@ class PairConfig:
         bad = [m for m in self.modalities if m not in MODALITIES]
         if bad or not self.modalities:
             raise ValueError(f"modalities must be among {', '.join(MODALITIES)}")
+        if self.shading.renderer not in ("gbuffer", "pyrender"):
+            raise ValueError(f"shading renderer must be 'gbuffer' or 'pyrender', got {self.shading.renderer!r}")
         if self.pairs < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 pair per shape and 2 views per shape")
 
@@ -145,12 +150,14 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _side_image(renders: ShapeRenders, i: int, camera: Camera, shaded: bool, rng, width: float) -> np.ndarray:
-    if shaded:
-        from datagen.shaded import shaded_render
+def _side_image(renders: ShapeRenders, i: int, camera: Camera, shaded: bool, rng, config: "PairConfig") -> np.ndarray:
+    if not shaded:
+        return renders.view(i).image(camera, config.lines.width)
+    from datagen.shaded import shade_gbuffer, shaded_render
 
-        return shaded_render(renders.shape.trimesh, camera, rng)
-    return renders.view(i).image(camera, width)
+    if config.shading.renderer == "pyrender":
+        return shaded_render(renders.shape.trimesh, camera, rng, config.shading)
+    return shade_gbuffer(renders.shape, renders.gbuffer(i), rng, config.shading)
 
 
 def build_unit(unit: WorkUnit, config: PairConfig):
@@ -178,7 +185,7 @@ def build_unit(unit: WorkUnit, config: PairConfig):
         if not gb_a.mask.any():
             problems["shape not in view"] += 1
             continue
-        image_a = _side_image(own, i, cam_a, shaded, rng, width)
+        image_a = _side_image(own, i, cam_a, shaded, rng, config)
         kp_a = own.keypoints(cam_a)
         extra = {}
         if kind == "deform":
@@ -189,13 +196,14 @@ def build_unit(unit: WorkUnit, config: PairConfig):
 
             image_b = ink_to_image(segment_ink(xy_b[view.seg_a], xy_b[view.seg_b], view.seg_w[:, 0] * width,
                                                view.seg_w[:, 1] * width, cam_a.width, cam_a.height))
-            flow = deformation.flow()
+            flow = deformation.flow(gb_a.mask)
             target = flow + _centres(cam_a)
-            inside = (target[..., 0] >= 0) & (target[..., 0] < cam_a.width) & \
-                     (target[..., 1] >= 0) & (target[..., 1] < cam_a.height)
-            flow[~(gb_a.mask & inside)] = np.nan
+            with np.errstate(invalid="ignore"):
+                inside = (target[..., 0] >= 0) & (target[..., 0] < cam_a.width) & \
+                         (target[..., 1] >= 0) & (target[..., 1] < cam_a.height)
+            flow[~inside] = np.nan
             flow = flow.astype(np.float32)
-            mask_b = deformation.warp_image(gb_a.mask.astype(np.uint8) * 255, nearest=True)
+            mask_b = deformation.warp_mask(gb_a.mask)
             kxy_b = deformation.apply(kp_a[2]) if len(kp_a[0]) else np.zeros((0, 2))
             kin = (kxy_b[:, 0] >= 0) & (kxy_b[:, 0] < cam_a.width) & (kxy_b[:, 1] >= 0) & (kxy_b[:, 1] < cam_a.height)
             kp_b = (kp_a[0], kp_a[1], kxy_b, kp_a[3] & kin)

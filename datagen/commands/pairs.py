@@ -19,6 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=256, help="image size in pixels (default 256)")
     parser.add_argument("--max-angle", type=float, default=60.0,
                         help="views pairs: largest angle between the two views, degrees (default 60)")
+    parser.add_argument("--shading", choices=("gbuffer", "pyrender"), default="gbuffer",
+                        help="shaded renderer: numpy Blinn-Phong from the G-buffer (fast, default) or pyrender PBR")
     parser.add_argument("--export-psc", metavar="DIR", default=None,
                         help="also write the PF-Pascal/PSC6k CSV layout with PNG files into DIR")
 
@@ -26,6 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from datagen.cli import UsageError
     from datagen.pairs import PairConfig
+    from datagen.shaded import ShadeConfig
     from datagen.triplets import ViewConfig
 
     def items(text):
@@ -35,7 +38,8 @@ def run(args) -> int:
         config = PairConfig(
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes,
             camera=ViewConfig(views=args.views, size=args.size), lines=line_config(args), pairs=args.pairs,
-            kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle)
+            kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle,
+            shading=ShadeConfig(renderer=args.shading))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     code = run_builder(args, dataset="pairs", builder="datagen.pairs", config=config)

@@ -63,3 +63,24 @@ def test_warp_image_agrees_with_apply():
     out = d.warp_image(img)
     iy, ix = np.unravel_index(np.argmax(out), out.shape)
     assert math.hypot(ix + 0.5 - target[0], iy + 0.5 - target[1]) <= 0.75
+
+
+def test_warp_mask_follows_the_deformation():
+    d = random_deformation(np.random.default_rng(11), 96, 96, DeformConfig(scale=(0.9, 1.1), translation=0.1))
+    mask = np.zeros((96, 96), bool)
+    mask[30:70, 25:60] = True
+    mask[45:55, 40:48] = False  # a hole
+    warped = d.warp_mask(mask) > 0
+    # the pixels of B whose inverse lands well inside A's mask (or well outside) are in (or out of) B's
+    src = d.inverse_map(96, 96)
+    ok = np.isfinite(src).all(axis=2)
+    import cv2  # noqa: E402 - only this test needs it
+    inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)
+    ys, xs = np.nonzero(ok)
+    sx = np.clip(src[ys, xs, 0].astype(int), 0, 95)
+    sy = np.clip(src[ys, xs, 1].astype(int), 0, 95)
+    deep_in = inside[sy, sx] > 2.5
+    deep_out = outside[sy, sx] > 2.5
+    assert warped[ys[deep_in], xs[deep_in]].all() and not warped[ys[deep_out], xs[deep_out]].any()
+    assert deep_in.sum() > 500 and (~warped[ys[deep_out], xs[deep_out]]).sum() > 500

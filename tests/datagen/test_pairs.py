@@ -68,6 +68,12 @@ def test_files_shapes_and_kinds(pair_set):
         near_object = cv2.dilate(bmask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         assert near_object[np.floor(ty).astype(int), np.floor(tx).astype(int)].mean() > 0.98
         assert meta["split"] == s["__split__"]
+        if meta["modality"] == "sketch-shaded":
+            # a photo-like render: a plain background gradient (constant along rows) around a lit object
+            grown = cv2.dilate(amask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            rows = [a[i][~grown[i]].astype(float) for i in range(SIZE) if (~grown[i]).sum() > 10]
+            assert max(r.std(axis=0).max() for r in rows) < 2.0
+            assert a[amask].astype(float).std(axis=0).max() > 5.0
     assert kinds == {"views", "shapes", "deform"} and modalities == {"sketch-sketch", "sketch-shaded"}
 
 
