@@ -72,9 +72,10 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
     if len(prep.faces) == 0:
         return Drawing(camera=camera, strokes=[])
     facing = _face_facing(prep, camera)
+    front = _faceted_front(prep, facing)
     contour_edges = None
     if "contour" in kinds:
-        contour_set, contour_edges = _contours(prep, camera, facing, smooth)
+        contour_set, contour_edges = _contours(prep, camera, facing, front, smooth)
     sets = []
     for kind in kinds:
         if kind == "contour":
@@ -82,7 +83,7 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
         elif kind == "boundary":
             sets.append(_boundaries(prep, facing))
         elif kind == "crease":
-            sets.append(_creases(prep, facing, crease_deg, contour_edges))
+            sets.append(_creases(prep, facing, front, crease_deg, contour_edges))
         else:
             sets.append(_suggestive(prep, camera, suggestive_threshold, suggestive_fade))
     return Drawing(camera=camera, strokes=_visible_strokes(prep, camera, sets, spacing_px))
@@ -121,7 +122,7 @@ def _faceted_front(prep, facing):
     return f0, f1
 
 
-def _contours(prep, camera, facing, smooth) -> tuple[_Segments, np.ndarray]:
+def _contours(prep, camera, facing, front, smooth) -> tuple[_Segments, np.ndarray]:
     """Contour segments, and the (E,) bool mask of mesh edges drawn as contours.
 
     Interpolated zero crossings of n.v inside smooth groups of faces (split vertex normals, see
@@ -129,7 +130,7 @@ def _contours(prep, camera, facing, smooth) -> tuple[_Segments, np.ndarray]:
     normals are split (sharp, boundary-free edges). smooth=False: edges only; True: one normal per
     vertex; None: groups split at edges sharper than SMOOTH_SHARP_DEG.
     """
-    f0, f1 = _faceted_front(prep, facing)
+    f0, f1 = front
     flips = (prep.edge_count == 2) & (f0 != f1)
     if smooth is False:
         edges = np.flatnonzero(flips)
@@ -152,14 +153,13 @@ def _boundaries(prep, facing) -> _Segments:
     return _edge_segments(prep, "boundary", np.flatnonzero(prep.edge_count == 1), facing)
 
 
-def _creases(prep, facing, crease_deg, contour_edges) -> _Segments:
+def _creases(prep, facing, front, crease_deg, contour_edges) -> _Segments:
     mask = prep.edge_angle_deg > crease_deg  # NaN on boundaries compares False
     if contour_edges is not None:
         mask &= ~contour_edges  # drawn once, as contour
     if prep.is_closed:
         # on a closed outward mesh an edge between two back faces is always hidden: skip its rays
-        f0, f1 = _faceted_front(prep, facing)
-        mask &= f0 | f1
+        mask &= front[0] | front[1]
     return _edge_segments(prep, "crease", np.flatnonzero(mask), facing)
 
 
@@ -173,13 +173,14 @@ def _zero_crossings(prep, values, kind, groups=None, face_ok=None, ring=False, w
     weight: optional (F,) float64 per face.
     """
     corner = prep.faces if groups is None else groups  # index into ``values`` of each face corner
-    side = values[corner] > 0  # (F, 3)
-    crossed = side != side[:, [1, 2, 0]]  # face edge k runs corner k -> k + 1
-    has = crossed.any(axis=1)
+    positive = (values > 0).view(np.uint8)
+    code = positive[corner[:, 0]] | (positive[corner[:, 1]] << 1) | (positive[corner[:, 2]] << 2)
+    has = (code != 0) & (code != 7)  # corners on both sides of zero
     if face_ok is not None:
         has &= face_ok
     faces = np.flatnonzero(has)
-    crossed = crossed[faces]
+    side = positive[corner[faces]].astype(bool)
+    crossed = side != side[:, [1, 2, 0]]  # face edge k runs corner k -> k + 1
     ks = np.stack([np.argmax(crossed, axis=1), 2 - np.argmax(crossed[:, ::-1], axis=1)], axis=1)  # (C, 2)
     f = np.repeat(faces, 2)
     k = ks.ravel()

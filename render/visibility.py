@@ -1,16 +1,17 @@
 """Visibility of 3D points by ray casting (embree): projection of points with their visibility flags.
 
-A point is occluded when the ray from it towards the eye meets a face before the eye. Hits that cannot
-be occlusions are skipped and the ray goes on past them:
+A point is occluded when the ray from the eye towards it meets a face before it. One ray per point is
+cast (from the eye, so a grazing ray never has to leave the surface it starts on); its first hit is an
+occluder unless it is one of these, which can only be the point's own surface:
 
-- a face whose plane passes through the point (within ``PLANE_TOL`` x the mesh size): a ray meets a
-  plane through its own origin only at the origin, so such a hit is rounding, not an occluder. This
-  covers the point's own face, every face through an edge or vertex the point lies on, and coplanar
+- a face whose plane passes through the point (within ``PLANE_TOL`` x the mesh size): a ray aimed at
+  the point meets such a plane only at the point itself, so the hit is the point, seen. This covers
+  the point's own face, every face through an edge or vertex the point lies on, and coplanar
   neighbours, at any grazing angle, without a depth tolerance;
 - the faces listed by the caller (``faces``, the face each point lies on);
 - for points of smooth contours only (``ring_faces``), faces with a vertex at most one edge away from
   a vertex of the point's face (its two-ring): an interpolated contour lies where the faceted surface
-  is slightly turned away, so the grazing ray leaves through the surface it lies on within a face or
+  is slightly turned away, so the grazing ray first touches the surface around it within a face or
   two. The rule is topological, so a thin wall's other side (far along the surface) still occludes.
 """
 
@@ -25,8 +26,7 @@ from render.errors import InputError
 from render.prepared import PreparedMesh, prepare
 
 PLANE_TOL = 1e-6  # x mesh bounding-box diagonal: distance from a face's plane that counts as on it
-RAY_OFFSET = 1e-6  # x mesh diagonal: rays start this far along themselves, clear of rounding at the origin
-MAX_PASSES = 8  # skipped hits per ray before the point is taken as visible
+RAY_OFFSET = 1e-6  # x mesh diagonal: rays stop this far short of their point
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def project_points(mesh, camera: Camera, points, *, faces=None, prepared: Prepar
 
 def unoccluded(prep: PreparedMesh, camera: Camera, points: np.ndarray, *, own_faces=None,
                ring_faces=None) -> np.ndarray:
-    """(N,) bool: no face lies between each point and the eye.
+    """(N,) bool: no face lies between each point and the eye (see the module's docstring).
 
     points: (N, 3) float64 world points in front of the camera.
     own_faces: optional (N,) int64 faces to ignore (-1: none).
@@ -83,37 +83,32 @@ def unoccluded(prep: PreparedMesh, camera: Camera, points: np.ndarray, *, own_fa
     free = np.ones(n, dtype=bool)
     if n == 0 or len(prep.faces) == 0:
         return free
-    dirs = camera.view_directions(points)
+    to_eye = camera.view_directions(points)
     if camera.is_ortho:
         reach = -camera.world_to_cam(points)[:, 2]  # to the image plane through the eye
+        origins = points + reach[:, None] * to_eye
     else:
-        reach = np.linalg.norm(camera.position - points, axis=1)
-    offset = RAY_OFFSET * prep.scale
-    start = np.full(n, offset)
-    active = np.flatnonzero(reach > offset)
-    scene = prep.ray_scene
-    for _ in range(MAX_PASSES):
-        active = active[reach[active] - start[active] > offset]
-        if len(active) == 0:
-            break
-        origins = points[active] + start[active, None] * dirs[active] - prep.centre
-        hit = scene.run(origins.astype(np.float32), dirs[active].astype(np.float32),
-                        dists=(reach[active] - start[active]).astype(np.float32), output=1)
-        prim = np.asarray(hit["primID"], dtype=np.int64)
-        found = prim >= 0
-        active, prim, tfar = active[found], prim[found], np.asarray(hit["tfar"], np.float64)[found]
-        if len(active) == 0:
-            break
-        skip = _on_plane(prep, prim, points[active])
-        if own_faces is not None:
-            skip |= prim == own_faces[active]
-        if ring_faces is not None:
-            ring = ring_faces[active]
-            mine = np.flatnonzero(ring >= 0)
-            skip[mine] |= prep.faces_near(prim[mine], ring[mine])
-        free[active[~skip]] = False
-        start[active] += tfar + offset
-        active = active[skip]
+        reach = np.sqrt(np.einsum("ij,ij->i", camera.position - points, camera.position - points))
+        origins = np.broadcast_to(camera.position, points.shape)
+    # one ray per point, from the eye towards it, stopping just short of it: its first hit decides
+    stop = reach - RAY_OFFSET * prep.scale
+    active = np.flatnonzero(stop > 0)
+    if len(active) == 0:
+        return free
+    hit = prep.ray_scene.run((origins[active] - prep.centre).astype(np.float32),
+                             (-to_eye[active]).astype(np.float32), dists=stop[active].astype(np.float32),
+                             output=1)
+    prim = np.asarray(hit["primID"], dtype=np.int64)
+    found = prim >= 0
+    active, prim = active[found], prim[found]
+    skip = _on_plane(prep, prim, points[active])
+    if own_faces is not None:
+        skip |= prim == own_faces[active]
+    if ring_faces is not None:
+        ring = ring_faces[active]
+        mine = np.flatnonzero((ring >= 0) & ~skip)
+        skip[mine] = prep.faces_near(prim[mine], ring[mine])
+    free[active[~skip]] = False
     return free
 
 
