@@ -203,7 +203,8 @@ SIZES = ((256, 256), (320, 240), (224, 288))
 def random_cameras(mesh: trimesh.Trimesh, rng: np.random.Generator, count: int,
                    sizes=SIZES) -> list[dict]:
     """``count`` sketchgen camera dicts around ``mesh``: perspective (even k) and orthographic (odd k),
-    random direction, roll, field of view (25-60 degrees), framing and image size."""
+    random direction, roll, field of view (25-60 degrees), framing and image size; every third one
+    given by its ``pose`` rather than position/look_at/up."""
     centre = mesh.bounds.mean(axis=0)
     radius = float(np.linalg.norm(mesh.vertices - centre, axis=1).max())
     cams = []
@@ -224,6 +225,10 @@ def random_cameras(mesh: trimesh.Trimesh, rng: np.random.Generator, count: int,
             distance = 4.0 * radius
             cam["ortho_scale"] = radius * rng.uniform(1.05, 1.4)
         cam["position"] = (target + distance * direction).tolist()
+        if k % 3 == 2:  # every third camera in the "pose" form (4x4 camera-to-world) instead
+            pose = camera_pose(cam)
+            cam = {key: value for key, value in cam.items() if key not in ("position", "look_at", "up")}
+            cam["pose"] = pose.tolist()
         cams.append(cam)
     return cams
 
