@@ -291,3 +291,27 @@ def test_subprocess_bad_input_prints_one_line_without_traceback(tmp_path):
         assert proc.returncode == 2
         assert "Traceback" not in proc.stderr
         assert proc.stderr.count("\n") == 1 and named in proc.stderr and proc.stdout == ""
+
+
+def test_draw_views_prepares_the_mesh_once_for_all_cameras(monkeypatch):
+    import render.lines
+    import render.prepared
+    from render.draw import DrawConfig, draw_views
+    from render.views import orbit
+
+    calls = []
+    real = render.prepared.prepare
+
+    def counting(mesh):
+        calls.append(mesh)
+        return real(mesh)
+
+    monkeypatch.setattr(render.prepared, "prepare", counting)
+    monkeypatch.setattr(render.lines, "prepare", counting)
+    mesh = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    cams = orbit([20.0], [0.0, 90.0, 180.0, 270.0], distance=3.0, width=64, height=64)
+    views = list(draw_views(mesh, cams, DrawConfig(), points=np.array([[0.1, -0.2, 0.5]])))  # on the +Z face
+    assert len(calls) == 1 and len(views) == 4
+    # a cube from four sides: every view has its 9 visible edges drawn (3 faces seen, hidden ones removed)
+    assert all((v.image < 128).sum() > 60 for v in views)
+    assert [bool(v.points.visible[0]) for v in views] == [True, False, False, False]
