@@ -6,10 +6,12 @@ Two kinds:
 - ``register(a, b)``: dense, part-wise. For every part label the two shapes share, A's part is aligned
   to B's: first by its frame (area-weighted centroid and per-axis spread, so the collection's common
   up/front orientation is assumed, as ShapeNet/PartNet/KeypointNet have it), then refined by an ICP
-  that fits a per-axis scale and a translation to nearest-neighbour pairs taken in both directions
-  (so neither part can shrink onto a piece of the other). ``Registration.map`` carries any surface
-  point (face, barycentric weights) of A through its part's alignment and snaps it to the nearest
-  point of the same part of B.
+  with nearest-neighbour pairs taken in both directions (so neither part can shrink onto a piece of
+  the other), fitting a per-axis scale and translation and then, where it fits clearly better, a full
+  affine map. When a part splits into the same number of connected components on both shapes (four
+  legs, two engines) the components are matched by position and aligned one by one.
+  ``Registration.map`` carries any surface point (face, barycentric weights) of A through its piece's
+  alignment and snaps it to the nearest point of the matching piece of B.
   This is how a part-labelled collection becomes part-registered (Huang et al. 2018).
 
 Confidence of a mapped point, in [0, 1]: ``exp(-(d / s)^2) * q`` where d is how far the aligned point
@@ -37,16 +39,21 @@ WHOLE = -1  # key of the whole-shape alignment in ``Registration.alignments``
 
 @dataclass(frozen=True)
 class PartAlignment:
-    """x_b ~= scale * x_a + offset for one part. scale, offset: (3,) float64; residual: final ICP RMS
-    distance; size: B part's RMS radius (both unit-sphere frame)."""
+    """x_b ~= matrix @ x_a + offset for one part. matrix: (3, 3) float64; offset: (3,) float64;
+    residual: final ICP RMS distance; size: B part's RMS radius (both unit-sphere frame)."""
 
-    scale: np.ndarray
+    matrix: np.ndarray
     offset: np.ndarray
     residual: float
     size: float
 
     def apply(self, points: np.ndarray) -> np.ndarray:
-        return points * self.scale + self.offset
+        return points @ self.matrix.T + self.offset
+
+    @property
+    def scale(self) -> np.ndarray:
+        """(3,) float64 the matrix's diagonal (the per-axis scales when there is no shear)."""
+        return np.diag(self.matrix).copy()
 
     @property
     def quality(self) -> float:
@@ -54,13 +61,29 @@ class PartAlignment:
 
 
 @dataclass(frozen=True)
+class Piece:
+    """One aligned piece: faces of ``a`` (A_faces,) int64, their alignment, and the faces of ``b`` they
+    snap to (B_faces,) int64 (None: all of b). fallback: placed by the whole-shape alignment."""
+
+    a_faces: np.ndarray
+    alignment: PartAlignment
+    b_faces: np.ndarray | None
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
 class Registration:
-    """Dense part-wise map from shape ``a`` to shape ``b``: one PartAlignment per shared label, plus the
-    whole-shape one under the key ``WHOLE``."""
+    """Dense part-wise map from shape ``a`` to shape ``b``.
+
+    alignments: {label: PartAlignment} for every shared label, plus the whole-shape one under ``WHOLE``.
+    pieces: what ``map`` uses: per shared label one piece, or one per connected component when both
+    parts split into the same number of components (four legs, two engines), matched by position.
+    """
 
     a: PartMesh
     b: PartMesh
     alignments: dict[int, PartAlignment]
+    pieces: list[Piece]
 
     def map(self, face: np.ndarray, bary: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Map points of ``a`` to ``b``.
@@ -71,18 +94,19 @@ class Registration:
         face = np.asarray(face, np.int64)
         bary = np.asarray(bary, np.float64)
         points = self.a.points(face, bary)
-        labels = self.a.face_labels[face]
+        piece_of = np.full(self.a.n_faces, -1, np.int64)
+        for k, piece in enumerate(self.pieces):
+            piece_of[piece.a_faces] = k
+        which = piece_of[face]
         out_face = np.zeros(len(face), np.int64)
         out_bary = np.zeros((len(face), 3))
         conf = np.zeros(len(face))
-        for label in np.unique(labels):
-            sel = np.flatnonzero(labels == label)
-            key = int(label) if int(label) in self.alignments else WHOLE
-            al = self.alignments[key]
-            moved = al.apply(points[sel])
-            subset = np.flatnonzero(self.b.face_labels == label) if key != WHOLE else None
-            f, w, d = closest_surface_points(self.b, moved, subset)
-            quality = al.quality if key != WHOLE else 0.25 * al.quality
+        for k in np.unique(which):
+            sel = np.flatnonzero(which == k)
+            piece = self.pieces[k] if k >= 0 else Piece(np.zeros(0, np.int64), self.alignments[WHOLE], None, True)
+            al = piece.alignment
+            f, w, d = closest_surface_points(self.b, al.apply(points[sel]), piece.b_faces)
+            quality = 0.25 * al.quality if piece.fallback else al.quality
             out_face[sel], out_bary[sel] = f, w
             conf[sel] = np.exp(-(d / (0.1 * al.size)) ** 2) * quality
         return out_face, out_bary, conf
@@ -93,19 +117,74 @@ class Registration:
         return self.b.points(f, w), c
 
 
-def register(a: PartMesh, b: PartMesh, *, samples: int = 1500, iterations: int = 15, seed: int = 0) -> Registration:
-    """Part-wise alignment of ``a`` onto ``b`` (see the module docstring). Deterministic for a seed."""
+def register(a: PartMesh, b: PartMesh, *, samples: int = 1500, iterations: int = 15, seed: int = 0,
+             components: bool = True) -> Registration:
+    """Part-wise alignment of ``a`` onto ``b`` (see the module docstring). Deterministic for a seed.
+
+    components: align matched connected components of a part separately (when both shapes' part has
+    the same number of them, 2 to 32).
+    """
     rng = np.random.default_rng(seed)
     alignments: dict[int, PartAlignment] = {}
+    pieces: list[Piece] = []
     shared = sorted(set(a.parts.tolist()) & set(b.parts.tolist()))
     for label in shared:
-        pa = a.points(*sample_surface(a, samples, rng, labels=[label]))
-        pb = b.points(*sample_surface(b, samples, rng, labels=[label]))
-        alignments[label] = align_points(pa, pb, iterations)
+        fa = np.flatnonzero(a.face_labels == label)
+        fb = np.flatnonzero(b.face_labels == label)
+        pa = a.points(*sample_surface(a, samples, rng, face_subset=fa))
+        pb = b.points(*sample_surface(b, samples, rng, face_subset=fb))
+        part = align_points(pa, pb, iterations)
+        alignments[label] = part
+        matched = _match_components(a, b, fa, fb, part) if components else None
+        if matched is None:
+            pieces.append(Piece(fa, part, fb))
+            continue
+        for ca, cb in matched:
+            n = max(200, samples * len(ca) // len(fa))
+            qa = a.points(*sample_surface(a, n, rng, face_subset=ca))
+            qb = b.points(*sample_surface(b, n, rng, face_subset=cb))
+            pieces.append(Piece(ca, align_points(qa, qb, iterations), cb))
     pa = a.points(*sample_surface(a, samples, rng))
     pb = b.points(*sample_surface(b, samples, rng))
     alignments[WHOLE] = align_points(pa, pb, iterations)
-    return Registration(a, b, alignments)
+    return Registration(a, b, alignments, pieces)
+
+
+def face_components(mesh: PartMesh, faces: np.ndarray) -> list[np.ndarray]:
+    """Connected components (sharing vertices) of the (M,) int ``faces`` of ``mesh``: a list of face
+    index arrays, ordered by their smallest face index."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    tri = mesh.faces[faces]
+    n = len(mesh.vertices)
+    rows = np.concatenate([tri[:, 0], tri[:, 1]])
+    cols = np.concatenate([tri[:, 1], tri[:, 2]])
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    face_comp = comp[tri[:, 0]]
+    order = sorted(np.unique(face_comp), key=lambda c: int(np.flatnonzero(face_comp == c)[0]))
+    return [faces[face_comp == c] for c in order]
+
+
+def _match_components(a, b, fa, fb, part: PartAlignment):
+    """Pairs (A faces, B faces) of components matched by their centroids under the part alignment,
+    or None when the parts do not split into the same number (2..32) of components."""
+    from scipy.optimize import linear_sum_assignment
+
+    comps_a, comps_b = face_components(a, fa), face_components(b, fb)
+    if not (2 <= len(comps_a) == len(comps_b) <= 32):
+        return None
+    ca = np.array([_centroid(a, c) for c in comps_a])
+    cb = np.array([_centroid(b, c) for c in comps_b])
+    cost = np.linalg.norm(part.apply(ca)[:, None, :] - cb[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    return [(comps_a[i], comps_b[j]) for i, j in zip(rows, cols)]
+
+
+def _centroid(mesh: PartMesh, faces: np.ndarray) -> np.ndarray:
+    area = mesh.face_areas[faces]
+    return (mesh.vertices[mesh.faces[faces]].mean(1) * area[:, None]).sum(0) / max(area.sum(), 1e-300)
 
 
 def register_points(a: PartMesh, b: PartMesh, face: np.ndarray, bary: np.ndarray):
@@ -123,35 +202,68 @@ def _cached_register(a: PartMesh, b: PartMesh) -> Registration:
     return register(a, b)  # PartMesh hashes by identity (eq=False), so this keys on the objects
 
 
-def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15) -> PartAlignment:
-    """Per-axis scale + translation taking point set (N, 3) ``pa`` onto (M, 3) ``pb``: frames first
-    (centroid, per-axis standard deviation), then symmetric nearest-neighbour ICP."""
+def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15, affine: bool = True) -> PartAlignment:
+    """Alignment taking point set (N, 3) ``pa`` onto (M, 3) ``pb``: frames first (centroid, per-axis
+    standard deviation), then symmetric nearest-neighbour ICP fitting a per-axis scale and translation,
+    then (``affine``) a full affine map, kept only when it lowers the residual by 10% (a tilted chair
+    back, a swept wing need the shear; elsewhere it would only fit sampling noise)."""
     from scipy.spatial import cKDTree
 
     ca, cb = pa.mean(0), pb.mean(0)
     sa, sb = pa.std(0), pb.std(0)
     scale = np.where(sa > 1e-9, sb / np.maximum(sa, 1e-9), 1.0)
-    offset = cb - scale * ca
+    matrix, offset = np.diag(scale), cb - scale * ca
     size = float(np.sqrt(((pb - cb) ** 2).sum(1).mean()))
     # along an axis thinner than a few sample spacings (a table top's thickness), nearest neighbours
-    # pair the two faces at random and the fitted scale collapses: keep the frames' scale there
+    # pair the two faces at random and a fitted scale collapses: keep the frames' scale there
     spacing = float(np.median(cKDTree(pa).query(pa, k=2)[0][:, 1]))
     fixed = sa < 2.0 * spacing
     tree_b = cKDTree(pb)
-    residual = np.inf
-    for _ in range(iterations):
-        moved = pa * scale + offset
-        d_ab, j = tree_b.query(moved)
-        d_ba, i = cKDTree(moved).query(pb)
-        # pairs both ways: A's points pulled to B, and every B point claims its nearest A point
-        src = np.concatenate([pa, pa[i]])
-        dst = np.concatenate([pb[j], pb])
-        residual = float(np.sqrt(0.5 * (np.mean(d_ab ** 2) + np.mean(d_ba ** 2))))
-        new_scale, new_offset = _fit_axis_scale(src, dst, np.where(fixed, scale, np.nan))
-        if np.allclose(new_scale, scale, atol=1e-6) and np.allclose(new_offset, offset, atol=1e-7):
-            break
-        scale, offset = new_scale, new_offset
-    return PartAlignment(scale, offset, residual, size)
+
+    def icp(matrix, offset, fit):
+        residual = np.inf
+        for _ in range(iterations):
+            moved = pa @ matrix.T + offset
+            d_ab, j = tree_b.query(moved)
+            d_ba, i = cKDTree(moved).query(pb)
+            # pairs both ways: A's points pulled to B, and every B point claims its nearest A point
+            src = np.concatenate([pa, pa[i]])
+            dst = np.concatenate([pb[j], pb])
+            residual = float(np.sqrt(0.5 * (np.mean(d_ab ** 2) + np.mean(d_ba ** 2))))
+            new_matrix, new_offset = fit(src, dst, matrix)
+            if np.allclose(new_matrix, matrix, atol=1e-6) and np.allclose(new_offset, offset, atol=1e-7):
+                break
+            matrix, offset = new_matrix, new_offset
+        return matrix, offset, residual
+
+    def fit_scale(src, dst, matrix):
+        s, t = _fit_axis_scale(src, dst, np.where(fixed, np.diag(matrix), np.nan))
+        return np.diag(s), t
+
+    def fit_affine(src, dst, matrix):
+        return _fit_affine(src, dst, matrix, fixed)
+
+    matrix, offset, residual = icp(matrix, offset, fit_scale)
+    if affine:
+        m2, o2, r2 = icp(matrix, offset, fit_affine)
+        if r2 < 0.9 * residual:
+            matrix, offset, residual = m2, o2, r2
+    return PartAlignment(matrix, offset, residual, size)
+
+
+def _fit_affine(src, dst, matrix, fixed):
+    """Least-squares dst ~ M src + t; the columns of M for ``fixed`` (3,) bool axes keep their values.
+    A map whose singular values leave [0.2, 5] x those of ``matrix`` is refused (``matrix`` kept)."""
+    free = np.flatnonzero(~fixed)
+    rhs = dst - src[:, fixed] @ matrix[:, fixed].T
+    design = np.c_[src[:, free], np.ones(len(src))]
+    sol, *_ = np.linalg.lstsq(design, rhs, rcond=None)
+    new = matrix.copy()
+    new[:, free] = sol[:-1].T
+    sv_new, sv_old = np.linalg.svd(new, compute_uv=False), np.linalg.svd(matrix, compute_uv=False)
+    if np.linalg.det(new) <= 0 or sv_new.min() < 0.2 * sv_old.min() or sv_new.max() > 5.0 * sv_old.max():
+        return matrix, dst.mean(0) - src.mean(0) @ matrix.T
+    return new, sol[-1]
 
 
 def _fit_axis_scale(src, dst, fixed_scale):

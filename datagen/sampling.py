@@ -9,10 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def sample_surface(mesh, n: int, rng: np.random.Generator, labels=None) -> tuple[np.ndarray, np.ndarray]:
+def sample_surface(mesh, n: int, rng: np.random.Generator, labels=None,
+                   face_subset=None) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` points uniformly by area on ``mesh`` (a PartMesh or anything with ``vertices``/``faces``).
 
     labels: optional iterable of part labels (needs ``mesh.face_labels``): sample only those parts.
+    face_subset: optional (M,) int face indices: sample only those faces.
     Returns face: (n,) int64 face indices and bary: (n, 3) float64 barycentric weights (rows sum to 1).
     Same ``rng`` state => same samples.
     """
@@ -21,6 +23,10 @@ def sample_surface(mesh, n: int, rng: np.random.Generator, labels=None) -> tuple
     areas = face_areas(vertices, faces)
     if labels is not None:
         areas = np.where(np.isin(mesh.face_labels, list(labels)), areas, 0.0)
+    if face_subset is not None:
+        keep = np.zeros(len(faces), bool)
+        keep[np.asarray(face_subset, np.int64)] = True
+        areas = np.where(keep, areas, 0.0)
     total = areas.sum()
     if n <= 0 or total <= 0:
         return np.zeros(0, np.int64), np.zeros((0, 3))
