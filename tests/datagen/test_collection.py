@@ -104,3 +104,17 @@ def test_named_parts_share_labels_across_a_category(tmp_path):
     np.testing.assert_array_equal(a.face_labels, [2, 2, 0, 0])
     np.testing.assert_array_equal(b.face_labels, [0, 1, 2, 2])
     assert a.shape_id != b.shape_id  # content hashes of different meshes
+
+
+def test_manifest_with_shapenet_part_points(tmp_path):
+    box = trimesh.creation.box(extents=(2, 1, 1))
+    box.export(tmp_path / "m.obj")
+    pts = box.sample(300, seed=0)
+    (tmp_path / "p.pts").write_text("\n".join(" ".join(f"{c:.6f}" for c in p) for p in pts))
+    (tmp_path / "p.seg").write_text("\n".join(str(1 + int(p[0] > 0)) for p in pts))
+    (tmp_path / "m.csv").write_text("mesh,points,labels,category\nm.obj,p.pts,p.seg,bench\n")
+    (shape,) = load_collection(tmp_path / "m.csv").shapes
+    centroids = shape.to_file_coords(shape.vertices[shape.faces].mean(1))
+    # faces straddling x = 0 do not exist on a box: every face is on one side
+    np.testing.assert_array_equal(shape.face_labels, 1 + (centroids[:, 0] > 0))
+    assert shape.category == "bench"

@@ -58,3 +58,19 @@ def test_bad_keypoints(tmp_path):
     path.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         load_keypoints(path)
+
+
+@pytest.mark.skipif(not (FIXTURE / "chair_88382b.ply").exists(), reason="KeypointNet fixture absent")
+def test_keypointnet_chair_as_a_collection():
+    """Scanning the fixture's folder: the keypoints file beside the PLY is found, the id and category
+    come from the annotation, and after removing the PLY's 1661 doubled (reversed) faces every
+    keypoint still lands on its xyz."""
+    from datagen.collection import load_collection
+
+    coll = load_collection(FIXTURE)
+    assert not coll.failures
+    (shape,) = coll.shapes
+    assert shape.shape_id == "88382b877be91b2a572f8e1c1caad99e" and shape.category == "chair"
+    assert shape.cleanup["duplicate"] == 1661 and shape.n_faces == 3304 - 1661
+    err = np.linalg.norm(shape.to_file_coords(shape.keypoint_points()) - shape.keypoints.xyz, axis=1)
+    assert len(err) == 10 and err.max() < 1e-6
