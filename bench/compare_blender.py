@@ -105,9 +105,9 @@ def run_sketchgen(mesh_path: Path, cams_path: Path, points_path: Path, out: Path
     return seconds
 
 
-def sketchgen_seconds_per_view(mesh_path: Path, cams_path: Path, workdir: Path) -> list[float]:
-    """Wall time of each view drawn in one process (lines, style, raster, PNG and SVG written), as the
-    CLI does it; the caller drops the first (warm-up) view."""
+def sketchgen_seconds_per_view(mesh_path: Path, cams_path: Path, workdir: Path) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of each view drawn in one process (lines, style, raster, PNG and SVG
+    written), as the CLI does it; the caller drops the first (warm-up) view."""
     from datagen.commands.draw import write_view
     from datagen.meshfile import read_mesh
     from render.camera import load_cameras
@@ -119,10 +119,10 @@ def sketchgen_seconds_per_view(mesh_path: Path, cams_path: Path, workdir: Path) 
                                                  width=1.0))
     seconds = []
     for k in range(len(cameras)):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         view = next(views)
         write_view(view, workdir / f"timing_{k:03d}.png")
-        seconds.append(time.perf_counter() - start)
+        seconds.append((time.perf_counter() - start, time.process_time() - cpu_start))
     return seconds
 
 
@@ -200,8 +200,10 @@ def check_mesh(item: agreement.TestMesh, args, rng: np.random.Generator, workdir
             "vis_agree": int((visible == visible_ref)[unambiguous].sum()), "vis_n": int(unambiguous.sum()),
             "vis_agree_all": int((visible == visible_ref).sum()), "vis_all": len(points),
             "visible_ref": int(visible_ref[unambiguous].sum()),
-            "lines": lines, "f1_1px": strict.f1, "blender_s": ref["seconds"], "sketchgen_s": timing[k],
+            "lines": lines, "f1_1px": strict.f1, "blender_s": ref["seconds"], "sketchgen_s": timing[k][0],
+            "blender_cpu_s": ref["cpu_seconds"], "sketchgen_cpu_s": timing[k][1],
             "blender_nolines_s": baseline["views"][k]["seconds"] if baseline else None,
+            "blender_nolines_cpu_s": baseline["views"][k]["cpu_seconds"] if baseline else None,
         })
     return {"name": item.name, "faces": len(mesh.faces), "smooth": item.smooth, "rows": rows,
             "cli_seconds": cli_seconds}
@@ -210,7 +212,7 @@ def check_mesh(item: agreement.TestMesh, args, rng: np.random.Generator, workdir
 def summarise(results: list[dict]) -> bool:
     print()
     print(f"{'mesh':<13}{'faces':>6} view kind  size     proj max px  vis agree (unambig.)   P      R      F1  F1@1px"
-          "  blender s  sketchgen s")
+          "  blender s  sketchgen s (wall)")
     all_err, agree, n_unamb, f1s, agree_all, n_all = [], 0, 0, [], 0, 0
     for res in results:
         for r in res["rows"]:
@@ -239,17 +241,23 @@ def summarise(results: list[dict]) -> bool:
           f"{100 * agree_all / max(n_all, 1):.2f}%")
     print(f"lines vs Freestyle: mean F1 {mean_f1:.4f} over {len(f1s)} views (min {min(f1s):.4f}) "
           f"[target >= 0.95: {'met' if mean_f1 >= 0.95 else 'MISSED'}]; within 1 px: mean F1 {mean_f1_1px:.4f}")
-    print("time per view (median, first view of each mesh excluded):")
+    print("time per view, median ms, first view of each mesh excluded (wall / CPU of all threads):")
     for res in results:
-        b = np.median([r["blender_s"] for r in res["rows"][1:]]) if len(res["rows"]) > 1 else np.nan
-        s = np.median([r["sketchgen_s"] for r in res["rows"][1:]]) if len(res["rows"]) > 1 else np.nan
-        print(f"  {res['name']:<13} {res['faces']:>6} faces: Blender Freestyle {1000 * b:7.1f} ms, "
-              f"sketchgen {1000 * s:6.1f} ms, ratio {b / s:5.1f}x  (sketchgen CLI process {res['cli_seconds']:.2f} s "
-              f"for {len(res['rows'])} views)")
-        if res["rows"][0]["blender_nolines_s"] is not None and len(res["rows"]) > 1:
-            base = np.median([r["blender_nolines_s"] for r in res["rows"][1:]])
-            print(f"  {'':<13} {'':>6}        Blender without Freestyle {1000 * base:7.1f} ms: Freestyle's own share "
-                  f"{1000 * (b - base):7.1f} ms, ratio {(b - base) / s:5.1f}x")
+        rows = res["rows"][1:]
+        if not rows:
+            continue
+
+        def med(key):
+            return 1000.0 * float(np.median([r[key] for r in rows]))
+
+        b, bc, s, sc = med("blender_s"), med("blender_cpu_s"), med("sketchgen_s"), med("sketchgen_cpu_s")
+        print(f"  {res['name']:<16} {res['faces']:>6} faces: Blender Freestyle {b:6.1f} / {bc:6.1f}, "
+              f"sketchgen {s:5.1f} / {sc:5.1f}, ratio {b / s:5.1f}x / {bc / sc:5.1f}x  "
+              f"(sketchgen CLI process {res['cli_seconds']:.2f} s for {len(res['rows'])} views)")
+        if rows[0]["blender_nolines_s"] is not None:
+            n, nc = med("blender_nolines_s"), med("blender_nolines_cpu_s")
+            print(f"  {'':<16} {'':>6}        Blender without Freestyle {n:6.1f} / {nc:6.1f}: Freestyle's own "
+                  f"share {b - n:6.1f} / {bc - nc:6.1f}, ratio {(b - n) / s:5.1f}x / {(bc - nc) / sc:5.1f}x")
     return proj_ok and vis_rate >= 0.99 and mean_f1 >= 0.95
 
 

@@ -16,8 +16,8 @@ code with sketchgen.
 For camera k it writes ``OUT_kkk.png`` (W x H, white background, black Freestyle silhouette + border +
 crease lines of the given thickness, hidden lines removed) and ``OUT.json``::
 
-    {"blender": "3.4.1", "views": [{"png": ..., "seconds": render time,
-                                    "xy": [[x, y], ...], "depth": [...]}, ...]}
+    {"blender": "3.4.1", "views": [{"png": ..., "seconds": render wall time, "cpu_seconds": its
+                                    CPU time (all threads), "xy": [[x, y], ...], "depth": [...]}, ...]}
 
 where xy/depth are ``bpy_extras.object_utils.world_to_camera_view`` of POINTS (a JSON list of
 [x, y, z]) converted to sketchgen pixels: x_px = x * W, y_px = (1 - y) * H (y down, origin at the
@@ -264,16 +264,16 @@ def main(argv):
         bpy.context.view_layer.update()
         png = f"{stem}_{k:03d}.png"
         scene.render.filepath = png
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         bpy.ops.render.render(write_still=True)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         width, height = scene.render.resolution_x, scene.render.resolution_y
         xy, depth = [], []
         for p in points:
             ndc = world_to_camera_view(scene, cam_obj, p)
             xy.append([ndc.x * width, (1.0 - ndc.y) * height])
             depth.append(ndc.z)
-        views.append({"png": png, "seconds": seconds, "xy": xy, "depth": depth})
+        views.append({"png": png, "seconds": seconds, "cpu_seconds": cpu_seconds, "xy": xy, "depth": depth})
 
     result = {"blender": bpy.app.version_string, "views": views}
     tmp = stem + ".json.tmp"
