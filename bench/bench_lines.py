@@ -3,8 +3,9 @@ and the G-buffer pass, printed beside pyrender's depth-only render of the same m
 
 Meshes: a ~16k-face smooth torus (interpolated contours) and a bundled airplane subdivided to ~13k
 faces (sharp edges: face contours and creases; curved parts: interpolated contours). 50 Fibonacci views at 256 x 256, one process; start-up
-(imports, GL context, ``prepare``: edges, embree scene) and the first view are excluded. Medians, as
-the machine is shared.
+(imports, GL context, ``prepare``: edges, embree scene) and the first view are excluded. Medians of
+wall time and of CPU time (all threads of the process; less sensitive to other load on a shared
+machine).
 
     python bench/bench_lines.py [--views 50] [--size 256] [--points 1000]
 """
@@ -25,18 +26,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from render import views  # noqa: E402  (sets PYOPENGL_PLATFORM before pyrender loads)
 
 
-def _median_ms(fn, cameras) -> float:
+def _median_ms(fn, cameras) -> tuple[float, float]:
+    """Median wall and CPU (all threads of this process) milliseconds per view, first use excluded."""
     fn(cameras[0])  # warm-up: first-use caches
-    times = []
+    wall, cpu = [], []
     for camera in cameras:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn(camera)
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return 1e3 * float(np.median(wall)), 1e3 * float(np.median(cpu))
+
+
+def _fmt(ms: tuple[float, float]) -> str:
+    return f"{ms[0]:.2f} ms (CPU {ms[1]:.2f} ms)"
 
 
 def pyrender_depth_ms(mesh, cameras) -> float:
-    """Median ms of pyrender's depth-only render (one renderer, one scene, the pose moved per view)."""
+    """Median ms (wall, CPU) of pyrender's depth-only render (one renderer and scene, pose moved per view)."""
     import pyrender
 
     cam0 = cameras[0]
@@ -75,17 +82,17 @@ def report(name, mesh, cameras, n_points):
     renderer = get_renderer()
     gbuf_ms = _median_ms(lambda c: renderer.render(mesh, c), cameras)
     try:
-        depth = f"{pyrender_depth_ms(mesh, cameras):.2f} ms"
+        depth = _fmt(pyrender_depth_ms(mesh, cameras))
     except Exception as exc:  # no EGL: the other figures still stand
         depth = f"unavailable ({type(exc).__name__}: {exc})"
     split = np.count_nonzero(prep.edge_angle_deg > 30.0)
     kind = f"{split} edges sharper than 30 deg"
     print(f"{name}: {len(mesh.faces)} faces ({kind}), {len(cameras)} views at "
           f"{cameras[0].width}x{cameras[0].height}; prepare {prep_ms:.0f} ms once")
-    print(f"  extract_lines (contour, boundary, crease), median per view: {lines_ms:.2f} ms "
+    print(f"  extract_lines (contour, boundary, crease), median per view: {_fmt(lines_ms)} "
           f"({np.median(strokes):.0f} strokes)")
-    print(f"  project_points ({n_points} points, with faces), median per view: {project_ms:.2f} ms")
-    print(f"  G-buffer (depth, face ids, normals), median per view: {gbuf_ms:.2f} ms")
+    print(f"  project_points ({n_points} points, with faces), median per view: {_fmt(project_ms)}")
+    print(f"  G-buffer (depth, face ids, normals), median per view: {_fmt(gbuf_ms)}")
     print(f"  pyrender depth-only render, median per view: {depth}")
 
 
