@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
     if done is not None:
         return {**done, "skipped": True}
     base = {"shard": unit.shard, "split": unit.split, "shape": unit.shape_id}
+    cpu = time.process_time()
     try:
         builder = importlib.import_module(job.builder)
         samples, failures = builder.build_unit(unit, job.config)
@@ -79,7 +81,8 @@ def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
     summary = {**base, "samples": len(samples), "failures": failures}
     write_json_atomic(summary_path(shard), summary)
     write_shard(shard, samples)
-    return {**summary, "skipped": False}
+    # CPU seconds of this unit, for benchmarks; not part of the summary file or the manifest
+    return {**summary, "skipped": False, "cpu_s": time.process_time() - cpu}
 
 
 def _local(job: Job, units: Sequence[WorkUnit]) -> Iterator[dict[str, Any]]:
@@ -170,7 +173,7 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     config: the builder's frozen config (with ``collection``, ``seed`` and ``shapes``). Writes the
     shards and, for a whole run (no ``shard_index``), ``manifest.json``; array jobs leave the manifest
     to a final run without ``--shard-index``, which skips every complete shard. Returns
-    {"units", "samples", "skipped", "errors", "manifest"}.
+    {"units", "samples", "skipped", "errors", "manifest", "cpu_s"} (cpu_s: CPU seconds the units took).
     """
     from datagen.manifest import build_manifest, write_manifest
     from datagen.plan import load_shapes, plan_units, select_units, shape_hash
@@ -197,4 +200,5 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
             results=done, failures=errors, out_dir=out_dir)
         manifest_path = str(write_manifest(out_dir, manifest))
     return {"units": len(mine), "samples": sum(r["samples"] for r in done),
-            "skipped": sum(1 for r in done if r.get("skipped")), "errors": errors, "manifest": manifest_path}
+            "skipped": sum(1 for r in done if r.get("skipped")), "errors": errors, "manifest": manifest_path,
+            "cpu_s": sum(r.get("cpu_s", 0.0) for r in done)}

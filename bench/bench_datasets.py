@@ -1,0 +1,79 @@
+"""Dataset builder throughput: triplets/s and pairs/s with 1 and 2 local workers, and the scaling ratio.
+
+Runs ``datagen.execute.run_dataset`` on the bundled collection (``--shapes`` per category) into a
+temporary folder. Each timed run follows a warm-up run on the same workers, so the figures are
+steady-state throughput (worker start, imports, GL context and collection loading excluded: a real
+run pays them once per worker). Prints the median over ``--repeats`` runs.
+
+    python bench/bench_datasets.py [--shapes 4] [--repeats 3] [--only triplets|pairs]
+
+Targets on a 2-core machine: >= 50 triplets/s (3 zooms x 3 roles) and >= 15 pairs/s with 2 workers,
+and 2 workers >= 1.7x one. Also printed: samples per CPU second of the work units (summed over
+workers), which does not depend on how busy the machine is; the load average is printed too, since
+on a shared machine the wall-clock figures are only as good as the cores that were free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from datagen.execute import run_dataset  # noqa: E402
+from datagen.pairs import PairConfig  # noqa: E402
+from datagen.triplets import TripletConfig  # noqa: E402
+
+DATASETS = {
+    "triplets": ("datagen.triplets", lambda shapes, seed: TripletConfig(shapes=shapes, seed=seed)),
+    "pairs": ("datagen.pairs", lambda shapes, seed: PairConfig(shapes=shapes, seed=seed)),
+}
+
+
+def throughput(dataset: str, workers: int, shapes: int, repeats: int) -> tuple[float, float, int]:
+    """(median samples/s, median samples per CPU second of the units, samples per run)."""
+    builder, make = DATASETS[dataset]
+    rates, per_cpu, count = [], [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        # warm-up: start the workers, import, create GL contexts, load the collection
+        run_dataset(dataset=dataset, builder=builder, config=make(1, 99), out_dir=Path(tmp) / "warm",
+                    workers=workers, progress=False)
+        for r in range(repeats):
+            out = Path(tmp) / f"run{r}"
+            start = time.perf_counter()
+            summary = run_dataset(dataset=dataset, builder=builder, config=make(shapes, r), out_dir=out,
+                                  workers=workers, progress=False)
+            elapsed = time.perf_counter() - start
+            count = summary["samples"]
+            rates.append(count / elapsed)
+            per_cpu.append(count / max(summary["cpu_s"], 1e-9))
+            shutil.rmtree(out)
+    return statistics.median(rates), statistics.median(per_cpu), count
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", type=int, default=4, help="shapes per category (default 4: 20 shapes)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=tuple(DATASETS), default=None)
+    args = parser.parse_args(argv)
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    for dataset in ([args.only] if args.only else DATASETS):
+        rates = {}
+        for workers in (1, 2):
+            rates[workers], per_cpu, count = throughput(dataset, workers, args.shapes, args.repeats)
+            print(f"{dataset}: {workers} worker(s): median {rates[workers]:.1f} samples/s, "
+                  f"{per_cpu:.1f} samples per CPU second ({count} samples per run, {args.repeats} runs)", flush=True)
+        print(f"{dataset}: 2 workers / 1 worker = {rates[2] / rates[1]:.2f}x", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
