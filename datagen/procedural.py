@@ -302,7 +302,10 @@ def shape_from_spec(entry: dict, source: str = "bundled") -> PartMesh:
 
 
 def load_spec(path: str | Path | None = None) -> dict:
-    """Read a bundled-collection spec (default: the one shipped in assets/)."""
+    """Read a bundled-collection spec (default: the one shipped in assets/; where an install left
+    assets/ out, ``generate_spec(0)``, which is what that file holds)."""
+    if path is None and not SPEC_PATH.exists():
+        return generate_spec(0)
     path = Path(path) if path is not None else SPEC_PATH
     try:
         spec = json.loads(path.read_text())
