@@ -168,3 +168,45 @@ def test_deformation_flow_is_exact(pair_set):
             np.testing.assert_allclose(deformation.apply([ka["xy"]])[0], kb["xy"], atol=1e-9)
         seen += 1
     assert seen >= 1
+
+
+def test_psc_export_layout(pair_set, tmp_path):
+    import csv
+
+    from datagen.export_psc import export_psc
+
+    _, out, _ = pair_set
+    counts = export_psc(out, tmp_path / "psc")
+    by_key = {s["__key__"]: s for s in samples(out)}
+    rows = {}
+    for split in ("train", "val", "test"):
+        with open(tmp_path / "psc" / f"{split}_pairs_ps.csv") as fh:
+            rows[split] = list(csv.DictReader(fh))
+        assert len(rows[split]) == counts[split]
+    assert sum(counts[s] for s in ("val", "test")) + counts["train"] // 2 + counts["skipped"] == len(by_key)
+    for row in rows["train"]:
+        assert row["flip"] in ("0", "1") and row["class"] == "1"
+    for split in ("val", "test"):
+        for row in rows[split]:
+            key = row["photo"].split("/")[-1][:-len("_A.png")]
+            flow = np.load(io.BytesIO(by_key[key]["flow.npy"]))
+            cols = [np.array([float(v) for v in row[c].split(";")]) for c in ("XA", "YA", "XB", "YB")]
+            assert all(len(c) == 8 for c in cols)
+            # PSC's pixel centres are integers: sketchgen's = PSC's + 0.5; each pair lies on the flow
+            xa, ya, xb, yb = (c + 0.5 for c in cols)
+            landed = np.stack([xa, ya], 1) + sample_flow(flow, np.stack([xa, ya], 1))
+            assert np.mean(np.linalg.norm(landed - np.stack([xb, yb], 1), axis=1) < 1.0) >= 0.75
+            photo = cv2.imread(str(tmp_path / "psc" / row["photo"]), cv2.IMREAD_UNCHANGED)
+            assert photo.shape == (SIZE, SIZE, 3)
+
+
+def test_preview_sheet(pair_set, tmp_path):
+    from datagen.preview import preview
+
+    _, out, _ = pair_set
+    sheet = cv2.imread(str(preview(out, tmp_path / "sheet.png", limit=4)))
+    # 4 samples x (A|B, flow) tiles on rows of 4 tiles of 2 x SIZE width
+    assert sheet.shape[0] > 2 * SIZE and sheet.shape[1] > 4 * SIZE
+    # keypoint markers are red, flow samples green
+    red = (sheet[..., 2] > 200) & (sheet[..., 1] < 80) & (sheet[..., 0] < 80)
+    assert red.sum() > 20

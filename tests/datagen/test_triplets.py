@@ -95,3 +95,15 @@ def test_bad_config_is_rejected():
         TripletConfig(negatives=("nearest",))
     with pytest.raises(ValueError):
         TripletConfig(other_shape=1.5)
+
+
+def test_preview_marks_the_points(triplet_set, tmp_path):
+    from datagen.preview import preview
+
+    _, out, _ = triplet_set
+    sheet = cv2.imread(str(preview(out, tmp_path / "sheet.png", limit=2)))
+    assert sheet.shape[1] > 9 * SIZE and sheet.shape[0] > 2 * SIZE
+    red = (sheet[..., 2] > 200) & (sheet[..., 1] < 80) & (sheet[..., 0] < 80)
+    # one red circle per zoom image: 2 samples x 9 images
+    n, _ = cv2.connectedComponents(red.astype(np.uint8))
+    assert n - 1 >= 18
