@@ -37,6 +37,11 @@ $(PY):
 
 demo: setup
 	$(VENV)/bin/sketchgen demo --out $(DEMO_OUT)
+	$(VENV)/bin/sketchgen triplets --out $(DEMO_OUT)/triplets --shapes 2 --views 3 --points 4 --no-progress
+	$(VENV)/bin/sketchgen preview $(DEMO_OUT)/triplets --out $(DEMO_OUT)/triplets.png
+	$(VENV)/bin/sketchgen pairs --out $(DEMO_OUT)/pairs --shapes 2 --views 4 --pairs 4 --no-progress
+	$(VENV)/bin/sketchgen preview $(DEMO_OUT)/pairs --out $(DEMO_OUT)/pairs.png
+	@echo "demo: triplets and pairs in $(DEMO_OUT)/triplets and $(DEMO_OUT)/pairs; previews $(DEMO_OUT)/triplets.png, $(DEMO_OUT)/pairs.png"
 
 test: setup
 	$(PY) -m pytest tests
