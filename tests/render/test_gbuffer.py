@@ -114,3 +114,15 @@ def test_missing_egl_is_one_line_input_error(monkeypatch):
     assert isinstance(info.value, InputError)
     assert "\n" not in message
     assert "libegl1 libegl-mesa0 libgl1-mesa-dri" in message and "eglInitialize failed" in message
+
+
+def test_survives_pyrender_terminating_the_shared_egl_display(cube):
+    import pyrender
+
+    cam = Camera.looking_at((2, 1.5, 2.5), (0, 0, 0), (0, 1, 0), width=32, height=32, yfov_deg=40.0)
+    before = get_renderer().render(cube, cam, normals=False)
+    other = pyrender.OffscreenRenderer(16, 16)
+    other.delete()  # eglTerminate on the display our context lives on
+    after = get_renderer().render(cube, cam, normals=False)
+    np.testing.assert_array_equal(after.face_id, before.face_id)
+    np.testing.assert_array_equal(after.depth, before.depth)
