@@ -170,3 +170,21 @@ def remap_keypoints(kp: Keypoints, vertices, faces, old_to_new, keep) -> Keypoin
         bary[k] = [weights[v] for v in twin.tolist()]
     return Keypoints(new_face[ok], bary[ok], kp.semantic_id[ok], None if kp.xyz is None else kp.xyz[ok],
                      kp.model_id, kp.class_id)
+
+
+def face_components(mesh, faces: np.ndarray) -> list[np.ndarray]:
+    """Connected components (faces sharing vertices) of the (M,) int ``faces`` of ``mesh`` (anything with
+    ``vertices`` and ``faces``): a list of face index arrays, ordered by their smallest face index."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    faces = np.asarray(faces, np.int64)
+    tri = np.asarray(mesh.faces)[faces]
+    n = len(mesh.vertices)
+    rows = np.concatenate([tri[:, 0], tri[:, 1]])
+    cols = np.concatenate([tri[:, 1], tri[:, 2]])
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    face_comp = comp[tri[:, 0]]
+    _, first = np.unique(face_comp, return_index=True)
+    return [faces[face_comp == face_comp[i]] for i in np.sort(first)]

@@ -31,7 +31,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from datagen.partmesh import PartMesh
+from datagen.partmesh import PartMesh, face_components
 from datagen.sampling import closest_surface_points, sample_surface
 
 WHOLE = -1  # key of the whole-shape alignment in ``Registration.alignments``
@@ -148,23 +148,6 @@ def register(a: PartMesh, b: PartMesh, *, samples: int = 1500, iterations: int =
     pb = b.points(*sample_surface(b, samples, rng))
     alignments[WHOLE] = align_points(pa, pb, iterations)
     return Registration(a, b, alignments, pieces)
-
-
-def face_components(mesh: PartMesh, faces: np.ndarray) -> list[np.ndarray]:
-    """Connected components (sharing vertices) of the (M,) int ``faces`` of ``mesh``: a list of face
-    index arrays, ordered by their smallest face index."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    tri = mesh.faces[faces]
-    n = len(mesh.vertices)
-    rows = np.concatenate([tri[:, 0], tri[:, 1]])
-    cols = np.concatenate([tri[:, 1], tri[:, 2]])
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    face_comp = comp[tri[:, 0]]
-    order = sorted(np.unique(face_comp), key=lambda c: int(np.flatnonzero(face_comp == c)[0]))
-    return [faces[face_comp == c] for c in order]
 
 
 def _match_components(a, b, fa, fb, part: PartAlignment):
