@@ -59,18 +59,20 @@ class PreparedMesh:
         n_faces = len(faces)
         half = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)  # half-edge k of face f at row 3f + k
         ordered = np.sort(half, axis=1)
-        if len(ordered):
-            self.edges, inverse, counts = np.unique(ordered, axis=0, return_inverse=True, return_counts=True)
-        else:
-            self.edges, inverse, counts = np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-        inverse = inverse.reshape(-1)
+        # one integer per undirected edge; a stable sort keeps each edge's half-edges in face order
+        keys = ordered[:, 0] * np.int64(max(len(self.vertices), 1)) + ordered[:, 1]
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        new = np.ones(len(keys), dtype=bool)
+        new[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        first = np.flatnonzero(new)  # where each edge's half-edges start in ``order``
+        inverse = np.empty(len(keys), dtype=np.int64)
+        inverse[order] = np.cumsum(new) - 1
+        counts = np.diff(np.append(first, len(keys)))
+        self.edges = ordered[order[first]] if len(keys) else np.zeros((0, 2), np.int64)
         self.face_edges = inverse.reshape(n_faces, 3)
         self.edge_count = counts.astype(np.int64)
         n_edges = len(self.edges)
-        order = np.argsort(inverse, kind="stable")
-        first = np.zeros(n_edges, dtype=np.int64)
-        if n_edges:
-            first[1:] = np.cumsum(counts)[:-1]
         edge_faces = np.full((n_edges, 2), -1, dtype=np.int64)
         edge_faces[:, 0] = order[first] // 3
         two = counts >= 2
