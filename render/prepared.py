@@ -123,7 +123,9 @@ class PreparedMesh:
         sharp_deg: edges whose face normals differ by more than this (and boundary, non-manifold or
         inconsistently wound edges) separate groups; None joins across every manifold edge (plain
         vertex normals). Returns corner_group (F, 3) int64 group of each face corner, normals (G, 3)
-        float64 unit area-weighted group normals, vertex (G,) int64 the vertex of each group.
+        float64 unit area-weighted group normals, vertex (G,) int64 the vertex of each group, split
+        (E,) bool edges with two faces whose corners at either end lie in different groups (the sharp
+        edges; meaningless for boundary edges).
         """
         key = None if sharp_deg is None else float(sharp_deg)
         cache = self.__dict__.setdefault("_groups", {})
