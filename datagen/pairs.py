@@ -67,6 +67,10 @@ class PairConfig:
         bad = [m for m in self.modalities if m not in MODALITIES]
         if bad or not self.modalities:
             raise ValueError(f"modalities must be among {', '.join(MODALITIES)}")
+        if self.shapes is not None and self.shapes < 1:
+            raise ValueError(f"--shapes must be at least 1, got {self.shapes}")
+        if self.camera.size < 16:
+            raise ValueError(f"--size must be at least 16 pixels, got {self.camera.size}")
         if self.shading.renderer not in ("gbuffer", "pyrender"):
             raise ValueError(f"shading renderer must be 'gbuffer' or 'pyrender', got {self.shading.renderer!r}")
         if self.pairs < 1 or self.camera.views < 2:

@@ -24,7 +24,11 @@ Pair sample (``kind == "pair"``), warp pretraining:
     amask.png, bmask.png   8-bit masks of the object in A and B (255 = object)
   JSON: {"kind": "pair", "pair_kind": "views" | "shapes" | "deform", "modality": "sketch-sketch" |
   "sketch-shaded", "split", "a": {...}, "b": {...}}; each side is {"shape", "category", "camera": {...},
-  "keypoints": [{"id", "point": [x, y, z], "xy": [x, y], "visible": bool}, ...]}.
+  "keypoints": [{"id", "point": [x, y, z], "xy": [x, y], "visible": bool}, ...]} (``id``: the keypoint's
+  semantic id, shared by corresponding keypoints of A and B). In "sketch-shaded" pairs A is the shaded
+  (RGB) image. A "deform" pair also holds "deformation": {"matrix": 2x2, "offset": [2], "tps_src",
+  "tps_dst": Kx2 or null} in coordinates normalised to [-1, 1] (``datagen.deform.Deformation``); its B
+  camera is A's and B's keypoint ``xy`` are A's moved by the deformation.
 
 All cameras are in the JSON form of ``render.camera``; pixel positions follow its conventions.
 """

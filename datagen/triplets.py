@@ -76,6 +76,10 @@ class TripletConfig:
             raise ValueError(f"negative strategies must be among {', '.join(NEGATIVE_STRATEGIES)}")
         if not 0.0 <= self.other_shape <= 1.0:
             raise ValueError(f"other-shape ratio must lie in [0, 1], got {self.other_shape}")
+        if self.shapes is not None and self.shapes < 1:
+            raise ValueError(f"--shapes must be at least 1, got {self.shapes}")
+        if self.size < 16 or self.camera.size < 16:
+            raise ValueError(f"image sizes must be at least 16 pixels, got {self.size} and {self.camera.size}")
         if self.points < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 point per view and 2 views per shape")
 
