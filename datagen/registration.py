@@ -14,10 +14,12 @@ Two kinds:
   alignment and snaps it to the nearest point of the matching piece of B.
   This is how a part-labelled collection becomes part-registered (Huang et al. 2018).
 
-Confidence of a mapped point, in [0, 1]: ``exp(-(d / s)^2) * q`` where d is how far the aligned point
-was from B's part surface, s is 10% of B's part RMS radius, and q = ``exp(-(r / s)^2)`` for the ICP's
-final RMS residual r of that part; a point whose part is missing from B is placed by the whole-shape
-alignment, with q quartered.
+Confidence of a mapped point, in [0, 1]: ``exp(-(d / 0.05 D)^2) * q``, where D is B's bounding-box
+diagonal, d how far the aligned point was from B's piece, and q the piece's ``PartAlignment.quality``
+(1 while the ICP residual is what sampling alone leaves, falling as the excess nears 2% of D); a point
+whose part is missing from B is placed by the whole-shape alignment, with q quartered. It flags
+misaligned or missing parts; it cannot see where two plausible correspondences differ (a round
+table top against a square one).
 
 All coordinates are the PartMeshes' unit-sphere frames. The bundled collection's exact correspondence
 (``datagen.procedural.exact_correspondence``) is not used here; ``bench/bench_registration.py``
@@ -40,12 +42,15 @@ WHOLE = -1  # key of the whole-shape alignment in ``Registration.alignments``
 @dataclass(frozen=True)
 class PartAlignment:
     """x_b ~= matrix @ x_a + offset for one part. matrix: (3, 3) float64; offset: (3,) float64;
-    residual: final ICP RMS distance; size: B part's RMS radius (both unit-sphere frame)."""
+    residual: final ICP RMS distance; size: the length errors are judged against (``register`` uses
+    B's bounding-box diagonal; default B's part RMS radius); spacing: median distance between
+    neighbouring samples of A's part (all unit-sphere frame)."""
 
     matrix: np.ndarray
     offset: np.ndarray
     residual: float
     size: float
+    spacing: float = 0.0
 
     def apply(self, points: np.ndarray) -> np.ndarray:
         return points @ self.matrix.T + self.offset
@@ -57,7 +62,10 @@ class PartAlignment:
 
     @property
     def quality(self) -> float:
-        return float(np.exp(-(self.residual / (0.1 * self.size)) ** 2))
+        """In (0, 1]: 1 when the ICP residual is no more than two independent samplings of one surface
+        leave (about 1.2 sample spacings), falling off as the excess reaches 2% of ``size``."""
+        excess = max(0.0, self.residual - 1.2 * self.spacing)
+        return float(np.exp(-(excess / (0.02 * self.size)) ** 2))
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,7 @@ class Registration:
             f, w, d = closest_surface_points(self.b, al.apply(points[sel]), piece.b_faces)
             quality = 0.25 * al.quality if piece.fallback else al.quality
             out_face[sel], out_bary[sel] = f, w
-            conf[sel] = np.exp(-(d / (0.1 * al.size)) ** 2) * quality
+            conf[sel] = np.exp(-(d / (0.05 * al.size)) ** 2) * quality
         return out_face, out_bary, conf
 
     def map_points(self, face, bary) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +141,7 @@ def register(a: PartMesh, b: PartMesh, *, samples: int = 1500, iterations: int =
         fb = np.flatnonzero(b.face_labels == label)
         pa = a.points(*sample_surface(a, samples, rng, face_subset=fa))
         pb = b.points(*sample_surface(b, samples, rng, face_subset=fb))
-        part = align_points(pa, pb, iterations)
+        part = align_points(pa, pb, iterations, size=b.bbox_diagonal)
         alignments[label] = part
         matched = _match_components(a, b, fa, fb, part) if components else None
         if matched is None:
@@ -143,10 +151,10 @@ def register(a: PartMesh, b: PartMesh, *, samples: int = 1500, iterations: int =
             n = max(200, samples * len(ca) // len(fa))
             qa = a.points(*sample_surface(a, n, rng, face_subset=ca))
             qb = b.points(*sample_surface(b, n, rng, face_subset=cb))
-            pieces.append(Piece(ca, align_points(qa, qb, iterations), cb))
+            pieces.append(Piece(ca, align_points(qa, qb, iterations, size=b.bbox_diagonal), cb))
     pa = a.points(*sample_surface(a, samples, rng))
     pb = b.points(*sample_surface(b, samples, rng))
-    alignments[WHOLE] = align_points(pa, pb, iterations)
+    alignments[WHOLE] = align_points(pa, pb, iterations, size=b.bbox_diagonal)
     return Registration(a, b, alignments, pieces)
 
 
@@ -185,18 +193,21 @@ def _cached_register(a: PartMesh, b: PartMesh) -> Registration:
     return register(a, b)  # PartMesh hashes by identity (eq=False), so this keys on the objects
 
 
-def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15, affine: bool = True) -> PartAlignment:
+def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15, affine: bool = True,
+                 size: float | None = None) -> PartAlignment:
     """Alignment taking point set (N, 3) ``pa`` onto (M, 3) ``pb``: frames first (centroid, per-axis
     standard deviation), then symmetric nearest-neighbour ICP fitting a per-axis scale and translation,
     then (``affine``) a full affine map, kept only when it lowers the residual by 10% (a tilted chair
-    back, a swept wing need the shear; elsewhere it would only fit sampling noise)."""
+    back, a swept wing need the shear; elsewhere it would only fit sampling noise). size: the length
+    the alignment's quality is judged against (default: pb's RMS radius)."""
     from scipy.spatial import cKDTree
 
     ca, cb = pa.mean(0), pb.mean(0)
     sa, sb = pa.std(0), pb.std(0)
     scale = np.where(sa > 1e-9, sb / np.maximum(sa, 1e-9), 1.0)
     matrix, offset = np.diag(scale), cb - scale * ca
-    size = float(np.sqrt(((pb - cb) ** 2).sum(1).mean()))
+    if size is None:
+        size = float(np.sqrt(((pb - cb) ** 2).sum(1).mean()))
     # along an axis thinner than a few sample spacings (a table top's thickness), nearest neighbours
     # pair the two faces at random and a fitted scale collapses: keep the frames' scale there
     spacing = float(np.median(cKDTree(pa).query(pa, k=2)[0][:, 1]))
@@ -231,7 +242,7 @@ def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15, affine: b
         m2, o2, r2 = icp(matrix, offset, fit_affine)
         if r2 < 0.9 * residual:
             matrix, offset, residual = m2, o2, r2
-    return PartAlignment(matrix, offset, residual, size)
+    return PartAlignment(matrix, offset, residual, size, spacing)
 
 
 def _fit_affine(src, dst, matrix, fixed):
