@@ -141,7 +141,7 @@ def view_paths(out: Path, n_views: int) -> list[Path]:
     return [out.with_name(f"{out.stem}_{k:03d}{out.suffix}") for k in range(n_views)]
 
 
-def check_mesh(item: agreement.TestMesh, args, rng: np.random.Generator, workdir: Path, blender: str) -> dict:
+def check_mesh(item: agreement.UnseenMesh, args, rng: np.random.Generator, workdir: Path, blender: str) -> dict:
     """Draw ``item`` with both renderers from ``args.views`` random cameras (drawn from ``rng``) and
     compare projections, visibility and lines per view."""
     import cv2
@@ -267,7 +267,7 @@ def main(argv=None) -> int:
     if not blender:
         print("compare_blender: skipped: no `blender` on PATH (Debian: apt-get install blender; or --blender PATH)")
         return 0
-    meshes = agreement.test_meshes(np.random.default_rng(args.seed))
+    meshes = agreement.unseen_meshes(np.random.default_rng(args.seed))
     # each mesh's cameras and samples come from (seed, mesh index): a subset redraws the same views
     rngs = {m.name: np.random.default_rng([args.seed, k]) for k, m in enumerate(meshes)}
     if args.meshes:

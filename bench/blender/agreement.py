@@ -19,9 +19,9 @@ MATCH_PX = 2.0  # a thinned line pixel is matched when the other drawing has one
 
 
 @dataclass(frozen=True)
-class TestMesh:
-    """A mesh sketchgen's tests never use. smooth: drawn with interpolated contours (Blender: smooth
-    faces + Freestyle face smoothness); faceted meshes use front/back face edges."""
+class UnseenMesh:
+    """A mesh sketchgen's tests never use. smooth: what the mesh stands for (a smooth surface, or a
+    polyhedron whose outline is its front/back face edges); used by ``--blender-normals per-mesh``."""
 
     name: str
     mesh: trimesh.Trimesh
@@ -169,22 +169,22 @@ def coarse_ellipsoid(rng: np.random.Generator) -> trimesh.Trimesh:
     return trimesh.Trimesh(vertices @ _random_rotation(rng).T, sphere.faces, process=False)
 
 
-def test_meshes(rng: np.random.Generator) -> list[TestMesh]:
+def unseen_meshes(rng: np.random.Generator) -> list[UnseenMesh]:
     """The meshes of the check, seeded. The torus knot has 16,384 faces (the timing mesh)."""
     capsule = trimesh.creation.capsule(height=rng.uniform(0.8, 1.4), radius=rng.uniform(0.3, 0.5),
                                        count=[32, 32])
     capsule.apply_transform(np.vstack([np.hstack([_random_rotation(rng), np.zeros((3, 1))]), [0, 0, 0, 1]]))
     hull = trimesh.convex.convex_hull(rng.normal(size=(40, 3)) * rng.uniform(0.5, 1.0, size=3))
     return [
-        TestMesh("torus_knot", torus_knot(2, 3, 256, 32, rng.uniform(0.15, 0.25), rng), True),
-        TestMesh("capsule", capsule, True),
-        TestMesh("convex_hull", hull, False),
-        TestMesh("box_stack", box_stack(rng), False),
-        TestMesh("bumpy_sphere", bumpy_sphere(rng), True),
-        TestMesh("bowl", bowl(rng), True),
-        TestMesh("wavy_sheet", wavy_sheet(rng), True),
-        TestMesh("coarse_ellipsoid", coarse_ellipsoid(rng), True),
-        TestMesh("dome", dome(rng), True),
+        UnseenMesh("torus_knot", torus_knot(2, 3, 256, 32, rng.uniform(0.15, 0.25), rng), True),
+        UnseenMesh("capsule", capsule, True),
+        UnseenMesh("convex_hull", hull, False),
+        UnseenMesh("box_stack", box_stack(rng), False),
+        UnseenMesh("bumpy_sphere", bumpy_sphere(rng), True),
+        UnseenMesh("bowl", bowl(rng), True),
+        UnseenMesh("wavy_sheet", wavy_sheet(rng), True),
+        UnseenMesh("coarse_ellipsoid", coarse_ellipsoid(rng), True),
+        UnseenMesh("dome", dome(rng), True),
     ]
 
 
