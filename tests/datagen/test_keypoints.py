@@ -15,7 +15,7 @@ FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "keypoin
 
 
 @pytest.mark.skipif(not (FIXTURE / "chair_88382b.ply").exists(), reason="KeypointNet fixture absent")
-def test_keypointnet_chair_lands_on_xyz():
+def test_keypointnet_chair_lands_on_xyz(tmp_path):
     mesh = read_mesh(FIXTURE / "chair_88382b.ply")
     assert mesh.faces.shape == (3304, 3)
     kp = load_keypoints(FIXTURE / "chair_88382b.json", mesh)
@@ -26,7 +26,7 @@ def test_keypointnet_chair_lands_on_xyz():
     # by model id in a multi-model annotation file, as KeypointNet ships them
     entry = json.loads((FIXTURE / "chair_88382b.json").read_text())[0]
     other = dict(entry, model_id="other", keypoints=entry["keypoints"][:2])
-    multi = Path(pytest.importorskip("tempfile").mkdtemp()) / "chair.json"
+    multi = tmp_path / "chair.json"
     multi.write_text(json.dumps([other, entry]))
     assert len(load_keypoints(multi, mesh, model_id=entry["model_id"])) == 10
     with pytest.raises(InputError, match="holds 2 models"):
