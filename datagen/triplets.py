@@ -6,7 +6,8 @@ For one shape (a work unit), from ``views`` random base cameras:
   vertices of each view, or the shape's visible keypoints (``anchors="keypoints"``);
 - positive: the same surface point seen from another view of the same shape, or, with probability
   ``other_shape``, the corresponding point on another shape of the category and split (exact for the
-  bundled collection, ``datagen.registration`` otherwise), in a view where it is visible;
+  bundled collection, ``datagen.registration`` otherwise; one partner shape per unit, drawn from the
+  unit's generator, seen from the same base cameras), in a view where it is visible;
 - negative: a stroke vertex of the positive's drawing, by one of ``negatives`` (picked per triplet):
   ``random``; ``same-part`` (same part label as the positive, among the farthest on the surface);
   ``hard`` (near the positive in the image, yet at least ``min_distance`` away on the surface). The

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from datagen.execute import run_dataset
-from datagen.plan import load_shapes
+from datagen.plan import assign_splits, load_shapes
 from datagen.triplets import TripletConfig, ViewConfig
 from render.camera import Camera
 from tiny_datasets import samples, tiny_spec
@@ -59,6 +59,7 @@ def test_every_point_reprojects_onto_its_pixel_and_sits_at_the_zoom_centre(tripl
 def test_positives_negatives_and_splits(triplet_set):
     config, out, _ = triplet_set
     shapes = load_shapes(config.collection)[0]
+    splits = assign_splits([(k, v.category) for k, v in shapes.items()])
     sources, strategies = set(), set()
     for s in samples(out):
         meta = json.loads(s["json"])
@@ -85,7 +86,9 @@ def test_positives_negatives_and_splits(triplet_set):
             xy, _ = base.world_to_pixels(np.array([p["point"], n["point"]]))
             assert np.linalg.norm(xy[0] - xy[1]) <= config.hard_px
         assert s["__key__"].startswith(a["shape"].replace(".", "-") + "_0000_")
-        assert set(shapes) >= {a["shape"], p["shape"]}
+        # no shape in two splits: every shape of a sample sits in the sample's split
+        for role in (a, p, n):
+            assert splits[role["shape"]] == meta["split"]
     assert sources == {"view", "shape"}
     assert strategies <= {"random", "same-part", "hard"} and len(strategies) >= 2
 
