@@ -26,7 +26,7 @@ from render.errors import InputError
 from render.prepared import PreparedMesh, prepare
 
 PLANE_TOL = 1e-6  # x mesh bounding-box diagonal: distance from a face's plane that counts as on it
-RAY_OFFSET = 1e-6  # x mesh diagonal: rays stop this far short of their point
+STOP_SHORT = 1e-6  # rays stop this fraction of their length short of their point
 
 
 @dataclass(frozen=True)
@@ -83,21 +83,23 @@ def unoccluded(prep: PreparedMesh, camera: Camera, points: np.ndarray, *, own_fa
     free = np.ones(n, dtype=bool)
     if n == 0 or len(prep.faces) == 0:
         return free
-    to_eye = camera.view_directions(points)
+    # one ray per point, from the eye (or the image plane) towards it, stopping just short of it:
+    # its first hit decides. Directions are not normalised: the point is at t = 1.
     if camera.is_ortho:
         reach = -camera.world_to_cam(points)[:, 2]  # to the image plane through the eye
-        origins = points + reach[:, None] * to_eye
+        dirs = camera.forward[None, :] * reach[:, None]
+        origins = points - dirs
     else:
-        reach = np.sqrt(np.einsum("ij,ij->i", camera.position - points, camera.position - points))
+        dirs = points - camera.position
         origins = np.broadcast_to(camera.position, points.shape)
-    # one ray per point, from the eye towards it, stopping just short of it: its first hit decides
-    stop = reach - RAY_OFFSET * prep.scale
-    active = np.flatnonzero(stop > 0)
+        reach = np.sqrt(np.einsum("ij,ij->i", dirs, dirs))
+    active = np.flatnonzero(reach > 0)
+    if len(active) < n:
+        origins, dirs = origins[active], dirs[active]
     if len(active) == 0:
         return free
-    hit = prep.ray_scene.run((origins[active] - prep.centre).astype(np.float32),
-                             (-to_eye[active]).astype(np.float32), dists=stop[active].astype(np.float32),
-                             output=1)
+    hit = prep.ray_scene.run((origins - prep.centre).astype(np.float32), dirs.astype(np.float32),
+                             dists=np.full(len(active), 1.0 - STOP_SHORT, dtype=np.float32), output=1)
     prim = np.asarray(hit["primID"], dtype=np.int64)
     found = prim >= 0
     active, prim = active[found], prim[found]
@@ -147,7 +149,6 @@ def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.nd
     ``unoccluded`` and the segment is cut where visibility changes, the cut located to
     spacing_px / 16 (REFINE_SPLITS). ring_faces: (S,) int64 passed on per segment (smooth contours).
     """
-    s_count = len(p0)
     d = p1 - p0
     depth0 = -camera.world_to_cam(p0)[:, 2]
     depth1 = -camera.world_to_cam(p1)[:, 2]
@@ -168,19 +169,23 @@ def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.nd
     k = np.arange(len(row)) - np.repeat(start_of_row, steps + 1)
     u = ulo[row] + (uhi[row] - ulo[row]) * k / steps[row]
 
-    def point_at(r, uu):
-        """3D points at screen parameter uu of kept segment rows r."""
+    q0, dq = q0[inside], q1[inside] - q0[inside]
+    ring_kept = None if ring_faces is None else ring_faces[keep]
+
+    def tq_at(r, uu):
+        """3D parameter between q0 and q1 of screen parameter uu on kept rows r (perspective-correct)."""
         if camera.is_ortho:
-            tq = uu
-        else:  # perspective-correct: screen-linear u to the 3D parameter between q0 and q1
-            tq = uu * dq0[r] / ((1.0 - uu) * dq1[r] + uu * dq0[r])
-        t = tlo[keep[r]] + tq * (thi[keep[r]] - tlo[keep[r]])
-        return p0[keep[r]] + t[:, None] * d[keep[r]], t
+            return uu
+        return uu * dq0[r] / ((1.0 - uu) * dq1[r] + uu * dq0[r])
+
+    def t_at(r, uu):
+        """Parameter between p0 and p1 (the caller's segment) of screen parameter uu on kept rows r."""
+        kr = keep[r]
+        return tlo[kr] + tq_at(r, uu) * (thi[kr] - tlo[kr])
 
     def vis_at(r, uu):
-        pts, _ = point_at(r, uu)
-        ring = None if ring_faces is None else ring_faces[keep[r]]
-        return unoccluded(prep, camera, pts, ring_faces=ring)
+        pts = q0[r] + tq_at(r, uu)[:, None] * dq[r]
+        return unoccluded(prep, camera, pts, ring_faces=None if ring_kept is None else ring_kept[r])
 
     vis = vis_at(row, u)
     same_next = np.zeros(len(row), dtype=bool)
@@ -211,8 +216,8 @@ def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.nd
     u_start = np.where(same_prev[starts], cut[np.maximum(starts - 1, 0)], u[starts])
     u_end = np.where(same_next[ends], cut[ends], u[ends])
     r = row[starts]
-    _, t0 = point_at(r, u_start)
-    _, t1 = point_at(r, u_end)
+    t0 = t_at(r, u_start)
+    t1 = t_at(r, u_end)
     whole0 = ~same_prev[starts] & (ulo[r] == 0.0) & (tlo[keep[r]] == 0.0)
     whole1 = ~same_next[ends] & (uhi[r] == 1.0) & (thi[keep[r]] == 1.0)
     t0 = np.where(whole0, 0.0, t0)
