@@ -40,6 +40,19 @@ PART_NAMES = {
     "lamp": {0: "base", 1: "pole", 2: "shade"},
 }
 CATEGORIES = tuple(PART_NAMES)
+# semantic id -> what the keypoint marks, per category (the same on every instance)
+KEYPOINT_NAMES = {
+    "chair": ["seat corner +x-z", "seat corner -x-z", "seat corner -x+z", "seat corner +x+z",
+              "back top +x", "back top -x", "foot +x+z", "foot -x+z", "foot -x-z", "foot +x-z"],
+    "table": ["top corner +x-z", "top corner -x-z", "top corner -x+z", "top corner +x+z", "top centre",
+              "foot +x+z", "foot -x+z", "foot -x-z", "foot +x-z"],
+    "airplane": ["nose", "tail end", "wing tip -x", "wing tip +x", "stabiliser tip -x", "stabiliser tip +x",
+                 "fin tip", "engine intake -x", "engine intake +x"],
+    "mug": ["rim +x (handle side)", "rim -z", "rim -x", "rim +z", "bottom centre", "inside floor centre",
+            "handle upper join", "handle outermost", "handle lower join"],
+    "lamp": ["base bottom centre", "base rim +x", "base rim -z", "base rim -x", "base rim +z",
+             "shade top centre", "shade rim +x", "shade rim +z", "shade rim -x", "shade rim -z"],
+}
 
 
 def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -62,7 +75,7 @@ def _chair(p, sb: ShapeBuilder):
     ys = h - t + t * np.array([0.0, 0.15, 0.85, 1.0])
     bevel = np.array([0.96, 1.0, 1.0, 0.97])
     seat = sb.tube(0, np.stack([0 * ys, ys, 0 * ys], 1), X, -Z, 0.5 * w * bevel, 0.5 * d * bevel, p["seat_e"], 48)
-    for sid, i in enumerate((6, 18, 30, 42)):  # top corners: right-back, left-back, left-front, right-front
+    for sid, i in enumerate((6, 18, 30, 42)):  # top corners at (+x,-z), (-x,-z), (-x,+z), (+x,+z)
         sb.keypoint(sid, seat.ring(3, i))
     # back: rises from the seat's rear edge, tilted back and bowed
     v = np.linspace(0.0, 1.0, 12)
@@ -71,8 +84,8 @@ def _chair(p, sb: ShapeBuilder):
     centres = np.stack([0 * v, h - 0.3 * t + bh * v, zc], 1)
     width = 0.5 * w * (0.95 + (p["back_top"] - 0.95) * v)
     back = sb.tube(1, centres, X, -Z, width, 0.5 * p["back_t"] * np.ones_like(v), p["back_e"], 48)
-    sb.keypoint(4, back.ring(11, 0))   # top right
-    sb.keypoint(5, back.ring(11, 24))  # top left
+    sb.keypoint(4, back.ring(11, 0))   # top corner at +x
+    sb.keypoint(5, back.ring(11, 24))  # top corner at -x
     # legs: from under the seat corners to the floor, splayed and tapered
     v = np.linspace(0.0, 1.0, 8)
     for k, (sx, sz) in enumerate(((1, 1), (-1, 1), (-1, -1), (1, -1))):
@@ -81,7 +94,7 @@ def _chair(p, sb: ShapeBuilder):
         centres = top + v[:, None] * (foot - top)
         r = p["leg_r"] * (1.0 - (1.0 - p["leg_taper"]) * v)
         leg = sb.tube(2, centres, X, Z, r, r, p["leg_e"], 16)
-        sb.keypoint(6 + k, leg.end)  # feet: front-right, front-left, back-left, back-right
+        sb.keypoint(6 + k, leg.end)  # feet at (+x,+z), (-x,+z), (-x,-z), (+x,-z)
 
 
 # ---------------------------------------------------------------------------------------------- table
@@ -150,8 +163,8 @@ def _airplane(p, sb: ShapeBuilder):
     half = 0.5 * p["span"]
     wing = _wing(sb, 1, np.array([0.0, wy, wz]), half, p["chord"], p["taper"], p["sweep"], p["dihedral"],
                  p["thick"], 21, 24)
-    sb.keypoint(2, wing.start)  # left tip (-x)
-    sb.keypoint(3, wing.end)    # right tip (+x)
+    sb.keypoint(2, wing.start)  # wing tip at -x
+    sb.keypoint(3, wing.end)    # wing tip at +x
     tz = -0.5 * L + 0.12 * L
     ty = p["tail_up"] * R * 0.6
     htail = _wing(sb, 2, np.array([0.0, ty, tz]), p["htail_span"] * half, 0.6 * p["chord"], p["taper"],

@@ -32,6 +32,7 @@ def test_counts_parts_keypoints(bundled):
             assert len(s.parts) >= 2 and set(s.parts) == set(procedural.PART_NAMES[category])
             assert 1500 <= s.n_faces <= 5000
             assert len(s.keypoints) >= 8 and len(np.unique(s.keypoints.semantic_id)) == len(s.keypoints)
+            assert sorted(s.keypoints.semantic_id) == list(range(len(procedural.KEYPOINT_NAMES[category])))
             # unit-sphere frame: centred bounding box, farthest vertex at 1
             assert np.linalg.norm(s.vertices, axis=1).max() == pytest.approx(1.0)
             np.testing.assert_allclose(s.vertices.min(0) + s.vertices.max(0), 0.0, atol=1e-12)
