@@ -121,7 +121,7 @@ def make_partmesh(vertices, faces, face_labels=None, *, part_names=None, keypoin
                   category: str = "unknown", shape_id: str | None = None, source: str = "",
                   clean: bool = True) -> PartMesh:
     """Build a PartMesh from file-frame arrays: removes degenerate/duplicate faces (remapping labels and
-    keypoints; a keypoint on a removed degenerate face is dropped), then normalises.
+    keypoints, each keypoint kept at its 3D point), then normalises.
 
     vertices: (V, 3) float64 file coordinates; faces: (F, 3) int; face_labels: (F,) int or None (one
     part, label 0); keypoints index ``faces``. Keypoint face indices must already be checked.
@@ -156,20 +156,34 @@ def make_partmesh(vertices, faces, face_labels=None, *, part_names=None, keypoin
 
 
 def remap_keypoints(kp: Keypoints, vertices, faces, old_to_new, keep) -> Keypoints:
-    """Move keypoints to the faces that survive a face removal. A keypoint on a duplicate goes to its twin
-    (same point: weights re-ordered to the twin's corner order); one on a removed face is dropped."""
+    """Move keypoints to the faces that survive a face removal, keeping each keypoint's 3D point.
+
+    A keypoint on a duplicate goes to its twin (weights re-ordered to the twin's corner order); one on a
+    removed degenerate face (a point on a segment or at a vertex) goes to the nearest kept face.
+    vertices: (V, 3); faces: (F, 3) before removal; old_to_new: (F,) int64 (-1 = removed); keep: (F',).
+    """
     if len(kp) == 0:
         return kp
-    new_face = old_to_new[kp.face]
-    ok = new_face >= 0
+    new_face = old_to_new[kp.face].copy()
     bary = kp.bary.copy()
-    for k in np.flatnonzero(ok):
+    for k in np.flatnonzero(new_face >= 0):
         old = faces[kp.face[k]]
         twin = faces[keep[new_face[k]]]
         weights = dict(zip(old.tolist(), kp.bary[k].tolist()))
         bary[k] = [weights[v] for v in twin.tolist()]
-    return Keypoints(new_face[ok], bary[ok], kp.semantic_id[ok], None if kp.xyz is None else kp.xyz[ok],
-                     kp.model_id, kp.class_id)
+    lost = np.flatnonzero(new_face < 0)
+    if len(lost):
+        from datagen.sampling import closest_surface_points
+
+        class _Kept:  # the mesh after removal, for the nearest-point query
+            pass
+
+        kept = _Kept()
+        kept.vertices, kept.faces = vertices, faces[keep]
+        points = barycentric_points(vertices, faces, kp.face[lost], kp.bary[lost])
+        f, w, _ = closest_surface_points(kept, points)
+        new_face[lost], bary[lost] = f, w
+    return Keypoints(new_face, bary, kp.semantic_id.copy(), kp.xyz, kp.model_id, kp.class_id)
 
 
 def face_components(mesh, faces: np.ndarray) -> list[np.ndarray]:

@@ -97,14 +97,18 @@ def test_degenerate_duplicates_removed_keypoints_follow(tmp_path):
                                     "f 1 2 3\nf 1 2 5\nf 2 3 1\nf 1 2 4\nf 1 3 4\nf 2 3 4\n")
     (tmp_path / "d.seg").write_text("0 0 0 1 1 1")
     (tmp_path / "d.keypoints.json").write_text(json.dumps({"keypoints": [
-        {"face": 2, "bary": [0.5, 0.3, 0.2], "semantic_id": 4}, {"face": 5, "bary": [1, 0, 0], "semantic_id": 5}]}))
+        {"face": 2, "bary": [0.5, 0.3, 0.2], "semantic_id": 4}, {"face": 5, "bary": [1, 0, 0], "semantic_id": 5},
+        {"face": 1, "bary": [0.5, 0.25, 0.25], "semantic_id": 6}]}))
     shape = load_partmesh(tmp_path / "d.obj")
     assert shape.cleanup == {"degenerate": 1, "duplicate": 1, "decimated": 0}
     assert shape.n_faces == 4
     np.testing.assert_array_equal(shape.file_face, [0, 3, 4, 5])
     np.testing.assert_array_equal(shape.face_labels, [0, 1, 1, 1])
-    # the keypoint on the duplicate face moved to its twin, at the same point: 0.5*v2 + 0.3*v3 + 0.2*v1
-    np.testing.assert_allclose(shape.to_file_coords(shape.keypoint_points()), [[0.5, 0.3, 0], [1, 0, 0]], atol=1e-12)
+    # the keypoint on the duplicate face moved to its twin, at the same point: 0.5*v2 + 0.3*v3 + 0.2*v1;
+    # the one on the degenerate face (1, 2, 5), a point of the x axis, moved to a kept face through it
+    np.testing.assert_allclose(shape.to_file_coords(shape.keypoint_points()),
+                               [[0.5, 0.3, 0], [1, 0, 0], [0.75, 0, 0]], atol=1e-12)
+    np.testing.assert_array_equal(shape.keypoints.semantic_id, [4, 5, 6])
 
 
 def test_decimation_keeps_labels(tmp_path):

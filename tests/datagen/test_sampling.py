@@ -50,3 +50,12 @@ def test_closest_surface_points_recovers_points():
     f, w, d = closest_surface_points(shape, points + 0.01 * normals, np.flatnonzero(shape.face_labels == 1))
     on_big = shape.face_labels[face] == 1
     np.testing.assert_allclose(d[on_big], 0.01, atol=1e-9)
+
+
+def test_face_components():
+    from datagen.partmesh import face_components
+
+    shape = _boxes()
+    comps = face_components(shape, np.arange(24))
+    assert [c.tolist() for c in comps] == [list(range(12)), list(range(12, 24))]
+    assert len(face_components(shape, np.array([0, 1, 12]))) == 2
