@@ -111,11 +111,15 @@ class PreparedMesh:
 
     def faces_near(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(N,) bool: face a[i] has a vertex at most one edge from a vertex of face b[i] (b's two-ring)."""
-        n = len(self.vertices)
-        keys = (self.faces[a][:, :, None] * n + self.faces[b][:, None, :]).ravel()
-        pairs = self._vertex_pairs
-        pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
-        return (pairs[pos] == keys).reshape(len(a), 9).any(axis=1)
+        fa, fb = self.faces[a], self.faces[b]
+        near = (fa[:, :, None] == fb[:, None, :]).any(axis=(1, 2))  # one-ring: a shared vertex
+        rest = np.flatnonzero(~near)
+        if len(rest):  # two-ring: a vertex of a one edge away from a vertex of b
+            keys = (fa[rest][:, :, None] * np.int64(len(self.vertices)) + fb[rest][:, None, :]).ravel()
+            pairs = self._vertex_pairs
+            pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
+            near[rest] = (pairs[pos] == keys).reshape(len(rest), 9).any(axis=1)
+        return near
 
     def smooth_groups(self, sharp_deg: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Split vertex normals: face corners around a vertex share a normal unless a sharp edge parts them.
