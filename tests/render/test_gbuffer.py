@@ -126,3 +126,18 @@ def test_survives_pyrender_terminating_the_shared_egl_display(cube):
     after = get_renderer().render(cube, cam, normals=False)
     np.testing.assert_array_equal(after.face_id, before.face_id)
     np.testing.assert_array_equal(after.depth, before.depth)
+
+
+def test_mesh_uploaded_once_and_again_when_changed():
+    mesh = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    cam = Camera.looking_at((0, 0, 3), (0, 0, 0), (0, 1, 0), width=64, height=64, ortho_scale=1.0)
+    renderer = get_renderer()
+    first = renderer.render(mesh, cam, normals=False)
+    entry = renderer._meshes[id(mesh)]
+    renderer.render(mesh, cam, normals=False)
+    assert renderer._meshes[id(mesh)] is entry  # reused, not uploaded again
+    mesh.apply_translation([0.0, 0.0, 0.5])  # the cached buffers are now stale
+    moved = renderer.render(mesh, cam, normals=False)
+    assert renderer._meshes[id(mesh)] is not entry
+    covered = first.face_id >= 0
+    np.testing.assert_allclose(moved.depth[covered], first.depth[covered] - 0.5, atol=1e-5)

@@ -235,3 +235,14 @@ def test_chaining_joins_pieces_at_shared_ends_only():
     chains = np.split(np.stack([order, flipped], 1), np.cumsum(lengths)[:-1])
     as_lists = [[(int(p), bool(f)) for p, f in c] for c in chains]
     assert as_lists == [[(0, False), (1, True), (2, False)], [(3, False)], [(4, False)], [(5, False), (6, False)]]
+
+
+def test_prepared_data_follows_mesh_changes(cube):
+    cam = Camera.looking_at((0, 0, 4), (0, 0, 0), (0, 1, 0), width=64, height=64, ortho_scale=1.0)
+    prep = prepare(cube)
+    assert prepare(cube) is prep  # cached per mesh
+    before = extract_lines(cube, cam).strokes[0].xy
+    cube.apply_translation([0.25, 0.0, 0.0])
+    assert prepare(cube) is not prep
+    after = extract_lines(cube, cam).strokes[0].xy
+    np.testing.assert_allclose(after, before + [0.25 * cam.focal_px, 0.0], atol=1e-9)
