@@ -13,7 +13,8 @@ which would blend face ids at every triangle edge and read depth off the pixel c
 - the projection is ``Camera.projection_matrix()`` and the view is ``Camera.world_to_camera``, so GL
   and ``world_to_pixels`` agree to float32 rounding.
 
-Both sides of every triangle are drawn (open meshes show their back faces).
+Both sides of every triangle are drawn (open meshes show their back faces). The renderer belongs to
+the process, not to a thread: use it from one thread at a time.
 """
 
 from __future__ import annotations

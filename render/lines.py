@@ -9,8 +9,8 @@ hidden lines removed, chained into strokes.
   ``smooth=True`` uses unsplit vertex normals everywhere, ``smooth=False`` only face edges.
 - boundary: edges used by one face only.
 - crease: edges whose two face normals differ by more than ``crease_deg``. An edge that is both a
-  contour (faceted mesh) and a crease is typed ``contour``: the outline takes precedence, as in
-  Freestyle's silhouette, so every edge appears once.
+  contour (a sharp edge between a front- and a back-facing face) and a crease is typed ``contour``:
+  the outline takes precedence, as in Freestyle's silhouette, so every edge appears once.
 - suggestive: zero crossings of radial curvature on front-facing surface where its derivative along
   the projected view direction exceeds ``suggestive_threshold``; stroke weight rises from 0 to 1 over a
   further ``suggestive_fade`` (see render.curvature for the scale-free units).
