@@ -203,8 +203,9 @@ SIZES = ((256, 256), (320, 240), (224, 288))
 def random_cameras(mesh: trimesh.Trimesh, rng: np.random.Generator, count: int,
                    sizes=SIZES) -> list[dict]:
     """``count`` sketchgen camera dicts around ``mesh``: perspective (even k) and orthographic (odd k),
-    random direction, roll, field of view (25-60 degrees), framing and image size; every third one
-    given by its ``pose`` rather than position/look_at/up."""
+    random direction, roll, field of view (25-60 degrees), framing and image size; views k = 2, 3
+    (mod 4) are close-ups that cut the object at the image border; every third camera is given by its
+    ``pose`` rather than position/look_at/up."""
     centre = mesh.bounds.mean(axis=0)
     radius = float(np.linalg.norm(mesh.vertices - centre, axis=1).max())
     cams = []
@@ -217,13 +218,17 @@ def random_cameras(mesh: trimesh.Trimesh, rng: np.random.Generator, count: int,
         width, height = sizes[int(rng.integers(len(sizes)))]
         target = centre + rng.normal(size=3) * 0.1 * radius
         cam = {"look_at": target.tolist(), "up": up.tolist(), "width": width, "height": height}
+        close = k % 4 >= 2  # a close-up: the object runs off the image, lines are cut at its border
         if k % 2 == 0:
             fov = rng.uniform(25.0, 60.0)
-            distance = radius / math.sin(math.radians(fov) / 2) * rng.uniform(1.05, 1.6)
+            if close:  # stays outside the bounding sphere, so never inside the mesh
+                distance = radius * rng.uniform(1.3, 1.8)
+            else:
+                distance = radius / math.sin(math.radians(fov) / 2) * rng.uniform(1.05, 1.6)
             cam["yfov_deg"] = fov
         else:
             distance = 4.0 * radius
-            cam["ortho_scale"] = radius * rng.uniform(1.05, 1.4)
+            cam["ortho_scale"] = radius * (rng.uniform(0.4, 0.7) if close else rng.uniform(1.05, 1.4))
         cam["position"] = (target + distance * direction).tolist()
         if k % 3 == 2:  # every third camera in the "pose" form (4x4 camera-to-world) instead
             pose = camera_pose(cam)
