@@ -162,12 +162,15 @@ def _from_spec(spec_path, root: str, max_faces) -> Collection:
 
     coll = Collection(root)
     for entry in procedural.load_spec(spec_path)["shapes"]:
+        if not isinstance(entry, dict):
+            entry = {"id": "?", "category": "unknown", "params": entry}
         try:
             shape = procedural.shape_from_spec(entry)
             coll.shapes.append(decimate(shape, max_faces) if max_faces else shape)
         except (InputError, KeyError, TypeError, ValueError) as exc:
-            coll.failures.append(Failure(f"{spec_path}#{entry.get('id', '?')}", str(exc),
-                                         str(entry.get("category", "unknown")), str(entry.get("id", ""))))
+            where = f"{spec_path}#{entry.get('id', '?') if isinstance(entry, dict) else '?'}"
+            coll.failures.append(Failure(where, f"{where}: {exc}", str(entry.get("category", "unknown")),
+                                         str(entry.get("id", ""))))
     return coll
 
 

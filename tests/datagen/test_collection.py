@@ -118,3 +118,18 @@ def test_manifest_with_shapenet_part_points(tmp_path):
     # faces straddling x = 0 do not exist on a box: every face is on one side
     np.testing.assert_array_equal(shape.face_labels, 1 + (centroids[:, 0] > 0))
     assert shape.category == "bench"
+
+
+def test_bundled_style_spec_with_a_bad_entry(tmp_path):
+    from datagen.procedural import generate_spec
+
+    spec = generate_spec(3, instances=2)
+    del spec["shapes"][1]["params"]["seat_w"]
+    spec["shapes"][2]["category"] = "sofa"
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    coll = load_collection(path)
+    assert len(coll.shapes) == len(spec["shapes"]) - 2
+    reasons = sorted(f.reason for f in coll.failures)
+    assert "spec.json#chair_001" in reasons[0] and "missing parameter 'seat_w'" in reasons[0]
+    assert "unknown bundled category 'sofa'" in reasons[1]
