@@ -21,11 +21,13 @@ bench/blender/freestyle_render.py), then prints
   (lines, raster, PNG and SVG written, in one process, first view excluded). Both run on the same
   machine one after the other; on a shared machine expect medians to move by 2x between runs.
 
-Smooth or faceted is a convention of both renderers, not a property of a mesh file. By default Blender
-gets sketchgen's (render/lines.py): every face shaded smooth, normals split at edges sharper than
-30 degrees (Auto Smooth), Freestyle's face smoothness on. ``--blender-normals per-mesh`` renders the
-faceted test meshes flat instead (their true polyhedral outline) and the smooth ones smooth with
-normals split only at the creases.
+Smooth or faceted is a convention of both renderers, not a property of a mesh file. By default
+(``--blender-normals per-mesh``) Blender renders each test mesh as what it stands for: polyhedra (the
+convex hull, the boxes) flat, so Freestyle's silhouettes are their front/back face edges; smooth
+surfaces shaded smooth with Freestyle's face smoothness on and normals split only at creases (Auto
+Smooth at 45 degrees: Freestyle finds creases only where normals are split).
+``--blender-normals autosmooth`` gives Blender sketchgen's own convention instead (render/lines.py:
+every face smooth, normals split at edges sharper than ``--split-deg`` 30 degrees).
 
 Blender is optional: without it the script says so and exits 0. ``--keep DIR`` keeps every input and
 output, with ``*_diff.png`` pictures (black: matched, red: Blender only, blue: sketchgen only).
@@ -63,10 +65,10 @@ def parse_args(argv):
     p.add_argument("--keep", type=Path, help="keep inputs, outputs and diff pictures in this folder")
     p.add_argument("--blender", help="Blender executable (default: blender on PATH)")
     p.add_argument("--samples", type=int, default=1, help="Cycles samples for Blender's strokes")
-    p.add_argument("--blender-normals", choices=("autosmooth", "per-mesh"), default="autosmooth",
-                   help="autosmooth: every mesh shaded smooth with Blender's Auto Smooth at --split-deg, "
-                        "sketchgen's convention for contours (render/lines.py); per-mesh: faceted test meshes "
-                        "flat, smooth ones smooth with normals split only at creases (default %(default)s)")
+    p.add_argument("--blender-normals", choices=("per-mesh", "autosmooth"), default="per-mesh",
+                   help="per-mesh: faceted test meshes flat, smooth ones smooth with normals split only at "
+                        "creases; autosmooth: every mesh smooth with Blender's Auto Smooth at --split-deg, "
+                        "sketchgen's convention for contours (render/lines.py) (default %(default)s)")
     p.add_argument("--split-deg", type=float, default=30.0,
                    help="Auto Smooth angle: normals split at edges whose faces' normals differ by more "
                         "(default %(default)s, Blender's default and sketchgen's SMOOTH_SHARP_DEG)")

@@ -30,7 +30,7 @@ def test_draw_agrees_with_blender(name, tmp_path):
     (tmp_path / "points.json").write_text(json.dumps(np.asarray(points).tolist()))
 
     theirs = run_blender(shutil.which("blender"), mesh_path, tmp_path / "cams.json", tmp_path / "points.json",
-                         tmp_path / "blender.png", smooth=True, samples=1, auto_smooth_deg=30.0)
+                         tmp_path / "blender.png", smooth=item.smooth, samples=1)
     run_sketchgen(mesh_path, tmp_path / "cams.json", tmp_path / "points.npy", tmp_path / "ours.png")
 
     for cam, ref, png in zip(cams, theirs["views"], view_paths(tmp_path / "ours.png", 2)):
