@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datagen.deform import DeformConfig, random_deformation
+from datagen.flow import dense_flow, shape_point_map
 from datagen.plan import WorkUnit, load_shapes
 from datagen.schema import sample_key
 from datagen.shaded import ShadeConfig
 from datagen.sketchviews import LineConfig, SketchView, extract
 from datagen.triplets import ViewConfig, base_cameras
 from render.camera import Camera
+from render.raster import encode_png, ink_to_image, segment_ink
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +144,6 @@ def _keypoints_json(ids, points, xy, visible) -> list[dict]:
 
 
 def _png(image: np.ndarray) -> bytes:
-    from render.raster import encode_png
-
     # shaded images are RGB; OpenCV writes BGR
     return encode_png(image[..., ::-1] if image.ndim == 3 else image)
 
@@ -196,8 +196,6 @@ def build_unit(unit: WorkUnit, config: PairConfig):
             deformation = random_deformation(rng, cam_a.width, cam_a.height, config.deform)
             view = own.view(i)
             xy_b = deformation.apply(cam_a.world_to_pixels(view.vertices)[0])
-            from render.raster import ink_to_image, segment_ink
-
             image_b = ink_to_image(segment_ink(xy_b[view.seg_a], xy_b[view.seg_b], view.seg_w[:, 0] * width,
                                                view.seg_w[:, 1] * width, cam_a.width, cam_a.height))
             flow = deformation.flow(gb_a.mask)
@@ -216,8 +214,6 @@ def build_unit(unit: WorkUnit, config: PairConfig):
                                     "tps_src": deformation.tps.src.tolist() if deformation.tps else None,
                                     "tps_dst": deformation.tps.dst.tolist() if deformation.tps else None}
         else:
-            from datagen.flow import dense_flow, shape_point_map
-
             holder = other if kind == "shapes" else own
             j = _near_view(cams, i, config.max_angle_deg, rng, allow_same=kind == "shapes")
             cam_b = cams[j]

@@ -30,10 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from datagen.flow import correspond
 from datagen.plan import WorkUnit, load_shapes
 from datagen.schema import ROLE_NAMES, sample_key, zoom_key
 from datagen.sketchviews import LineConfig, SketchView, extract, face_barycentric, poisson_pick
 from render.camera import Camera
+from render.raster import encode_png
+from render.views import random_views, sketchzooms_factors, zoom_cameras
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +89,7 @@ class TripletConfig:
 
 
 def base_cameras(config: ViewConfig, rng: np.random.Generator) -> list[Camera]:
-    from render.views import random_views
-
+    """``config.views`` random cameras around the unit-sphere frame's origin."""
     return random_views(config.views, rng, elevation_range=config.elevation, distance=config.distance,
                         width=config.size, height=config.size, yfov_deg=config.yfov_deg)
 
@@ -158,9 +160,6 @@ class SurfaceDistance:
 def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, view_index: int,
           factors: list[float], size: int, view: SketchView, width: float):
     """(json dict, list of PNG bytes) of one role drawn at every zoom."""
-    from render.raster import encode_png
-    from render.views import zoom_cameras
-
     views, images = [], []
     for cam in zoom_cameras(point, base, factors, width=size, height=size):
         xy, _ = cam.world_to_pixels(point[None])
@@ -197,8 +196,6 @@ def _pick_negative(strategy: str, rng: np.random.Generator, labels: np.ndarray, 
 
 def build_unit(unit: WorkUnit, config: TripletConfig):
     """The triplet samples of one shape and the failures met, as (samples, failures)."""
-    from render.views import sketchzooms_factors
-
     rng = unit.rng(config.seed)
     shapes, _ = load_shapes(config.collection)
     shape = shapes[unit.shape_id]
@@ -235,8 +232,6 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
         own_vis = own.visible(a_points, a_faces)
         own_vis[i] = False
         if other is not None:
-            from datagen.flow import correspond
-
             o_faces, o_bary, conf = correspond(shape, partner, a_faces, a_bary)
             o_points = partner.points(o_faces, o_bary)
             other_vis = other.visible(o_points, o_faces) & (conf >= 0.5)[None, :]
