@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from datagen.keypoints import Keypoints, load_keypoints
-from datagen.meshfile import read_mesh, validate_arrays
+from datagen.meshfile import read_mesh, read_mesh_and_groups, validate_arrays
 from datagen.partmesh import PartMesh, make_partmesh
 from render.errors import InputError
 
@@ -55,9 +55,9 @@ def load_partmesh(mesh_path, *, labels=None, points=None, keypoints=None, catego
     mesh_path = Path(mesh_path)
     if mesh_path.is_dir():
         return load_partnet(mesh_path, category=category, shape_id=shape_id, max_faces=max_faces)
-    mesh = read_mesh(mesh_path)
+    mesh, obj = read_mesh_and_groups(mesh_path)
     vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
-    face_labels, names = _labels_for(mesh_path, vertices, faces, labels, points)
+    face_labels, names = _labels_for(mesh_path, vertices, faces, labels, points, obj)
     kp = None
     kp_path = Path(keypoints) if keypoints is not None else _beside(mesh_path, (".keypoints.json", ".json"))
     if kp_path is not None:
@@ -150,7 +150,7 @@ def category_from_path(path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _labels_for(mesh_path: Path, vertices, faces, labels, points):
+def _labels_for(mesh_path: Path, vertices, faces, labels, points, obj=None):
     if labels is not None and points is not None:
         return transfer_point_labels(points, labels, vertices, faces), None
     if labels is not None:
@@ -162,10 +162,7 @@ def _labels_for(mesh_path: Path, vertices, faces, labels, points):
     found = _beside(mesh_path, LABEL_SUFFIXES)
     if found is not None:
         return read_labels(found, len(faces), len(vertices), faces), None
-    if mesh_path.suffix.lower() == ".obj":
-        from datagen.formats.obj import read_obj
-
-        obj = read_obj(mesh_path)
+    if obj is not None:
         for ids, names in ((obj.groups, obj.group_names), (obj.materials, obj.material_names)):
             if len(names) > 1 and np.all(ids >= 0):
                 return ids.copy(), dict(enumerate(names))

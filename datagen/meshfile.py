@@ -35,6 +35,12 @@ def read_mesh(path: str | Path) -> trimesh.Trimesh:
     files (which store each triangle's corners separately) are merged, keeping the face order.
     Raises InputError naming ``path`` and the reason.
     """
+    return read_mesh_and_groups(path)[0]
+
+
+def read_mesh_and_groups(path: str | Path):
+    """``read_mesh`` plus, for an OBJ file, its parse (``datagen.formats.obj.ObjData``: per-face groups
+    and materials), else None; an OBJ is parsed once."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -53,6 +59,7 @@ def read_mesh(path: str | Path) -> trimesh.Trimesh:
         raise InputError(f"{path}: unsupported mesh format {suffix or '(no suffix)'!r}")
     if suffix == ".stl":
         _check_stl_size(path, head, size)
+    obj = None
     if suffix == ".obj":
         from datagen.formats.obj import read_obj
 
@@ -66,7 +73,7 @@ def read_mesh(path: str | Path) -> trimesh.Trimesh:
         mesh.merge_vertices(merge_tex=True, merge_norm=True)  # only renumbers vertices: faces keep order
         mesh = trimesh.Trimesh(vertices=np.asarray(mesh.vertices, np.float64),
                                faces=np.asarray(mesh.faces, np.int64), process=False, validate=False)
-    return mesh
+    return mesh, obj
 
 
 def validate_arrays(vertices, faces, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +124,11 @@ def clean_faces(vertices: np.ndarray, faces: np.ndarray, area_eps: float = 1e-14
     repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
     degenerate = repeated | (area2 <= area_eps * diag * diag)
     key = np.sort(faces, axis=1)
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    if len(vertices) < (1 << 21):  # three 21-bit indices in one int64: a 1-D unique is far faster
+        key = (key[:, 0] << 42) | (key[:, 1] << 21) | key[:, 2]
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     twin = first[inverse]  # the earliest face with the same vertex set
     duplicate = (twin != np.arange(n)) & ~degenerate

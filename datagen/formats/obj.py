@@ -7,12 +7,15 @@ Polygons are triangulated as fans (v0, vi, vi+1), so a quad becomes two triangle
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from render.errors import InputError
+
+_SLASH = re.compile(r"/\S*")
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class ObjData:
 
 
 def read_obj(path: str | Path) -> ObjData:
-    """Parse an OBJ file; raises InputError naming the file and line for malformed content."""
+    """Parse an OBJ file; raises InputError naming the file (and the line) for malformed content."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8", errors="strict")
@@ -37,60 +40,106 @@ def read_obj(path: str | Path) -> ObjData:
         raise InputError(f"{path}: not a text OBJ file (undecodable bytes)") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    vertices: list[tuple[float, float, float]] = []
-    tris: list[tuple[int, int, int]] = []
-    face_group: list[int] = []
-    face_mat: list[int] = []
+    lines = text.splitlines()
+    if "#" in text:
+        lines = [ln.split("#", 1)[0] for ln in lines]
+    # classify lines by their tag with comprehensions (a per-line Python loop costs seconds on big files)
+    lines = [ln.strip() for ln in lines]
+    tags = [ln.split(None, 1)[0] if ln else "" for ln in lines]
+    v_at = [i for i, t in enumerate(tags) if t == "v"]
+    f_at = [i for i, t in enumerate(tags) if t == "f"]
+    named_at = [i for i, t in enumerate(tags) if t in ("g", "o", "usemtl")]
+    v_rows = [lines[i][1:] for i in v_at]
+    f_rows = [lines[i][1:] for i in f_at]
+    v_lines = [i + 1 for i in v_at]
+    f_lines = [i + 1 for i in f_at]
     group_names: list[str] = []
     material_names: list[str] = []
     group_index: dict[str, int] = {}
     mat_index: dict[str, int] = {}
-    group, mat = -1, -1
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        tag, _, rest = line.partition(" ")
-        if tag == "v":
-            parts = rest.split()
-            if len(parts) < 3:
-                raise InputError(f"{path}: line {lineno}: vertex needs 3 coordinates")
-            try:
-                vertices.append((float(parts[0]), float(parts[1]), float(parts[2])))
-            except ValueError:
-                raise InputError(f"{path}: line {lineno}: vertex coordinates are not numbers") from None
-        elif tag == "f":
-            idx = []
-            for token in rest.split():
-                try:
-                    i = int(token.split("/", 1)[0])
-                except ValueError:
-                    raise InputError(f"{path}: line {lineno}: bad face index {token!r}") from None
-                # OBJ indices are 1-based; negative ones count back from the latest vertex
-                idx.append(i - 1 if i > 0 else len(vertices) + i)
-            if len(idx) < 3:
-                raise InputError(f"{path}: line {lineno}: face with fewer than 3 vertices")
-            for k in range(1, len(idx) - 1):
-                tris.append((idx[0], idx[k], idx[k + 1]))
-                face_group.append(group)
-                face_mat.append(mat)
-        elif tag in ("g", "o"):
-            name = rest.strip() or "default"
-            if name not in group_index:
-                group_index[name] = len(group_names)
-                group_names.append(name)
-            group = group_index[name]
-        elif tag == "usemtl":
-            name = rest.strip()
+    # the group / material in force after each naming line
+    g_pos, g_val, m_pos, m_val = [], [], [], []
+    for i in named_at:
+        tag = tags[i]
+        name = lines[i][len(tag):].strip()
+        if tag == "usemtl":
             if name not in mat_index:
                 mat_index[name] = len(material_names)
                 material_names.append(name)
-            mat = mat_index[name]
+            m_pos.append(i)
+            m_val.append(mat_index[name])
+        else:
+            name = name or "default"
+            if name not in group_index:
+                group_index[name] = len(group_names)
+                group_names.append(name)
+            g_pos.append(i)
+            g_val.append(group_index[name])
+    f_pos = np.asarray(f_at, np.int64)
+
+    def in_force(pos, val):
+        k = np.searchsorted(np.asarray(pos, np.int64), f_pos) - 1
+        return np.where(k >= 0, np.asarray(val + [-1], np.int64)[k], -1)
+
+    f_state = np.stack([in_force(g_pos, g_val), in_force(m_pos, m_val),
+                        np.searchsorted(np.asarray(v_at, np.int64), f_pos)], axis=1) if len(f_at) else \
+        np.zeros((0, 3), np.int64)
+    vertices = _parse_vertices(path, v_rows, v_lines)
+    faces, line_of_tri = _parse_faces(path, f_rows, f_lines, np.asarray(f_state, np.int64).reshape(-1, 3))
+    state = np.asarray(f_state, np.int64).reshape(-1, 3)
     return ObjData(
-        vertices=np.asarray(vertices, dtype=np.float64).reshape(-1, 3),
-        faces=np.asarray(tris, dtype=np.int64).reshape(-1, 3),
-        groups=np.asarray(face_group, dtype=np.int64),
+        vertices=vertices,
+        faces=faces,
+        groups=state[line_of_tri, 0] if len(faces) else np.zeros(0, np.int64),
         group_names=group_names,
-        materials=np.asarray(face_mat, dtype=np.int64),
+        materials=state[line_of_tri, 1] if len(faces) else np.zeros(0, np.int64),
         material_names=material_names,
     )
+
+
+def _parse_vertices(path: Path, rows: list[str], lines: list[int]) -> np.ndarray:
+    try:
+        return np.array([r.split()[:3] for r in rows], dtype=np.float64).reshape(-1, 3)
+    except ValueError:
+        pass  # find the offending line for the message
+    for row, lineno in zip(rows, lines):
+        parts = row.split()
+        if len(parts) < 3:
+            raise InputError(f"{path}: line {lineno}: vertex needs 3 coordinates")
+        try:
+            [float(t) for t in parts[:3]]
+        except ValueError:
+            raise InputError(f"{path}: line {lineno}: vertex coordinates are not numbers") from None
+    raise InputError(f"{path}: malformed vertex lines")
+
+
+def _parse_faces(path: Path, rows: list[str], lines: list[int], state: np.ndarray):
+    """(T, 3) int64 fan-triangulated faces (0-based) and the face line each triangle came from (T,)."""
+    counts = np.array([len(r.split()) for r in rows], dtype=np.int64)
+    short = np.flatnonzero(counts < 3)
+    if len(short):
+        raise InputError(f"{path}: line {lines[short[0]]}: face with fewer than 3 vertices")
+    # "v/vt/vn" -> "v": only the vertex index matters here
+    joined = _SLASH.sub("", " ".join(rows))
+    try:
+        idx = np.array(joined.split(), dtype=np.int64)
+    except ValueError:
+        for row, lineno in zip(rows, lines):
+            for token in row.split():
+                try:
+                    int(token.split("/", 1)[0])
+                except ValueError:
+                    raise InputError(f"{path}: line {lineno}: bad face index {token!r}") from None
+        raise InputError(f"{path}: malformed face lines") from None
+    if len(idx) != counts.sum():
+        raise InputError(f"{path}: malformed face lines")
+    # OBJ indices are 1-based; negative ones count back from the latest vertex read
+    seen = np.repeat(state[:, 2], counts)
+    idx = np.where(idx > 0, idx - 1, seen + idx)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n_tri = counts - 2
+    line_of_tri = np.repeat(np.arange(len(rows)), n_tri)
+    k = np.arange(int(n_tri.sum())) - np.repeat(np.cumsum(n_tri) - n_tri, n_tri) + 1
+    first = starts[line_of_tri]
+    faces = np.stack([idx[first], idx[first + k], idx[first + k + 1]], axis=1)
+    return faces.astype(np.int64), line_of_tri
