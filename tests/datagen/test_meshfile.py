@@ -77,3 +77,25 @@ def test_clean_faces_counts_and_remaps():
     assert (c.degenerate, c.duplicate) == (2, 2)
     np.testing.assert_array_equal(c.keep, [0, 3])
     np.testing.assert_array_equal(c.old_to_new, [0, 0, -1, 1, -1, 1])
+
+
+def test_obj_comments_colours_groups_and_errors(tmp_path):
+    from datagen.formats.obj import read_obj
+
+    path = tmp_path / "c.obj"
+    path.write_text("# header\nmtllib x.mtl\nv 0 0 0 1 0 0\nv\t1 0 0\nv 0 1 0 # colourless\nvn 0 0 1\n"
+                    "o first\nf 1//1 2//1 3//1\ng second\nusemtl red\nv 0 0 1\nf -4 -3 -1\nf 1 2 3 4 # a quad\n")
+    obj = read_obj(path)
+    np.testing.assert_array_equal(obj.faces, [[0, 1, 2], [0, 1, 3], [0, 1, 2], [0, 2, 3]])
+    assert obj.group_names == ["first", "second"] and obj.material_names == ["red"]
+    np.testing.assert_array_equal(obj.groups, [0, 1, 1, 1])
+    np.testing.assert_array_equal(obj.materials, [-1, 0, 0, 0])
+    path.write_text("v 0 0 0\nv 1 0 0\nv 0 1 zero\nf 1 2 3\n")
+    with pytest.raises(InputError, match="line 3: vertex coordinates are not numbers"):
+        read_obj(path)
+    path.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 x\n")
+    with pytest.raises(InputError, match="line 4: bad face index 'x'"):
+        read_obj(path)
+    path.write_text("v 0 0 0\nv 1 0 0\nf 1 2\n")
+    with pytest.raises(InputError, match="line 3: face with fewer than 3 vertices"):
+        read_obj(path)
