@@ -204,6 +204,60 @@ def zoom_crops(grey: np.ndarray, centres: np.ndarray, halves, size: int) -> torc
     return torch.from_numpy(out)
 
 
+class StrokeZooms:
+    """Zoom images of points of a finished drawing, re-rasterised so they look like the triplets' zooms.
+
+    A triplet's zooms are re-rasterised per zoom with a constant stroke width; a window cut from a
+    fixed-resolution drawing instead thickens its lines in proportion to the zoom. So the drawing's strokes
+    are first reduced to their one-pixel skeleton, joined into segments between 8-connected skeleton
+    pixels, and every window is drawn afresh from those segments at ``native`` px with ``width`` px lines
+    (the triplets' own size and width), then resampled to the network's input like a triplet's zoom.
+
+    grey: (H, W) uint8 drawing, white paper.
+    """
+
+    def __init__(self, grey: np.ndarray, *, native: int = 224, width: float = 1.5, threshold: float = 0.35):
+        from skimage.morphology import skeletonize
+
+        ink = 1.0 - grey.astype(np.float32) / 255.0
+        skel = skeletonize(ink > threshold)
+        rows, cols = np.nonzero(skel)
+        segs = []
+        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+            r2, c2 = rows + dr, cols + dc
+            inside = (r2 >= 0) & (r2 < skel.shape[0]) & (c2 >= 0) & (c2 < skel.shape[1])
+            hit = np.zeros_like(inside)
+            hit[inside] = skel[r2[inside], c2[inside]]
+            segs.append(np.stack([cols[hit], rows[hit], c2[hit], r2[hit]], 1))
+        self.segments = (np.concatenate(segs).astype(np.float64) + 0.5).reshape(-1, 2, 2)  # (K, 2, 2) pixels
+        self.native, self.width = native, width
+
+    def window(self, centre, half: float, size: int | None = None) -> np.ndarray:
+        """(S, S) uint8 drawing of the window of half-size ``half`` px around ``centre``, drawn directly at
+        ``size`` (default ``native``) with the line width the native image has once resampled to it."""
+        n = self.native if size is None else size
+        img = np.full((n, n), 255, np.uint8)
+        c = np.asarray(centre, np.float64)
+        seg = self.segments
+        near = np.abs(seg - c).max(axis=(1, 2)) <= half + 1.0
+        if near.any():
+            pts = (seg[near] - c) * (n / (2.0 * half)) + n / 2.0
+            # cv2 draws in its own pixel grid (centres at integers): shift by half a pixel, 4 fraction bits
+            fixed = np.round((pts - 0.5) * 16).astype(np.int32)
+            thickness = max(1, int(round(self.width * n / self.native)))
+            cv2.polylines(img, list(fixed), False, 0, thickness, cv2.LINE_AA, shift=4)
+        return img
+
+    def zooms(self, centres: np.ndarray, halves, size: int) -> torch.Tensor:
+        """(N, Z, 1, size, size) float32 ink, like ``make_triplet_decoder``'s zooms (without augmentation)."""
+        centres = np.asarray(centres, np.float64).reshape(-1, 2)
+        out = np.zeros((len(centres), len(halves), 1, size, size), np.float32)
+        for i, c in enumerate(centres):
+            for k, half in enumerate(halves):
+                out[i, k, 0] = to_ink(self.window(c, half, size))
+        return torch.from_numpy(out)
+
+
 # ----------------------------------------------------------------------------------- triplets
 def triplet_zoom_count(sample: dict) -> int:
     n = 0

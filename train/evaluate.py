@@ -7,8 +7,10 @@ of a stroke of drawing B (a point a person could mark in both drawings); candida
 pixels thinned to one per ``candidate_px`` cell. Each anchor is matched to the candidate with the
 nearest descriptor; the error is that candidate's distance to the true correspondence, and acc@d is the
 fraction of anchors with error <= d px. Network descriptors see SketchZooms' three zoom windows of each
-point (half-sizes ``sketchzooms_factors() x H / 2`` px, cut from the 256 px drawing and resampled to the
-network's input size); Shape Context and HOG see the same drawing.
+point (half-sizes ``sketchzooms_factors() x H / 2`` px of the 256 px drawing, the triplets' framing),
+re-rasterised from the drawing's stroke skeleton with the triplets' stroke width
+(``train.data.StrokeZooms``) so that they look like the zooms the network was trained on; Shape
+Context and HOG see the drawing itself.
 
 Warps are evaluated on the pairs' keypoints visible in both images (or, for pairs without keypoints, 8
 pixels of A's object with valid flow, seeded), in both directions, by PCK with alpha x image size (PSC)
@@ -30,7 +32,7 @@ from datagen.shards import read_shard
 from render.errors import InputError
 from render.views import sketchzooms_factors
 from train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
-from train.data import decode_pair_arrays, list_shards, zoom_crops
+from train.data import StrokeZooms, decode_pair_arrays, list_shards, read_manifest
 from train.descriptor import describe
 from train.loop import TrainConfig, build_model, seed_everything
 from train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
@@ -71,7 +73,7 @@ def thin(points: np.ndarray, cell: float, rng: np.random.Generator) -> np.ndarra
 
 
 def correspondence_points(pair: dict, rng: np.random.Generator, *, anchors: int = 40, anchor_px: float = 6.0,
-                          candidate_px: float = 2.0, on_stroke_px: float = 2.0):
+                          candidate_px: float = 3.0, on_stroke_px: float = 2.0):
     """(anchors_xy (N, 2) in A, true_xy (N, 2) in B, candidates_xy (M, 2) in B), pixels."""
     ink_a, ink_b, flow = pair["a"], pair["b"], pair["flow"]
     stroke_b = ink_b > 0.5
@@ -90,6 +92,16 @@ def correspondence_points(pair: dict, rng: np.random.Generator, *, anchors: int 
     return keep[:, :2], keep[:, 2:], cands
 
 
+def triplet_drawing(data) -> tuple[int, float]:
+    """(zoom image size px, stroke width px) of the triplet set a descriptor was trained on (its
+    manifest), defaulting to the builder's 224 and 1.5."""
+    try:
+        config = read_manifest(data).get("config", {})
+    except InputError:
+        config = {}
+    return int(config.get("size", 224)), float(config.get("lines", {}).get("width", 1.5))
+
+
 def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, max_pairs: int = 20,
                         anchors: int = 40, thresholds=DEFAULT_THRESHOLDS_PX, seed: int = 0,
                         device: str = "cpu") -> dict:
@@ -102,6 +114,7 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
     untrained = build_model(replace(cfg, weights=None)).to(device).eval()
     model = model.to(device).eval()
     rng = np.random.default_rng(seed)
+    native, width = triplet_drawing(cfg.data)
     errors: dict[str, list[np.ndarray]] = {m: [] for m in DESCRIPTOR_METHODS}
     n_pairs = 0
     for pair in tqdm(iter_pairs(data, split, limit=max_pairs, sketch_only=True), desc="eval descriptor",
@@ -112,8 +125,8 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
         n_pairs += 1
         h = pair["a_grey"].shape[0]
         halves = [f * h / 2.0 for f in sketchzooms_factors()]
-        za = zoom_crops(pair["a_grey"], a_xy, halves, cfg.size).to(device)
-        zb = zoom_crops(pair["b_grey"], cands, halves, cfg.size).to(device)
+        za = StrokeZooms(pair["a_grey"], native=native, width=width).zooms(a_xy, halves, cfg.size).to(device)
+        zb = StrokeZooms(pair["b_grey"], native=native, width=width).zooms(cands, halves, cfg.size).to(device)
         descs = {"model": (describe(model, za).cpu().numpy(), describe(model, zb).cpu().numpy()),
                  "untrained": (describe(untrained, za).cpu().numpy(), describe(untrained, zb).cpu().numpy()),
                  "shape_context": (shape_context_descriptors(pair["a"], a_xy, halves[1]),

@@ -4,7 +4,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from render.errors import InputError
-from train.data import (ShardStream, list_shards, make_triplet_decoder, resize_flow, rotate_flip, to_ink,
+from train.data import (ShardStream, StrokeZooms, list_shards, make_triplet_decoder, resize_flow, rotate_flip, to_ink,
                         zoom_crops)
 
 
@@ -94,3 +94,22 @@ def test_zoom_crops_centre_the_point():
         ys, xs = np.nonzero(z[0, k, 0].numpy() > 0.2)
         assert abs(xs.mean() + 0.5 - 8) <= 1.0 and abs(ys.mean() + 0.5 - 8) <= 1.0
     assert to_ink(grey).max() == 1.0
+
+
+def test_stroke_zooms_keep_the_line_width_constant_across_zooms():
+    grey = np.full((256, 256), 255, np.uint8)
+    grey[99:102, 20:236] = 0  # a 3 px line through y = 100.5
+    sz = StrokeZooms(grey, native=224, width=1.5)
+    z = sz.zooms(np.array([[128.5, 100.5]]), [90.0, 40.0], 64)[0, :, 0].numpy()
+    for k in range(2):
+        rows = z[k].sum(1)
+        centroid = (rows * (np.arange(64) + 0.5)).sum() / rows.sum()
+        assert abs(centroid - 32.0) < 0.5  # the line passes through the point at the centre
+        assert (rows > 0.5 * rows.max()).sum() <= 2  # about one pixel wide at either zoom
+    # ink per unit of line length is the same at both zooms; cut from the drawing instead, it grows with
+    # the zoom (3 px x 64 / 180 = 1.07 px against 3 px x 64 / 80 = 2.4 px)
+    width = [z[k].sum() / 64.0 for k in range(2)]
+    assert abs(width[0] / width[1] - 1.0) < 0.2
+    cut = zoom_crops(grey, np.array([[128.5, 100.5]]), [90.0, 40.0], 64)[0, :, 0].numpy()
+    cut_width = [cut[k].sum() / 64.0 for k in range(2)]
+    assert cut_width[1] / cut_width[0] > 1.4  # (less than 2.24: to_ink scales faint thin lines up)

@@ -1,0 +1,117 @@
+"""Training throughput: samples per second of one optimiser step for both models, on this machine.
+
+Measures the model step alone (forward, loss, backward, Adam) on in-memory batches, and the shard
+decoding (PNG decode, augmentation, resampling) alone, for the CPU configurations the demo uses and
+for the full-size ones (ResNet-18; PSC's estimator). Prints medians over repeated timed steps.
+
+    python bench/bench_train.py [--device cuda] [--threads N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from train.loop import TrainConfig, build_model, descriptor_loss, warp_loss  # noqa: E402
+
+
+def descriptor_batch(b, size, zooms=3):
+    g = torch.Generator().manual_seed(0)
+    return {"zooms": (torch.rand(b, 3, zooms, 1, size, size, generator=g) > 0.97).float(), "key": ["k"] * b}
+
+
+def warp_batch(b, size):
+    g = torch.Generator().manual_seed(0)
+    a = (torch.rand(b, 1, size, size, generator=g) > 0.97).float()
+    flow = torch.full((b, size, size, 2), 3.0)
+    return {"a": a, "b": torch.roll(a, 3, dims=-1), "flow": flow, "key": ["k"] * b}
+
+
+def time_steps(cfg: TrainConfig, batch: dict, device: str, repeats: int) -> float:
+    """Median seconds per optimiser step."""
+    torch.manual_seed(0)
+    model = build_model(cfg).to(device).train()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4)
+    fn = descriptor_loss if cfg.model == "descriptor" else warp_loss
+    times = []
+    for k in range(repeats + 2):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        loss, _ = fn(model, batch, cfg, device)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        if k >= 2:  # the first steps allocate and warm up
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def time_decoding(size_trip: int, size_pair: int, n: int = 40) -> tuple[float, float]:
+    """Samples/s of decoding synthetic 224 px triplets (with augmentation) and 256 px pairs."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
+    from conftest import pair_samples, triplet_samples  # the tests' schema-exact synthetic samples
+
+    from train.data import make_pair_decoder, make_triplet_decoder
+
+    rng = np.random.default_rng(0)
+    trips = triplet_samples(n, size=224)
+    pairs = pair_samples(n, size=256)
+    dec_t, dec_p = make_triplet_decoder(size_trip, augment=True), make_pair_decoder(size_pair)
+    t0 = time.perf_counter()
+    for s in trips:
+        dec_t(s, rng)
+    t1 = time.perf_counter()
+    for s in pairs:
+        dec_p(s, rng)
+    t2 = time.perf_counter()
+    return n / (t1 - t0), n / (t2 - t1)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--quick", action="store_true", help="CPU configurations only")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = args.device
+    print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    configs = [
+        ("descriptor small CNN 64px (demo)", TrainConfig("descriptor", "", "", backbone="small", size=64), 16),
+        ("warp small CNN 128px, STN width 64 (demo)",
+         TrainConfig("warp", "", "", backbone="small", size=128, stn_width=64, stn_layers=2), 8),
+    ]
+    if not args.quick:
+        configs += [
+            ("descriptor ResNet-18 224px (SketchZooms)", TrainConfig("descriptor", "", "", size=224), 16),
+            ("warp ResNet-18 256px, PSC's estimator", TrainConfig("warp", "", "", size=256), 8),
+        ]
+    with tempfile.TemporaryDirectory():
+        for name, cfg, b in configs:
+            cfg = cfg.resolved()
+            batch = descriptor_batch(b, cfg.size) if cfg.model == "descriptor" else warp_batch(b, cfg.size)
+            repeats = 5 if dev == "cpu" and cfg.backbone == "resnet18" else 10
+            s = time_steps(cfg, batch, dev, repeats)
+            unit = "triplets (x3 roles x3 zooms)" if cfg.model == "descriptor" else "pairs (both directions)"
+            print(f"{name:<46} batch {b:>3}: {s * 1000:8.1f} ms/step  {b / s:8.1f} {unit}/s")
+    trip_s, pair_s = time_decoding(64, 128)
+    print(f"decoding (one process): {trip_s:.0f} triplets/s (9 PNGs 224px, rotate+flip, to 64px), "
+          f"{pair_s:.0f} pairs/s (256px to 128px with flow)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
