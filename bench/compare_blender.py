@@ -282,19 +282,31 @@ def main(argv=None) -> int:
     else:
         tmp = tempfile.TemporaryDirectory(prefix="sketchgen_blender_")
         workdir = Path(tmp.name)
+    unknown = set(args.meshes.split(",")) - {m.name for m in meshes} if args.meshes else set()
+    if unknown or not meshes:
+        names = ", ".join(m.name for m in agreement.unseen_meshes(np.random.default_rng(args.seed)))
+        print(f"compare_blender: unknown mesh name(s) {', '.join(sorted(unknown))}; choose from {names}")
+        return 2
+    failed = []
     try:
         results = []
         for item in meshes:
             print(f"{item.name}: {len(item.mesh.faces)} faces, {'smooth' if item.smooth else 'faceted'}, "
                   f"{args.views} views ...", flush=True)
-            results.append(check_mesh(item, args, rngs[item.name], workdir, blender))
-        ok = summarise(results)
+            try:
+                results.append(check_mesh(item, args, rngs[item.name], workdir, blender))
+            except RuntimeError as exc:  # one renderer failed on this mesh: report it, go on with the rest
+                print(f"{item.name}: FAILED: {exc}", flush=True)
+                failed.append(item.name)
+        ok = summarise(results) if results else False
+        if failed:
+            print(f"failed meshes: {', '.join(failed)}")
     finally:
         if tmp is not None:
             tmp.cleanup()
     if args.keep:
         print(f"inputs, outputs and diff pictures kept in {workdir}")
-    return 1 if (args.strict and not ok) else 0
+    return 1 if (args.strict and (failed or not ok)) else 0
 
 
 if __name__ == "__main__":
