@@ -1,9 +1,9 @@
 """Dataset builder throughput: triplets/s and pairs/s with 1 and 2 local workers, and the scaling ratio.
 
 Runs ``datagen.execute.run_dataset`` on the bundled collection (``--shapes`` per category) into a
-temporary folder. Each timed run follows a warm-up run on the same workers, so the figures are
-steady-state throughput (worker start, imports, GL context and collection loading excluded: a real
-run pays them once per worker). Prints the median over ``--repeats`` runs.
+temporary folder, alternating 1 and 2 workers. Timed runs follow a warm-up run on the same workers,
+so the figures are steady-state throughput (worker start, imports, GL context and collection loading
+excluded: a real run pays them once per worker). Prints the median over ``--repeats`` runs.
 
     python bench/bench_datasets.py [--shapes 4] [--repeats 3] [--only triplets|pairs]
 
@@ -36,25 +36,32 @@ DATASETS = {
 }
 
 
-def throughput(dataset: str, workers: int, shapes: int, repeats: int) -> tuple[float, float, int]:
-    """(median samples/s, median samples per CPU second of the units, samples per run)."""
+def measure(dataset: str, shapes: int, repeats: int) -> dict[int, tuple[float, float, int]]:
+    """{workers: (median samples/s, median samples per CPU second of the units, samples per run)}.
+
+    Runs with 1 and 2 workers alternate, so a change in the machine's load hits both alike.
+    """
     builder, make = DATASETS[dataset]
-    rates, per_cpu, count = [], [], 0
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    per_cpu: dict[int, list[float]] = {1: [], 2: []}
+    count = 0
     with tempfile.TemporaryDirectory() as tmp:
-        # warm-up: start the workers, import, create GL contexts, load the collection
-        run_dataset(dataset=dataset, builder=builder, config=make(1, 99), out_dir=Path(tmp) / "warm",
-                    workers=workers, progress=False)
+        for workers in (1, 2):
+            # warm-up: start the workers, import, create GL contexts, load the collection
+            run_dataset(dataset=dataset, builder=builder, config=make(1, 99), out_dir=Path(tmp) / f"warm{workers}",
+                        workers=workers, progress=False)
         for r in range(repeats):
-            out = Path(tmp) / f"run{r}"
-            start = time.perf_counter()
-            summary = run_dataset(dataset=dataset, builder=builder, config=make(shapes, r), out_dir=out,
-                                  workers=workers, progress=False)
-            elapsed = time.perf_counter() - start
-            count = summary["samples"]
-            rates.append(count / elapsed)
-            per_cpu.append(count / max(summary["cpu_s"], 1e-9))
-            shutil.rmtree(out)
-    return statistics.median(rates), statistics.median(per_cpu), count
+            for workers in (1, 2):
+                out = Path(tmp) / f"run{r}-{workers}"
+                start = time.perf_counter()
+                summary = run_dataset(dataset=dataset, builder=builder, config=make(shapes, r), out_dir=out,
+                                      workers=workers, progress=False)
+                elapsed = time.perf_counter() - start
+                count = summary["samples"]
+                rates[workers].append(count / elapsed)
+                per_cpu[workers].append(count / max(summary["cpu_s"], 1e-9))
+                shutil.rmtree(out)
+    return {w: (statistics.median(rates[w]), statistics.median(per_cpu[w]), count) for w in (1, 2)}
 
 
 def main(argv=None) -> int:
@@ -65,13 +72,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     for dataset in ([args.only] if args.only else DATASETS):
-        rates = {}
-        for workers in (1, 2):
-            rates[workers], per_cpu, count = throughput(dataset, workers, args.shapes, args.repeats)
-            print(f"{dataset}: {workers} worker(s): median {rates[workers]:.1f} samples/s, "
+        figures = measure(dataset, args.shapes, args.repeats)
+        for workers, (rate, per_cpu, count) in figures.items():
+            print(f"{dataset}: {workers} worker(s): median {rate:.1f} samples/s, "
                   f"{per_cpu:.1f} samples per CPU second ({count} samples per run, {args.repeats} runs)", flush=True)
-        print(f"{dataset}: 2 workers / 1 worker = {rates[2] / rates[1]:.2f}x", flush=True)
-    print(f"load average after: {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"{dataset}: 2 workers / 1 worker = {figures[2][0] / figures[1][0]:.2f}x", flush=True)
+        print(f"load average now: {os.getloadavg()[0]:.1f}", flush=True)
     return 0
 
 
