@@ -21,7 +21,9 @@ SMOOTH_SHARP_DEG = 30.0
 class PreparedMesh:
     """Cached geometry of one triangle mesh (world coordinates).
 
-    vertices: (V, 3) float64; faces: (F, 3) int64; face_normals: (F, 3) float64 unit (zero if degenerate).
+    vertices: (V, 3) float64; faces: (F, 3) int64, the mesh's faces in its order, rewound where needed so
+    that neighbouring faces agree (``reoriented`` counts them); face_normals: (F, 3) float64 unit
+    (zero if degenerate), from the rewound faces.
     edges: (E, 2) int64 unique undirected edges, lower vertex index first.
     face_edges: (F, 3) int64 edge id of face edge k (from corner k to corner k+1).
     edge_faces: (E, 2) int64 the first two faces using each edge, -1 where there is none (boundary).
@@ -42,17 +44,60 @@ class PreparedMesh:
         if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
             raise InputError("mesh faces index past its vertices")
         self.vertices = vertices
-        self.faces = faces
         self._mesh_ref = weakref.ref(mesh)
-        tri = vertices[faces]
+        lo, hi = (vertices.min(0), vertices.max(0)) if len(vertices) else (np.zeros(3), np.zeros(3))
+        self.centre = (lo + hi) / 2.0
+        self.scale = float(np.linalg.norm(hi - lo)) or 1.0
+        self._set_faces(faces)
+        self.reoriented = self._orient()
+
+    def _set_faces(self, faces):
+        self.faces = faces
+        tri = self.vertices[faces]
         normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         length = np.linalg.norm(normal, axis=1)
         self.face_normals = normal / np.where(length > 0, length, 1.0)[:, None]
         self.face_offsets = np.einsum("ij,ij->i", self.face_normals, tri[:, 0])
-        lo, hi = (vertices.min(0), vertices.max(0)) if len(vertices) else (np.zeros(3), np.zeros(3))
-        self.centre = (lo + hi) / 2.0
-        self.scale = float(np.linalg.norm(hi - lo)) or 1.0
         self._build_edges()
+
+    def _orient(self) -> int:
+        """Rewind faces so that neighbours agree (meshes from the wild often mix windings).
+
+        Each connected, orientable patch keeps the winding most of its faces already have, except
+        that a closed patch is wound outwards; face indices never change, only the corner order
+        inside a face (and so its normal's sign). Returns the number of faces rewound.
+        """
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        n = len(self.faces)
+        two = np.flatnonzero(self.edge_count == 2)
+        f0, f1, flip = self.edge_faces[two, 0], self.edge_faces[two, 1], self.edge_flip[two]
+        # node f: face f as wound, node f + n: face f rewound; an edge ties the windings that agree
+        rows = np.concatenate([f0, f0 + n])
+        cols = np.concatenate([np.where(flip, f1 + n, f1), np.where(flip, f1, f1 + n)])
+        _, label = connected_components(coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(2 * n, 2 * n)),
+                                        directed=False)
+        as_is, rewound = label[:n], label[n:]
+        votes = np.bincount(as_is, minlength=label.max() + 1)
+        # rewind where the other winding has more faces as they are; never on a non-orientable patch
+        turn = (as_is != rewound) & ((votes[rewound] > votes[as_is])
+                                     | ((votes[rewound] == votes[as_is]) & (rewound < as_is)))
+        # a closed patch (every edge shared by two faces) faces outwards: positive enclosed volume
+        patch = np.minimum(as_is, rewound)
+        tri = self.vertices[self.faces] - self.centre
+        volume = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) * np.where(turn, -1.0, 1.0)
+        open_edge = self.edge_count != 2
+        open_patch = np.zeros(label.max() + 1, dtype=bool)
+        open_patch[patch[np.repeat(np.arange(n), 3)[open_edge[self.face_edges.ravel()]]]] = True
+        inward = ~open_patch & (np.bincount(patch, weights=volume, minlength=len(open_patch)) < 0)
+        turn ^= inward[patch] & (as_is != rewound)
+        if not turn.any():
+            return 0
+        faces = self.faces.copy()
+        faces[turn] = faces[turn][:, [0, 2, 1]]
+        self._set_faces(faces)
+        return int(turn.sum())
 
     def _build_edges(self):
         faces = self.faces

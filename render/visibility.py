@@ -121,6 +121,7 @@ def _on_plane(prep: PreparedMesh, prim: np.ndarray, points: np.ndarray) -> np.nd
 
 
 REFINE_SPLITS = (16,)  # a visibility change is located to spacing / 16 in one batched round of rays
+MIN_FRAGMENT = 0.5  # x spacing: shorter visible fragments with a cut end are dropped
 MARGIN_PX = 2.0  # lines are kept this far outside the image so cuts at its border are never drawn
 
 
@@ -222,7 +223,10 @@ def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.nd
     whole1 = ~same_next[ends] & (uhi[r] == 1.0) & (thi[keep[r]] == 1.0)
     t0 = np.where(whole0, 0.0, t0)
     t1 = np.where(whole1, 1.0, t1)
-    good = t1 > t0
+    # a fragment cut by visibility shorter than half the sample spacing is below what the samples
+    # resolve (typically a hidden edge showing only at the silhouette vertex it ends on): drop it
+    span_px = (u_end - u_start) * np.linalg.norm(xy1[r] - xy0[r], axis=1)
+    good = (t1 > t0) & ((whole0 & whole1) | (span_px >= MIN_FRAGMENT * spacing_px))
     return VisiblePieces(seg=keep[r][good], t0=t0[good], t1=t1[good], whole0=whole0[good], whole1=whole1[good])
 
 

@@ -246,3 +246,19 @@ def test_prepared_data_follows_mesh_changes(cube):
     assert prepare(cube) is not prep
     after = extract_lines(cube, cam).strokes[0].xy
     np.testing.assert_allclose(after, before + [0.25 * cam.focal_px, 0.0], atol=1e-9)
+
+
+def test_mixed_and_inside_out_winding_is_repaired(sphere, front_camera):
+    faces = sphere.faces.copy()
+    faces[::3] = faces[::3, ::-1]  # a third of the faces wound the other way
+    mixed = trimesh.Trimesh(sphere.vertices, faces, process=False)
+    inside_out = trimesh.Trimesh(sphere.vertices, sphere.faces[:, ::-1], process=False)
+    radius = front_camera.focal_px * math.tan(math.asin(1.0 / 3.0))
+    for mesh, rewound in ((mixed, len(faces[::3])), (inside_out, len(faces))):
+        prep = prepare(mesh)
+        assert prep.reoriented == rewound and prep.is_closed and not prep.edge_flip.any()
+        np.testing.assert_array_equal(np.sort(prep.faces, axis=1), np.sort(mesh.faces, axis=1))  # same faces
+        strokes = extract_lines(mesh, front_camera, kinds=("contour", "crease", "suggestive")).strokes
+        assert [s.kind for s in strokes] == ["contour"]
+        dist = np.linalg.norm(strokes[0].xy - 128.0, axis=1)
+        assert np.abs(dist - radius).max() < 1.0
