@@ -105,7 +105,15 @@ class SketchView:
         if len(self.seg_a) == 0:
             return np.zeros((camera.height, camera.width), np.float32)
         xy, _ = camera.world_to_pixels(self.vertices)
-        return segment_ink(xy[self.seg_a], xy[self.seg_b], self.seg_w[:, 0] * width, self.seg_w[:, 1] * width,
+        a, b = xy[self.seg_a], xy[self.seg_b]
+        # a zoom sees a small part of the drawing: drop the segments wholly off one side of the image
+        # before the rasteriser clips the rest (the same pixels, a fraction of the work)
+        m = width + 2.0
+        with np.errstate(invalid="ignore"):
+            off = ((a[:, 0] < -m) & (b[:, 0] < -m)) | ((a[:, 0] > camera.width + m) & (b[:, 0] > camera.width + m)) \
+                | ((a[:, 1] < -m) & (b[:, 1] < -m)) | ((a[:, 1] > camera.height + m) & (b[:, 1] > camera.height + m))
+        keep = ~off
+        return segment_ink(a[keep], b[keep], self.seg_w[keep, 0] * width, self.seg_w[keep, 1] * width,
                            camera.width, camera.height)
 
     def image(self, camera: Camera, width: float) -> np.ndarray:
