@@ -27,6 +27,9 @@ from render.prepared import PreparedMesh, prepare
 
 PLANE_TOL = 1e-6  # x mesh bounding-box diagonal: distance from a face's plane that counts as on it
 STOP_SHORT = 1e-6  # rays stop this fraction of their length short of their point
+REFINE_SPLITS = (16,)  # a visibility change is located to spacing / 16 in one batched round of rays
+MIN_FRAGMENT = 0.5  # x spacing: shorter visible fragments with a cut end are dropped
+MARGIN_PX = 2.0  # lines are kept this far outside the image so cuts at its border are never drawn
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def unoccluded(prep: PreparedMesh, camera: Camera, points: np.ndarray, *, own_fa
 
     points: (N, 3) float64 world points in front of the camera.
     own_faces: optional (N,) int64 faces to ignore (-1: none).
-    ring_faces: optional (N,) int64; hits on faces sharing a vertex with this face are ignored (-1: none).
+    ring_faces: optional (N,) int64; hits on this face's two-ring are ignored (-1: none).
     """
     n = len(points)
     free = np.ones(n, dtype=bool)
@@ -118,11 +121,6 @@ def _on_plane(prep: PreparedMesh, prim: np.ndarray, points: np.ndarray) -> np.nd
     """(N,) bool: each point lies on the plane of face ``prim`` (within PLANE_TOL x mesh size)."""
     dist = np.einsum("ij,ij->i", prep.face_normals[prim], points) - prep.face_offsets[prim]
     return np.abs(dist) <= PLANE_TOL * prep.scale
-
-
-REFINE_SPLITS = (16,)  # a visibility change is located to spacing / 16 in one batched round of rays
-MIN_FRAGMENT = 0.5  # x spacing: shorter visible fragments with a cut end are dropped
-MARGIN_PX = 2.0  # lines are kept this far outside the image so cuts at its border are never drawn
 
 
 @dataclass(frozen=True)
