@@ -11,7 +11,8 @@ Two kinds:
   affine map. When a part splits into the same number of connected components on both shapes (four
   legs, two engines) the components are matched by position and aligned one by one.
   ``Registration.map`` carries any surface point (face, barycentric weights) of A through its piece's
-  alignment and snaps it to the nearest point of the matching piece of B.
+  alignment and snaps it to the nearest point of the matching piece of B. With ``keypoints=True``,
+  keypoints sharing a semantic id anchor the alignments as well.
   This is how a part-labelled collection becomes part-registered (Huang et al. 2018).
 
 Confidence of a mapped point, in [0, 1]: ``exp(-(d / 0.05 D)^2) * q``, where D is B's bounding-box
@@ -126,13 +127,26 @@ class Registration:
 
 
 def register(a: PartMesh, b: PartMesh, *, samples: int = 1500, iterations: int = 15, seed: int = 0,
-             components: bool = True) -> Registration:
+             components: bool = True, keypoints: bool = False) -> Registration:
     """Part-wise alignment of ``a`` onto ``b`` (see the module docstring). Deterministic for a seed.
 
     components: align matched connected components of a part separately (when both shapes' part has
-    the same number of them, 2 to 32).
+    the same number of them, 2 to 32). keypoints: use keypoints that share a semantic id (and lie on
+    the same piece on both shapes) as anchors of the alignments.
     """
     rng = np.random.default_rng(seed)
+    ka = kb = None
+    if keypoints:
+        _, ia, ib = keypoint_matches(a, b)
+        ka = (a.keypoints.face[ia], a.keypoint_points()[ia])
+        kb = (b.keypoints.face[ib], b.keypoint_points()[ib])
+
+    def anchors(faces_a, faces_b):
+        if ka is None:
+            return None
+        on = np.isin(ka[0], faces_a) & np.isin(kb[0], faces_b)
+        return (ka[1][on], kb[1][on]) if on.any() else None
+
     alignments: dict[int, PartAlignment] = {}
     pieces: list[Piece] = []
     shared = sorted(set(a.parts.tolist()) & set(b.parts.tolist()))
@@ -141,7 +155,7 @@ def register(a: PartMesh, b: PartMesh, *, samples: int = 1500, iterations: int =
         fb = np.flatnonzero(b.face_labels == label)
         pa = a.points(*sample_surface(a, samples, rng, face_subset=fa))
         pb = b.points(*sample_surface(b, samples, rng, face_subset=fb))
-        part = align_points(pa, pb, iterations, size=b.bbox_diagonal)
+        part = align_points(pa, pb, iterations, size=b.bbox_diagonal, anchors=anchors(fa, fb))
         alignments[label] = part
         matched = _match_components(a, b, fa, fb, part) if components else None
         if matched is None:
@@ -151,10 +165,12 @@ def register(a: PartMesh, b: PartMesh, *, samples: int = 1500, iterations: int =
             n = max(200, samples * len(ca) // len(fa))
             qa = a.points(*sample_surface(a, n, rng, face_subset=ca))
             qb = b.points(*sample_surface(b, n, rng, face_subset=cb))
-            pieces.append(Piece(ca, align_points(qa, qb, iterations, size=b.bbox_diagonal), cb))
+            pieces.append(Piece(ca, align_points(qa, qb, iterations, size=b.bbox_diagonal,
+                                                 anchors=anchors(ca, cb)), cb))
     pa = a.points(*sample_surface(a, samples, rng))
     pb = b.points(*sample_surface(b, samples, rng))
-    alignments[WHOLE] = align_points(pa, pb, iterations, size=b.bbox_diagonal)
+    alignments[WHOLE] = align_points(pa, pb, iterations, size=b.bbox_diagonal,
+                                     anchors=None if ka is None else (ka[1], kb[1]))
     return Registration(a, b, alignments, pieces)
 
 
@@ -194,12 +210,14 @@ def _cached_register(a: PartMesh, b: PartMesh) -> Registration:
 
 
 def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15, affine: bool = True,
-                 size: float | None = None) -> PartAlignment:
+                 size: float | None = None, anchors: tuple[np.ndarray, np.ndarray] | None = None) -> PartAlignment:
     """Alignment taking point set (N, 3) ``pa`` onto (M, 3) ``pb``: frames first (centroid, per-axis
     standard deviation), then symmetric nearest-neighbour ICP fitting a per-axis scale and translation,
     then (``affine``) a full affine map, kept only when it lowers the residual by 10% (a tilted chair
     back, a swept wing need the shear; elsewhere it would only fit sampling noise). size: the length
-    the alignment's quality is judged against (default: pb's RMS radius)."""
+    the alignment's quality is judged against (default: pb's RMS radius). anchors: known pairs
+    ((K, 3) on A, (K, 3) on B), e.g. keypoints with one semantic id, added to every fit with a
+    quarter of its weight."""
     from scipy.spatial import cKDTree
 
     ca, cb = pa.mean(0), pb.mean(0)
@@ -213,6 +231,12 @@ def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15, affine: b
     spacing = float(np.median(cKDTree(pa).query(pa, k=2)[0][:, 1]))
     fixed = sa < 2.0 * spacing
     tree_b = cKDTree(pb)
+    anchor_a = anchor_b = np.zeros((0, 3))
+    if anchors is not None and len(anchors[0]):
+        # repeated so the anchors weigh a quarter of the nearest-neighbour pairs
+        reps = max(1, int(round((len(pa) + len(pb)) / (3.0 * len(anchors[0])))))
+        anchor_a = np.repeat(np.asarray(anchors[0], np.float64), reps, axis=0)
+        anchor_b = np.repeat(np.asarray(anchors[1], np.float64), reps, axis=0)
 
     def icp(matrix, offset, fit):
         residual = np.inf
@@ -221,8 +245,8 @@ def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15, affine: b
             d_ab, j = tree_b.query(moved)
             d_ba, i = cKDTree(moved).query(pb)
             # pairs both ways: A's points pulled to B, and every B point claims its nearest A point
-            src = np.concatenate([pa, pa[i]])
-            dst = np.concatenate([pb[j], pb])
+            src = np.concatenate([pa, pa[i], anchor_a])
+            dst = np.concatenate([pb[j], pb, anchor_b])
             residual = float(np.sqrt(0.5 * (np.mean(d_ab ** 2) + np.mean(d_ba ** 2))))
             new_matrix, new_offset = fit(src, dst, matrix)
             if np.allclose(new_matrix, matrix, atol=1e-6) and np.allclose(new_offset, offset, atol=1e-7):

@@ -100,3 +100,14 @@ def test_register_points_matches_register(bundled):
     np.testing.assert_array_equal(f1, f2)
     np.testing.assert_allclose(w1, w2)
     assert register_points(a, b, face, bary)[0].tolist() == f1.tolist()  # second call: cached
+
+
+def test_keypoint_anchors_pull_keypoints_together(bundled):
+    a, b = bundled["chair"][3], bundled["chair"][4]
+    plain = register(a, b, samples=800)
+    anchored = register(a, b, samples=800, keypoints=True)
+    errs = []
+    for reg in (plain, anchored):
+        mapped, _ = reg.map_points(a.keypoints.face, a.keypoints.bary)
+        errs.append(np.linalg.norm(mapped - b.keypoint_points(), axis=1).mean() / b.bbox_diagonal)
+    assert errs[1] < errs[0] and errs[1] < 0.02
