@@ -8,6 +8,7 @@ surface on their own part.
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -55,11 +56,7 @@ def decimate(shape: PartMesh, max_faces: int) -> PartMesh:
 def _reproject_keypoints(shape: PartMesh, vertices, faces, labels) -> Keypoints:
     from datagen.sampling import closest_surface_points
 
-    class _Mesh:  # the decimated surface, for the nearest-point query
-        pass
-
-    target = _Mesh()
-    target.vertices, target.faces = vertices, faces
+    target = SimpleNamespace(vertices=vertices, faces=faces)  # the decimated surface
     points = shape.keypoint_points()
     own = shape.face_labels[shape.keypoints.face]
     face = np.zeros(len(points), np.int64)

@@ -175,11 +175,9 @@ def remap_keypoints(kp: Keypoints, vertices, faces, old_to_new, keep) -> Keypoin
     if len(lost):
         from datagen.sampling import closest_surface_points
 
-        class _Kept:  # the mesh after removal, for the nearest-point query
-            pass
+        from types import SimpleNamespace
 
-        kept = _Kept()
-        kept.vertices, kept.faces = vertices, faces[keep]
+        kept = SimpleNamespace(vertices=vertices, faces=faces[keep])  # the mesh after removal
         points = barycentric_points(vertices, faces, kp.face[lost], kp.bary[lost])
         f, w, _ = closest_surface_points(kept, points)
         new_face[lost], bary[lost] = f, w
