@@ -145,7 +145,8 @@ def read_manifest(path) -> list[dict]:
         raise InputError(f"{path}: a manifest is a list of rows")
     out = []
     for k, row in enumerate(rows):
-        row = {key.strip(): (v.strip() if isinstance(v, str) else v) for key, v in row.items() if key and v not in (None, "")}
+        row = {key.strip(): (v.strip() if isinstance(v, str) else v)
+               for key, v in row.items() if key and v not in (None, "")}
         if "mesh" not in row:
             raise InputError(f"{path}: row {k + 1} has no \"mesh\"")
         for key in ("mesh", "labels", "points", "keypoints"):
@@ -228,9 +229,10 @@ def _unify_labels(shapes: list[PartMesh]) -> list[PartMesh]:
         for i in members:
             s = shapes[i]
             lut = {int(l): index[s.part_names[int(l)]] for l in s.parts}
-            labels = np.array([lut[int(l)] for l in s.face_labels], np.int64) if len(s.face_labels) else s.face_labels
-            out[i] = dataclasses.replace(s, face_labels=labels,
-                                         part_names={index[s.part_names[int(l)]]: s.part_names[int(l)] for l in s.parts})
+            old_labels, new_labels = np.array(list(lut), np.int64), np.array(list(lut.values()), np.int64)
+            labels = new_labels[np.searchsorted(old_labels, s.face_labels)]  # s.parts is sorted
+            names = {lut[int(l)]: s.part_names[int(l)] for l in s.parts}
+            out[i] = dataclasses.replace(s, face_labels=labels, part_names=names)
     return out
 
 

@@ -121,8 +121,8 @@ def _table(p, sb: ShapeBuilder):
     for k, (sx, sz) in enumerate(((1, 1), (-1, 1), (-1, -1), (1, -1))):
         start = np.array([sx * a * c45 * p["leg_pos"], h - t, sz * b * c45 * p["leg_pos"]])
         out = np.array([sx, 0.0, sz]) / np.sqrt(2.0)
-        centres = start + v[:, None] * np.array([0.0, -(h - t), 0.0]) + (p["leg_splay"] * v
-                                                                          + p["leg_bow"] * np.sin(np.pi * v))[:, None] * out
+        outwards = p["leg_splay"] * v + p["leg_bow"] * np.sin(np.pi * v)
+        centres = start + v[:, None] * np.array([0.0, -(h - t), 0.0]) + outwards[:, None] * out
         r = p["leg_r"] * (1.0 - (1.0 - p["leg_taper"]) * v)
         leg = sb.tube(1, centres, X, Z, r, r, p["leg_e"], 16)
         sb.keypoint(5 + k, leg.end)

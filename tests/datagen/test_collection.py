@@ -85,7 +85,8 @@ def test_manifests(tmp_path):
     assert len(coll.failures) == 1 and "NaN" in coll.failures[0].reason and coll.failures[0].category == "x"
     (tmp_path / "m.json").write_text(json.dumps({"shapes": [{"mesh": "coll/chair/good1.obj", "id": "J"}]}))
     coll = load_collection(tmp_path / "m.json")
-    assert coll.shapes[0].shape_id == "J" and np.ptp(coll.shapes[0].to_file_coords(coll.shapes[0].vertices)[:, 0]) == pytest.approx(2.0)
+    shape = coll.shapes[0]
+    assert shape.shape_id == "J" and np.ptp(shape.to_file_coords(shape.vertices)[:, 0]) == pytest.approx(2.0)
     with pytest.raises(InputError, match="no such file"):
         load_collection(tmp_path / "nothing")
     (tmp_path / "broken.csv").write_text("category\nchair\n")
