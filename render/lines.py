@@ -69,6 +69,8 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
     if not spacing_px > 0:
         raise InputError(f"spacing_px must be positive, got {spacing_px!r}")
     prep = prepared if prepared is not None else prepare(mesh)
+    if mesh is not None and (len(prep.faces) != len(mesh.faces) or len(prep.vertices) != len(mesh.vertices)):
+        raise InputError("prepared was made from another mesh (its face or vertex count differs)")
     if len(prep.faces) == 0:
         return Drawing(camera=camera, strokes=[])
     facing = _face_facing(prep, camera)

@@ -57,6 +57,8 @@ def project_points(mesh, camera: Camera, points, *, faces=None, prepared: Prepar
     if pts.ndim != 2 or pts.shape[1] != 3 or not np.all(np.isfinite(pts)):
         raise InputError("points must be an (N, 3) array of finite numbers")
     prep = prepared if prepared is not None else prepare(mesh)
+    if mesh is not None and (len(prep.faces) != len(mesh.faces) or len(prep.vertices) != len(mesh.vertices)):
+        raise InputError("prepared was made from another mesh (its face or vertex count differs)")
     face_arr = None
     if faces is not None:
         face_arr = np.asarray(faces, dtype=np.int64).reshape(-1)

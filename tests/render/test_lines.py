@@ -262,3 +262,8 @@ def test_mixed_and_inside_out_winding_is_repaired(sphere, front_camera):
         assert [s.kind for s in strokes] == ["contour"]
         dist = np.linalg.norm(strokes[0].xy - 128.0, axis=1)
         assert np.abs(dist - radius).max() < 1.0
+
+
+def test_prepared_from_another_mesh_is_refused(cube, sphere, front_camera):
+    with pytest.raises(InputError, match="another mesh"):
+        extract_lines(sphere, front_camera, prepared=prepare(cube))
