@@ -79,3 +79,18 @@ def test_dask_local_cluster_with_a_killed_worker_matches_joblib(reference, tmp_p
     assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
         {k: v for k, v in hashes.items() if k.endswith(".tar")}
     assert len(list(out.glob("*/*.tar"))) == 3 and not list(out.glob("*/.*tmp*"))
+
+
+def test_a_failing_unit_is_recorded_and_the_rest_carry_on(reference, tmp_path):
+    spec, _, _, hashes = reference
+    out = tmp_path / "failing"
+    summary = run_dataset(dataset="triplets", builder="failing_builder", config=_config(spec), out_dir=out,
+                          progress=False)
+    assert summary["errors"] == [{"shape": "mug_000", "reason": "mug_000.obj: mesh has no faces"}]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"shape": "mug_000", "reason": "mug_000.obj: mesh has no faces"} in manifest["failures"]
+    got = shard_hashes(out)
+    # the other units' shards are the ones an unfailing run writes; the failed unit wrote nothing
+    assert not any(k.startswith(("train/mug_000", "val/mug_000", "test/mug_000")) for k in got)
+    assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
+        {k: v for k, v in hashes.items() if k.endswith(".tar") and "mug_000" not in k}
