@@ -96,14 +96,16 @@ def main(argv=None) -> int:
     ]
     if not args.quick:
         configs += [
-            ("descriptor ResNet-18 224px (SketchZooms)", TrainConfig("descriptor", "", "", size=224), 16),
-            ("warp ResNet-18 256px, PSC's estimator", TrainConfig("warp", "", "", size=256), 8),
+            ("descriptor ResNet-18 224px (SketchZooms)", TrainConfig("descriptor", "", "", size=224),
+             16 if args.device != "cpu" else 2),
+            ("warp ResNet-18 256px, PSC's estimator", TrainConfig("warp", "", "", size=256),
+             8 if args.device != "cpu" else 2),
         ]
     with tempfile.TemporaryDirectory():
         for name, cfg, b in configs:
             cfg = cfg.resolved()
             batch = descriptor_batch(b, cfg.size) if cfg.model == "descriptor" else warp_batch(b, cfg.size)
-            repeats = 5 if dev == "cpu" and cfg.backbone == "resnet18" else 10
+            repeats = 3 if dev == "cpu" and cfg.backbone == "resnet18" else 10
             s = time_steps(cfg, batch, dev, repeats)
             unit = "triplets (x3 roles x3 zooms)" if cfg.model == "descriptor" else "pairs (both directions)"
             print(f"{name:<46} batch {b:>3}: {s * 1000:8.1f} ms/step  {b / s:8.1f} {unit}/s")

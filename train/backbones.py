@@ -5,7 +5,8 @@ the same interface:
 
 - ``features(x)`` -> dict ``{"layer1": ..., "layer4": ...}`` of (B, C_k, H / s_k, W / s_k) float32 maps
   with strides s = 4, 8, 16, 32 (the warp estimator correlates ``layer2`` and ``layer3``);
-- ``forward(x)`` -> (B, ``out_dim``) float32, the globally average-pooled ``layer4``;
+- ``forward(x)`` -> (B, ``out_dim``) float32: ``layer4`` average-pooled to 1x1 (ResNet-18, as
+  torchvision) or to 2x2 and flattened (small CNN);
 - ``channels`` -> dict of each layer's channel count.
 
 No weights are downloaded: ``build_backbone(name, weights=PATH)`` loads a local state dict (a
@@ -96,7 +97,8 @@ class SmallCNN(nn.Module):
                 nn.Conv2d(planes, planes, 3, 1, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(inplace=True)))
             inplanes = planes
         self.channels = {f"layer{k}": w for k, w in enumerate(widths, start=1)}
-        self.out_dim = widths[-1]
+        # pooled to 2x2, not 1x1: a point descriptor needs to know on which side of the point things are
+        self.out_dim = 4 * widths[-1]
         _init(self)
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -108,7 +110,7 @@ class SmallCNN(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)["layer4"].mean(dim=(2, 3))
+        return nn.functional.adaptive_avg_pool2d(self.features(x)["layer4"], 2).flatten(1)
 
 
 def _init(module: nn.Module) -> None:

@@ -90,7 +90,7 @@ def feature_matches(model, source: torch.Tensor, target: torch.Tensor, target_ma
         fs = {k: torch.nn.functional.normalize(v, dim=1) for k, v in stn.resize(model.encode(source)).items()}
         ft = {k: torch.nn.functional.normalize(v, dim=1) for k, v in stn.resize(model.encode(target)).items()}
         n = stn.feat_size
-        corr = stn.correlation(ft, fs).view(1, len(stn.corr_layers), n * n, n * n).sum(1)[0]  # (t, s)
+        corr = sum(ft[k][0].flatten(1).T @ fs[k][0].flatten(1) for k in ft)  # (t, s) cosines, summed
     best = corr.argmax(dim=1).numpy()  # for each target node, the source node
     nodes = stn.base_map[0].reshape(-1, 2).numpy()
     keep = np.ones(n * n, bool)

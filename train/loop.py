@@ -56,6 +56,7 @@ class TrainConfig:
     cycle_weight: float = 0.5      # warp: weight of the forward-backward consistency term
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
+    psc_layout: bool = False       # warp: correlation channels index target positions, as PSC's code
     workers: int = 0
     checkpoint_every: int = 100
     log_every: int = 10
@@ -76,7 +77,8 @@ def build_model(cfg: "TrainConfig") -> nn.Module:
     if cfg.model == "descriptor":
         return Descriptor(cfg.backbone, weights=cfg.weights)
     if cfg.model == "warp":
-        return WarpEstimator(cfg.backbone, weights=cfg.weights, stn_width=cfg.stn_width, stn_layers=cfg.stn_layers)
+        return WarpEstimator(cfg.backbone, weights=cfg.weights, stn_width=cfg.stn_width, stn_layers=cfg.stn_layers,
+                             psc_layout=cfg.psc_layout)
     raise InputError(f"unknown model {cfg.model!r}")
 
 
@@ -190,7 +192,7 @@ def train(cfg: TrainConfig) -> dict:
     if last.is_file():
         ckpt = _load(last)
         saved = json.loads(ckpt["config"])
-        for key in ("model", "backbone", "size", "stn_width", "stn_layers"):
+        for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout"):
             if saved.get(key) != getattr(cfg, key):
                 raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
                                  f"{getattr(cfg, key)!r}; use another --out")

@@ -22,7 +22,14 @@ Checkpoint layout (``sketchgen train warp`` writes ``RUN/model.pt``, a plain sta
   named exactly as PSC's ``models/PSCNet.py`` ``STN(corr_layer=[2, 3], feat_size=16, stn_size=16,
   stn_layer=5)``: each an ``nn.Sequential`` of a ds x ds stride-ds conv (512 -> 512) + BN + LeakyReLU,
   five (3x3 conv without bias, BN, LeakyReLU) halving the channels 512 -> 16, a 3x3 conv to 2 with bias,
-  and a bilinear upsampling to 16x16; correlation channels index target positions, as in PSC.
+  and a bilinear upsampling to 16x16.
+
+One difference is deliberate: by default the correlation's channels index *source* positions and its
+spatial axes the target's, so each target node reads its grid position linearly from its own channels;
+PSC's code puts target positions in the channels and source positions on the spatial axes, which a
+convolution cannot turn into positions without long training. ``--psc-layout`` trains with PSC's
+arrangement; weights trained without it load into PSC's ``STN`` (same names and shapes) and work there
+once its ``corr`` is called with its two arguments swapped.
 
 With ``--stn-width W`` (a CPU-sized estimator: first convolution 512 -> W, then ``--stn-layers`` halvings)
 the key names stay the same but the shapes differ from PSC's; the default (no width) is PSC's.
@@ -56,8 +63,9 @@ class STN(nn.Module):
     """PSC's three-block grid estimator over the correlation of two feature dicts."""
 
     def __init__(self, corr_layers=CORR_LAYERS, feat_size: int = FEAT_SIZE, stn_size: int = STN_SIZE,
-                 n_layers: int = STN_LAYERS, width: int | None = None):
+                 n_layers: int = STN_LAYERS, width: int | None = None, psc_layout: bool = False):
         super().__init__()
+        self.psc_layout = psc_layout
         # width None = PSC's (the correlation's 512 channels); smaller widths make a CPU-sized estimator
         self.width = width
         self.corr_layers = tuple(corr_layers)
@@ -97,12 +105,18 @@ class STN(nn.Module):
                 for i in self.corr_layers}
 
     def correlation(self, target: dict[str, torch.Tensor], source: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, 16*16*L, 16, 16) raw dot products: channel = target position, spatial = source position."""
+        """(B, 16*16*L, 16, 16) raw dot products. Default: channel = source position, spatial = target
+        position, so the grid at a target node is a linear read-out of its own channels (what a short
+        training can learn). ``psc_layout``: channel = target position, spatial = source position, as
+        PSC's code computes it."""
         out = []
         for i in self.corr_layers:
             t, s = target[f"layer{i}"], source[f"layer{i}"]
+            if self.psc_layout:
+                t, s = s, t
             n, c, h, w = t.shape
-            corr = torch.matmul(t.permute(0, 2, 3, 1).reshape(n, h * w, c), s.reshape(n, c, h * w))
+            # (B, HW_s, C) @ (B, C, HW_t): rows index the channel-side map, columns the spatial-side map
+            corr = torch.matmul(s.permute(0, 2, 3, 1).reshape(n, h * w, c), t.reshape(n, c, h * w))
             out.append(corr.view(n, h * w, h, w))
         return torch.cat(out, dim=1)
 
@@ -128,11 +142,11 @@ class WarpEstimator(nn.Module):
     (B, 16, 16, 2) grids over the target frame, coarse to fine; ``estimate`` upsamples the finest."""
 
     def __init__(self, backbone: str = "resnet18", *, weights=None, stn_width: int | None = None,
-                 stn_layers: int = STN_LAYERS):
+                 stn_layers: int = STN_LAYERS, psc_layout: bool = False):
         super().__init__()
         self.backbone_name = backbone
         self.encoder = build_backbone(backbone, weights=weights)
-        self.stn = STN(n_layers=stn_layers, width=stn_width)
+        self.stn = STN(n_layers=stn_layers, width=stn_width, psc_layout=psc_layout)
 
     def encode(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.encoder.features(images)
