@@ -13,6 +13,7 @@ dicts for ``datagen.shards.write_shard``, failures dicts ``{"shape", "reason", .
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -120,10 +121,11 @@ def _dask(job: Job, units: Sequence[WorkUnit], scheduler: str) -> Iterator[dict[
     from distributed import Client, as_completed
 
     with Client(scheduler, set_as_default=False) as client:
-        # keys from unit ids: resubmitting the same job to a live scheduler reuses finished results;
-        # a task whose worker dies is rescheduled by the scheduler on another worker
+        # keys from the job and the unit: two jobs sharing a scheduler never share a key; a task whose
+        # worker dies is rescheduled by the scheduler on another worker
+        tag = hashlib.sha256(repr((job.builder, job.config, job.out_dir)).encode()).hexdigest()[:12]
         futures = client.map(run_unit, [job] * len(units), list(units),
-                             key=[f"sketchgen-{job.builder}-{u.shard}" for u in units], retries=2)
+                             key=[f"sketchgen-{tag}-{u.shard}" for u in units], retries=2)
         for future in as_completed(futures, loop=client.loop):
             yield future.result()
             future.release()
