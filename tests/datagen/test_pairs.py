@@ -210,3 +210,22 @@ def test_preview_sheet(pair_set, tmp_path):
     # keypoint markers are red, flow samples green
     red = (sheet[..., 2] > 200) & (sheet[..., 1] < 80) & (sheet[..., 0] < 80)
     assert red.sum() > 20
+
+
+def test_pyrender_shading_covers_the_gbuffer_mask():
+    from datagen.shaded import ShadeConfig, shade_gbuffer, shaded_render
+    from render.gbuffer import get_renderer
+
+    shape = next(iter(load_shapes(None)[0].values()))
+    cam = Camera.looking_at((0.0, 0.4, 3.0), (0.0, 0.0, 0.0), width=96, height=96, yfov_deg=40.0)
+    gb = get_renderer().render(shape.trimesh, cam, normals=False)
+    for image in (shaded_render(shape.trimesh, cam, np.random.default_rng(2), ShadeConfig(renderer="pyrender")),
+                  shade_gbuffer(shape, gb, np.random.default_rng(2))):
+        assert image.shape == (96, 96, 3) and image.dtype == np.uint8
+        # the object differs from the plain background colour of its row, the background does not
+        edge = cv2.dilate(gb.mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        inner = cv2.erode(gb.mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        rows = np.arange(96)
+        far_left = image[rows, 0].astype(int)  # column 0 is background in this view
+        diff = np.abs(image.astype(int) - far_left[:, None, :]).max(axis=2)
+        assert np.mean(diff[~edge] <= 3) > 0.97 and np.mean(diff[inner] > 3) > 0.9

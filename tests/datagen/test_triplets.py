@@ -110,3 +110,23 @@ def test_preview_marks_the_points(triplet_set, tmp_path):
     # one red circle per zoom image: 2 samples x 9 images
     n, _ = cv2.connectedComponents(red.astype(np.uint8))
     assert n - 1 >= 18
+
+
+def test_keypoint_anchors_are_the_shapes_keypoints(triplet_set):
+    from datagen.plan import plan_units
+    from datagen.triplets import build_unit
+
+    config, _, _ = triplet_set
+    shapes = load_shapes(config.collection)[0]
+    units = plan_units([(k, v.category) for k, v in shapes.items()])
+    kp_config = TripletConfig(collection=config.collection, seed=1, camera=ViewConfig(views=2, size=256),
+                              points=2, anchors="keypoints", size=64, negatives=("random",))
+    got, _ = build_unit(units[0], kp_config)
+    assert got
+    shape = shapes[units[0].shape_id]
+    keypoints = shape.keypoint_points()
+    for s in got:
+        anchor = json.loads(s["json"])["anchor"]
+        # the anchor is one of the shape's keypoints (same face, same point)
+        k = np.argmin(np.linalg.norm(keypoints - anchor["point"], axis=1))
+        assert np.linalg.norm(keypoints[k] - anchor["point"]) < 1e-9 and anchor["face"] == shape.keypoints.face[k]
