@@ -9,8 +9,9 @@ excluded: a real run pays them once per worker). Prints the median over ``--repe
 
 Targets on a 2-core machine: >= 50 triplets/s (3 zooms x 3 roles) and >= 15 pairs/s with 2 workers,
 and 2 workers >= 1.7x one. Also printed: samples per CPU second of the work units (summed over
-workers), which does not depend on how busy the machine is; the load average is printed too, since
-on a shared machine the wall-clock figures are only as good as the cores that were free.
+workers), which depends little on how busy the machine is; the load average and the speed-up of two
+pure-CPU processes over one are printed too, since on a shared machine the wall-clock figures and the
+scaling ratio are only as good as the cores that were free.
 """
 
 from __future__ import annotations
@@ -34,6 +35,28 @@ DATASETS = {
     "triplets": ("datagen.triplets", lambda shapes, seed: TripletConfig(shapes=shapes, seed=seed)),
     "pairs": ("datagen.pairs", lambda shapes, seed: PairConfig(shapes=shapes, seed=seed)),
 }
+
+
+def _spin(n: int = 5_000_000) -> float:
+    start = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i
+    return time.perf_counter() - start
+
+
+def machine_parallelism() -> float:
+    """How much faster 2 processes finish 2 equal pure-CPU jobs than 1 process finishes them in turn:
+    2.0 on two free cores, about 1.0 when only one core's worth is free for this session."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_spin, [1000, 1000]))  # start both processes first
+        one = _spin() * 2
+        start = time.perf_counter()
+        list(pool.map(_spin, [5_000_000, 5_000_000]))
+        two = time.perf_counter() - start
+    return one / two
 
 
 def measure(dataset: str, shapes: int, repeats: int) -> dict[int, tuple[float, float, int]]:
@@ -70,7 +93,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=tuple(DATASETS), default=None)
     args = parser.parse_args(argv)
-    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+          f"2 pure-CPU processes run {machine_parallelism():.2f}x as fast as 1 right now", flush=True)
     for dataset in ([args.only] if args.only else DATASETS):
         figures = measure(dataset, args.shapes, args.repeats)
         for workers, (rate, per_cpu, count) in figures.items():
