@@ -68,6 +68,13 @@ def test_files_shapes_and_kinds(pair_set):
         near_object = cv2.dilate(bmask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         assert near_object[np.floor(ty).astype(int), np.floor(tx).astype(int)].mean() > 0.98
         assert meta["split"] == s["__split__"]
+        # every stored keypoint re-projects with its side's stored camera onto its stored pixel
+        # (B of a deformed pair: its pixel is A's moved by the deformation, checked below)
+        for side in ("a", "b") if meta["pair_kind"] != "deform" else ("a",):
+            cam = Camera.from_json(meta[side]["camera"])
+            for k in meta[side]["keypoints"]:
+                xy, _ = cam.world_to_pixels(np.array([k["point"]]))
+                assert np.abs(xy[0] - k["xy"]).max() <= 0.5
         if meta["modality"] == "sketch-shaded":
             # a photo-like render: a plain background gradient (constant along rows) around a lit object
             grown = cv2.dilate(amask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
