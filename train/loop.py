@@ -56,7 +56,7 @@ class TrainConfig:
     cycle_weight: float = 0.5      # warp: weight of the forward-backward consistency term
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
-    psc_layout: bool = False       # warp: correlation channels index target positions, as PSC's code
+    psc_layout: bool = True        # warp: correlation channels index target positions, as PSC's code
     workers: int = 0
     checkpoint_every: int = 100
     log_every: int = 10

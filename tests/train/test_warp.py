@@ -37,3 +37,17 @@ def test_warp_loss_falls_on_a_tiny_set(tmp_path, synth):
     epe = [float(r.split(",")[2]) for r in rows]
     first, last = sum(epe[:8]) / 8, sum(epe[-8:]) / 8
     assert last < 0.7 * first, (first, last)
+
+
+def test_correlation_layout_is_psc_by_default():
+    from train.warp import STN
+
+    g = torch.Generator().manual_seed(0)
+    src = {f"layer{i}": torch.randn(1, 8, 16, 16, generator=g) for i in (2, 3)}
+    tgt = {f"layer{i}": torch.randn(1, 8, 16, 16, generator=g) for i in (2, 3)}
+    corr = STN(width=8, n_layers=1).correlation(tgt, src)  # PSC: channel = target position
+    t, s = (3 * 16 + 5), (7 * 16 + 2)  # target node (row 3, col 5), source node (row 7, col 2)
+    assert torch.allclose(corr[0, t, 7, 2], (tgt["layer2"][0, :, 3, 5] * src["layer2"][0, :, 7, 2]).sum())
+    assert torch.allclose(corr[0, 256 + t, 7, 2], (tgt["layer3"][0, :, 3, 5] * src["layer3"][0, :, 7, 2]).sum())
+    other = STN(width=8, n_layers=1, psc_layout=False).correlation(tgt, src)  # channel = source position
+    assert torch.allclose(other[0, s, 3, 5], corr[0, t, 7, 2])

@@ -33,8 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stn-width", type=int, default=None,
                         help="warp: channels of the estimator blocks (default: PSC's 512; e.g. 64 on a CPU)")
     parser.add_argument("--stn-layers", type=int, default=5, help="warp: 3x3 layers per block (default 5, PSC's)")
-    parser.add_argument("--psc-layout", action="store_true",
-                        help="warp: correlation laid out as PSC's code (channels = target positions)")
+    parser.add_argument("--corr-layout", choices=("psc", "source"), default="psc",
+                        help="warp: correlation channels index target positions as PSC's code (psc, default) "
+                             "or source positions (source)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
     parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -46,7 +47,7 @@ def config_from_args(args):
     return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
                        batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                        backbone=args.backbone, size=args.size, loss=args.loss, cycle_weight=args.cycle_weight,
-                       stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.psc_layout,
+                       stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
                        workers=args.workers,
                        checkpoint_every=args.checkpoint_every, weights=args.weights)
 
