@@ -35,13 +35,9 @@ $(PY):
 	$(PIP) install -q -e ".[test]"
 	touch $@
 
+# the demo command builds the triplet and pair sets, their previews, trains and evaluates both models
 demo: setup
 	$(VENV)/bin/sketchgen demo --out $(DEMO_OUT)
-	$(VENV)/bin/sketchgen triplets --out $(DEMO_OUT)/triplets --shapes 2 --views 3 --points 4 --no-progress
-	$(VENV)/bin/sketchgen preview $(DEMO_OUT)/triplets --out $(DEMO_OUT)/triplets.png
-	$(VENV)/bin/sketchgen pairs --out $(DEMO_OUT)/pairs --shapes 2 --views 4 --pairs 4 --no-progress
-	$(VENV)/bin/sketchgen preview $(DEMO_OUT)/pairs --out $(DEMO_OUT)/pairs.png
-	@echo "demo: triplets and pairs in $(DEMO_OUT)/triplets and $(DEMO_OUT)/pairs; previews $(DEMO_OUT)/triplets.png, $(DEMO_OUT)/pairs.png"
 
 test: setup
 	$(PY) -m pytest tests
