@@ -53,6 +53,7 @@ class TrainConfig:
     backbone: str = "resnet18"
     size: int | None = None
     loss: str = "triplet"          # descriptor: "triplet" (semi-hard) or "contrastive"
+    augment: bool = True           # descriptor: SketchZooms' rotation +-45 degrees and flip, per role
     cycle_weight: float = 0.5      # warp: weight of the forward-backward consistency term
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
@@ -170,7 +171,7 @@ def make_loader(cfg: TrainConfig, start_step: int) -> DataLoader:
     # augmentation draws it has already seen
     common = dict(shuffle=True, repeat=True, seed=cfg.seed, epoch=start_step)
     if cfg.model == "descriptor":
-        stream = triplet_stream(cfg.data, "train", size=cfg.size, augment=True, **common)
+        stream = triplet_stream(cfg.data, "train", size=cfg.size, augment=cfg.augment, **common)
     else:
         stream = pair_stream(cfg.data, "train", size=cfg.size, **common)
     return DataLoader(stream, batch_size=cfg.batch_size, num_workers=cfg.workers,

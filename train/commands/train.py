@@ -28,6 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default=None, help="local backbone weights to start from (.pt state dict)")
     parser.add_argument("--loss", choices=("triplet", "contrastive"), default="triplet",
                         help="descriptor loss: triplet with semi-hard mining (default) or contrastive")
+    parser.add_argument("--no-augment", action="store_true",
+                        help="descriptor: no rotation/flip augmentation (SketchZooms' is on by default)")
     parser.add_argument("--cycle-weight", type=float, default=0.5,
                         help="warp: weight of forward-backward consistency (default 0.5)")
     parser.add_argument("--stn-width", type=int, default=None,
@@ -46,7 +48,8 @@ def config_from_args(args):
 
     return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
                        batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-                       backbone=args.backbone, size=args.size, loss=args.loss, cycle_weight=args.cycle_weight,
+                       backbone=args.backbone, size=args.size, loss=args.loss, augment=not args.no_augment,
+                       cycle_weight=args.cycle_weight,
                        stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
                        workers=args.workers,
                        checkpoint_every=args.checkpoint_every, weights=args.weights)
