@@ -3,10 +3,14 @@ hidden lines removed, chained into strokes.
 
 - contour: the zero crossings of n.v interpolated along edges from vertex normals and joined across
   each face (Hertzmann & Zorin 2000), v the unit vector from the point to the eye; vertex normals are
-  split at sharp edges (more than SMOOTH_SHARP_DEG = 30 degrees, as Blender's auto smooth), and along
-  those edges the contour is the edge itself where one face is front-facing and the other back-facing.
-  So a cube gets faceted contours, a sphere interpolated ones, and a mixed mesh each where it belongs.
-  ``smooth=True`` uses unsplit vertex normals everywhere, ``smooth=False`` only face edges.
+  split at sharp edges (more than SMOOTH_SHARP_DEG = 30 degrees, as Blender's auto smooth) and all
+  around vertices where the mesh is too coarse for them (an interpolated contour could stray from the
+  faceted outline by more than SMOOTH_MAX_DEVIATION = 1/1000 of the mesh's size:
+  PreparedMesh.coarse_vertices), and along those edges the contour is the edge itself where one face
+  is front-facing and the other back-facing. So a cube, a polyhedron or a 320-face sphere gets faceted
+  contours (its exact outline), a finely tessellated sphere interpolated ones, and a mixed mesh each
+  where it belongs. ``smooth=True`` uses unsplit vertex normals everywhere, ``smooth=False`` only
+  face edges.
 - boundary: edges used by one face only.
 - crease: edges whose two face normals differ by more than ``crease_deg``. An edge that is both a
   contour (a sharp edge between a front- and a back-facing face) and a crease is typed ``contour``:
@@ -27,7 +31,7 @@ from render.camera import Camera
 from render.chain import chain_segments
 from render.curvature import radial_curvature, suggestive_strength
 from render.errors import InputError
-from render.prepared import SMOOTH_SHARP_DEG, PreparedMesh, prepare
+from render.prepared import SMOOTH_MAX_DEVIATION, SMOOTH_SHARP_DEG, PreparedMesh, prepare
 from render.strokes import LINE_TYPES, Drawing, Stroke
 from render.visibility import visible_pieces
 
@@ -56,8 +60,9 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
 
     kinds: line types to extract, any of render.strokes.LINE_TYPES.
     crease_deg: creases are edges whose face normals differ by more than this (degrees).
-    smooth: contour method: None interpolated within smooth regions and faceted along sharp edges,
-        True interpolated from unsplit vertex normals, False faceted (edges between front and back faces).
+    smooth: contour method: None interpolated where the mesh is smooth and fine, faceted along sharp
+        edges and where it is coarse; True interpolated from unsplit vertex normals; False faceted
+        (edges between front and back faces).
     spacing_px: sample spacing in pixels for hidden-line removal.
     prepared: render.lines.prepare(mesh), to reuse per-mesh data over many views.
     Returns a Drawing whose strokes are ordered by type (in ``kinds`` order), then deterministically.
@@ -129,15 +134,16 @@ def _contours(prep, camera, facing, front, smooth) -> tuple[_Segments, np.ndarra
 
     Interpolated zero crossings of n.v inside smooth groups of faces (split vertex normals, see
     PreparedMesh.smooth_groups), plus the edges between a front- and a back-facing face wherever the
-    normals are split (sharp, boundary-free edges). smooth=False: edges only; True: one normal per
-    vertex; None: groups split at edges sharper than SMOOTH_SHARP_DEG.
+    normals are split (sharp or coarse, boundary-free edges). smooth=False: edges only; True: one
+    normal per vertex; None: groups split at edges sharper than SMOOTH_SHARP_DEG and at coarse vertices.
     """
     f0, f1 = front
     flips = (prep.edge_count == 2) & (f0 != f1)
     if smooth is False:
         edges = np.flatnonzero(flips)
         return _edge_segments(prep, "contour", edges, facing), flips
-    corner_group, normals, group_vertex, split = prep.smooth_groups(None if smooth else SMOOTH_SHARP_DEG)
+    groups = prep.smooth_groups(None) if smooth else prep.smooth_groups(SMOOTH_SHARP_DEG, SMOOTH_MAX_DEVIATION)
+    corner_group, normals, group_vertex, split = groups
     edge_mask = flips & split
     ndotv = np.einsum("ij,ij->i", normals, _to_eye(camera, prep.vertices[group_vertex]))
     inner = _zero_crossings(prep, ndotv, "contour", groups=corner_group, ring=True)

@@ -16,6 +16,10 @@ from render.errors import InputError
 
 # Vertex normals are split at edges sharper than this (degrees), as Blender's auto smooth does.
 SMOOTH_SHARP_DEG = 30.0
+# ... and all around a vertex where the mesh is too coarse for interpolated normals to stand for its
+# shape: where an interpolated contour could stray from the faceted outline by more than this fraction
+# of the bounding-box diagonal (under a pixel while the whole mesh spans less than 1000 pixels).
+SMOOTH_MAX_DEVIATION = 1e-3
 
 
 class PreparedMesh:
@@ -166,17 +170,21 @@ class PreparedMesh:
             near[rest] = (pairs[pos] == keys).reshape(len(rest), 9).any(axis=1)
         return near
 
-    def smooth_groups(self, sharp_deg: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def smooth_groups(self, sharp_deg: float | None, max_deviation: float | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Split vertex normals: face corners around a vertex share a normal unless a sharp edge parts them.
 
         sharp_deg: edges whose face normals differ by more than this (and boundary, non-manifold or
         inconsistently wound edges) separate groups; None joins across every manifold edge (plain
-        vertex normals). Returns corner_group (F, 3) int64 group of each face corner, normals (G, 3)
-        float64 unit area-weighted group normals, vertex (G,) int64 the vertex of each group, split
-        (E,) bool edges with two faces whose corners at either end lie in different groups (the sharp
-        edges; meaningless for boundary edges).
+        vertex normals). max_deviation: optionally, every corner at a coarse vertex (see
+        ``coarse_vertices``) is a group of its own, with its face's normal. Returns corner_group (F, 3)
+        int64 group of each face corner, normals (G, 3) float64 unit area-weighted group normals, vertex
+        (G,) int64 the vertex of each group, split (E,) bool edges with two faces whose corners at
+        either end lie in different groups (the sharp edges and those at coarse vertices; meaningless
+        for boundary edges).
         """
-        key = None if sharp_deg is None else float(sharp_deg)
+        key = (None if sharp_deg is None else float(sharp_deg),
+               None if max_deviation is None else float(max_deviation))
         cache = self.__dict__.setdefault("_groups", {})
         if key in cache:
             return cache[key]
@@ -185,16 +193,19 @@ class PreparedMesh:
 
         n_faces = len(self.faces)
         joined = (self.edge_count == 2) & ~self.edge_flip
-        if key is not None:
-            joined &= self.edge_angle_deg <= key
+        if key[0] is not None:
+            joined &= self.edge_angle_deg <= key[0]
+        coarse = (self.coarse_vertices(joined, key[1]) if key[1] is not None
+                  else np.zeros(len(self.vertices), dtype=bool))
         edges = np.flatnonzero(joined)
         f0, f1 = self.edge_faces[edges, 0], self.edge_faces[edges, 1]
         links = []
         for end in (0, 1):
             v = self.edges[edges, end]
+            keep = ~coarse[v]  # corners at a coarse vertex stay apart
             c0 = 3 * f0 + np.argmax(self.faces[f0] == v[:, None], axis=1)
             c1 = 3 * f1 + np.argmax(self.faces[f1] == v[:, None], axis=1)
-            links.append((c0, c1))
+            links.append((c0[keep], c1[keep]))
         rows = np.concatenate([a for a, _ in links])
         cols = np.concatenate([b for _, b in links])
         graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(3 * n_faces, 3 * n_faces))
@@ -222,6 +233,30 @@ class PreparedMesh:
             split |= g0 != g1
         cache[key] = (corner_group, normals, vertex, split)
         return cache[key]
+
+    def coarse_vertices(self, joined: np.ndarray, max_deviation: float) -> np.ndarray:
+        """(V,) bool vertices where interpolated normals could put a contour more than ``max_deviation``
+        x ``scale`` away from the faceted outline.
+
+        joined: (E,) bool edges across which normals would be shared. Across an edge with dihedral
+        angle theta (radians) between faces of width h (the narrower triangle's height over the edge),
+        the surface bends like a circle through the faces: a contour interpolated inside them lies up
+        to theta * h / 8 (the sagitta of that arc) from the faceted one. A vertex is coarse when any
+        joined edge at it exceeds the bound: fine meshes of smooth surfaces stay interpolated, large
+        faces meeting at small angles (polyhedra, coarse tessellations) get their exact outline.
+        """
+        edges = np.flatnonzero(joined)
+        tri = self.vertices[self.faces]
+        twice_area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+        a, b = self.vertices[self.edges[edges, 0]], self.vertices[self.edges[edges, 1]]
+        length = np.linalg.norm(b - a, axis=1)
+        width = np.minimum(twice_area[self.edge_faces[edges, 0]], twice_area[self.edge_faces[edges, 1]])
+        width /= np.where(length > 0, length, 1.0)
+        sagitta = np.radians(self.edge_angle_deg[edges]) * width / 8.0
+        bad = edges[sagitta > max_deviation * self.scale]
+        coarse = np.zeros(len(self.vertices), dtype=bool)
+        coarse[self.edges[bad].ravel()] = True
+        return coarse
 
     @cached_property
     def is_closed(self) -> bool:

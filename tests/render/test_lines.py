@@ -267,3 +267,69 @@ def test_mixed_and_inside_out_winding_is_repaired(sphere, front_camera):
 def test_prepared_from_another_mesh_is_refused(cube, sphere, front_camera):
     with pytest.raises(InputError, match="another mesh"):
         extract_lines(sphere, front_camera, prepared=prepare(cube))
+
+
+def _distance_to_polylines(points, strokes):
+    """(N,) float64 distance in pixels from each (N, 2) point to the nearest piece of any stroke."""
+    a = np.concatenate([s.xy[:-1] for s in strokes])
+    d = np.concatenate([s.xy[1:] for s in strokes]) - a
+    rel = points[:, None, :] - a[None]
+    t = np.clip(np.einsum("nmk,mk->nm", rel, d) / np.maximum(np.einsum("mk,mk->m", d, d), 1e-12), 0.0, 1.0)
+    return np.linalg.norm(rel - t[..., None] * d[None], axis=2).min(axis=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_coarse_convex_polyhedron_outline_fully_drawn(seed):
+    # a random convex hull: large faces, many meeting at less than 30 degrees, where vertex normals
+    # would be shared and an interpolated contour would cut across faces, off the outline
+    rng = np.random.default_rng(seed)
+    hull = trimesh.convex.convex_hull(rng.normal(size=(30, 3)) * [1.0, 0.8, 0.6])
+    shallow = hull.face_adjacency_angles < math.radians(30.0)
+    assert shallow.sum() >= 5
+    radius = float(np.linalg.norm(hull.vertices, axis=1).max())
+    for k, kwargs in enumerate(({"yfov_deg": 35.0}, {"ortho_scale": 1.1 * radius})):
+        # framed so that the whole hull is in the image
+        cam = camera_from_direction(rng.normal(size=3), distance=4.0 * radius, width=256, height=256, **kwargs)
+        # the exact outline, found independently: edges between a front- and a back-facing face (a
+        # convex solid's are all visible), sampled every 0.25 px in the image
+        to_eye = (-cam.forward[None] if cam.is_ortho
+                  else cam.position - hull.triangles_center)
+        front = np.einsum("ij,ij->i", hull.face_normals, to_eye) > 0
+        pairs = hull.face_adjacency
+        outline = hull.face_adjacency_edges[front[pairs[:, 0]] != front[pairs[:, 1]]]
+        ends, _ = cam.world_to_pixels(hull.vertices[outline.ravel()])
+        ends = ends.reshape(-1, 2, 2)
+        samples = np.concatenate([a + np.linspace(0, 1, max(2, int(np.linalg.norm(b - a) * 4)))[:, None] * (b - a)
+                                  for a, b in ends])
+        assert len(outline) >= 5 and len(samples) > 500
+        assert samples.min() > 0 and samples.max() < 256
+        contour = extract_lines(hull, cam, kinds=("contour",)).strokes
+        recall = (_distance_to_polylines(samples, contour) <= 1.0).mean()
+        assert recall >= 0.99, (seed, k, recall)
+        # and nothing is drawn off the outline (on a convex solid every contour is outline)
+        drawn = np.concatenate([s.xy for s in contour])
+        near = np.min(np.linalg.norm(drawn[:, None] - samples[None], axis=2), axis=1)
+        assert near.max() <= 1.0
+
+
+def test_only_coarse_meshes_get_faceted_contours(sphere, torus):
+    from render.prepared import SMOOTH_MAX_DEVIATION, SMOOTH_SHARP_DEG
+
+    def coarse_fraction(mesh):
+        prep = prepare(mesh)
+        joined = (prep.edge_count == 2) & (prep.edge_angle_deg <= SMOOTH_SHARP_DEG)
+        return prep.coarse_vertices(joined, SMOOTH_MAX_DEVIATION).mean()
+
+    # a 320-face icosphere's contours could stray 1.8 / 1000 of its size from its outline, a 5120-face
+    # one's 0.12 / 1000, a 1280-face one's 0.48 / 1000 (sagitta theta * h / 8)
+    assert coarse_fraction(trimesh.creation.icosphere(subdivisions=2)) == 1.0
+    assert coarse_fraction(trimesh.creation.icosphere(subdivisions=3)) == 0.0
+    assert coarse_fraction(sphere) == 0.0 and coarse_fraction(torus) == 0.0
+    # a coarse sphere's contour is then its faceted outline: every piece runs along a mesh edge
+    coarse = trimesh.creation.icosphere(subdivisions=2)
+    cam = camera_from_direction([0.3, 0.5, 0.8], distance=3.0, width=128, height=128)
+    faceted = extract_lines(coarse, cam, kinds=("contour",), smooth=False).strokes
+    default = extract_lines(coarse, cam, kinds=("contour",)).strokes
+    assert len(default) == len(faceted)
+    for s, t in zip(default, faceted):
+        np.testing.assert_allclose(s.points, t.points, atol=1e-12)
