@@ -24,9 +24,12 @@ def chain_segments(node0: np.ndarray, node1: np.ndarray) -> tuple[np.ndarray, np
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, np.int64)
     ends = np.concatenate([node0, node1])  # end e < n is piece e's start, e >= n is piece e - n's end
-    _, inverse, counts = np.unique(ends, return_inverse=True, return_counts=True)
-    order = np.argsort(inverse, kind="stable")
-    first = np.cumsum(counts) - counts
+    order = np.argsort(ends, kind="stable")  # the ends of each id together, in end order
+    sorted_ends = ends[order]
+    new = np.ones(2 * n, dtype=bool)
+    new[1:] = sorted_ends[1:] != sorted_ends[:-1]
+    first = np.flatnonzero(new)
+    counts = np.diff(np.append(first, 2 * n))
     pair = np.flatnonzero(counts == 2)
     partner = np.full(2 * n, -1, dtype=np.int64)
     e1, e2 = order[first[pair]], order[first[pair] + 1]

@@ -115,7 +115,7 @@ def _to_eye(camera: Camera, points: np.ndarray) -> np.ndarray:
 def _edge_segments(prep, kind, edges, facing) -> _Segments:
     """Segments along mesh edges (ids ``edges``), carried by their camera-facing adjacent face."""
     ef = prep.edge_faces[edges]
-    second_front = (ef[:, 1] >= 0) & (facing[np.maximum(ef[:, 1], 0)] > facing[ef[:, 0]])
+    second_front = (ef[:, 1] >= 0) & (facing[prep.edge_second_face[edges]] > facing[ef[:, 0]])
     face = np.where(second_front, ef[:, 1], ef[:, 0])
     a, b = prep.edges[edges, 0], prep.edges[edges, 1]
     return _Segments(kind, prep.vertices[a], prep.vertices[b], a, b, face)
@@ -123,10 +123,8 @@ def _edge_segments(prep, kind, edges, facing) -> _Segments:
 
 def _faceted_front(prep, facing):
     """(E,) bool front-facing per adjacent face, with inconsistent winding across an edge undone."""
-    ef = prep.edge_faces
-    f0 = facing[ef[:, 0]] > 0
-    f1 = (facing[np.maximum(ef[:, 1], 0)] > 0) ^ prep.edge_flip
-    return f0, f1
+    front = facing > 0  # gathering booleans per edge is cheaper than gathering floats
+    return front[prep.edge_faces[:, 0]], front[prep.edge_second_face] ^ prep.edge_flip
 
 
 def _contours(prep, camera, facing, front, smooth) -> tuple[_Segments, np.ndarray]:
@@ -143,9 +141,9 @@ def _contours(prep, camera, facing, front, smooth) -> tuple[_Segments, np.ndarra
         edges = np.flatnonzero(flips)
         return _edge_segments(prep, "contour", edges, facing), flips
     groups = prep.smooth_groups(None) if smooth else prep.smooth_groups(SMOOTH_SHARP_DEG, SMOOTH_MAX_DEVIATION)
-    corner_group, normals, group_vertex, split = groups
+    corner_group, normals, group_points, split = groups
     edge_mask = flips & split
-    ndotv = np.einsum("ij,ij->i", normals, _to_eye(camera, prep.vertices[group_vertex]))
+    ndotv = np.einsum("ij,ij->i", normals, _to_eye(camera, group_points))
     inner = _zero_crossings(prep, ndotv, "contour", groups=corner_group, ring=True)
     edges = _edge_segments(prep, "contour", np.flatnonzero(edge_mask), facing)
     offset = int(max(inner.node0.max(), inner.node1.max())) + 1 if len(inner.node0) else 0
@@ -181,13 +179,13 @@ def _zero_crossings(prep, values, kind, groups=None, face_ok=None, ring=False, w
     weight: optional (F,) float64 per face.
     """
     corner = prep.faces if groups is None else groups  # index into ``values`` of each face corner
-    positive = (values > 0).view(np.uint8)
-    code = positive[corner[:, 0]] | (positive[corner[:, 1]] << 1) | (positive[corner[:, 2]] << 2)
+    positive = (values > 0).view(np.uint8)[corner]  # (F, 3) per face corner
+    code = positive[:, 0] | (positive[:, 1] << 1) | (positive[:, 2] << 2)
     has = (code != 0) & (code != 7)  # corners on both sides of zero
     if face_ok is not None:
         has &= face_ok
     faces = np.flatnonzero(has)
-    side = positive[corner[faces]].astype(bool)
+    side = positive[faces].astype(bool)
     crossed = side != side[:, [1, 2, 0]]  # face edge k runs corner k -> k + 1
     ks = np.stack([np.argmax(crossed, axis=1), 2 - np.argmax(crossed[:, ::-1], axis=1)], axis=1)  # (C, 2)
     f = np.repeat(faces, 2)

@@ -140,6 +140,12 @@ class PreparedMesh:
 
     # ------------------------------------------------------------------ lazily built
     @cached_property
+    def edge_second_face(self) -> np.ndarray:
+        """(E,) int64 edge_faces[:, 1] with -1 (boundary) replaced by 0, safe to index with; mask the
+        boundary edges (edge_count == 1) yourself."""
+        return np.maximum(self.edge_faces[:, 1], 0)
+
+    @cached_property
     def vertex_normals(self) -> np.ndarray:
         """(V, 3) float64 unit vertex normals: area-weighted mean of the adjacent face normals."""
         tri = self.vertices[self.faces]
@@ -178,8 +184,8 @@ class PreparedMesh:
         inconsistently wound edges) separate groups; None joins across every manifold edge (plain
         vertex normals). max_deviation: optionally, every corner at a coarse vertex (see
         ``coarse_vertices``) is a group of its own, with its face's normal. Returns corner_group (F, 3)
-        int64 group of each face corner, normals (G, 3) float64 unit area-weighted group normals, vertex
-        (G,) int64 the vertex of each group, split (E,) bool edges with two faces whose corners at
+        int64 group of each face corner, normals (G, 3) float64 unit area-weighted group normals, points
+        (G, 3) float64 the position of each group's vertex, split (E,) bool edges with two faces whose corners at
         either end lie in different groups (the sharp edges and those at coarse vertices; meaningless
         for boundary edges).
         """
@@ -225,13 +231,13 @@ class PreparedMesh:
         vertex = np.zeros(len(first), dtype=np.int64)
         vertex[corner_group.ravel()] = self.faces.ravel()
         split = np.zeros(len(self.edges), dtype=bool)
-        second = np.maximum(self.edge_faces[:, 1], 0)
+        second = self.edge_second_face
         for end in (0, 1):  # split where either end of the edge has different groups in its two faces
             v = self.edges[:, end]
             g0 = corner_group[self.edge_faces[:, 0], np.argmax(self.faces[self.edge_faces[:, 0]] == v[:, None], axis=1)]
             g1 = corner_group[second, np.argmax(self.faces[second] == v[:, None], axis=1)]
             split |= g0 != g1
-        cache[key] = (corner_group, normals, vertex, split)
+        cache[key] = (corner_group, normals, self.vertices[vertex], split)
         return cache[key]
 
     def coarse_vertices(self, joined: np.ndarray, max_deviation: float) -> np.ndarray:
