@@ -164,13 +164,23 @@ class PreparedMesh:
         w = np.concatenate([self.edges[:, 1], self.edges[:, 0], np.arange(n)])
         return np.sort(u * n + w)
 
+    @cached_property
+    def _face_corners(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The three (F,) int64 columns of ``faces``, contiguous (gathers per column are cheaper)."""
+        return tuple(np.ascontiguousarray(self.faces[:, k]) for k in range(3))
+
     def faces_near(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(N,) bool: face a[i] has a vertex at most one edge from a vertex of face b[i] (b's two-ring)."""
-        fa, fb = self.faces[a], self.faces[b]
-        near = (fa[:, :, None] == fb[:, None, :]).any(axis=(1, 2))  # one-ring: a shared vertex
+        fa = [corner[a] for corner in self._face_corners]
+        fb = [corner[b] for corner in self._face_corners]
+        near = np.zeros(len(fa[0]), dtype=bool)
+        for u in fa:  # one-ring: a shared vertex
+            for w in fb:
+                near |= u == w
         rest = np.flatnonzero(~near)
         if len(rest):  # two-ring: a vertex of a one edge away from a vertex of b
-            keys = (fa[rest][:, :, None] * np.int64(len(self.vertices)) + fb[rest][:, None, :]).ravel()
+            n = np.int64(len(self.vertices))
+            keys = np.stack([u[rest] * n + w[rest] for u in fa for w in fb], axis=1).ravel()
             pairs = self._vertex_pairs
             pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
             near[rest] = (pairs[pos] == keys).reshape(len(rest), 9).any(axis=1)
