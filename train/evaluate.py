@@ -32,7 +32,7 @@ from datagen.shards import read_shard
 from render.errors import InputError
 from render.views import sketchzooms_factors
 from train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
-from train.data import StrokeZooms, decode_pair_arrays, list_shards, read_manifest
+from train.data import StrokeZooms, decode_pair_arrays, list_shards, read_manifest, triplet_stream
 from train.descriptor import describe
 from train.loop import TrainConfig, build_model, seed_everything
 from train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
@@ -143,6 +143,28 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
         curve = accuracy_curve(np.concatenate(errs), thresholds)
         out["curves"][name] = [float(v) for v in curve]
         out["methods"][name] = {f"acc@{t}px": float(v) for t, v in zip(thresholds, curve)}
+    return out
+
+
+def triplet_accuracy(model, cfg: TrainConfig, split: str = "test", *, limit: int = 400,
+                     device: str = "cpu") -> dict:
+    """Fraction of the triplets of the descriptor's own dataset (``split``, no augmentation) whose anchor
+    is nearer to its positive than to its negative, for the trained and the untrained network:
+    {"model": f, "untrained": f, "triplets": n}; {} when the split has no shards."""
+    try:
+        stream = triplet_stream(cfg.data, split, size=cfg.size, augment=False)
+        zooms = [s["zooms"] for _, s in zip(range(limit), stream)]
+    except InputError:
+        return {}
+    if not zooms:
+        return {}
+    z = torch.stack(zooms).to(device)
+    seed_everything(cfg.seed)
+    untrained = build_model(replace(cfg, weights=None)).to(device).eval()
+    out = {"triplets": len(z)}
+    for name, net in (("model", model.to(device).eval()), ("untrained", untrained)):
+        e = describe(net, z.flatten(0, 1)).view(len(z), 3, -1)
+        out[name] = float(((e[:, 0] - e[:, 1]).norm(dim=1) < (e[:, 0] - e[:, 2]).norm(dim=1)).float().mean())
     return out
 
 

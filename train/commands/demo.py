@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from datagen.cli import UsageError, main as cli
-    from train.commands.eval import evaluate_run, format_table
+    from train.commands.eval import describe_triplets, evaluate_run, format_table
     from train.evaluate import write_json
     from train.loop import TrainConfig, train
 
@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
     _write_warp_examples(runs / "warp", data / "pairs", previews / "warp_examples.png", args.device)
 
     print(format_table(metrics))
+    trip = desc["details"]["descriptor"].get("triplet_accuracy")
+    if trip:
+        print(describe_triplets(trip, "test"))
     print(f"demo finished in {time.perf_counter() - t0:.0f} s: metrics {out / 'metrics.json'}, plots {plots}/, "
           f"previews {previews}/, models {runs}/")
     return 0

@@ -41,11 +41,16 @@ def format_table(metrics: dict, keys: dict[str, list[str]] | None = None) -> str
     return "\n".join(lines)
 
 
+def describe_triplets(trip: dict, split: str) -> str:
+    return (f"triplet accuracy on the {split} triplets (anchor nearer its positive than its negative; "
+            f"{trip['triplets']} triplets): model {trip['model']:.3f}, untrained {trip['untrained']:.3f}")
+
+
 def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: str = "test", pairs: int = 40,
                  psc6k: str | None = None, psc6k_images: str | None = None, device: str = "cpu") -> dict:
     """Evaluate one run; writes OUT/<model>.png and returns {"metrics": {...}, "details": {...}}."""
     from render.errors import InputError
-    from train.evaluate import evaluate_descriptor, evaluate_warp
+    from train.evaluate import evaluate_descriptor, evaluate_warp, triplet_accuracy
     from train.loop import load_run
     from train.plots import bar_plot, curve_plot, write_png
 
@@ -57,6 +62,7 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
         if data is None:
             raise InputError("eval descriptor needs --data (a pair dataset)")
         res = evaluate_descriptor(net, cfg, data, split, max_pairs=pairs, device=device)
+        res["triplet_accuracy"] = triplet_accuracy(net, cfg, split, device=device)
         metrics = {"descriptor": res["methods"]}
         details["descriptor"] = res
         write_png(curve_plot(res["thresholds_px"], res["curves"], f"matching accuracy, {split} split "
@@ -92,5 +98,8 @@ def run(args: argparse.Namespace) -> int:
     write_json(res["metrics"], out / "metrics.json")
     write_json(res["details"], out / "details.json")
     print(format_table(res["metrics"]))
+    trip = res["details"].get("descriptor", {}).get("triplet_accuracy")
+    if trip:
+        print(describe_triplets(trip, args.split))
     print(f"metrics: {out / 'metrics.json'}; plots in {out}/")
     return 0
