@@ -169,6 +169,11 @@ def _creases(prep, facing, front, crease_deg, contour_edges) -> _Segments:
     return _edge_segments(prep, "crease", np.flatnonzero(mask), facing)
 
 
+# per sign code (bit k: corner k positive) of a face: its first and last face edge whose ends differ
+_CROSSED_EDGES = np.array([[0, 0], [0, 2], [0, 1], [1, 2], [1, 2], [0, 1], [0, 2], [0, 0]], dtype=np.int64)
+_NEXT_CORNER = np.array([1, 1, -2], dtype=np.int64)  # flat offset from corner k to corner k + 1 (mod 3)
+
+
 def _zero_crossings(prep, values, kind, groups=None, face_ok=None, ring=False, weight=None) -> _Segments:
     """Segments joining, across each face, the zero crossings of a scalar field given per vertex.
 
@@ -185,16 +190,15 @@ def _zero_crossings(prep, values, kind, groups=None, face_ok=None, ring=False, w
     if face_ok is not None:
         has &= face_ok
     faces = np.flatnonzero(has)
-    side = positive[faces].astype(bool)
-    crossed = side != side[:, [1, 2, 0]]  # face edge k runs corner k -> k + 1
-    ks = np.stack([np.argmax(crossed, axis=1), 2 - np.argmax(crossed[:, ::-1], axis=1)], axis=1)  # (C, 2)
-    f = np.repeat(faces, 2)
-    k = ks.ravel()
-    k1 = (k + 1) % 3
-    edge = prep.face_edges[f, k]
-    forward = prep.faces[f, k] == prep.edges[edge, 0]  # face walks the edge from its lower vertex
-    lo = np.where(forward, corner[f, k], corner[f, k1])
-    hi = np.where(forward, corner[f, k1], corner[f, k])
+    # the two crossed face edges (edge k runs corner k -> k + 1), as flat corner indices 3 f + k
+    at = (3 * np.repeat(faces, 2)).reshape(-1, 2) + _CROSSED_EDGES[code[faces]]
+    at = at.ravel()
+    at1 = at + _NEXT_CORNER[at % 3]
+    edge = prep.face_edges.ravel()[at]
+    forward = prep.face_edge_forward.ravel()[at]  # face walks the edge from its lower vertex
+    corner = corner.ravel()
+    lo = np.where(forward, corner[at], corner[at1])
+    hi = np.where(forward, corner[at1], corner[at])
     # the values at the two ends name their vertices, hence the edge: the pair is the crossing's id
     node = (lo * np.int64(len(values)) + hi).reshape(-1, 2)
     va, vb = values[lo], values[hi]

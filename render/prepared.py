@@ -165,6 +165,11 @@ class PreparedMesh:
         return np.sort(u * n + w)
 
     @cached_property
+    def face_edge_forward(self) -> np.ndarray:
+        """(F, 3) bool: face edge k (corner k -> k + 1) runs from its edge's lower vertex (edges[:, 0])."""
+        return self.faces == self.edges[self.face_edges, 0]
+
+    @cached_property
     def _face_corners(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The three (F,) int64 columns of ``faces``, contiguous (gathers per column are cheaper)."""
         return tuple(np.ascontiguousarray(self.faces[:, k]) for k in range(3))
