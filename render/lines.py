@@ -79,10 +79,9 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
     if len(prep.faces) == 0:
         return Drawing(camera=camera, strokes=[])
     facing = _face_facing(prep, camera)
-    front = _faceted_front(prep, facing)
     contour_edges = None
     if "contour" in kinds:
-        contour_set, contour_edges = _contours(prep, camera, facing, front, smooth)
+        contour_set, contour_edges = _contours(prep, camera, facing, smooth)
     sets = []
     for kind in kinds:
         if kind == "contour":
@@ -90,7 +89,7 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
         elif kind == "boundary":
             sets.append(_boundaries(prep, facing))
         elif kind == "crease":
-            sets.append(_creases(prep, facing, front, crease_deg, contour_edges))
+            sets.append(_creases(prep, facing, crease_deg, contour_edges))
         else:
             sets.append(_suggestive(prep, camera, suggestive_threshold, suggestive_fade))
     return Drawing(camera=camera, strokes=_visible_strokes(prep, camera, sets, spacing_px))
@@ -121,52 +120,58 @@ def _edge_segments(prep, kind, edges, facing) -> _Segments:
     return _Segments(kind, prep.vertices[a], prep.vertices[b], a, b, face)
 
 
-def _faceted_front(prep, facing):
-    """(E,) bool front-facing per adjacent face, with inconsistent winding across an edge undone."""
+def _faceted_front(prep, facing, edges):
+    """Two (K,) bool: is the first / second face of each mesh edge in ``edges`` ((K,) int64) front-facing,
+    with inconsistent winding across an edge undone. Only the edges a rule needs are looked at."""
     front = facing > 0  # gathering booleans per edge is cheaper than gathering floats
-    return front[prep.edge_faces[:, 0]], front[prep.edge_second_face] ^ prep.edge_flip
+    return front[prep.edge_faces[edges, 0]], front[prep.edge_second_face[edges]] ^ prep.edge_flip[edges]
 
 
-def _contours(prep, camera, facing, front, smooth) -> tuple[_Segments, np.ndarray]:
-    """Contour segments, and the (E,) bool mask of mesh edges drawn as contours.
+def _contours(prep, camera, facing, smooth) -> tuple[_Segments, np.ndarray]:
+    """Contour segments, and the (K,) int64 ascending ids of the mesh edges drawn as contours.
 
     Interpolated zero crossings of n.v inside smooth groups of faces (split vertex normals, see
     PreparedMesh.smooth_groups), plus the edges between a front- and a back-facing face wherever the
     normals are split (sharp or coarse, boundary-free edges). smooth=False: edges only; True: one
     normal per vertex; None: groups split at edges sharper than SMOOTH_SHARP_DEG and at coarse vertices.
     """
-    f0, f1 = front
-    flips = (prep.edge_count == 2) & (f0 != f1)
+    manifold = prep.edge_count == 2
     if smooth is False:
-        edges = np.flatnonzero(flips)
-        return _edge_segments(prep, "contour", edges, facing), flips
+        candidates = np.flatnonzero(manifold)
+        f0, f1 = _faceted_front(prep, facing, candidates)
+        edges = candidates[f0 != f1]
+        return _edge_segments(prep, "contour", edges, facing), edges
     groups = prep.smooth_groups(None) if smooth else prep.smooth_groups(SMOOTH_SHARP_DEG, SMOOTH_MAX_DEVIATION)
     corner_group, normals, group_points, split = groups
-    edge_mask = flips & split
+    candidates = np.flatnonzero(manifold & split)
+    f0, f1 = _faceted_front(prep, facing, candidates)
+    edge_ids = candidates[f0 != f1]
     ndotv = np.einsum("ij,ij->i", normals, _to_eye(camera, group_points))
     inner = _zero_crossings(prep, ndotv, "contour", groups=corner_group, ring=True)
-    edges = _edge_segments(prep, "contour", np.flatnonzero(edge_mask), facing)
+    edges = _edge_segments(prep, "contour", edge_ids, facing)
     offset = int(max(inner.node0.max(), inner.node1.max())) + 1 if len(inner.node0) else 0
     merged = _Segments("contour", np.concatenate([inner.p0, edges.p0]), np.concatenate([inner.p1, edges.p1]),
                        np.concatenate([inner.node0, edges.node0 + offset]),
                        np.concatenate([inner.node1, edges.node1 + offset]),
                        np.concatenate([inner.face, edges.face]),
                        ring=np.concatenate([inner.ring, np.full(len(edges.p0), -1, np.int64)]))
-    return merged, edge_mask
+    return merged, edge_ids
 
 
 def _boundaries(prep, facing) -> _Segments:
     return _edge_segments(prep, "boundary", np.flatnonzero(prep.edge_count == 1), facing)
 
 
-def _creases(prep, facing, front, crease_deg, contour_edges) -> _Segments:
+def _creases(prep, facing, crease_deg, contour_edges) -> _Segments:
     mask = prep.edge_angle_deg > crease_deg  # NaN on boundaries compares False
     if contour_edges is not None:
-        mask &= ~contour_edges  # drawn once, as contour
+        mask[contour_edges] = False  # drawn once, as contour
+    edges = np.flatnonzero(mask)
     if prep.is_closed:
         # on a closed outward mesh an edge between two back faces is always hidden: skip its rays
-        mask &= front[0] | front[1]
-    return _edge_segments(prep, "crease", np.flatnonzero(mask), facing)
+        f0, f1 = _faceted_front(prep, facing, edges)
+        edges = edges[f0 | f1]
+    return _edge_segments(prep, "crease", edges, facing)
 
 
 # per sign code (bit k: corner k positive) of a face: its first and last face edge whose ends differ
