@@ -48,16 +48,18 @@ def look_at_pose(position, look_at, up) -> np.ndarray:
     target = _vec3(look_at, "look_at")
     up = _vec3(up, "up")
     forward = target - eye
-    if np.linalg.norm(forward) < 1e-12:
+    forward_len, up_len = _norm3(forward), _norm3(up)
+    if forward_len < 1e-12:
         raise CameraError("look_at equals position")
-    if np.linalg.norm(up) < 1e-12:
+    if up_len < 1e-12:
         raise CameraError("up has zero length")
-    z_axis = -forward / np.linalg.norm(forward)  # the camera looks down -Z
-    x_axis = np.cross(up, z_axis)
-    if np.linalg.norm(x_axis) < 1e-9 * np.linalg.norm(up):
+    z_axis = -forward / forward_len  # the camera looks down -Z
+    x_axis = _cross3(up, z_axis)
+    x_len = _norm3(x_axis)
+    if x_len < 1e-9 * up_len:
         raise CameraError("up is parallel to the viewing direction")
-    x_axis /= np.linalg.norm(x_axis)
-    y_axis = np.cross(z_axis, x_axis)
+    x_axis /= x_len
+    y_axis = _cross3(z_axis, x_axis)
     pose = np.eye(4)
     pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = x_axis, y_axis, z_axis, eye
     return pose
@@ -105,6 +107,20 @@ class Camera:
             raise CameraError("need 0 < znear < zfar")
 
     # ------------------------------------------------------------------ construction
+    @classmethod
+    def _trusted(cls, pose: np.ndarray, width: int, height: int, yfov_deg: float | None,
+                 ortho_scale: float | None, znear: float, zfar: float,
+                 look_at: np.ndarray | None = None) -> "Camera":
+        """A camera from values already known to be valid (a ``look_at_pose`` rotation, a checked
+        camera's size and clip planes), without ``__post_init__``'s checks: zoom cameras are made by
+        the thousand, and re-validating the rotation of each cost more than building it."""
+        cam = object.__new__(cls)
+        for name, value in (("pose", pose), ("width", int(width)), ("height", int(height)),
+                            ("yfov_deg", yfov_deg), ("ortho_scale", ortho_scale), ("znear", znear),
+                            ("zfar", zfar), ("look_at", look_at)):
+            object.__setattr__(cam, name, value)
+        return cam
+
     @classmethod
     def looking_at(cls, position, look_at, up=(0.0, 1.0, 0.0), *, width=256, height=256,
                    yfov_deg: float | None = 40.0, ortho_scale: float | None = None,
@@ -298,6 +314,16 @@ def load_cameras(path: str | Path) -> list[Camera]:
             where = f"{path}" if len(items) == 1 and not isinstance(data, list) else f"{path} [camera {k}]"
             raise CameraError(f"{where}: {exc}") from None
     return cameras
+
+
+def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(3,) cross product of two (3,) float64 vectors: np.cross's arithmetic without its overhead."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
+def _norm3(a: np.ndarray) -> float:
+    """Euclidean length of a (3,) float64 vector, as np.linalg.norm computes it (sqrt of the dot)."""
+    return math.sqrt(float(a.dot(a)))
 
 
 def _vec3(value, name: str) -> np.ndarray:

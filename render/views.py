@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from render.camera import Camera
+from render.camera import Camera, CameraError, look_at_pose
 
 # SketchZooms: windows of half-size 100*z px in a 512 px render, z = [1.8, 1.3, 0.8] - u, u ~ U(-0.3, 0.3)
 SKETCHZOOMS_Z = (1.8, 1.3, 0.8)
@@ -88,26 +88,29 @@ def zoom_cameras(point, base: Camera, factors, *, width: int | None = None,
     p = np.asarray(point, dtype=np.float64).reshape(3)
     width = base.width if width is None else width
     height = base.height if height is None else height
-    up = base.pose[:3, 1]
-    cams = []
+    factors = [float(f) for f in factors]
     for f in factors:
         if not f > 0:
             raise ValueError(f"zoom factor must be positive, got {f}")
-        if base.is_ortho:
-            # orthographic: slide the camera in its image plane so the point sits on the optical axis
-            shift = base.world_to_cam(p[None])[0]
-            pose = base.pose.copy()
-            pose[:3, 3] = base.position + base.pose[:3, :3] @ np.array([shift[0], shift[1], 0.0])
-            cams.append(Camera(pose, width, height, None, base.ortho_scale * f, base.znear, base.zfar,
-                               look_at=p))
-        else:
-            if np.linalg.norm(p - base.position) < 1e-12:
-                raise ValueError("zoom point coincides with the camera position")
-            dir_ = p - base.position
-            dir_ /= np.linalg.norm(dir_)
-            up_ = up if abs(np.dot(up, dir_)) < 0.999 else base.pose[:3, 2]
-            t = math.tan(math.radians(base.yfov_deg) / 2.0) * f
-            yfov = math.degrees(2.0 * math.atan(t))
-            cams.append(Camera.looking_at(base.position, p, up_, width=width, height=height, yfov_deg=yfov,
-                                          znear=base.znear, zfar=base.zfar))
-    return cams
+    for name, value in (("width", width), ("height", height)):  # Camera's own check, made once
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+            raise CameraError(f"{name} must be a positive integer, got {value!r}")
+    # every zoom shares one pose (same position, same target, same up): build it once, and build the
+    # cameras without re-checking a rotation look_at_pose has just made (the base camera was checked)
+    if base.is_ortho:
+        # orthographic: slide the camera in its image plane so the point sits on the optical axis
+        shift = base.world_to_cam(p[None])[0]
+        pose = base.pose.copy()
+        pose[:3, 3] = base.position + base.pose[:3, :3] @ np.array([shift[0], shift[1], 0.0])
+        return [Camera._trusted(pose.copy(), width, height, None, base.ortho_scale * f, base.znear, base.zfar,
+                                look_at=p) for f in factors]
+    if np.linalg.norm(p - base.position) < 1e-12:
+        raise ValueError("zoom point coincides with the camera position")
+    dir_ = p - base.position
+    dir_ /= np.linalg.norm(dir_)
+    up = base.pose[:3, 1]
+    up_ = up if abs(np.dot(up, dir_)) < 0.999 else base.pose[:3, 2]
+    pose = look_at_pose(base.position, p, up_)
+    half = math.tan(math.radians(base.yfov_deg) / 2.0)
+    return [Camera._trusted(pose.copy(), width, height, math.degrees(2.0 * math.atan(half * f)), None, base.znear,
+                            base.zfar, look_at=p.copy()) for f in factors]
