@@ -100,27 +100,56 @@ class SketchView:
 
     def ink(self, camera: Camera, width: float) -> np.ndarray:
         """(H, W) float32 ink of these lines seen by ``camera`` (same position as the base camera)."""
-        from render.raster import segment_ink
-
-        if len(self.seg_a) == 0:
-            return np.zeros((camera.height, camera.width), np.float32)
-        xy, _ = camera.world_to_pixels(self.vertices)
-        a, b = xy[self.seg_a], xy[self.seg_b]
-        # a zoom sees a small part of the drawing: drop the segments wholly off one side of the image
-        # before the rasteriser clips the rest (the same pixels, a fraction of the work)
-        m = width + 2.0
-        with np.errstate(invalid="ignore"):
-            off = ((a[:, 0] < -m) & (b[:, 0] < -m)) | ((a[:, 0] > camera.width + m) & (b[:, 0] > camera.width + m)) \
-                | ((a[:, 1] < -m) & (b[:, 1] < -m)) | ((a[:, 1] > camera.height + m) & (b[:, 1] > camera.height + m))
-        keep = ~off
-        return segment_ink(a[keep], b[keep], self.seg_w[keep, 0] * width, self.seg_w[keep, 1] * width,
-                           camera.width, camera.height)
+        return draw_ink([(self, camera)], width)[0]
 
     def image(self, camera: Camera, width: float) -> np.ndarray:
         """(H, W) uint8 grey drawing, 255 background."""
         from render.raster import ink_to_image
 
         return ink_to_image(self.ink(camera, width))
+
+    def _segments(self, camera: Camera, width: float):
+        """(a, b, width_a, width_b) of the segments seen by ``camera`` that may touch its image."""
+        xy, _ = camera.world_to_pixels(self.vertices)
+        a, b = xy[self.seg_a], xy[self.seg_b]
+        # a zoom sees a small part of the drawing: drop the segments wholly off one side of the image
+        # before the rasteriser clips the rest (the same pixels, a fraction of the work)
+        m = width + 2.0
+        lo, hi = np.fmin(a, b), np.fmax(a, b)  # fmin/fmax: a NaN end leaves the other to decide
+        with np.errstate(invalid="ignore"):
+            keep = ~((hi[:, 0] < -m) | (lo[:, 0] > camera.width + m) | (hi[:, 1] < -m) | (lo[:, 1] > camera.height + m))
+        return a[keep], b[keep], self.seg_w[keep, 0] * width, self.seg_w[keep, 1] * width
+
+
+def draw_ink(jobs, width: float) -> np.ndarray:
+    """(len(jobs), H, W) float32 ink of several (SketchView, Camera) drawings of one image size.
+
+    One rasteriser call for all of them: a zoom image holds a few hundred short pieces, so drawing a
+    triplet's nine zooms together costs far less than nine calls.
+    """
+    from render.raster import segment_ink_batch
+
+    if not jobs:
+        raise ValueError("nothing to draw")
+    w, h = jobs[0][1].width, jobs[0][1].height
+    parts = []
+    for k, (view, camera) in enumerate(jobs):
+        if (camera.width, camera.height) != (w, h):
+            raise ValueError("draw_ink needs cameras of one image size")
+        if len(view.seg_a):
+            a, b, wa, wb = view._segments(camera, width)
+            parts.append((a, b, wa, wb, np.full(len(a), k, np.int64)))
+    if not parts:
+        return np.zeros((len(jobs), h, w), np.float32)
+    a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
+    return segment_ink_batch(a, b, wa, wb, image, len(jobs), w, h)
+
+
+def draw_images(jobs, width: float) -> np.ndarray:
+    """(len(jobs), H, W) uint8 grey drawings (255 background) of (SketchView, Camera) pairs."""
+    from render.raster import ink_to_image
+
+    return ink_to_image(draw_ink(jobs, width))
 
 
 def _sample_segments(p0: np.ndarray, p1: np.ndarray, face: np.ndarray, camera: Camera, spacing_px: float):

@@ -33,7 +33,7 @@ import numpy as np
 from datagen.flow import correspond
 from datagen.plan import WorkUnit, load_shapes
 from datagen.schema import ROLE_NAMES, sample_key, zoom_key
-from datagen.sketchviews import LineConfig, SketchView, extract, face_barycentric, poisson_pick
+from datagen.sketchviews import LineConfig, SketchView, draw_images, extract, face_barycentric, poisson_pick
 from render.camera import Camera
 from render.raster import encode_png
 from render.views import random_views, sketchzooms_factors, zoom_cameras
@@ -157,19 +157,19 @@ class SurfaceDistance:
         return np.where(np.isfinite(via), np.maximum(via, euclid), euclid)
 
 
-def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, view_index: int,
-          factors: list[float], size: int, view: SketchView, width: float):
-    """(json dict, list of PNG bytes) of one role drawn at every zoom."""
-    views, images = [], []
+def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, base_json: dict, view_index: int,
+          factors: list[float], size: int, view: SketchView):
+    """(json dict, list of (SketchView, Camera) to draw) of one role at every zoom."""
+    views, jobs = [], []
     for cam in zoom_cameras(point, base, factors, width=size, height=size):
         xy, _ = cam.world_to_pixels(point[None])
         views.append({"camera": cam.to_json(), "xy": xy[0].tolist()})
-        images.append(encode_png(view.image(cam, width)))
+        jobs.append((view, cam))
     label = int(shape.face_labels[face])
     meta = {"shape": shape.shape_id, "category": shape.category, "part": shape.part_names.get(label, str(label)),
             "face": int(face), "bary": [float(b) for b in bary], "point": [float(c) for c in point],
-            "base_view": int(view_index), "base_camera": base.to_json(), "views": views}
-    return meta, images
+            "base_view": int(view_index), "base_camera": base_json, "views": views}
+    return meta, jobs
 
 
 def _pick_negative(strategy: str, rng: np.random.Generator, labels: np.ndarray, dist: np.ndarray,
@@ -210,6 +210,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
     if partner is not None:
         geodesic[partner.shape_id] = SurfaceDistance(partner)
     width = config.lines.width
+    cam_json = [c.to_json() for c in cams]
     samples, problems = [], Counter()
     index = 0
     for i, cam in enumerate(cams):
@@ -277,17 +278,19 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
             n_bary = face_barycentric(p_shape.vertices, p_shape.faces, [n_face], n_point[None])[0]
             # ---- draw the three roles
             roles = {}
-            images = {}
+            jobs, names = [], []
             for role, (rshape, rface, rbary, rpoint, rview, ri) in {
                 "a": (shape, int(a_faces[k]), a_bary[k], a_points[k], view, i),
                 "p": (p_shape, p_face, p_bary, p_point, p_view, j),
                 "n": (p_shape, n_face, n_bary, n_point, p_view, j),
             }.items():
-                meta, pngs = _role(rshape, rface, rbary, rpoint, cams[ri], ri, sketchzooms_factors(rng),
-                                   config.size, rview, width)
+                meta, role_jobs = _role(rshape, rface, rbary, rpoint, cams[ri], cam_json[ri], ri,
+                                        sketchzooms_factors(rng), config.size, rview)
                 roles[ROLE_NAMES[role]] = meta
-                for z, png in enumerate(pngs):
-                    images[zoom_key(role, z)] = png
+                jobs += role_jobs
+                names += [zoom_key(role, z) for z in range(len(role_jobs))]
+            # the nine zooms in one rasteriser call
+            images = {name: encode_png(image) for name, image in zip(names, draw_images(jobs, width))}
             record = {"kind": "triplet", "split": unit.split, **roles,
                       "surface_distance": float(dist[n_idx]), "negative_strategy": used,
                       "positive_source": source}
