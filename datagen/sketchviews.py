@@ -129,6 +129,18 @@ def draw_ink(jobs, width: float) -> np.ndarray:
     """
     from render.raster import segment_ink_batch
 
+    return _draw(jobs, width, segment_ink_batch)
+
+
+def draw_images(jobs, width: float) -> np.ndarray:
+    """(len(jobs), H, W) uint8 grey drawings (255 background) of (SketchView, Camera) pairs, as
+    ``ink_to_image(draw_ink(jobs, width))``."""
+    from render.raster import segment_image_batch
+
+    return _draw(jobs, width, segment_image_batch)
+
+
+def _draw(jobs, width: float, rasterise):
     if not jobs:
         raise ValueError("nothing to draw")
     w, h = jobs[0][1].width, jobs[0][1].height
@@ -140,16 +152,9 @@ def draw_ink(jobs, width: float) -> np.ndarray:
             a, b, wa, wb = view._segments(camera, width)
             parts.append((a, b, wa, wb, np.full(len(a), k, np.int64)))
     if not parts:
-        return np.zeros((len(jobs), h, w), np.float32)
+        parts.append((np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)))
     a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
-    return segment_ink_batch(a, b, wa, wb, image, len(jobs), w, h)
-
-
-def draw_images(jobs, width: float) -> np.ndarray:
-    """(len(jobs), H, W) uint8 grey drawings (255 background) of (SketchView, Camera) pairs."""
-    from render.raster import ink_to_image
-
-    return ink_to_image(draw_ink(jobs, width))
+    return rasterise(a, b, wa, wb, image, len(jobs), w, h)
 
 
 def _sample_segments(p0: np.ndarray, p1: np.ndarray, face: np.ndarray, camera: Camera, spacing_px: float):

@@ -91,6 +91,31 @@ def segment_ink_batch(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b
     image holds only a few hundred short pieces, so numpy's per-operation overhead dominates). The
     result may be a view into a larger canvas: copy it to keep it long.
     """
+    drawn = _ink_canvas(a, b, width_a, width_b, image, count, width, height)
+    if drawn is None:
+        return np.zeros((count, height, width), dtype=np.float32)
+    ink, _, pad, rows, stride = drawn
+    return ink.reshape(count, rows, stride)[:, pad:pad + height, pad:pad + width]
+
+
+def segment_image_batch(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b: np.ndarray,
+                        image, count: int, width: int, height: int) -> np.ndarray:
+    """(count, height, width) uint8 grey images (255 background) of M segments over ``count`` images:
+    ``ink_to_image(segment_ink_batch(...))``, converting only the pixels that received ink (a few
+    percent of a drawing). Arguments as ``segment_ink_batch``."""
+    drawn = _ink_canvas(a, b, width_a, width_b, image, count, width, height)
+    if drawn is None:
+        return np.full((count, height, width), WHITE, dtype=np.uint8)
+    ink, touched, pad, rows, stride = drawn
+    grey = np.full(ink.shape, WHITE, dtype=np.uint8)
+    grey[touched] = np.rint((1.0 - ink[touched]) * WHITE).astype(np.uint8)
+    return grey.reshape(count, rows, stride)[:, pad:pad + height, pad:pad + width]
+
+
+def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: int):
+    """The drawing behind ``segment_ink_batch``: (flat float32 ink of ``count`` padded canvases, (T,)
+    int64 flat indices of the pixels that received ink (repeats allowed), pad, rows, stride), or None
+    when nothing is drawn."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 2)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 2)
     wa = np.maximum(np.asarray(width_a, dtype=np.float64).reshape(-1), 0.0)
@@ -101,11 +126,11 @@ def segment_ink_batch(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b
     if not keep.all():
         a, b, wa, wb, img = a[keep], b[keep], wa[keep], wb[keep], img[keep]
     if len(a) == 0:
-        return np.zeros((count, height, width), dtype=np.float32)
+        return None
     reach = np.maximum(np.maximum(wa, wb), 1.0) * 0.5 + 0.5  # farthest pixel centre that gets ink
     a, b, wa, wb, img, reach = _clip_to_image(a, b, wa, wb, img, reach, width, height)
     if len(a) == 0:
-        return np.zeros((count, height, width), dtype=np.float32)
+        return None
     # pieces of Chebyshev length up to piece_px: a piece's box then spans at most floor(piece_px +
     # 2 reach) + 1 = stencil pixel centres per axis, with piece_px as long as that allows (cost per
     # pixel of line ~ stencil^2 / piece_px, least for pieces 2-3 px long)
@@ -158,8 +183,9 @@ def segment_ink_batch(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b
     cover = cover.reshape(-1)
     inked = cover > 0  # most of a stencil misses its piece: scatter only what it inks
     ink = np.zeros(count * rows * stride, dtype=np.float32)
-    np.maximum.at(ink, index[inked], cover[inked])
-    return ink.reshape(count, rows, stride)[:, pad:pad + height, pad:pad + width]
+    touched = index[inked]
+    np.maximum.at(ink, touched, cover[inked])
+    return ink, touched, pad, rows, stride
 
 
 def _clip_to_image(a, b, wa, wb, img, reach, width: int, height: int):
