@@ -82,3 +82,27 @@ def test_rasterize_drawing_size_background_and_png_round_trip():
     decoded = cv2.imdecode(np.frombuffer(encode_png(image), np.uint8), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(decoded, image)
     assert np.array_equal(ink_to_image(np.zeros((2, 2), np.float32)), np.full((2, 2), 255, np.uint8))
+
+
+def test_batch_draws_each_image_as_a_call_of_its_own_and_scatter_max_is_exact():
+    from render.raster import _scatter_max, segment_image_batch, segment_ink, segment_ink_batch
+
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-10, 58, (60, 2))
+    b = a + rng.normal(0, 9, (60, 2))
+    wa, wb = rng.uniform(0.3, 3.0, 60), rng.uniform(0.3, 3.0, 60)
+    image = rng.integers(0, 3, 60)
+    batch = segment_ink_batch(a, b, wa, wb, image, 3, 48, 40)
+    assert batch.shape == (3, 40, 48)
+    for k in range(3):
+        alone = segment_ink(a[image == k], b[image == k], wa[image == k], wb[image == k], 48, 40)
+        np.testing.assert_array_equal(batch[k], alone)
+        assert alone.sum() > 20.0
+    np.testing.assert_array_equal(segment_image_batch(a, b, wa, wb, image, 3, 48, 40), ink_to_image(batch))
+    # many writes to few pixels: the result is the maximum written to each
+    index = rng.integers(0, 50, 5000)
+    value = rng.uniform(0.01, 1.0, 5000).astype(np.float32)
+    out, expected = np.zeros(64, np.float32), np.zeros(64, np.float32)
+    _scatter_max(out, index, value)
+    np.maximum.at(expected, index, value)
+    np.testing.assert_array_equal(out, expected)
