@@ -108,9 +108,13 @@ class SketchView:
 
         return ink_to_image(self.ink(camera, width))
 
-    def _segments(self, camera: Camera, width: float):
-        """(a, b, width_a, width_b) of the segments seen by ``camera`` that may touch its image."""
-        xy, _ = camera.world_to_pixels(self.vertices)
+    def _segments(self, camera: Camera, width: float, uv=None):
+        """(a, b, width_a, width_b) of the segments seen by ``camera`` that may touch its image.
+
+        uv: ``_normalised(camera)`` when already known (zooms of one point share it)."""
+        u, v = _normalised(self.vertices, camera) if uv is None else uv
+        f = camera.focal_px  # Camera.world_to_pixels's arithmetic, step for step
+        xy = np.stack([camera.width / 2.0 + f * u, camera.height / 2.0 - f * v], axis=1)
         a, b = xy[self.seg_a], xy[self.seg_b]
         # a zoom sees a small part of the drawing: drop the segments wholly off one side of the image
         # before the rasteriser clips the rest (the same pixels, a fraction of the work)
@@ -144,17 +148,34 @@ def _draw(jobs, width: float, rasterise):
     if not jobs:
         raise ValueError("nothing to draw")
     w, h = jobs[0][1].width, jobs[0][1].height
-    parts = []
+    parts, normalised = [], {}
     for k, (view, camera) in enumerate(jobs):
         if (camera.width, camera.height) != (w, h):
             raise ValueError("draw_ink needs cameras of one image size")
         if len(view.seg_a):
-            a, b, wa, wb = view._segments(camera, width)
+            # the zooms of one point share a pose and differ only in focal length: project once
+            key = (id(view), camera.is_ortho, camera.pose.tobytes())
+            if key not in normalised:
+                normalised[key] = _normalised(view.vertices, camera)
+            a, b, wa, wb = view._segments(camera, width, normalised[key])
             parts.append((a, b, wa, wb, np.full(len(a), k, np.int64)))
     if not parts:
         parts.append((np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)))
     a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
     return rasterise(a, b, wa, wb, image, len(jobs), w, h)
+
+
+def _normalised(points: np.ndarray, camera: Camera):
+    """((N,), (N,)) float64 (u, v) of world ``points`` such that ``camera.world_to_pixels`` gives
+    x = W/2 + f u, y = H/2 - f v (f = focal_px): camera X and Y, over depth for a perspective camera
+    (NaN behind it)."""
+    cam = camera.world_to_cam(points)
+    if camera.is_ortho:
+        return cam[:, 0], cam[:, 1]
+    depth = -cam[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        safe = np.where(depth > 0, depth, np.nan)
+        return cam[:, 0] / safe, cam[:, 1] / safe
 
 
 def _sample_segments(p0: np.ndarray, p1: np.ndarray, face: np.ndarray, camera: Camera, spacing_px: float):
