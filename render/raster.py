@@ -14,8 +14,10 @@ style's gaps are weights falling to 0.
 
 cv2.polylines (LINE_AA, shift bits) was tried first: it is faster, but its thickness is a whole number
 of pixels and its thick lines come out about a pixel wider than asked with up to 0.2 px bias, which rules
-out fractional widths and pen-pressure variation; this vectorised distance field takes 1-2 ms for the
-thousand-odd short segments of a 256 x 256 view.
+out fractional widths and pen-pressure variation. This vectorised distance field evaluates each piece
+only on the few pixels of its box; a zoom image holds a few hundred pieces, so numpy's per-call overhead
+dominates one image, and ``segment_ink_batch`` draws many images (a triplet's nine zooms) in one call,
+about 0.5 ms an image.
 """
 
 from __future__ import annotations
