@@ -29,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shapes", type=int, default=3, help="shapes per category (default 3)")
     parser.add_argument("--workers", type=int, default=2, help="dataset worker processes (default 2)")
     parser.add_argument("--steps-descriptor", type=int, default=200, help="descriptor steps (default 200)")
-    parser.add_argument("--steps-warp", type=int, default=100, help="warp estimator steps (default 100)")
+    parser.add_argument("--steps-warp", type=int, default=300, help="warp estimator steps (default 300)")
     parser.add_argument("--eval-pairs", type=int, default=10, help="test pairs for the descriptor (x3 for the warp; default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data and training (default 0)")
     parser.add_argument("--threads", type=int, default=None,
