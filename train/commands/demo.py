@@ -16,7 +16,6 @@ Sized to finish in about five minutes on a 2-core CPU; ``--steps-descriptor`` / 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,17 +36,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
 
-def free_cores() -> int:
-    """Cores not already busy (by the 1-minute load average): on a shared machine, more torch threads
-    than free cores make every step several times slower."""
-    cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    return max(1, min(cores, int(round(cores - busy))))
-
-
 def _stage(name: str, t0: float) -> None:
     print(f"demo: {name} ({time.perf_counter() - t0:.0f} s elapsed)", file=sys.stderr, flush=True)
 
@@ -58,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
     from datagen.cli import UsageError, main as cli
     from train.commands.eval import describe_triplets, evaluate_run, format_table
     from train.evaluate import write_json
-    from train.loop import TrainConfig, train
+    from train.loop import TrainConfig, default_threads, train
 
     t0 = time.perf_counter()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(args.threads or free_cores())
+    torch.set_num_threads(args.threads or default_threads())
 
     try:
         from datagen.gallery import draw_gallery

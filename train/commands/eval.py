@@ -25,6 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--psc6k", default=None, help="warp: PSC6k test CSV (or folder with test_pairs_ps.csv)")
     parser.add_argument("--psc6k-images", default=None, help="PSC6k image root (default: the CSV's folder)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the idle cores)")
 
 
 def format_table(metrics: dict, keys: dict[str, list[str]] | None = None) -> str:
@@ -90,7 +91,12 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from train.evaluate import write_json
+    from train.loop import default_threads
+
+    torch.set_num_threads(args.threads or default_threads())
 
     out = Path(args.out)
     res = evaluate_run(args.model, args.run, args.data, out, split=args.split, pairs=args.pairs,

@@ -40,7 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "or source positions (source)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
     parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the idle cores)")
 
 
 def config_from_args(args):
@@ -58,10 +58,9 @@ def config_from_args(args):
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from train.loop import train
+    from train.loop import default_threads, train
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or default_threads())
     result = train(config_from_args(args))
     print(f"train {args.model}: step {result['step']}, last loss {result['loss']:.4f} -> {result['run']}",
           file=sys.stderr)
