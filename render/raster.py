@@ -16,8 +16,9 @@ cv2.polylines (LINE_AA, shift bits) was tried first: it is faster, but its thick
 of pixels and its thick lines come out about a pixel wider than asked with up to 0.2 px bias, which rules
 out fractional widths and pen-pressure variation. This vectorised distance field evaluates each piece
 only on the few pixels of its box; a zoom image holds a few hundred pieces, so numpy's per-call overhead
-dominates one image, and ``segment_ink_batch`` draws many images (a triplet's nine zooms) in one call,
-about 0.5 ms an image.
+dominates one image, and ``segment_ink_batch`` draws many images (a triplet's nine zooms) in one call:
+about 0.85 ms a 224 x 224 zoom image (to uint8) against 1.4-1.8 ms drawn one call each, on a busy
+2-core machine.
 """
 
 from __future__ import annotations
