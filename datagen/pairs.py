@@ -35,7 +35,7 @@ from datagen.flow import dense_flow, shape_point_map
 from datagen.plan import WorkUnit, load_shapes
 from datagen.schema import sample_key
 from datagen.shaded import ShadeConfig
-from datagen.sketchviews import LineConfig, SketchView, extract
+from datagen.sketchviews import LineConfig, ShapeViews
 from datagen.triplets import ViewConfig, base_cameras
 from render.camera import Camera
 from render.raster import encode_png, ink_to_image, segment_ink
@@ -79,28 +79,12 @@ class PairConfig:
             raise ValueError("need at least 1 pair per shape and 2 views per shape")
 
 
-class ShapeRenders:
+class ShapeRenders(ShapeViews):
     """A shape's lines and G-buffers from each base camera, made on first use."""
 
     def __init__(self, shape, cameras: list[Camera], lines: LineConfig):
-        self.shape, self.cameras, self.lines = shape, cameras, lines
-        self._views: dict[int, SketchView] = {}
+        super().__init__(shape, cameras, lines)
         self._gbuffers: dict[int, object] = {}
-        self._prepared = None
-
-    @property
-    def prepared(self):
-        if self._prepared is None:
-            from render.lines import prepare
-
-            self._prepared = prepare(self.shape.trimesh)
-        return self._prepared
-
-    def view(self, i: int) -> SketchView:
-        if i not in self._views:
-            drawing = extract(self.shape.trimesh, self.cameras[i], self.lines, self.prepared)
-            self._views[i] = SketchView.from_drawing(drawing, self.lines.spacing_px)
-        return self._views[i]
 
     def gbuffer(self, i: int):
         if i not in self._gbuffers:

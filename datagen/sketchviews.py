@@ -247,3 +247,38 @@ def poisson_pick(xy: np.ndarray, radius: float, count: int, rng: np.random.Gener
             grid[(cx, cy)] = int(i)
             chosen.append(int(i))
     return np.asarray(chosen, np.int64)
+
+
+class ShapeViews:
+    """A shape's lines from each base camera, extracted on first use."""
+
+    def __init__(self, shape, cameras: list[Camera], lines: LineConfig):
+        self.shape = shape
+        self.cameras = cameras
+        self.lines = lines
+        self._views: dict[int, SketchView] = {}
+        self._prepared = None
+
+    @property
+    def prepared(self):
+        if self._prepared is None:
+            from render.lines import prepare
+
+            self._prepared = prepare(self.shape.trimesh)
+        return self._prepared
+
+    def view(self, i: int) -> SketchView:
+        if i not in self._views:
+            drawing = extract(self.shape.trimesh, self.cameras[i], self.lines, self.prepared)
+            self._views[i] = SketchView.from_drawing(drawing, self.lines.spacing_px)
+        return self._views[i]
+
+    def visible(self, points: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """(V, N) bool: each of N points visible from each base camera."""
+        from render.visibility import project_points
+
+        out = np.zeros((len(self.cameras), len(points)), dtype=bool)
+        if len(points):
+            for j, cam in enumerate(self.cameras):
+                out[j] = project_points(self.shape.trimesh, cam, points, faces=faces, prepared=self.prepared).visible
+        return out

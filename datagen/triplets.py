@@ -33,7 +33,7 @@ import numpy as np
 from datagen.flow import correspond
 from datagen.plan import WorkUnit, load_shapes
 from datagen.schema import ROLE_NAMES, sample_key, zoom_key
-from datagen.sketchviews import LineConfig, SketchView, draw_images, extract, face_barycentric, poisson_pick
+from datagen.sketchviews import LineConfig, ShapeViews, SketchView, draw_images, face_barycentric, poisson_pick
 from render.camera import Camera
 from render.raster import encode_png
 from render.views import random_views, sketchzooms_factors, zoom_cameras
@@ -92,41 +92,6 @@ def base_cameras(config: ViewConfig, rng: np.random.Generator) -> list[Camera]:
     """``config.views`` random cameras around the unit-sphere frame's origin."""
     return random_views(config.views, rng, elevation_range=config.elevation, distance=config.distance,
                         width=config.size, height=config.size, yfov_deg=config.yfov_deg)
-
-
-class ShapeViews:
-    """A shape's lines from each base camera, extracted on first use."""
-
-    def __init__(self, shape, cameras: list[Camera], lines: LineConfig):
-        self.shape = shape
-        self.cameras = cameras
-        self.lines = lines
-        self._views: dict[int, SketchView] = {}
-        self._prepared = None
-
-    @property
-    def prepared(self):
-        if self._prepared is None:
-            from render.lines import prepare
-
-            self._prepared = prepare(self.shape.trimesh)
-        return self._prepared
-
-    def view(self, i: int) -> SketchView:
-        if i not in self._views:
-            drawing = extract(self.shape.trimesh, self.cameras[i], self.lines, self.prepared)
-            self._views[i] = SketchView.from_drawing(drawing, self.lines.spacing_px)
-        return self._views[i]
-
-    def visible(self, points: np.ndarray, faces: np.ndarray) -> np.ndarray:
-        """(V, N) bool: each of N points visible from each base camera."""
-        from render.visibility import project_points
-
-        out = np.zeros((len(self.cameras), len(points)), dtype=bool)
-        if len(points):
-            for j, cam in enumerate(self.cameras):
-                out[j] = project_points(self.shape.trimesh, cam, points, faces=faces, prepared=self.prepared).visible
-        return out
 
 
 class SurfaceDistance:
