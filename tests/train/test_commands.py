@@ -24,6 +24,8 @@ def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
     assert cv2.imread(str(tmp_path / "ed" / "descriptor.png")).shape == (420, 640, 3)
     trip = json.loads((tmp_path / "ed" / "details.json").read_text())["descriptor"]["triplet_accuracy"]
     assert trip["triplets"] == 4 and 0.0 <= trip["model"] <= 1.0
+    trip = json.loads((tmp_path / "ed" / "details.json").read_text())["descriptor"]["triplet_accuracy_train"]
+    assert trip["triplets"] == 8 and 0.0 <= trip["untrained"] <= 1.0
     assert main(["eval", "warp", "--run", str(tmp_path / "rw"), "--data", str(pairs),
                  "--out", str(tmp_path / "ew")]) == 0
     warp = json.loads((tmp_path / "ew" / "metrics.json").read_text())["warp"]

@@ -102,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     trip = desc["details"]["descriptor"].get("triplet_accuracy")
     if trip:
         print(describe_triplets(trip, "test"))
+    trip = desc["details"]["descriptor"].get("triplet_accuracy_train")
+    if trip:
+        print(describe_triplets(trip, "train"))
     print(f"demo finished in {time.perf_counter() - t0:.0f} s: metrics {out / 'metrics.json'}, plots {plots}/, "
           f"previews {previews}/, models {runs}/")
     return 0

@@ -64,6 +64,8 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
             raise InputError("eval descriptor needs --data (a pair dataset)")
         res = evaluate_descriptor(net, cfg, data, split, max_pairs=pairs, device=device)
         res["triplet_accuracy"] = triplet_accuracy(net, cfg, split, device=device)
+        # the same on the triplets it trained on: with the test figure it tells under- from over-fitting
+        res["triplet_accuracy_train"] = triplet_accuracy(net, cfg, "train", limit=200, device=device)
         metrics = {"descriptor": res["methods"]}
         details["descriptor"] = res
         write_png(curve_plot(res["thresholds_px"], res["curves"], f"matching accuracy, {split} split "
@@ -107,5 +109,8 @@ def run(args: argparse.Namespace) -> int:
     trip = res["details"].get("descriptor", {}).get("triplet_accuracy")
     if trip:
         print(describe_triplets(trip, args.split))
+    trip = res["details"].get("descriptor", {}).get("triplet_accuracy_train")
+    if trip:
+        print(describe_triplets(trip, "train"))
     print(f"metrics: {out / 'metrics.json'}; plots in {out}/")
     return 0
