@@ -14,16 +14,17 @@ import sys
 
 from render.errors import InputError
 
-# name -> module; train/eval/demo live in train/ because they need torch
+# name -> (module, one-line help); train/eval/demo live in train/ because they need torch. The help is
+# repeated here so that `sketchgen --help` lists every subcommand without importing torch or GL.
 SUBCOMMANDS = {
-    "draw": "datagen.commands.draw",
-    "collection": "datagen.commands.collection",
-    "triplets": "datagen.commands.triplets",
-    "pairs": "datagen.commands.pairs",
-    "preview": "datagen.commands.preview",
-    "train": "train.commands.train",
-    "eval": "train.commands.eval",
-    "demo": "train.commands.demo",
+    "draw": ("datagen.commands.draw", "draw a mesh from one or more cameras: PNG, SVG and projected points"),
+    "collection": ("datagen.commands.collection", "list a collection's shapes, their status and per-category totals"),
+    "triplets": ("datagen.commands.triplets", "build a SketchZooms triplet dataset"),
+    "pairs": ("datagen.commands.pairs", "build a warp-pretraining pair dataset with dense flow"),
+    "preview": ("datagen.commands.preview", "contact sheet of a triplet or pair dataset"),
+    "train": ("train.commands.train", "train the descriptor or the warp estimator on sketchgen shards"),
+    "eval": ("train.commands.eval", "evaluate a trained model against the baselines"),
+    "demo": ("train.commands.demo", "the whole story on the bundled collection: data, training, evaluation"),
 }
 
 
@@ -33,14 +34,16 @@ class UsageError(Exception):
 
 def _available() -> dict[str, str]:
     found = {}
-    for name, module in SUBCOMMANDS.items():
+    for name, (module, _) in SUBCOMMANDS.items():
         if importlib.util.find_spec(module) is not None:
             found[name] = module
     return found
 
 
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None]:
-    parser = argparse.ArgumentParser(prog="sketchgen", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="sketchgen",
+        description="Line-drawing datasets with exact point correspondences from part-registered meshes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     available = _available()
@@ -55,7 +58,7 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
             p.set_defaults(_run=module.run)
             chosen = module
         else:
-            sub.add_parser(name, add_help=False)
+            sub.add_parser(name, add_help=False, help=SUBCOMMANDS[name][1])
     return parser, chosen
 
 
