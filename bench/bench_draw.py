@@ -14,7 +14,6 @@ target is <= 12 ms.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ import trimesh
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from render import views  # noqa: E402  (sets PYOPENGL_PLATFORM before pyrender loads)
+from bench_lines import _fmt, pyrender_depth_ms  # noqa: E402  (one depth-only baseline for both benches)
 
 FREESTYLE_MS = (114.0, 125.0)
 TARGET_MS = 12.0
@@ -64,36 +64,11 @@ def bench_draw(mesh, cameras, style: str) -> dict[str, list[float]]:
     return times
 
 
-def bench_pyrender_depth(mesh, cameras) -> list[float]:
-    """Seconds per depth-only pyrender render of ``mesh`` from each camera (one renderer, one scene)."""
-    import pyrender
-
-    cam0 = cameras[0]
-    scene = pyrender.Scene()
-    scene.add(pyrender.Mesh.from_trimesh(mesh, smooth=False))
-    gl_cam = pyrender.PerspectiveCamera(yfov=math.radians(cam0.yfov_deg), aspectRatio=cam0.width / cam0.height,
-                                        znear=cam0.znear, zfar=cam0.zfar)
-    node = scene.add(gl_cam, pose=cam0.pose)
-    renderer = pyrender.OffscreenRenderer(cam0.width, cam0.height)
-    out = []
-    try:
-        for k, camera in enumerate([cam0] + list(cameras)):
-            scene.set_pose(node, camera.pose)
-            t0 = time.perf_counter()
-            renderer.render(scene, flags=pyrender.RenderFlags.DEPTH_ONLY)
-            if k:
-                out.append(time.perf_counter() - t0)
-    finally:
-        renderer.delete()
-    return out
-
-
 def report(name: str, mesh, cameras, style: str) -> None:
     times = bench_draw(mesh, cameras, style)
     ms = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
     try:
-        depth_ms = 1e3 * float(np.median(bench_pyrender_depth(mesh, cameras)))
-        depth = f"{depth_ms:.2f} ms"
+        depth = _fmt(pyrender_depth_ms(mesh, cameras))
     except Exception as exc:  # no EGL here: the draw figures still stand
         depth = f"unavailable ({type(exc).__name__}: {exc})"
     print(f"{name}: {len(mesh.faces)} faces, {len(cameras)} views at {cameras[0].width}x{cameras[0].height}, "
