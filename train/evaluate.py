@@ -108,7 +108,7 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
     """Matching accuracy of the trained descriptor, Shape Context, HOG and the untrained network.
 
     Returns {"methods": {name: {"acc@10px": ..., ...}}, "thresholds_px": [...], "curves": {name: [...]},
-    "pairs": P, "anchors": N}.
+    "pairs": P, "anchors": N, "by_kind": {pair_kind: {name: {"acc@10px": ..., ...}}}}.
     """
     seed_everything(cfg.seed)  # the untrained network is the trained one's initial state
     untrained = build_model(replace(cfg, weights=None)).to(device).eval()
@@ -116,6 +116,7 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
     rng = np.random.default_rng(seed)
     native, width = triplet_drawing(cfg.data)
     errors: dict[str, list[np.ndarray]] = {m: [] for m in DESCRIPTOR_METHODS}
+    by_kind: dict[str, dict[str, list[np.ndarray]]] = {}
     n_pairs = 0
     for pair in tqdm(iter_pairs(data, split, limit=max_pairs, sketch_only=True), desc="eval descriptor",
                      total=max_pairs, leave=False):
@@ -133,8 +134,11 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
                                    shape_context_descriptors(pair["b"], cands, halves[1])),
                  "hog": (hog_descriptors(pair["a_grey"], a_xy, halves[1]),
                          hog_descriptors(pair["b_grey"], cands, halves[1]))}
+        kind = by_kind.setdefault(pair["meta"].get("pair_kind", "?"), {m: [] for m in DESCRIPTOR_METHODS})
         for name, (da, db) in descs.items():
-            errors[name].append(matching_errors(cands[nearest_neighbours(da, db)], true_xy))
+            errs = matching_errors(cands[nearest_neighbours(da, db)], true_xy)
+            errors[name].append(errs)
+            kind[name].append(errs)
     if n_pairs == 0:
         raise InputError(f"{data}: no sketch-sketch pairs with matchable points in split {split!r}")
     out = {"methods": {}, "curves": {}, "thresholds_px": list(thresholds), "pairs": n_pairs,
@@ -143,6 +147,9 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
         curve = accuracy_curve(np.concatenate(errs), thresholds)
         out["curves"][name] = [float(v) for v in curve]
         out["methods"][name] = {f"acc@{t}px": float(v) for t, v in zip(thresholds, curve)}
+    out["by_kind"] = {k: {name: {f"acc@{t}px": float(v) for t, v in
+                                 zip(thresholds, accuracy_curve(np.concatenate(errs), thresholds))}
+                          for name, errs in v.items()} for k, v in sorted(by_kind.items())}
     return out
 
 

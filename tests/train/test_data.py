@@ -113,3 +113,18 @@ def test_stroke_zooms_keep_the_line_width_constant_across_zooms():
     cut = zoom_crops(grey, np.array([[128.5, 100.5]]), [90.0, 40.0], 64)[0, :, 0].numpy()
     cut_width = [cut[k].sum() / 64.0 for k in range(2)]
     assert cut_width[1] / cut_width[0] > 1.4  # (less than 2.24: to_ink scales faint thin lines up)
+
+
+def test_stroke_zooms_draw_like_a_triplet_zoom():
+    # a triplet's zoom is drawn by render.raster at 224 px with 1.5 px lines, then resampled by to_ink;
+    # a window of a finished drawing must come out the same, not as a whole-pixel cv2 line
+    from render.raster import ink_to_image, segment_ink
+
+    grey = np.full((256, 256), 255, np.uint8)
+    grey[99:102, 20:236] = 0  # a 3 px line whose skeleton runs along y = 100.5
+    z = StrokeZooms(grey, native=224, width=1.5).zooms(np.array([[128.5, 100.5]]), [40.0], 64)[0, 0, 0].numpy()
+    line = segment_ink(np.array([[-10.0, 112.0]]), np.array([[234.0, 112.0]]), np.array([1.5]), np.array([1.5]),
+                       224, 224)
+    expected = to_ink(ink_to_image(line), 64)
+    assert np.abs(z[:, 8:56] - expected[:, 8:56]).max() < 0.02
+    assert abs(z[:, 8:56].sum(0).mean() - expected[:, 8:56].sum(0).mean()) < 0.01
