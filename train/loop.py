@@ -1,7 +1,8 @@
 """The training loop for both models: deterministic seeding, resume from the last checkpoint, CSV log,
 tqdm progress.
 
-A run folder holds ``config.json`` (the resolved TrainConfig), ``log.csv`` (one row per logged step),
+A run folder holds ``config.json`` (the resolved TrainConfig), ``log.csv`` (one row per logged step;
+with ``tensorboard`` the same scalars as TensorBoard events in ``tb/``),
 ``last.pt`` (model, optimiser, step and RNG state, rewritten atomically every ``checkpoint_every`` steps
 and at the end) and ``model.pt`` (the weights alone, a plain state dict). Every checkpoint is read with
 ``torch.load(..., weights_only=True)``. Running the same command again continues from ``last.pt``.
@@ -62,6 +63,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     log_every: int = 10
     weights: str | None = None     # local backbone weights to start from
+    tensorboard: bool = False      # also write the logged scalars as TensorBoard events under <out>/tb
 
     def resolved(self) -> "TrainConfig":
         if self.model not in MODELS:
@@ -117,6 +119,17 @@ def _save(obj, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def tensorboard_writer(out: Path):
+    """A TensorBoard ``SummaryWriter`` on ``out/tb``. TensorBoard is optional (not a dependency of
+    sketchgen): without it this raises InputError saying how to install it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise InputError("--tensorboard needs the tensorboard package (pip install tensorboard); "
+                         "log.csv is written either way") from None
+    return SummaryWriter(log_dir=str(out / "tb"))
 
 
 def default_threads() -> int:
@@ -220,6 +233,7 @@ def train(cfg: TrainConfig) -> dict:
     loss_fn = descriptor_loss if cfg.model == "descriptor" else warp_loss
     result = {"step": step, "loss": float("nan"), "metric": float("nan"), "run": str(out)}
     if step < cfg.steps:
+        board = tensorboard_writer(out) if cfg.tensorboard else None
         model.train()
         log_path = out / "log.csv"
         new_log = not log_path.exists()
@@ -247,8 +261,14 @@ def train(cfg: TrainConfig) -> dict:
                     writer.writerow([step, f"{result['loss']:.6f}", f"{metric:.6f}", cfg.lr,
                                      f"{seen / max(elapsed, 1e-9):.2f}", f"{elapsed:.2f}"])
                     fh.flush()
+                    if board is not None:
+                        for name, value in (("loss", result["loss"]), ("metric", metric),
+                                            ("samples_per_s", seen / max(elapsed, 1e-9))):
+                            board.add_scalar(f"{cfg.model}/{name}", value, step)
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                     _save({"step": step, "model": model.state_dict(), "optimizer": optim.state_dict(),
                            "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(cfg))}, last)
+        if board is not None:
+            board.close()
     _save(model.state_dict(), out / "model.pt")
     return result

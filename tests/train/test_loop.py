@@ -51,3 +51,23 @@ def test_same_seed_same_weights(tmp_path, data):
         train(cfg)
         outs.append(torch.load(tmp_path / f"run{k}" / "model.pt", weights_only=True))
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+
+
+def test_tensorboard_logs_the_loss_or_says_what_is_missing(tmp_path, data):
+    cfg = TrainConfig("descriptor", str(data), str(tmp_path / "run"), steps=2, batch_size=4, backbone="small",
+                      size=16, log_every=1, tensorboard=True)
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(InputError, match="pip install tensorboard"):
+            train(cfg)
+        return
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(cfg)
+    events = EventAccumulator(str(tmp_path / "run" / "tb"))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("descriptor/loss")]
+    logged = [float(r.split(",")[1]) for r in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    assert [e.step for e in events.Scalars("descriptor/loss")] == [1, 2]
+    assert losses == pytest.approx(logged, abs=1e-6)

@@ -41,6 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
     parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the idle cores)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also log to TensorBoard in RUN/tb (needs the optional tensorboard package)")
 
 
 def config_from_args(args):
@@ -52,7 +54,7 @@ def config_from_args(args):
                        cycle_weight=args.cycle_weight,
                        stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
                        workers=args.workers,
-                       checkpoint_every=args.checkpoint_every, weights=args.weights)
+                       checkpoint_every=args.checkpoint_every, weights=args.weights, tensorboard=args.tensorboard)
 
 
 def run(args: argparse.Namespace) -> int:
