@@ -143,13 +143,16 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
         raise InputError(f"{data}: no sketch-sketch pairs with matchable points in split {split!r}")
     out = {"methods": {}, "curves": {}, "thresholds_px": list(thresholds), "pairs": n_pairs,
            "anchors": int(sum(len(e) for e in errors["model"]))}
+    def curve(errs: list[np.ndarray]) -> np.ndarray:
+        return accuracy_curve(np.concatenate(errs), thresholds)
+
+    def named(values: np.ndarray) -> dict[str, float]:
+        return {f"acc@{t}px": float(v) for t, v in zip(thresholds, values)}
+
     for name, errs in errors.items():
-        curve = accuracy_curve(np.concatenate(errs), thresholds)
-        out["curves"][name] = [float(v) for v in curve]
-        out["methods"][name] = {f"acc@{t}px": float(v) for t, v in zip(thresholds, curve)}
-    out["by_kind"] = {k: {name: {f"acc@{t}px": float(v) for t, v in
-                                 zip(thresholds, accuracy_curve(np.concatenate(errs), thresholds))}
-                          for name, errs in v.items()} for k, v in sorted(by_kind.items())}
+        out["curves"][name] = [float(v) for v in curve(errs)]
+        out["methods"][name] = named(curve(errs))
+    out["by_kind"] = {k: {name: named(curve(errs)) for name, errs in v.items()} for k, v in sorted(by_kind.items())}
     return out
 
 

@@ -22,6 +22,12 @@ def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
     assert set(metrics["descriptor"]) == {"model", "shape_context", "hog", "untrained"}
     assert 0.0 <= metrics["descriptor"]["model"]["acc@10px"] <= 1.0
     assert cv2.imread(str(tmp_path / "ed" / "descriptor.png")).shape == (420, 640, 3)
+    # the overall accuracy is a weighted mean of the per-kind accuracies, so it lies between them
+    by_kind = json.loads((tmp_path / "ed" / "details.json").read_text())["descriptor"]["by_kind"]
+    assert by_kind
+    for method, overall in metrics["descriptor"].items():
+        per_kind = [v[method]["acc@10px"] for v in by_kind.values()]
+        assert min(per_kind) - 1e-9 <= overall["acc@10px"] <= max(per_kind) + 1e-9
     trip = json.loads((tmp_path / "ed" / "details.json").read_text())["descriptor"]["triplet_accuracy"]
     assert trip["triplets"] == 4 and 0.0 <= trip["model"] <= 1.0
     trip = json.loads((tmp_path / "ed" / "details.json").read_text())["descriptor"]["triplet_accuracy_train"]

@@ -10,9 +10,9 @@
    "affine": ..}}``, ``DIR/details.json`` (curves, counts, per-kind figures), plots and previews.
 
 Sized to finish in about seven minutes on a 2-core CPU (measured 417 s); ``--steps-descriptor`` /
-``--steps-warp`` / ``--shapes`` trade learning for time. The descriptor trains without SketchZooms' rotation/flip
-augmentation here: at this budget it lowered held-out matching accuracy (acc@10px 0.27 against 0.34
-without, 600 steps on the same data), as the evaluation pairs are upright drawings.
+``--steps-warp`` / ``--shapes`` trade learning for time. The descriptor trains without SketchZooms'
+rotation/flip augmentation here: at this budget it lowered held-out matching accuracy (acc@10px 0.27
+against 0.34 without, 600 steps on the same data), as the evaluation pairs are upright drawings.
 """
 
 from __future__ import annotations
