@@ -1,4 +1,5 @@
-"""Streaming torch datasets over sketchgen's shards, and the decoding of triplet and pair samples.
+"""Streaming torch datasets over sketchgen's shards, and the decoding of triplet and pair samples (and of
+pairs into descriptor training points).
 
 Splitting across DataLoader workers and distributed ranks is the default and is exact: each of the
 ``world_size x num_workers`` consumers gets a disjoint part of the stream and together they get all of it.
@@ -25,9 +26,11 @@ from torch.utils.data import IterableDataset, get_worker_info
 from datagen.schema import MANIFEST, PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, SPLITS, TRIPLET_ROLES, zoom_key
 from datagen.shards import read_shard
 from render.errors import InputError
+from render.views import sketchzooms_factors
 
 ROTATION_DEG = 45.0  # SketchZooms: rotation +-45 degrees about the point, horizontal flip p = 0.5
 FLIP_P = 0.5
+NEAR_NEGATIVE_PX = (8.0, 48.0)  # training points of pairs: "near" negatives lie this far from the true match
 
 
 # ----------------------------------------------------------------------------------- shards and splitting
@@ -82,16 +85,19 @@ class ShardStream(IterableDataset):
       samples through a buffer of ``buffer`` samples (seeded by (seed, epoch, consumer)).
     repeat: loop over epochs for ever (training); otherwise one pass.
     decode gets a ``np.random.Generator`` for augmentation, seeded by (seed, epoch, consumer).
+    expand: ``decode`` returns a list of samples (e.g. the points of one pair), each of which is a sample
+      of the stream; they are decoded as their shard sample is read and mixed through the buffer one by one.
     A sample that fails to decode raises InputError naming its shard and key.
     """
 
     def __init__(self, shards: list[Path], decode: Callable[[dict, np.random.Generator], dict], *,
                  shuffle: bool = False, repeat: bool = False, seed: int = 0, buffer: int = 64,
-                 rank: int | None = None, world_size: int | None = None, epoch: int = 0):
+                 rank: int | None = None, world_size: int | None = None, epoch: int = 0, expand: bool = False):
         super().__init__()
         self.shards = [Path(s) for s in shards]
         self.decode = decode
         self.shuffle, self.repeat, self.seed, self.buffer = shuffle, repeat, seed, buffer
+        self.expand = expand
         self.rank, self.world_size, self.epoch = rank, world_size, epoch
 
     def set_epoch(self, epoch: int) -> None:
@@ -128,16 +134,23 @@ class ShardStream(IterableDataset):
             epoch += 1
 
     def _epoch(self, epoch: int, rng: np.random.Generator) -> Iterator[dict]:
-        pool: list[tuple[Path, dict]] = []
+        # the pool holds raw samples, decoded as they leave it; with ``expand`` it holds decoded ones
+        pool: list = []
         for item in self.keys(epoch):
+            entries = self._decode(item, rng) if self.expand else [item]
             if not self.shuffle:
-                yield self._decode(item, rng)
+                for entry in entries:
+                    yield entry if self.expand else self._decode(entry, rng)
                 continue
-            pool.append(item)
-            if len(pool) >= self.buffer:
-                yield self._decode(pool.pop(int(rng.integers(len(pool)))), rng)
+            pool.extend(entries)
+            while len(pool) >= self.buffer:
+                yield self._take(pool, rng)
         while pool:
-            yield self._decode(pool.pop(int(rng.integers(len(pool)))), rng)
+            yield self._take(pool, rng)
+
+    def _take(self, pool: list, rng: np.random.Generator) -> dict:
+        entry = pool.pop(int(rng.integers(len(pool))))
+        return entry if self.expand else self._decode(entry, rng)
 
     def _decode(self, item: tuple[Path, dict], rng: np.random.Generator) -> dict:
         shard, sample = item
@@ -275,6 +288,90 @@ class StrokeZooms:
         return torch.from_numpy(out)
 
 
+# ----------------------------------------------------------------------------------- points of pairs
+def thin(points: np.ndarray, cell: float, rng: np.random.Generator) -> np.ndarray:
+    """One point per ``cell`` x ``cell`` square, chosen at random: (M, 2) -> (K, 2)."""
+    if len(points) == 0:
+        return points
+    order = rng.permutation(len(points))
+    cells = np.floor(points[order] / cell).astype(np.int64)
+    _, first = np.unique(cells, axis=0, return_index=True)
+    return points[order[np.sort(first)]]
+
+
+def correspondence_points(pair: dict, rng: np.random.Generator, *, anchors: int = 40, anchor_px: float = 6.0,
+                          candidate_px: float = 3.0, on_stroke_px: float = 2.0):
+    """(anchors_xy (N, 2) in A, true_xy (N, 2) in B, candidates_xy (M, 2) in B), pixels."""
+    ink_a, ink_b, flow = pair["a"], pair["b"], pair["flow"]
+    stroke_b = ink_b > 0.5
+    dist_b = cv2.distanceTransform((~stroke_b).astype(np.uint8), cv2.DIST_L2, 5)
+    rows, cols = np.nonzero((ink_a > 0.5) & np.isfinite(flow).all(-1))
+    xy = np.stack([cols + 0.5, rows + 0.5], 1)
+    true = xy + flow[rows, cols]
+    h, w = ink_b.shape
+    ti = np.clip(np.floor(true).astype(int), 0, [w - 1, h - 1])
+    ok = ((true >= 0) & (true < [w, h])).all(1) & (dist_b[ti[:, 1], ti[:, 0]] <= on_stroke_px)
+    keep = thin(np.concatenate([xy[ok], true[ok]], 1), anchor_px, rng)
+    if len(keep) > anchors:
+        keep = keep[rng.choice(len(keep), anchors, replace=False)]
+    rb, cb = np.nonzero(stroke_b)
+    cands = thin(np.stack([cb + 0.5, rb + 0.5], 1), candidate_px, rng)
+    return keep[:, :2], keep[:, 2:], cands
+
+
+def pick_negatives(true_xy: np.ndarray, cands: np.ndarray, rng: np.random.Generator, *, count: int = 6,
+                   near: int = 4, near_px: tuple[float, float] = NEAR_NEGATIVE_PX) -> tuple[np.ndarray, np.ndarray]:
+    """For each true correspondence (N, 2) in B, ``count`` of B's candidate points (M, 2) that are not it:
+    ``near`` of them at ``near_px[0]``..``near_px[1]`` px from it (the stroke points a matcher confuses it
+    with), the rest farther. Returns ((N', count, 2) pixels, (N,) bool: the anchors that got a full set,
+    which need at least one candidate beyond ``near_px[0]``)."""
+    lo, hi = near_px
+    near = min(near, count)
+    out, ok = [], np.zeros(len(true_xy), bool)
+    for i, t in enumerate(true_xy):
+        d = np.linalg.norm(cands - t, axis=1)
+        close = np.nonzero((d >= lo) & (d <= hi))[0]
+        far = np.nonzero(d > hi)[0]
+        pick = list(rng.choice(close, min(near, len(close)), replace=False)) if len(close) else []
+        rest = far if len(far) else close
+        if len(rest) == 0:
+            continue
+        pick += list(rng.choice(rest, count - len(pick), replace=len(rest) < count - len(pick)))
+        out.append(cands[pick])
+        ok[i] = True
+    return np.asarray(out, np.float64).reshape(-1, count, 2), ok
+
+
+def make_point_decoder(size: int, *, points: int = 8, negatives: int = 6, near: int = 4,
+                       native: int = 224, width: float = 1.5):
+    """Decoder of pair samples into descriptor training points -> a list of {"key": str, "zooms":
+    (2 + negatives, Z, 1, S, S) float32}: per point, the zooms of an anchor on a stroke of drawing A, of its
+    true correspondence in B (A's position plus the flow) and of ``negatives`` other stroke points of B,
+    ``near`` of them within ``NEAR_NEGATIVE_PX`` of the correspondence. Points are chosen as the
+    evaluation chooses its anchors (``correspondence_points``) and their zooms are drawn as it draws them
+    (``StrokeZooms``), so the network learns the matching it is measured on. Sketch-shaded pairs give no
+    points (their B is not a line drawing)."""
+
+    def decode(sample: dict, rng: np.random.Generator) -> list[dict]:
+        pair = decode_pair_arrays(sample)
+        if pair["meta"].get("modality", "sketch-sketch") != "sketch-sketch":
+            return []
+        a_xy, true_xy, cands = correspondence_points(pair, rng, anchors=points)
+        negs, ok = pick_negatives(true_xy, cands, rng, count=negatives, near=near)
+        if not ok.any():
+            return []
+        a_xy, true_xy = a_xy[ok], true_xy[ok]
+        halves = [f * pair["a_grey"].shape[0] / 2.0 for f in sketchzooms_factors()]
+        za = StrokeZooms(pair["a_grey"], native=native, width=width).zooms(a_xy, halves, size)
+        sb = StrokeZooms(pair["b_grey"], native=native, width=width)
+        zp = sb.zooms(true_xy, halves, size)
+        zn = sb.zooms(negs.reshape(-1, 2), halves, size).view(len(a_xy), negatives, *zp.shape[1:])
+        zooms = torch.cat([za[:, None], zp[:, None], zn], dim=1)
+        return [{"key": f"{pair['key']}/{i}", "zooms": zooms[i]} for i in range(len(zooms))]
+
+    return decode
+
+
 # ----------------------------------------------------------------------------------- triplets
 def triplet_zoom_count(sample: dict) -> int:
     n = 0
@@ -408,6 +505,13 @@ def make_pair_decoder(size: int):
 
 def triplet_stream(root, split: str = "train", *, size: int = 224, augment: bool = True, **kwargs) -> ShardStream:
     return ShardStream(list_shards(root, split), make_triplet_decoder(size, augment=augment), **kwargs)
+
+
+def point_stream(root, split: str = "train", *, size: int = 64, points: int = 8, negatives: int = 6,
+                 **kwargs) -> ShardStream:
+    """Descriptor training points of a pair set (``make_point_decoder``), one stream sample per point."""
+    return ShardStream(list_shards(root, split), make_point_decoder(size, points=points, negatives=negatives),
+                       expand=True, **kwargs)
 
 
 def pair_stream(root, split: str = "train", *, size: int = 256, **kwargs) -> ShardStream:

@@ -32,7 +32,8 @@ from datagen.shards import read_shard
 from render.errors import InputError
 from render.views import sketchzooms_factors
 from train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
-from train.data import StrokeZooms, decode_pair_arrays, list_shards, read_manifest, triplet_stream
+from train.data import (StrokeZooms, correspondence_points, decode_pair_arrays, list_shards, read_manifest,
+                        triplet_stream)
 from train.descriptor import describe
 from train.loop import TrainConfig, build_model, seed_everything
 from train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
@@ -62,43 +63,17 @@ def iter_pairs(root, split: str = "test", *, limit: int | None = None, sketch_on
                 return
 
 
-def thin(points: np.ndarray, cell: float, rng: np.random.Generator) -> np.ndarray:
-    """One point per ``cell`` x ``cell`` square, chosen at random: (M, 2) -> (K, 2)."""
-    if len(points) == 0:
-        return points
-    order = rng.permutation(len(points))
-    cells = np.floor(points[order] / cell).astype(np.int64)
-    _, first = np.unique(cells, axis=0, return_index=True)
-    return points[order[np.sort(first)]]
-
-
-def correspondence_points(pair: dict, rng: np.random.Generator, *, anchors: int = 40, anchor_px: float = 6.0,
-                          candidate_px: float = 3.0, on_stroke_px: float = 2.0):
-    """(anchors_xy (N, 2) in A, true_xy (N, 2) in B, candidates_xy (M, 2) in B), pixels."""
-    ink_a, ink_b, flow = pair["a"], pair["b"], pair["flow"]
-    stroke_b = ink_b > 0.5
-    dist_b = cv2.distanceTransform((~stroke_b).astype(np.uint8), cv2.DIST_L2, 5)
-    rows, cols = np.nonzero((ink_a > 0.5) & np.isfinite(flow).all(-1))
-    xy = np.stack([cols + 0.5, rows + 0.5], 1)
-    true = xy + flow[rows, cols]
-    h, w = ink_b.shape
-    ti = np.clip(np.floor(true).astype(int), 0, [w - 1, h - 1])
-    ok = ((true >= 0) & (true < [w, h])).all(1) & (dist_b[ti[:, 1], ti[:, 0]] <= on_stroke_px)
-    keep = thin(np.concatenate([xy[ok], true[ok]], 1), anchor_px, rng)
-    if len(keep) > anchors:
-        keep = keep[rng.choice(len(keep), anchors, replace=False)]
-    rb, cb = np.nonzero(stroke_b)
-    cands = thin(np.stack([cb + 0.5, rb + 0.5], 1), candidate_px, rng)
-    return keep[:, :2], keep[:, 2:], cands
-
-
 def triplet_drawing(data) -> tuple[int, float]:
     """(zoom image size px, stroke width px) of the triplet set a descriptor was trained on (its
-    manifest), defaulting to the builder's 224 and 1.5."""
+    manifest); the builder's 224 and 1.5 otherwise, which are also what a descriptor trained on a pair
+    set's points saw (``make_point_decoder``)."""
     try:
-        config = read_manifest(data).get("config", {})
+        manifest = read_manifest(data)
     except InputError:
-        config = {}
+        manifest = {}
+    if manifest.get("dataset", "triplets") != "triplets":
+        return 224, 1.5
+    config = manifest.get("config", {})
     return int(config.get("size", 224)), float(config.get("lines", {}).get("width", 1.5))
 
 
@@ -156,13 +131,17 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
     return out
 
 
-def triplet_accuracy(model, cfg: TrainConfig, split: str = "test", *, limit: int = 400,
+def triplet_accuracy(model, cfg: TrainConfig, split: str = "test", *, data=None, limit: int = 400,
                      device: str = "cpu") -> dict:
-    """Fraction of the triplets of the descriptor's own dataset (``split``, no augmentation) whose anchor
-    is nearer to its positive than to its negative, for the trained and the untrained network:
-    {"model": f, "untrained": f, "triplets": n}; {} when the split has no shards."""
+    """Fraction of the triplets of ``data`` (default: the descriptor's own training data; ``split``, no
+    augmentation) whose anchor is nearer to its positive than to its negative, for the trained and the
+    untrained network: {"model": f, "untrained": f, "triplets": n}; {} when the split has no shards or
+    the data is not a triplet set."""
+    data = cfg.data if data is None else data
     try:
-        stream = triplet_stream(cfg.data, split, size=cfg.size, augment=False)
+        if read_manifest(data).get("dataset", "triplets") != "triplets":
+            return {}
+        stream = triplet_stream(data, split, size=cfg.size, augment=False)
         zooms = [s["zooms"] for _, s in zip(range(limit), stream)]
     except InputError:
         return {}

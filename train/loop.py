@@ -26,10 +26,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from render.errors import InputError
-from train.data import pair_stream, triplet_stream
+from train.data import pair_stream, point_stream, read_manifest, triplet_stream
 from train.descriptor import Descriptor
-from train.losses import (candidate_negatives, contrastive, flow_to_grid, forward_backward_loss, grid_error_px,
-                          multiscale_flow_loss, triplet_semi_hard)
+from train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
+                          grid_error_px, hardest_negative, multiscale_flow_loss, triplet_semi_hard)
 from train.warp import STN_SIZE, WarpEstimator
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MODELS = ("descriptor", "warp")
 DEFAULT_SIZE = {"descriptor": 224, "warp": 256}
 LOG_FIELDS = ("step", "loss", "metric", "lr", "samples_per_s", "elapsed_s")
+DESCRIPTOR_LOSSES = ("triplet", "hardest", "contrastive")
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,10 @@ class TrainConfig:
     seed: int = 0
     backbone: str = "resnet18"
     size: int | None = None
-    loss: str = "triplet"          # descriptor: "triplet" (semi-hard) or "contrastive"
-    augment: bool = True           # descriptor: SketchZooms' rotation +-45 degrees and flip, per role
+    loss: str = "triplet"          # descriptor: "triplet" (semi-hard), "hardest" (nearest negative) or "contrastive"
+    margin: float = TRIPLET_MARGIN  # descriptor: the losses' margin
+    augment: bool = True           # descriptor: SketchZooms' rotation +-45 degrees and flip, per role (triplets)
+    negatives: int = 6             # descriptor on a pair set: negatives per point (4 of them near it)
     cycle_weight: float = 0.5      # warp: weight of the forward-backward consistency term
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
@@ -68,8 +71,10 @@ class TrainConfig:
     def resolved(self) -> "TrainConfig":
         if self.model not in MODELS:
             raise InputError(f"unknown model {self.model!r} (choose from {', '.join(MODELS)})")
-        if self.loss not in ("triplet", "contrastive"):
-            raise InputError(f"unknown loss {self.loss!r} (triplet or contrastive)")
+        if self.loss not in DESCRIPTOR_LOSSES:
+            raise InputError(f"unknown loss {self.loss!r} (choose from {', '.join(DESCRIPTOR_LOSSES)})")
+        if self.negatives < 1 or self.margin <= 0:
+            raise InputError("--negatives must be >= 1 and --margin > 0")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("--steps must be >= 0 and --batch-size >= 1")
         return replace(self, size=self.size or DEFAULT_SIZE[self.model])
@@ -160,17 +165,26 @@ def resolve_device(device: str) -> torch.device:
 
 # --------------------------------------------------------------------------------------------- steps
 def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
-    """Loss and the fraction of triplets still violating the margin. batch["zooms"]: (B, 3, Z, 1, S, S)."""
+    """Loss and the fraction of anchors still violating the margin against their nearest negative.
+
+    batch["zooms"]: (B, R, Z, 1, S, S), roles anchor, positive, negatives. A triplet (R = 3) is also
+    mined against the next triplets' negatives (``candidate_negatives``); a point of a pair set
+    (R = 2 + negatives) against its own negatives.
+    """
     zooms = batch["zooms"].to(device)
-    b = zooms.shape[0]
-    emb = model(zooms.flatten(0, 1)).view(b, 3, -1)
-    a, p, n = emb[:, 0], emb[:, 1], emb[:, 2]
+    b, r = zooms.shape[:2]
+    emb = model(zooms.flatten(0, 1)).view(b, r, -1)
+    a, p = emb[:, 0], emb[:, 1]
+    negs = candidate_negatives(emb[:, 2]) if r == 3 else emb[:, 2:]
     if cfg.loss == "contrastive":
-        loss = contrastive(a, p, n)
+        loss = contrastive(a, p, negs[:, 0], cfg.margin)
+    elif cfg.loss == "hardest":
+        loss = hardest_negative(a, p, negs, cfg.margin)
     else:
-        loss = triplet_semi_hard(a, p, candidate_negatives(n))
+        loss = triplet_semi_hard(a, p, negs, cfg.margin)
     with torch.no_grad():
-        violating = ((a - p).norm(dim=1) + 1.0 > (a - n).norm(dim=1)).float().mean().item()
+        nearest = (a.unsqueeze(1) - emb[:, 2:]).norm(dim=2).min(dim=1).values
+        violating = ((a - p).norm(dim=1) + cfg.margin > nearest).float().mean().item()
     return loss, violating
 
 
@@ -191,11 +205,18 @@ def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tu
     return loss, epe
 
 
+def dataset_kind(root) -> str:
+    """"triplets" or "pairs", from the dataset's manifest ("triplets" when it has none)."""
+    return read_manifest(root).get("dataset", "triplets")
+
+
 def make_loader(cfg: TrainConfig, start_step: int) -> DataLoader:
     # the stream's epoch counter starts at the resumed step, so a resumed run does not replay the
     # augmentation draws it has already seen
     common = dict(shuffle=True, repeat=True, seed=cfg.seed, epoch=start_step)
-    if cfg.model == "descriptor":
+    if cfg.model == "descriptor" and dataset_kind(cfg.data) == "pairs":
+        stream = point_stream(cfg.data, "train", size=cfg.size, negatives=cfg.negatives, **common)
+    elif cfg.model == "descriptor":
         stream = triplet_stream(cfg.data, "train", size=cfg.size, augment=cfg.augment, **common)
     else:
         stream = pair_stream(cfg.data, "train", size=cfg.size, **common)

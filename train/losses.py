@@ -1,4 +1,4 @@
-"""Training losses: triplet with semi-hard mining and contrastive (descriptor); supervised multi-scale
+"""Training losses: triplet with semi-hard or hardest-negative mining and contrastive (descriptor); supervised multi-scale
 grid error and forward-backward consistency (warp estimator)."""
 
 from __future__ import annotations
@@ -41,6 +41,19 @@ def triplet_semi_hard(anchor: torch.Tensor, positive: torch.Tensor, negatives: t
     hardest_semi = torch.where(semi, d_neg, torch.full_like(d_neg, float("inf"))).min(dim=1).values
     chosen = torch.where(semi.any(dim=1), hardest_semi, d_neg[:, 0])
     return F.relu(d_pos - chosen + margin).mean()
+
+
+def hardest_negative(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor,
+                     margin: float = TRIPLET_MARGIN) -> torch.Tensor:
+    """Triplet margin loss against each anchor's hardest negative (the nearest of its K candidates).
+
+    anchor, positive: (B, D); negatives: (B, K, D). Returns the mean of max(0, d_pos - min_k d_neg + margin).
+    """
+    if negatives.dim() == 2:
+        negatives = negatives.unsqueeze(1)
+    d_pos = _dist(anchor, positive)
+    d_neg = _dist(anchor.unsqueeze(1), negatives).min(dim=1).values
+    return F.relu(d_pos - d_neg + margin).mean()
 
 
 def contrastive(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,

@@ -113,7 +113,7 @@ def write_dataset(root, kind: str, counts: dict[str, list[int]], **kwargs):
         for k, n in enumerate(sizes):
             write_shard(root / split / f"{split}-{k:04d}.tar", make(n, split=split, unit=unit, seed=unit, **kwargs))
             unit += 1
-    (root / "manifest.json").write_text(json.dumps({"kind": kind}))
+    (root / "manifest.json").write_text(json.dumps({"dataset": f"{kind}s"}))  # as datagen's manifests name it
     return root
 
 

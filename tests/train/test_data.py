@@ -4,8 +4,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from render.errors import InputError
-from train.data import (ShardStream, StrokeZooms, list_shards, make_triplet_decoder, resize_flow, rotate_flip, to_ink,
-                        zoom_crops)
+from train.data import (NEAR_NEGATIVE_PX, ShardStream, StrokeZooms, list_shards, make_point_decoder,
+                        make_triplet_decoder, pick_negatives, resize_flow, rotate_flip, to_ink, zoom_crops)
 
 
 def _keys(sample, rng):
@@ -29,6 +29,23 @@ def test_split_across_workers_and_ranks_has_no_duplicates_or_gaps(tmp_path, synt
         assert part, "every consumer of this set gets something"
         got += part
     assert sorted(got) == sorted(everything)
+
+
+def _points(sample, rng):
+    return [{"key": f"{sample['__key__']}/{i}"} for i in range(3)]
+
+
+def test_expanded_stream_split_has_no_duplicates_or_gaps(tmp_path, synth):
+    # a pair decoded into several training points: every point once, across 2 ranks x 2 workers
+    synth.write_dataset(tmp_path, "triplet", {"train": [3, 4, 2, 5, 1]}, size=8, zooms=1)
+    shards = list_shards(tmp_path, "train")
+    everything = [k for s in shards for k in _consume(ShardStream([s], _keys), 0)]
+    got = []
+    for rank in range(2):
+        got += _consume(ShardStream(shards, _points, rank=rank, world_size=2, shuffle=True, seed=3, buffer=4,
+                                    expand=True), 2)
+    assert sorted(got) == sorted(f"{k}/{i}" for k in everything for i in range(3))
+    assert len(got) == 3 * 15
 
 
 def test_environment_rank_is_the_default(tmp_path, synth, monkeypatch):
@@ -128,3 +145,34 @@ def test_stroke_zooms_draw_like_a_triplet_zoom():
     expected = to_ink(ink_to_image(line), 64)
     assert np.abs(z[:, 8:56] - expected[:, 8:56]).max() < 0.02
     assert abs(z[:, 8:56].sum(0).mean() - expected[:, 8:56].sum(0).mean()) < 0.01
+
+
+def test_pick_negatives_near_and_far():
+    rng = np.random.default_rng(0)
+    cands = np.stack([np.arange(0, 200, 2.0), np.zeros(100)], 1)  # a stroke along y = 0, every 2 px
+    true = np.array([[100.0, 0.0], [0.0, 500.0]])                 # the second has nothing within 48 px
+    negs, ok = pick_negatives(true, cands, rng, count=6, near=4)
+    assert ok.tolist() == [True, True] and negs.shape == (2, 6, 2)
+    lo, hi = NEAR_NEGATIVE_PX
+    d = np.linalg.norm(negs[0] - true[0], axis=1)
+    assert ((d[:4] >= lo) & (d[:4] <= hi)).all() and (d[4:] > hi).all()
+    assert (np.linalg.norm(negs[1] - true[1], axis=1) > hi).all()
+    _, ok = pick_negatives(np.array([[0.0, 0.0]]), np.array([[3.0, 0.0]]), rng)  # only a point nearer than 8 px
+    assert ok.tolist() == [False]
+
+
+def test_point_decoder_positive_zooms_are_the_anchor_zooms_moved_by_the_flow(synth):
+    # B is A shifted by (7, -4): a point's zooms in B, taken at A's position plus the flow, show what its
+    # zooms in A show, wherever the windows lie inside both drawings; near negatives show something else
+    size, shift = 128, (7, -4)
+    sample = synth.shifted_pair(size, shift, np.random.default_rng(2), "k")
+    points = make_point_decoder(32, points=40, negatives=6)(sample, np.random.default_rng(0))
+    assert len(points) >= 10 and points[0]["zooms"].shape == (8, 3, 1, 32, 32)
+    inside = 0
+    for p in points:
+        z = p["zooms"]
+        diff = (z[0] - z[1]).abs().max().item()
+        if diff < 1e-6:
+            inside += 1
+        assert all((z[1] - z[k]).abs().mean() > 1e-3 for k in range(2, 6))  # the 4 near negatives differ
+    assert inside >= 5, inside

@@ -27,8 +27,24 @@ def test_descriptor_loss_falls_on_a_tiny_set(tmp_path, synth):
     cfg = TrainConfig("descriptor", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=8, lr=1e-3,
                       backbone="small", size=32, log_every=1, checkpoint_every=1000)
     train(cfg)
-    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
-    losses = [float(r.split(",")[1]) for r in rows]
-    assert len(losses) == 40
-    first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
+    first, last = _first_and_last_losses(tmp_path / "run", 40, 8)
     assert last < 0.75 * first, (first, last)
+
+
+def test_descriptor_loss_falls_on_the_points_of_a_tiny_pair_set(tmp_path, synth):
+    # a pair set as descriptor data: points of the pairs' flow, negatives near the true match
+    synth.write_dataset(tmp_path / "data", "pair", {"train": [6]}, size=96)
+    cfg = TrainConfig("descriptor", str(tmp_path / "data"), str(tmp_path / "run"), steps=30, batch_size=8, lr=1e-3,
+                      backbone="small", size=32, loss="hardest", margin=0.5, negatives=3, log_every=1,
+                      checkpoint_every=1000)
+    train(cfg)
+    first, last = _first_and_last_losses(tmp_path / "run", 30, 6)
+    assert last < 0.6 * first, (first, last)
+
+
+def _first_and_last_losses(run, steps: int, k: int) -> tuple[float, float]:
+    """Mean loss of a run's first and last ``k`` logged steps (every step logged; ``steps`` of them)."""
+    rows = (run / "log.csv").read_text().splitlines()[1:]
+    losses = [float(r.split(",")[1]) for r in rows]
+    assert len(losses) == steps
+    return sum(losses[:k]) / k, sum(losses[-k:]) / k

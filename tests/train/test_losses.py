@@ -1,7 +1,7 @@
 import torch
 
 from train.losses import (candidate_negatives, contrastive, flow_to_grid, forward_backward_loss, grid_error_px,
-                          triplet_semi_hard)
+                          hardest_negative, triplet_semi_hard)
 from train.warp import grid_to_pixels, identity_grid
 
 
@@ -19,6 +19,13 @@ def test_semi_hard_mining_picks_the_hardest_semi_hard_negative():
     # none semi-hard: fall back to the triplet's own negative (index 0)
     loss = triplet_semi_hard(anchor, positive, torch.stack([_on_line(0.1, 3.0)]), margin=1.0)
     assert abs(loss.item() - 1.4) < 1e-5
+
+
+def test_hardest_negative_uses_the_nearest_negative():
+    anchor, positive = _on_line(0.0), _on_line(0.5)
+    negatives = torch.stack([_on_line(3.0, 0.7, 0.2)])
+    assert abs(hardest_negative(anchor, positive, negatives, margin=1.0).item() - 1.3) < 1e-5  # 0.5 - 0.2 + 1
+    assert hardest_negative(anchor, positive, torch.stack([_on_line(3.0, 2.0)]), margin=1.0).item() == 0.0
 
 
 def test_candidate_negatives_put_the_own_negative_first():

@@ -22,6 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder for metrics.json, details.json, plots")
     parser.add_argument("--split", default="test", help="split to evaluate (default test: held-out shapes)")
     parser.add_argument("--pairs", type=int, default=40, help="at most this many pairs (default 40)")
+    parser.add_argument("--triplets", default=None,
+                        help="descriptor: triplet set for triplet accuracy (default: the run's training data, "
+                             "when that is a triplet set)")
     parser.add_argument("--psc6k", default=None, help="warp: PSC6k test CSV (or folder with test_pairs_ps.csv)")
     parser.add_argument("--psc6k-images", default=None, help="PSC6k image root (default: the CSV's folder)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -48,7 +51,8 @@ def describe_triplets(trip: dict, split: str) -> str:
 
 
 def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: str = "test", pairs: int = 40,
-                 psc6k: str | None = None, psc6k_images: str | None = None, device: str = "cpu") -> dict:
+                 psc6k: str | None = None, psc6k_images: str | None = None, triplets: str | None = None,
+                 device: str = "cpu") -> dict:
     """Evaluate one run; writes OUT/<model>.png and returns {"metrics": {...}, "details": {...}}."""
     from render.errors import InputError
     from train.evaluate import evaluate_descriptor, evaluate_warp, triplet_accuracy
@@ -63,9 +67,9 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
         if data is None:
             raise InputError("eval descriptor needs --data (a pair dataset)")
         res = evaluate_descriptor(net, cfg, data, split, max_pairs=pairs, device=device)
-        res["triplet_accuracy"] = triplet_accuracy(net, cfg, split, device=device)
-        # the same on the triplets it trained on: with the test figure it tells under- from over-fitting
-        res["triplet_accuracy_train"] = triplet_accuracy(net, cfg, "train", limit=200, device=device)
+        res["triplet_accuracy"] = triplet_accuracy(net, cfg, split, data=triplets, device=device)
+        # the same on the train split's triplets: with the test figure it tells under- from over-fitting
+        res["triplet_accuracy_train"] = triplet_accuracy(net, cfg, "train", data=triplets, limit=200, device=device)
         metrics = {"descriptor": res["methods"]}
         details["descriptor"] = res
         write_png(curve_plot(res["thresholds_px"], res["curves"], f"matching accuracy, {split} split "
@@ -102,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     res = evaluate_run(args.model, args.run, args.data, out, split=args.split, pairs=args.pairs,
-                       psc6k=args.psc6k, psc6k_images=args.psc6k_images, device=args.device)
+                       psc6k=args.psc6k, psc6k_images=args.psc6k_images, triplets=args.triplets,
+                       device=args.device)
     write_json(res["metrics"], out / "metrics.json")
     write_json(res["details"], out / "details.json")
     print(format_table(res["metrics"]))

@@ -1,7 +1,9 @@
 """``sketchgen train descriptor|warp --data DIR --out RUN [--steps N] [--device cpu|cuda]``.
 
-Trains on the ``train`` split of a dataset folder written by ``sketchgen triplets`` (descriptor) or
-``sketchgen pairs`` (warp). Running the same command again resumes from ``RUN/last.pt``.
+Trains on the ``train`` split of a dataset folder written by ``sketchgen triplets`` or ``sketchgen pairs``
+(descriptor: SketchZooms triplets, or points of the pairs' dense correspondence with negatives drawn
+near the true match) or ``sketchgen pairs`` (warp). Running the same command again resumes from
+``RUN/last.pt``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ HELP = "train the SketchZooms descriptor or the PSC warp estimator on sketchgen 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", choices=("descriptor", "warp"), help="which model to train")
-    parser.add_argument("--data", required=True, help="dataset folder (triplets for descriptor, pairs for warp)")
+    parser.add_argument("--data", required=True,
+                        help="dataset folder: triplets or pairs for the descriptor, pairs for the warp")
     parser.add_argument("--out", required=True, help="run folder: config.json, log.csv, last.pt, model.pt")
     parser.add_argument("--steps", type=int, default=1000, help="total optimiser steps (default 1000)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -26,8 +29,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=None,
                         help="input size in px (default: 224 descriptor, 256 warp; warp sizes must divide 256)")
     parser.add_argument("--weights", default=None, help="local backbone weights to start from (.pt state dict)")
-    parser.add_argument("--loss", choices=("triplet", "contrastive"), default="triplet",
-                        help="descriptor loss: triplet with semi-hard mining (default) or contrastive")
+    parser.add_argument("--loss", choices=("triplet", "hardest", "contrastive"), default="triplet",
+                        help="descriptor loss: triplet with semi-hard mining (default), triplet against the "
+                             "hardest negative, or contrastive")
+    parser.add_argument("--margin", type=float, default=1.0, help="descriptor: the loss's margin (default 1.0)")
+    parser.add_argument("--negatives", type=int, default=6,
+                        help="descriptor trained on a pair set: negatives per point, 4 of them near it (default 6)")
     parser.add_argument("--no-augment", action="store_true",
                         help="descriptor: no rotation/flip augmentation (SketchZooms' is on by default)")
     parser.add_argument("--cycle-weight", type=float, default=0.5,
@@ -50,7 +57,8 @@ def config_from_args(args):
 
     return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
                        batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-                       backbone=args.backbone, size=args.size, loss=args.loss, augment=not args.no_augment,
+                       backbone=args.backbone, size=args.size, loss=args.loss, margin=args.margin,
+                       negatives=args.negatives, augment=not args.no_augment,
                        cycle_weight=args.cycle_weight,
                        stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
                        workers=args.workers,
