@@ -30,6 +30,7 @@ from render.views import sketchzooms_factors
 
 ROTATION_DEG = 45.0  # SketchZooms: rotation +-45 degrees about the point, horizontal flip p = 0.5
 FLIP_P = 0.5
+TRIPLET_DRAWING = (224, 1.5)  # the triplet builder's zoom image size and stroke width, px
 NEAR_NEGATIVE_PX = (8.0, 48.0)  # training points of pairs: "near" negatives lie this far from the true match
 
 
@@ -342,15 +343,24 @@ def pick_negatives(true_xy: np.ndarray, cands: np.ndarray, rng: np.random.Genera
     return np.asarray(out, np.float64).reshape(-1, count, 2), ok
 
 
-def make_point_decoder(size: int, *, points: int = 8, negatives: int = 6, near: int = 4,
-                       native: int = 224, width: float = 1.5):
+def point_drawing(size: int) -> tuple[int, float]:
+    """(image size px, stroke width px) at which the zooms of a pair set's points are drawn for a
+    descriptor of input ``size``: the input size itself, with the triplets' stroke width scaled to it
+    (1.5 px at 224). It looks like a triplet zoom resampled to ``size``, at a twelfth of the rasterising
+    cost at 64 px (measured: drawing at 224 made decoding, not the network, the cost of a step)."""
+    native, width = TRIPLET_DRAWING
+    return size, width * size / native
+
+
+def make_point_decoder(size: int, *, points: int = 8, negatives: int = 6, near: int = 4):
     """Decoder of pair samples into descriptor training points -> a list of {"key": str, "zooms":
     (2 + negatives, Z, 1, S, S) float32}: per point, the zooms of an anchor on a stroke of drawing A, of its
     true correspondence in B (A's position plus the flow) and of ``negatives`` other stroke points of B,
     ``near`` of them within ``NEAR_NEGATIVE_PX`` of the correspondence. Points are chosen as the
     evaluation chooses its anchors (``correspondence_points``) and their zooms are drawn as it draws them
-    (``StrokeZooms``), so the network learns the matching it is measured on. Sketch-shaded pairs give no
-    points (their B is not a line drawing)."""
+    (``StrokeZooms`` at ``point_drawing(size)``), so the network learns the matching it is measured on.
+    Sketch-shaded pairs give no points (their B is not a line drawing)."""
+    native, width = point_drawing(size)
 
     def decode(sample: dict, rng: np.random.Generator) -> list[dict]:
         pair = decode_pair_arrays(sample)

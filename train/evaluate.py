@@ -32,8 +32,8 @@ from datagen.shards import read_shard
 from render.errors import InputError
 from render.views import sketchzooms_factors
 from train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
-from train.data import (StrokeZooms, correspondence_points, decode_pair_arrays, list_shards, read_manifest,
-                        triplet_stream)
+from train.data import (TRIPLET_DRAWING, StrokeZooms, correspondence_points, decode_pair_arrays, list_shards,
+                        point_drawing, read_manifest, triplet_stream)
 from train.descriptor import describe
 from train.loop import TrainConfig, build_model, seed_everything
 from train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
@@ -63,18 +63,17 @@ def iter_pairs(root, split: str = "test", *, limit: int | None = None, sketch_on
                 return
 
 
-def triplet_drawing(data) -> tuple[int, float]:
-    """(zoom image size px, stroke width px) of the triplet set a descriptor was trained on (its
-    manifest); the builder's 224 and 1.5 otherwise, which are also what a descriptor trained on a pair
-    set's points saw (``make_point_decoder``)."""
+def zoom_drawing(cfg: TrainConfig) -> tuple[int, float]:
+    """(image size px, stroke width px) at which the zooms a descriptor trained on were drawn: a triplet
+    set's from its manifest (the builder's 224 and 1.5 by default), a pair set's ``point_drawing``."""
     try:
-        manifest = read_manifest(data)
+        manifest = read_manifest(cfg.data)
     except InputError:
         manifest = {}
     if manifest.get("dataset", "triplets") != "triplets":
-        return 224, 1.5
+        return point_drawing(cfg.size)
     config = manifest.get("config", {})
-    return int(config.get("size", 224)), float(config.get("lines", {}).get("width", 1.5))
+    return int(config.get("size", TRIPLET_DRAWING[0])), float(config.get("lines", {}).get("width", TRIPLET_DRAWING[1]))
 
 
 def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, max_pairs: int = 20,
@@ -89,7 +88,7 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
     untrained = build_model(replace(cfg, weights=None)).to(device).eval()
     model = model.to(device).eval()
     rng = np.random.default_rng(seed)
-    native, width = triplet_drawing(cfg.data)
+    native, width = zoom_drawing(cfg)
     errors: dict[str, list[np.ndarray]] = {m: [] for m in DESCRIPTOR_METHODS}
     by_kind: dict[str, dict[str, list[np.ndarray]]] = {}
     n_pairs = 0
