@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import random
 import time
@@ -38,6 +39,7 @@ MODELS = ("descriptor", "warp")
 DEFAULT_SIZE = {"descriptor": 224, "warp": 256}
 LOG_FIELDS = ("step", "loss", "metric", "lr", "samples_per_s", "elapsed_s")
 DESCRIPTOR_LOSSES = ("triplet", "hardest", "contrastive")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 16
     lr: float = 1e-4
+    schedule: str = "constant"     # learning rate: "constant", or "cosine" from lr down to 0 at ``steps``
     device: str = "cpu"
     seed: int = 0
     backbone: str = "resnet18"
@@ -73,6 +76,8 @@ class TrainConfig:
             raise InputError(f"unknown model {self.model!r} (choose from {', '.join(MODELS)})")
         if self.loss not in DESCRIPTOR_LOSSES:
             raise InputError(f"unknown loss {self.loss!r} (choose from {', '.join(DESCRIPTOR_LOSSES)})")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
         if self.negatives < 1 or self.margin <= 0:
             raise InputError("--negatives must be >= 1 and --margin > 0")
         if self.steps < 0 or self.batch_size < 1:
@@ -147,6 +152,13 @@ def default_threads() -> int:
     except OSError:
         busy = 0.0
     return max(1, min(cores, int(round(cores - busy))))
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of optimiser step ``step`` (0-based) of a run of ``cfg.steps``."""
+    if cfg.schedule == "cosine" and cfg.steps > 0:
+        return 0.5 * cfg.lr * (1.0 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+    return cfg.lr
 
 
 def seed_everything(seed: int) -> None:
@@ -245,8 +257,6 @@ def train(cfg: TrainConfig) -> dict:
                                  f"{getattr(cfg, key)!r}; use another --out")
         model.load_state_dict(ckpt["model"])
         optim.load_state_dict(ckpt["optimizer"])
-        for group in optim.param_groups:  # the command line's --lr wins over the checkpoint's
-            group["lr"] = cfg.lr
         step = int(ckpt["step"])
         torch.set_rng_state(ckpt["torch_rng"])
         log.info("resumed %s at step %d", last, step)
@@ -268,6 +278,9 @@ def train(cfg: TrainConfig) -> dict:
             batches = iter(make_loader(cfg, step))
             while step < cfg.steps:
                 batch = next(batches)
+                lr = learning_rate(cfg, step)  # the command line's --lr wins over a checkpoint's
+                for group in optim.param_groups:
+                    group["lr"] = lr
                 loss, metric = loss_fn(model, batch, cfg, device)
                 optim.zero_grad(set_to_none=True)
                 loss.backward()
@@ -279,7 +292,7 @@ def train(cfg: TrainConfig) -> dict:
                 bar.set_postfix(loss=f"{result['loss']:.4f}")
                 if step % cfg.log_every == 0 or step == cfg.steps:
                     elapsed = time.perf_counter() - t0
-                    writer.writerow([step, f"{result['loss']:.6f}", f"{metric:.6f}", cfg.lr,
+                    writer.writerow([step, f"{result['loss']:.6f}", f"{metric:.6f}", f"{lr:.6g}",
                                      f"{seen / max(elapsed, 1e-9):.2f}", f"{elapsed:.2f}"])
                     fh.flush()
                     if board is not None:

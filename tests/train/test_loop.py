@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from render.errors import InputError
-from train.loop import TrainConfig, load_run, train
+from train.loop import TrainConfig, learning_rate, load_run, train
 
 
 @pytest.fixture
@@ -71,3 +71,11 @@ def test_tensorboard_logs_the_loss_or_says_what_is_missing(tmp_path, data):
     logged = [float(r.split(",")[1]) for r in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
     assert [e.step for e in events.Scalars("descriptor/loss")] == [1, 2]
     assert losses == pytest.approx(logged, abs=1e-6)
+
+
+def test_cosine_schedule_falls_from_lr_to_zero():
+    cfg = TrainConfig("descriptor", "d", "o", steps=100, lr=1e-3, schedule="cosine")
+    assert [round(learning_rate(cfg, s) / 1e-3, 6) for s in (0, 50, 100)] == [1.0, 0.5, 0.0]
+    assert learning_rate(TrainConfig("descriptor", "d", "o", steps=100, lr=1e-3), 70) == 1e-3
+    with pytest.raises(InputError, match="schedule"):
+        TrainConfig("descriptor", "d", "o", schedule="linear").resolved()

@@ -23,6 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--batch-size", type=int, default=16, help="samples per step (default 16)")
     parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                        help="learning rate: constant (default) or cosine decay to 0 at --steps")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and augmentation")
     parser.add_argument("--backbone", choices=("resnet18", "small"), default="resnet18",
                         help="resnet18 (default) or a small CNN for CPUs")
@@ -56,7 +58,7 @@ def config_from_args(args):
     from train.loop import TrainConfig
 
     return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
-                       batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
+                       batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device, seed=args.seed,
                        backbone=args.backbone, size=args.size, loss=args.loss, margin=args.margin,
                        negatives=args.negatives, augment=not args.no_augment,
                        cycle_weight=args.cycle_weight,
