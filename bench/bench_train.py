@@ -1,7 +1,7 @@
 """Training throughput: samples per second of one optimiser step for both models, on this machine.
 
 Measures the model step alone (forward, loss, backward, Adam) on in-memory batches, and the shard
-decoding (PNG decode, augmentation, resampling) alone, for the CPU configurations the demo uses and
+decoding (PNG decode, augmentation, resampling; drawing the zooms of a pair set's points) alone, for the CPU configurations the demo uses and
 for the full-size ones (ResNet-18; PSC's estimator). Prints medians over repeated timed steps.
 
     python bench/bench_train.py [--device cuda] [--threads N] [--quick]
@@ -24,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from train.loop import TrainConfig, build_model, descriptor_loss, warp_loss  # noqa: E402
 
 
-def descriptor_batch(b, size, zooms=3):
+def descriptor_batch(b, size, zooms=3, roles=3):
+    """``roles`` = 3 for triplets, 2 + negatives for the points of a pair set."""
     g = torch.Generator().manual_seed(0)
-    return {"zooms": (torch.rand(b, 3, zooms, 1, size, size, generator=g) > 0.97).float(), "key": ["k"] * b}
+    return {"zooms": (torch.rand(b, roles, zooms, 1, size, size, generator=g) > 0.97).float(), "key": ["k"] * b}
 
 
 def warp_batch(b, size):
@@ -58,12 +59,13 @@ def time_steps(cfg: TrainConfig, batch: dict, device: str, repeats: int) -> floa
     return statistics.median(times)
 
 
-def time_decoding(size_trip: int, size_pair: int, n: int = 40) -> tuple[float, float]:
-    """Samples/s of decoding synthetic 224 px triplets (with augmentation) and 256 px pairs."""
+def time_decoding(size_trip: int, size_pair: int, n: int = 40) -> tuple[float, float, float]:
+    """Samples/s of decoding synthetic 224 px triplets (with augmentation) and 256 px pairs, and descriptor
+    training points/s drawn from the same pairs (8 per pair, 6 negatives, at ``size_trip``)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
     from conftest import pair_samples, triplet_samples  # the tests' schema-exact synthetic samples
 
-    from train.data import make_pair_decoder, make_triplet_decoder
+    from train.data import make_pair_decoder, make_point_decoder, make_triplet_decoder
 
     rng = np.random.default_rng(0)
     trips = triplet_samples(n, size=224)
@@ -76,7 +78,9 @@ def time_decoding(size_trip: int, size_pair: int, n: int = 40) -> tuple[float, f
     for s in pairs:
         dec_p(s, rng)
     t2 = time.perf_counter()
-    return n / (t1 - t0), n / (t2 - t1)
+    points = sum(len(make_point_decoder(size_trip)(s, rng)) for s in pairs)
+    t3 = time.perf_counter()
+    return n / (t1 - t0), n / (t2 - t1), points / (t3 - t2)
 
 
 def main(argv=None) -> int:
@@ -90,7 +94,9 @@ def main(argv=None) -> int:
     dev = args.device
     print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     configs = [
-        ("descriptor small CNN 64px (demo)", TrainConfig("descriptor", "", "", backbone="small", size=64), 16),
+        ("descriptor small CNN 64px, triplets", TrainConfig("descriptor", "", "", backbone="small", size=64), 16),
+        ("descriptor small CNN 64px, pair points (demo)",
+         TrainConfig("descriptor", "", "", backbone="small", size=64, loss="hardest", margin=0.5), 16),
         ("warp small CNN 128px, STN width 64 (demo)",
          TrainConfig("warp", "", "", backbone="small", size=128, stn_width=64, stn_layers=2), 8),
     ]
@@ -104,14 +110,18 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory():
         for name, cfg, b in configs:
             cfg = cfg.resolved()
-            batch = descriptor_batch(b, cfg.size) if cfg.model == "descriptor" else warp_batch(b, cfg.size)
+            points = "pair points" in name
+            batch = (descriptor_batch(b, cfg.size, roles=2 + cfg.negatives if points else 3)
+                     if cfg.model == "descriptor" else warp_batch(b, cfg.size))
             repeats = 3 if dev == "cpu" and cfg.backbone == "resnet18" else 10
             s = time_steps(cfg, batch, dev, repeats)
-            unit = "triplets (x3 roles x3 zooms)" if cfg.model == "descriptor" else "pairs (both directions)"
+            unit = ("points (x8 roles x3 zooms)" if points else "triplets (x3 roles x3 zooms)"
+                    if cfg.model == "descriptor" else "pairs (both directions)")
             print(f"{name:<46} batch {b:>3}: {s * 1000:8.1f} ms/step  {b / s:8.1f} {unit}/s")
-    trip_s, pair_s = time_decoding(64, 128)
+    trip_s, pair_s, point_s = time_decoding(64, 128)
     print(f"decoding (one process): {trip_s:.0f} triplets/s (9 PNGs 224px, rotate+flip, to 64px), "
-          f"{pair_s:.0f} pairs/s (256px to 128px with flow)")
+          f"{pair_s:.0f} pairs/s (256px to 128px with flow), {point_s:.0f} pair points/s (8 roles x 3 zooms "
+          f"drawn at 64px)")
     return 0
 
 
