@@ -1,10 +1,14 @@
+import os
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import pytest
 import torch
 
 from render.errors import InputError
-from train.loop import TrainConfig, learning_rate, load_run, train
+from train.loop import TrainConfig, busy_cores, learning_rate, load_run, train
 
 
 @pytest.fixture
@@ -79,3 +83,15 @@ def test_cosine_schedule_falls_from_lr_to_zero():
     assert learning_rate(TrainConfig("descriptor", "d", "o", steps=100, lr=1e-3), 70) == 1e-3
     with pytest.raises(InputError, match="schedule"):
         TrainConfig("descriptor", "d", "o", schedule="linear").resolved()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs Linux's /proc/stat")
+def test_busy_cores_sees_a_process_spinning_now():
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 3: pass"])
+    try:
+        time.sleep(0.3)  # let it start
+        busy = busy_cores(0.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert 0.6 <= busy <= (os.cpu_count() or 1) + 1e-9, busy
