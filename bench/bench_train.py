@@ -1,8 +1,9 @@
 """Training throughput: samples per second of one optimiser step for both models, on this machine.
 
 Measures the model step alone (forward, loss, backward, Adam) on in-memory batches, and the shard
-decoding (PNG decode, augmentation, resampling; drawing the zooms of a pair set's points) alone, for the CPU configurations the demo uses and
-for the full-size ones (ResNet-18; PSC's estimator). Prints medians over repeated timed steps.
+decoding (PNG decode, augmentation, resampling; drawing the zooms of a pair set's points) alone, for the
+CPU configurations the demo uses and for the full-size ones (ResNet-18; PSC's estimator). Prints medians
+over repeated timed steps.
 
     python bench/bench_train.py [--device cuda] [--threads N] [--quick]
 """

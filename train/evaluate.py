@@ -8,9 +8,9 @@ pixels thinned to one per ``candidate_px`` cell. Each anchor is matched to the c
 nearest descriptor; the error is that candidate's distance to the true correspondence, and acc@d is the
 fraction of anchors with error <= d px. Network descriptors see SketchZooms' three zoom windows of each
 point (half-sizes ``sketchzooms_factors() x H / 2`` px of the 256 px drawing, the triplets' framing),
-re-rasterised from the drawing's stroke skeleton with the triplets' stroke width
-(``train.data.StrokeZooms``) so that they look like the zooms the network was trained on; Shape
-Context and HOG see the drawing itself.
+re-rasterised from the drawing's stroke skeleton (``train.data.StrokeZooms``) at the size and stroke width
+of the zooms the network was trained on (``zoom_drawing``: a triplet set's, or a pair set's points');
+Shape Context and HOG see the drawing itself.
 
 Warps are evaluated on the pairs' keypoints visible in both images (or, for pairs without keypoints, 8
 pixels of A's object with valid flow, seeded), in both directions, by PCK with alpha x image size (PSC)

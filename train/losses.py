@@ -1,5 +1,5 @@
-"""Training losses: triplet with semi-hard or hardest-negative mining and contrastive (descriptor); supervised multi-scale
-grid error and forward-backward consistency (warp estimator)."""
+"""Training losses: triplet with semi-hard or hardest-negative mining and contrastive (descriptor);
+supervised multi-scale grid error and forward-backward consistency (warp estimator)."""
 
 from __future__ import annotations
 

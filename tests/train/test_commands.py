@@ -39,6 +39,31 @@ def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
     assert {"pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"} <= set(warp["model"])
 
 
+def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth):
+    from train.evaluate import zoom_drawing
+    from train.loop import load_run
+
+    trip = synth.write_dataset(tmp_path / "trip", "triplet", {"train": [4], "test": [4]}, size=32)
+    pairs = synth.write_dataset(tmp_path / "pairs", "pair", {"train": [4], "test": [3]}, size=64)
+    assert main(["train", "descriptor", "--data", str(pairs), "--out", str(tmp_path / "rd"), "--size", "32",
+                 "--backbone", "small", "--steps", "3", "--batch-size", "4", "--threads", "1", "--loss", "hardest",
+                 "--margin", "0.5", "--negatives", "3", "--schedule", "cosine"]) == 0
+    rows = (tmp_path / "rd" / "log.csv").read_text().splitlines()
+    step, _, _, lr = rows[-1].split(",")[:4]
+    assert step == "3" and abs(float(lr) - 2.5e-5) < 1e-9  # cosine: the last of 3 steps runs at --lr 1e-4 / 4
+    _, cfg = load_run(tmp_path / "rd")
+    assert (cfg.loss, cfg.margin, cfg.negatives) == ("hardest", 0.5, 3)
+    assert zoom_drawing(cfg) == (32, 1.5 * 32 / 224)  # evaluated as its points were drawn, not as triplets
+    assert main(["eval", "descriptor", "--run", str(tmp_path / "rd"), "--data", str(pairs), "--triplets", str(trip),
+                 "--out", str(tmp_path / "ed")]) == 0
+    details = json.loads((tmp_path / "ed" / "details.json").read_text())["descriptor"]
+    assert details["triplet_accuracy"]["triplets"] == 4 and details["anchors"] > 0
+    # without --triplets a pair-trained run has no triplet set to measure
+    assert main(["eval", "descriptor", "--run", str(tmp_path / "rd"), "--data", str(pairs),
+                 "--out", str(tmp_path / "ed2")]) == 0
+    assert json.loads((tmp_path / "ed2" / "details.json").read_text())["descriptor"]["triplet_accuracy"] == {}
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "datagen.cli", "train", "warp", "--data", str(tmp_path / "none"),
                            "--out", str(tmp_path / "run")], capture_output=True, text=True)

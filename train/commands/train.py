@@ -58,8 +58,8 @@ def config_from_args(args):
     from train.loop import TrainConfig
 
     return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
-                       batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device, seed=args.seed,
-                       backbone=args.backbone, size=args.size, loss=args.loss, margin=args.margin,
+                       batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device,
+                       seed=args.seed, backbone=args.backbone, size=args.size, loss=args.loss, margin=args.margin,
                        negatives=args.negatives, augment=not args.no_augment,
                        cycle_weight=args.cycle_weight,
                        stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
