@@ -63,6 +63,25 @@ def iter_pairs(root, split: str = "test", *, limit: int | None = None, sketch_on
                 return
 
 
+def split_shapes(root, split: str) -> set[str]:
+    """Shape ids of a dataset's ``split``, from its manifest's shard list (empty without a manifest)."""
+    try:
+        shards = read_manifest(root).get("shards", [])
+    except InputError:
+        return set()
+    return {s["shape"] for s in shards if isinstance(s, dict) and "shape" in s
+            and str(s.get("shard", "")).startswith(f"{split}/")}
+
+
+def trained_on(cfg: TrainConfig, data, split: str) -> list[str]:
+    """Shapes of ``data``'s ``split`` that a run trained on (its own data's train split), sorted.
+
+    Splits are drawn per build: a shape can be a test shape of one build and a train shape of another
+    built with other options (``--shapes``), so a run evaluated on another build's test split may have
+    seen some of its shapes."""
+    return sorted(split_shapes(cfg.data, "train") & split_shapes(data, split))
+
+
 def zoom_drawing(cfg: TrainConfig) -> tuple[int, float]:
     """(image size px, stroke width px) at which the zooms a descriptor trained on were drawn: a triplet
     set's from its manifest (the builder's 224 and 1.5 by default), a pair set's ``point_drawing``."""

@@ -61,7 +61,31 @@ def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth)
     # without --triplets a pair-trained run has no triplet set to measure
     assert main(["eval", "descriptor", "--run", str(tmp_path / "rd"), "--data", str(pairs),
                  "--out", str(tmp_path / "ed2")]) == 0
-    assert json.loads((tmp_path / "ed2" / "details.json").read_text())["descriptor"]["triplet_accuracy"] == {}
+    details = json.loads((tmp_path / "ed2" / "details.json").read_text())
+    assert details["descriptor"]["triplet_accuracy"] == {} and "trained_on_eval_shapes" not in details
+
+
+def _claim_shapes(root, shards: dict[str, str]) -> None:
+    """Give a synthetic dataset's manifest a shard list naming the shape of each shard (split/name.tar)."""
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["shards"] = [{"shard": shard, "shape": shape, "samples": 1} for shard, shape in shards.items()]
+    (root / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_eval_warns_when_the_run_trained_on_shapes_of_the_evaluated_split(tmp_path, synth, capsys):
+    # two builds of one collection can split it differently: what was train in one is test in the other
+    trained = synth.write_dataset(tmp_path / "a", "pair", {"train": [3]}, size=64)
+    _claim_shapes(trained, {"train/train-0000.tar": "chair_002", "train/x.tar": "mug_000"})
+    other = synth.write_dataset(tmp_path / "b", "pair", {"test": [3]}, size=64)
+    _claim_shapes(other, {"test/test-0000.tar": "chair_002", "test/y.tar": "lamp_001", "train/z.tar": "mug_000"})
+    assert main(["train", "warp", "--data", str(trained), "--out", str(tmp_path / "rw"), "--size", "64",
+                 "--backbone", "small", "--stn-width", "16", "--stn-layers", "1", "--steps", "1",
+                 "--batch-size", "2", "--threads", "1"]) == 0
+    assert main(["eval", "warp", "--run", str(tmp_path / "rw"), "--data", str(other),
+                 "--out", str(tmp_path / "e")]) == 0
+    assert "1 shapes of" in capsys.readouterr().err
+    details = json.loads((tmp_path / "e" / "details.json").read_text())
+    assert details["trained_on_eval_shapes"] == ["chair_002"]  # mug_000 is train in both: no warning for it
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

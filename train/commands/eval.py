@@ -10,6 +10,7 @@ real PSC6k benchmark from a local copy. Writes OUT/metrics.json ({"descriptor": 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 HELP = "evaluate a trained descriptor or warp estimator against the baselines (JSON + PNG plot)"
@@ -55,7 +56,7 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
                  device: str = "cpu") -> dict:
     """Evaluate one run; writes OUT/<model>.png and returns {"metrics": {...}, "details": {...}}."""
     from render.errors import InputError
-    from train.evaluate import evaluate_descriptor, evaluate_warp, triplet_accuracy
+    from train.evaluate import evaluate_descriptor, evaluate_warp, trained_on, triplet_accuracy
     from train.loop import load_run
     from train.plots import bar_plot, curve_plot, write_png
 
@@ -63,6 +64,12 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
     if cfg.model != model:
         raise InputError(f"{run}: this run trained a {cfg.model}, not a {model}")
     details: dict = {}
+    seen = trained_on(cfg, data, split) if data is not None else []
+    if seen:
+        # the figures below are then not all on held-out shapes: say so, and record it with them
+        print(f"eval: warning: {len(seen)} shapes of {data} ({split}) were training shapes of {run}: "
+              f"{', '.join(seen[:5])}{' ...' if len(seen) > 5 else ''}", file=sys.stderr)
+        details["trained_on_eval_shapes"] = seen
     if model == "descriptor":
         if data is None:
             raise InputError("eval descriptor needs --data (a pair dataset)")
