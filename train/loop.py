@@ -17,6 +17,7 @@ import math
 import os
 import random
 import time
+from contextlib import closing, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -289,8 +290,9 @@ def train(cfg: TrainConfig) -> dict:
         new_log = not log_path.exists()
         t0 = time.perf_counter()
         seen = 0
-        with open(log_path, "a", newline="") as fh, tqdm(total=cfg.steps, initial=step, unit="step",
-                                                        desc=f"train {cfg.model}", leave=False) as bar:
+        # the TensorBoard writer is closed (its events flushed) however the loop ends
+        with (closing(board) if board is not None else nullcontext()), open(log_path, "a", newline="") as fh, \
+                tqdm(total=cfg.steps, initial=step, unit="step", desc=f"train {cfg.model}", leave=False) as bar:
             writer = csv.writer(fh)
             if new_log:
                 writer.writerow(LOG_FIELDS)
@@ -321,7 +323,5 @@ def train(cfg: TrainConfig) -> dict:
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                     _save({"step": step, "model": model.state_dict(), "optimizer": optim.state_dict(),
                            "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(cfg))}, last)
-        if board is not None:
-            board.close()
     _save(model.state_dict(), out / "model.pt")
     return result

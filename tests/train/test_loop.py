@@ -77,6 +77,36 @@ def test_tensorboard_logs_the_loss_or_says_what_is_missing(tmp_path, data):
     assert losses == pytest.approx(logged, abs=1e-6)
 
 
+def test_tensorboard_writer_is_closed_when_a_step_fails(tmp_path, data, monkeypatch):
+    import train.loop as loop
+
+    class Writer:
+        closed = False
+        scalars = 0
+
+        def add_scalar(self, *args):
+            Writer.scalars += 1
+
+        def close(self):
+            Writer.closed = True
+
+    real_loss, calls = loop.descriptor_loss, []
+
+    def failing_loss(model, batch, cfg, device):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory")
+        return real_loss(model, batch, cfg, device)
+
+    monkeypatch.setattr(loop, "tensorboard_writer", lambda out: Writer())
+    monkeypatch.setattr(loop, "descriptor_loss", failing_loss)
+    cfg = TrainConfig("descriptor", str(data), str(tmp_path / "run"), steps=3, batch_size=4, backbone="small",
+                      size=16, log_every=1, tensorboard=True)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train(cfg)
+    assert Writer.scalars == 3 and Writer.closed  # step 1's loss, metric, rate written; then closed
+
+
 def test_cosine_schedule_falls_from_lr_to_zero():
     cfg = TrainConfig("descriptor", "d", "o", steps=100, lr=1e-3, schedule="cosine")
     assert [round(learning_rate(cfg, s) / 1e-3, 6) for s in (0, 50, 100)] == [1.0, 0.5, 0.0]
