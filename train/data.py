@@ -59,6 +59,22 @@ def read_manifest(root: str | Path) -> dict:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
 
 
+def dataset_kind(root: str | Path) -> str:
+    """"triplets" or "pairs", from the dataset's manifest ("triplets" when it has none)."""
+    return read_manifest(root).get("dataset", "triplets")
+
+
+def zoom_drawing_of(root: str | Path, size: int) -> tuple[int, float]:
+    """(image size px, stroke width px) at which a descriptor of input ``size`` trained on the dataset at
+    ``root`` sees its zooms drawn: a triplet set's from its manifest (the builder's 224 and 1.5 by
+    default), a pair set's ``point_drawing(size)``."""
+    manifest = read_manifest(root)
+    if manifest.get("dataset", "triplets") == "pairs":
+        return point_drawing(size)
+    config = manifest.get("config", {})
+    return int(config.get("size", TRIPLET_DRAWING[0])), float(config.get("lines", {}).get("width", TRIPLET_DRAWING[1]))
+
+
 def distributed_rank() -> tuple[int, int]:
     """(rank, world_size) from torch.distributed when initialised, else from the environment, else (0, 1)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -91,13 +107,13 @@ class ShardStream(IterableDataset):
     A sample that fails to decode raises InputError naming its shard and key.
     """
 
-    def __init__(self, shards: list[Path], decode: Callable[[dict, np.random.Generator], dict], *,
+    def __init__(self, shards: list[Path], decode: Callable[[dict, np.random.Generator], dict | list[dict]], *,
                  shuffle: bool = False, repeat: bool = False, seed: int = 0, buffer: int = 64,
                  rank: int | None = None, world_size: int | None = None, epoch: int = 0, expand: bool = False):
         super().__init__()
         self.shards = [Path(s) for s in shards]
         self.decode = decode
-        self.shuffle, self.repeat, self.seed, self.buffer = shuffle, repeat, seed, buffer
+        self.shuffle, self.repeat, self.seed, self.buffer = shuffle, repeat, seed, max(1, buffer)
         self.expand = expand
         self.rank, self.world_size, self.epoch = rank, world_size, epoch
 
@@ -127,11 +143,18 @@ class ShardStream(IterableDataset):
     def __iter__(self) -> Iterator[dict]:
         epoch = self.epoch
         while True:
-            me, _ = consumer_index(self.rank, self.world_size)
+            me, n = consumer_index(self.rank, self.world_size)
             rng = np.random.default_rng([self.seed, epoch, me])
-            yield from self._epoch(epoch, rng)
+            yielded = 0
+            for sample in self._epoch(epoch, rng):
+                yielded += 1
+                yield sample
             if not self.repeat:
                 return
+            if yielded == 0:  # repeating would wait for ever
+                raise InputError(f"{self.shards[0].parent}: consumer {me + 1} of {n} got no samples in a whole "
+                                 f"epoch (fewer samples than workers x ranks, or none usable here: a pair set "
+                                 f"without sketch-sketch pairs gives the descriptor no points)")
             epoch += 1
 
     def _epoch(self, epoch: int, rng: np.random.Generator) -> Iterator[dict]:
@@ -323,8 +346,9 @@ def correspondence_points(pair: dict, rng: np.random.Generator, *, anchors: int 
 def pick_negatives(true_xy: np.ndarray, cands: np.ndarray, rng: np.random.Generator, *, count: int = 6,
                    near: int = 4, near_px: tuple[float, float] = NEAR_NEGATIVE_PX) -> tuple[np.ndarray, np.ndarray]:
     """For each true correspondence (N, 2) in B, ``count`` of B's candidate points (M, 2) that are not it:
-    ``near`` of them at ``near_px[0]``..``near_px[1]`` px from it (the stroke points a matcher confuses it
-    with), the rest farther. Returns ((N', count, 2) pixels, (N,) bool: the anchors that got a full set,
+    up to ``near`` of them at ``near_px[0]``..``near_px[1]`` px from it (the stroke points a matcher
+    confuses it with), the rest farther (or, where B has nothing farther, again from the near ones, with
+    repeats). Returns ((N', count, 2) pixels, (N,) bool: the anchors that got a full set,
     which need at least one candidate beyond ``near_px[0]``)."""
     lo, hi = near_px
     near = min(near, count)
@@ -356,7 +380,8 @@ def make_point_decoder(size: int, *, points: int = 8, negatives: int = 6, near: 
     """Decoder of pair samples into descriptor training points -> a list of {"key": str, "zooms":
     (2 + negatives, Z, 1, S, S) float32}: per point, the zooms of an anchor on a stroke of drawing A, of its
     true correspondence in B (A's position plus the flow) and of ``negatives`` other stroke points of B,
-    ``near`` of them within ``NEAR_NEGATIVE_PX`` of the correspondence. Points are chosen as the
+    up to ``near`` of them within ``NEAR_NEGATIVE_PX`` of the correspondence (``pick_negatives``). No
+    rotation/flip augmentation: the pairs' own view changes and deformations vary the drawings. Points are chosen as the
     evaluation chooses its anchors (``correspondence_points``) and their zooms are drawn as it draws them
     (``StrokeZooms`` at ``point_drawing(size)``), so the network learns the matching it is measured on.
     Sketch-shaded pairs give no points (their B is not a line drawing)."""

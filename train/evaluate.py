@@ -32,8 +32,8 @@ from datagen.shards import read_shard
 from render.errors import InputError
 from render.views import sketchzooms_factors
 from train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
-from train.data import (TRIPLET_DRAWING, StrokeZooms, correspondence_points, decode_pair_arrays, list_shards,
-                        point_drawing, read_manifest, triplet_stream)
+from train.data import (TRIPLET_DRAWING, StrokeZooms, correspondence_points, dataset_kind, decode_pair_arrays,
+                        list_shards, read_manifest, triplet_stream, zoom_drawing_of)
 from train.descriptor import describe
 from train.loop import TrainConfig, build_model, seed_everything
 from train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
@@ -83,16 +83,14 @@ def trained_on(cfg: TrainConfig, data, split: str) -> list[str]:
 
 
 def zoom_drawing(cfg: TrainConfig) -> tuple[int, float]:
-    """(image size px, stroke width px) at which the zooms a descriptor trained on were drawn: a triplet
-    set's from its manifest (the builder's 224 and 1.5 by default), a pair set's ``point_drawing``."""
+    """(image size px, stroke width px) at which the zooms a descriptor trained on were drawn: as its run
+    recorded (``TrainConfig.drawing``), else (runs from before it was recorded) from its data's manifest."""
+    if cfg.drawing:
+        return int(cfg.drawing[0]), float(cfg.drawing[1])
     try:
-        manifest = read_manifest(cfg.data)
+        return zoom_drawing_of(cfg.data, cfg.size)
     except InputError:
-        manifest = {}
-    if manifest.get("dataset", "triplets") != "triplets":
-        return point_drawing(cfg.size)
-    config = manifest.get("config", {})
-    return int(config.get("size", TRIPLET_DRAWING[0])), float(config.get("lines", {}).get("width", TRIPLET_DRAWING[1]))
+        return TRIPLET_DRAWING
 
 
 def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, max_pairs: int = 20,
@@ -154,10 +152,12 @@ def triplet_accuracy(model, cfg: TrainConfig, split: str = "test", *, data=None,
     """Fraction of the triplets of ``data`` (default: the descriptor's own training data; ``split``, no
     augmentation) whose anchor is nearer to its positive than to its negative, for the trained and the
     untrained network: {"model": f, "untrained": f, "triplets": n}; {} when the split has no shards or
-    the data is not a triplet set."""
+    the data is not a triplet set. A descriptor trained on a pair set's points is measured here on the
+    triplet set's own zooms (drawn at 224 px with 1.5 px strokes, then resampled), not on zooms drawn
+    like its training points."""
     data = cfg.data if data is None else data
     try:
-        if read_manifest(data).get("dataset", "triplets") != "triplets":
+        if dataset_kind(data) != "triplets":
             return {}
         stream = triplet_stream(data, split, size=cfg.size, augment=False)
         zooms = [s["zooms"] for _, s in zip(range(limit), stream)]

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from render.errors import InputError
-from train.data import pair_stream, point_stream, read_manifest, triplet_stream
+from train.data import dataset_kind, pair_stream, point_stream, triplet_stream, zoom_drawing_of
 from train.descriptor import Descriptor
 from train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
                           grid_error_px, hardest_negative, multiscale_flow_loss, triplet_semi_hard)
@@ -61,7 +61,9 @@ class TrainConfig:
     loss: str = "triplet"          # descriptor: "triplet" (semi-hard), "hardest" (nearest negative) or "contrastive"
     margin: float = TRIPLET_MARGIN  # descriptor: the losses' margin
     augment: bool = True           # descriptor: SketchZooms' rotation +-45 degrees and flip, per role (triplets)
-    negatives: int = 6             # descriptor on a pair set: negatives per point (4 of them near it)
+    negatives: int = 6             # descriptor on a pair set: negatives per point (up to 4 of them near it)
+    data_kind: str | None = None   # recorded at training: "triplets" or "pairs" (from the data's manifest)
+    drawing: tuple | None = None   # descriptor, recorded at training: (px, stroke width px) of its zooms
     cycle_weight: float = 0.5      # warp: weight of the forward-backward consistency term
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
@@ -79,8 +81,8 @@ class TrainConfig:
             raise InputError(f"unknown loss {self.loss!r} (choose from {', '.join(DESCRIPTOR_LOSSES)})")
         if self.schedule not in SCHEDULES:
             raise InputError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
-        if self.negatives < 1 or self.margin <= 0:
-            raise InputError("--negatives must be >= 1 and --margin > 0")
+        if self.negatives < 2 or self.margin <= 0:  # 3 roles would read as a triplet
+            raise InputError("--negatives must be >= 2 and --margin > 0")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("--steps must be >= 0 and --batch-size >= 1")
         return replace(self, size=self.size or DEFAULT_SIZE[self.model])
@@ -152,7 +154,7 @@ def busy_cores(window: float = 0.3) -> float:
             ticks = [int(v) for v in fh.readline().split()[1:9]]
         return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
 
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     try:
         total0, idle0 = sample()
         time.sleep(window)
@@ -160,7 +162,7 @@ def busy_cores(window: float = 0.3) -> float:
     except (OSError, ValueError, IndexError):
         try:
             return os.getloadavg()[0]
-        except OSError:
+        except (OSError, AttributeError):  # no load average (Windows)
             return 0.0
     total = total1 - total0
     return cores * (1.0 - (idle1 - idle0) / total) if total > 0 else 0.0
@@ -170,8 +172,16 @@ def default_threads() -> int:
     """torch CPU threads for a run: the cores not busy right now (``busy_cores``). On a shared machine
     more threads than free cores make every step several times slower (measured here: a descriptor step
     4x, a warp step 7x slower with 2 threads than with 1 on a busy 2-core machine)."""
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     return max(1, min(cores, int(round(cores - busy_cores()))))
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -197,7 +207,8 @@ def resolve_device(device: str) -> torch.device:
 
 # --------------------------------------------------------------------------------------------- steps
 def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
-    """Loss and the fraction of anchors still violating the margin against their nearest negative.
+    """Loss and the fraction of anchors still violating the margin against their nearest own negative
+    (a triplet has one).
 
     batch["zooms"]: (B, R, Z, 1, S, S), roles anchor, positive, negatives. A triplet (R = 3) is also
     mined against the next triplets' negatives (``candidate_negatives``); a point of a pair set
@@ -237,16 +248,11 @@ def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tu
     return loss, epe
 
 
-def dataset_kind(root) -> str:
-    """"triplets" or "pairs", from the dataset's manifest ("triplets" when it has none)."""
-    return read_manifest(root).get("dataset", "triplets")
-
-
 def make_loader(cfg: TrainConfig, start_step: int) -> DataLoader:
     # the stream's epoch counter starts at the resumed step, so a resumed run does not replay the
     # augmentation draws it has already seen
     common = dict(shuffle=True, repeat=True, seed=cfg.seed, epoch=start_step)
-    if cfg.model == "descriptor" and dataset_kind(cfg.data) == "pairs":
+    if cfg.model == "descriptor" and cfg.data_kind == "pairs":
         stream = point_stream(cfg.data, "train", size=cfg.size, negatives=cfg.negatives, **common)
     elif cfg.model == "descriptor":
         stream = triplet_stream(cfg.data, "train", size=cfg.size, augment=cfg.augment, **common)
@@ -260,6 +266,11 @@ def make_loader(cfg: TrainConfig, start_step: int) -> DataLoader:
 def train(cfg: TrainConfig) -> dict:
     """Train (or continue training) until ``cfg.steps``; returns {"step", "loss", "metric", "run"}."""
     cfg = cfg.resolved()
+    # what the run trained on, recorded in config.json: evaluation draws its zooms the same way without
+    # needing the dataset folder where it was (a relative --data read from elsewhere would not be found)
+    kind = dataset_kind(cfg.data)
+    cfg = replace(cfg, data=str(Path(cfg.data).resolve()), data_kind=kind,
+                  drawing=tuple(zoom_drawing_of(cfg.data, cfg.size)) if cfg.model == "descriptor" else None)
     device = resolve_device(cfg.device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -271,8 +282,8 @@ def train(cfg: TrainConfig) -> dict:
     if last.is_file():
         ckpt = _load(last)
         saved = json.loads(ckpt["config"])
-        for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout"):
-            if saved.get(key) != getattr(cfg, key):
+        for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout", "data_kind"):
+            if key in saved and saved[key] != getattr(cfg, key):
                 raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
                                  f"{getattr(cfg, key)!r}; use another --out")
         model.load_state_dict(ckpt["model"])

@@ -54,6 +54,10 @@ def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth)
     _, cfg = load_run(tmp_path / "rd")
     assert (cfg.loss, cfg.margin, cfg.negatives) == ("hardest", 0.5, 3)
     assert zoom_drawing(cfg) == (32, 1.5 * 32 / 224)  # evaluated as its points were drawn, not as triplets
+    assert cfg.data_kind == "pairs" and cfg.data == str(pairs.resolve())
+    moved = pairs.rename(tmp_path / "moved")  # the run recorded its drawing: no need to find its data again
+    assert zoom_drawing(load_run(tmp_path / "rd")[1]) == (32, 1.5 * 32 / 224)
+    pairs = moved.rename(tmp_path / "pairs")
     assert main(["eval", "descriptor", "--run", str(tmp_path / "rd"), "--data", str(pairs), "--triplets", str(trip),
                  "--out", str(tmp_path / "ed")]) == 0
     details = json.loads((tmp_path / "ed" / "details.json").read_text())["descriptor"]

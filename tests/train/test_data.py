@@ -35,17 +35,27 @@ def _points(sample, rng):
     return [{"key": f"{sample['__key__']}/{i}"} for i in range(3)]
 
 
-def test_expanded_stream_split_has_no_duplicates_or_gaps(tmp_path, synth):
+@pytest.mark.parametrize("shard_sizes", [[3, 4, 2, 5, 1], [7, 8]])  # more shards than consumers, and fewer
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_expanded_stream_split_has_no_duplicates_or_gaps(tmp_path, synth, shard_sizes, shuffle):
     # a pair decoded into several training points: every point once, across 2 ranks x 2 workers
-    synth.write_dataset(tmp_path, "triplet", {"train": [3, 4, 2, 5, 1]}, size=8, zooms=1)
+    synth.write_dataset(tmp_path, "triplet", {"train": shard_sizes}, size=8, zooms=1)
     shards = list_shards(tmp_path, "train")
     everything = [k for s in shards for k in _consume(ShardStream([s], _keys), 0)]
     got = []
     for rank in range(2):
-        got += _consume(ShardStream(shards, _points, rank=rank, world_size=2, shuffle=True, seed=3, buffer=4,
+        got += _consume(ShardStream(shards, _points, rank=rank, world_size=2, shuffle=shuffle, seed=3, buffer=4,
                                     expand=True), 2)
     assert sorted(got) == sorted(f"{k}/{i}" for k in everything for i in range(3))
-    assert len(got) == 3 * 15
+    assert len(got) == 3 * sum(shard_sizes)
+
+
+def test_a_repeating_stream_that_yields_nothing_says_so(tmp_path, synth):
+    # e.g. a pair set with no sketch-sketch pairs gives the descriptor no points: fail, do not wait for ever
+    synth.write_dataset(tmp_path, "triplet", {"train": [3]}, size=8, zooms=1)
+    stream = ShardStream(list_shards(tmp_path, "train"), lambda s, rng: [], expand=True, repeat=True)
+    with pytest.raises(InputError, match="no samples in a whole epoch"):
+        next(iter(stream))
 
 
 def test_environment_rank_is_the_default(tmp_path, synth, monkeypatch):

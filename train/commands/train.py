@@ -36,9 +36,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "hardest negative, or contrastive")
     parser.add_argument("--margin", type=float, default=1.0, help="descriptor: the loss's margin (default 1.0)")
     parser.add_argument("--negatives", type=int, default=6,
-                        help="descriptor trained on a pair set: negatives per point, 4 of them near it (default 6)")
+                        help="descriptor trained on a pair set: negatives per point, up to 4 of them near it "
+                             "(default 6, at least 2)")
     parser.add_argument("--no-augment", action="store_true",
-                        help="descriptor: no rotation/flip augmentation (SketchZooms' is on by default)")
+                        help="descriptor on triplets: no rotation/flip augmentation (SketchZooms' is on by "
+                             "default; a pair set's points are never augmented)")
     parser.add_argument("--cycle-weight", type=float, default=0.5,
                         help="warp: weight of forward-backward consistency (default 0.5)")
     parser.add_argument("--stn-width", type=int, default=None,
