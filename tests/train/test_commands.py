@@ -39,9 +39,20 @@ def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
     assert {"pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"} <= set(warp["model"])
 
 
-def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth):
+def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth, monkeypatch):
+    import train.evaluate
+    from train.data import StrokeZooms
     from train.evaluate import zoom_drawing
     from train.loop import load_run
+
+    drawn = set()
+
+    class Recording(StrokeZooms):
+        def __init__(self, grey, *, native=224, width=1.5, **kw):
+            drawn.add((native, width))
+            super().__init__(grey, native=native, width=width, **kw)
+
+    monkeypatch.setattr(train.evaluate, "StrokeZooms", Recording)
 
     trip = synth.write_dataset(tmp_path / "trip", "triplet", {"train": [4], "test": [4]}, size=32)
     pairs = synth.write_dataset(tmp_path / "pairs", "pair", {"train": [4], "test": [3]}, size=64)
@@ -62,6 +73,7 @@ def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth)
                  "--out", str(tmp_path / "ed")]) == 0
     details = json.loads((tmp_path / "ed" / "details.json").read_text())["descriptor"]
     assert details["triplet_accuracy"]["triplets"] == 4 and details["anchors"] > 0
+    assert drawn == {(32, 1.5 * 32 / 224)}  # the evaluation drew every zoom as training drew its points
     # without --triplets a pair-trained run has no triplet set to measure
     assert main(["eval", "descriptor", "--run", str(tmp_path / "rd"), "--data", str(pairs),
                  "--out", str(tmp_path / "ed2")]) == 0
