@@ -79,6 +79,10 @@ def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth,
                  "--out", str(tmp_path / "ed2")]) == 0
     details = json.loads((tmp_path / "ed2" / "details.json").read_text())
     assert details["descriptor"]["triplet_accuracy"] == {} and "trained_on_eval_shapes" not in details
+    # a --triplets that is not a triplet set is a one-line error, not a silently empty figure
+    for wrong in (tmp_path / "nowhere", pairs):
+        assert main(["eval", "descriptor", "--run", str(tmp_path / "rd"), "--data", str(pairs),
+                     "--triplets", str(wrong), "--out", str(tmp_path / "ed3")]) == 2
 
 
 def _claim_shapes(root, shards: dict[str, str]) -> None:

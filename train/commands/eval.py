@@ -56,6 +56,7 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
                  device: str = "cpu") -> dict:
     """Evaluate one run; writes OUT/<model>.png and returns {"metrics": {...}, "details": {...}}."""
     from render.errors import InputError
+    from train.data import dataset_kind
     from train.evaluate import evaluate_descriptor, evaluate_warp, trained_on, triplet_accuracy
     from train.loop import load_run
     from train.plots import bar_plot, curve_plot, write_png
@@ -73,6 +74,8 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
     if model == "descriptor":
         if data is None:
             raise InputError("eval descriptor needs --data (a pair dataset)")
+        if triplets is not None and (not Path(triplets).is_dir() or dataset_kind(triplets) != "triplets"):
+            raise InputError(f"{triplets}: not a triplet set (--triplets wants a folder from sketchgen triplets)")
         res = evaluate_descriptor(net, cfg, data, split, max_pairs=pairs, device=device)
         res["triplet_accuracy"] = triplet_accuracy(net, cfg, split, data=triplets, device=device)
         # the same on the train split's triplets: with the test figure it tells under- from over-fitting
