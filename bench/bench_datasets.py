@@ -25,15 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from datagen.execute import run_dataset  # noqa: E402
-from datagen.pairs import PairConfig  # noqa: E402
-from datagen.triplets import TripletConfig  # noqa: E402
+from sketchgen.datagen.execute import run_dataset  # noqa: E402
+from sketchgen.datagen.pairs import PairConfig  # noqa: E402
+from sketchgen.datagen.triplets import TripletConfig  # noqa: E402
 
 DATASETS = {
-    "triplets": ("datagen.triplets", lambda shapes, seed: TripletConfig(shapes=shapes, seed=seed)),
-    "pairs": ("datagen.pairs", lambda shapes, seed: PairConfig(shapes=shapes, seed=seed)),
+    "triplets": ("sketchgen.datagen.triplets", lambda shapes, seed: TripletConfig(shapes=shapes, seed=seed)),
+    "pairs": ("sketchgen.datagen.pairs", lambda shapes, seed: PairConfig(shapes=shapes, seed=seed)),
 }
 
 

@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from render import views  # noqa: E402  (sets PYOPENGL_PLATFORM before pyrender loads)
+from sketchgen.render import views  # noqa: E402  (sets PYOPENGL_PLATFORM before pyrender loads)
 from bench_lines import _fmt, pyrender_depth_ms  # noqa: E402  (one depth-only baseline for both benches)
 
 FREESTYLE_MS = (114.0, 125.0)
@@ -32,10 +31,10 @@ TARGET_MS = 12.0
 
 
 def bench_draw(mesh, cameras, style: str) -> dict[str, list[float]]:
-    from datagen.commands.draw import write_atomic
-    from render.draw import DrawConfig, draw_view
-    from render.prepared import prepare
-    from render.raster import encode_png
+    from sketchgen.datagen.commands.draw import write_atomic
+    from sketchgen.render.draw import DrawConfig, draw_view
+    from sketchgen.render.prepared import prepare
+    from sketchgen.render.raster import encode_png
 
     config = DrawConfig(style=style)
     prepared = prepare(mesh)
@@ -95,7 +94,7 @@ def main() -> int:
     torus = trimesh.creation.torus(major_radius=0.7, minor_radius=0.25, major_sections=128, minor_sections=64)
     report("torus", torus, cameras, args.style)
     try:
-        from datagen.procedural import load_bundled
+        from sketchgen.datagen.procedural import load_bundled
 
         chair = next(s for s in load_bundled() if s.category == "chair")
         report(f"bundled chair {chair.shape_id}", chair.trimesh, cameras, args.style)

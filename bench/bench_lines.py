@@ -16,14 +16,12 @@ import argparse
 import math
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import trimesh
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from render import views  # noqa: E402  (sets PYOPENGL_PLATFORM before pyrender loads)
+from sketchgen.render import views  # noqa: E402  (sets PYOPENGL_PLATFORM before pyrender loads)
 
 
 def _median_ms(fn, cameras) -> tuple[float, float]:
@@ -63,9 +61,9 @@ def pyrender_depth_ms(mesh, cameras) -> float:
 
 
 def report(name, mesh, cameras, n_points):
-    from render.gbuffer import get_renderer
-    from render.lines import extract_lines, prepare
-    from render.visibility import project_points
+    from sketchgen.render.gbuffer import get_renderer
+    from sketchgen.render.lines import extract_lines, prepare
+    from sketchgen.render.visibility import project_points
 
     t0 = time.perf_counter()
     prep = prepare(mesh)
@@ -106,7 +104,7 @@ def main() -> int:
     torus = trimesh.creation.torus(major_radius=0.7, minor_radius=0.25, major_sections=128, minor_sections=64)
     report("torus", torus, cameras, args.points)
     try:
-        from datagen.procedural import load_bundled
+        from sketchgen.datagen.procedural import load_bundled
 
         plane = next(s for s in load_bundled() if s.category == "airplane").trimesh.subdivide()
         report("bundled airplane, subdivided once", plane, cameras, args.points)

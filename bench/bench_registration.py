@@ -17,16 +17,14 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from datagen.collection import load_collection  # noqa: E402
-from datagen.procedural import exact_correspondence  # noqa: E402
-from datagen.registration import register  # noqa: E402
-from datagen.sampling import sample_surface  # noqa: E402
+from sketchgen.datagen.collection import load_collection  # noqa: E402
+from sketchgen.datagen.procedural import exact_correspondence  # noqa: E402
+from sketchgen.datagen.registration import register  # noqa: E402
+from sketchgen.datagen.sampling import sample_surface  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from train.loop import TrainConfig, build_model, descriptor_loss, warp_loss  # noqa: E402
+from sketchgen.train.loop import TrainConfig, build_model, descriptor_loss, warp_loss  # noqa: E402
 
 
 def descriptor_batch(b, size, zooms=3, roles=3):
@@ -66,7 +65,7 @@ def time_decoding(size_trip: int, size_pair: int, n: int = 40) -> tuple[float, f
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
     from conftest import pair_samples, triplet_samples  # the tests' schema-exact synthetic samples
 
-    from train.data import make_pair_decoder, make_point_decoder, make_triplet_decoder
+    from sketchgen.train.data import make_pair_decoder, make_point_decoder, make_triplet_decoder
 
     rng = np.random.default_rng(0)
     trips = triplet_samples(n, size=224)

@@ -12,19 +12,19 @@ import importlib
 import logging
 import sys
 
-from render.errors import InputError
+from sketchgen.render.errors import InputError
 
 # name -> (module, one-line help); train/eval/demo live in train/ because they need torch. The help is
 # repeated here so that `sketchgen --help` lists every subcommand without importing torch or GL.
 SUBCOMMANDS = {
-    "draw": ("datagen.commands.draw", "draw a mesh from one or more cameras: PNG, SVG and projected points"),
-    "collection": ("datagen.commands.collection", "list a collection's shapes, their status and per-category totals"),
-    "triplets": ("datagen.commands.triplets", "build a SketchZooms triplet dataset"),
-    "pairs": ("datagen.commands.pairs", "build a warp-pretraining pair dataset with dense flow"),
-    "preview": ("datagen.commands.preview", "contact sheet of a triplet or pair dataset"),
-    "train": ("train.commands.train", "train the descriptor or the warp estimator on sketchgen shards"),
-    "eval": ("train.commands.eval", "evaluate a trained model against the baselines"),
-    "demo": ("train.commands.demo", "the whole story on the bundled collection: data, training, evaluation"),
+    "draw": ("sketchgen.datagen.commands.draw", "draw a mesh from one or more cameras: PNG, SVG and projected points"),
+    "collection": ("sketchgen.datagen.commands.collection", "list a collection's shapes, their status and per-category totals"),
+    "triplets": ("sketchgen.datagen.commands.triplets", "build a SketchZooms triplet dataset"),
+    "pairs": ("sketchgen.datagen.commands.pairs", "build a warp-pretraining pair dataset with dense flow"),
+    "preview": ("sketchgen.datagen.commands.preview", "contact sheet of a triplet or pair dataset"),
+    "train": ("sketchgen.train.commands.train", "train the descriptor or the warp estimator on sketchgen shards"),
+    "eval": ("sketchgen.train.commands.eval", "evaluate a trained model against the baselines"),
+    "demo": ("sketchgen.train.commands.demo", "the whole story on the bundled collection: data, training, evaluation"),
 }
 
 
@@ -87,6 +87,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     # under `python -m datagen.cli` this file runs as __main__, a second copy of the module: dispatch
     # through the imported datagen.cli so the UsageError subcommands raise is the one caught above
-    from datagen.cli import main as _main
+    from sketchgen.datagen.cli import main as _main
 
     sys.exit(_main())

@@ -27,9 +27,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datagen.meshfile import MESH_SUFFIXES
-from datagen.partmesh import PartMesh
-from render.errors import InputError
+from sketchgen.datagen.meshfile import MESH_SUFFIXES
+from sketchgen.datagen.partmesh import PartMesh
+from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
     max_faces: decimate meshes over this budget. Bad shapes become ``Failure`` entries; an InputError is
     raised only when ``path`` itself cannot be read (missing, or an unreadable manifest).
     """
-    from datagen import procedural
+    from sketchgen.datagen import procedural
 
     if path is None:
         return _from_spec(procedural.SPEC_PATH, root="bundled", max_faces=max_faces)
@@ -158,8 +158,8 @@ def read_manifest(path) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _from_spec(spec_path, root: str, max_faces) -> Collection:
-    from datagen import procedural
-    from datagen.decimate import decimate
+    from sketchgen.datagen import procedural
+    from sketchgen.datagen.decimate import decimate
 
     coll = Collection(root)
     for entry in procedural.load_spec(spec_path)["shapes"]:
@@ -182,7 +182,7 @@ def _from_manifest(path, max_faces, progress) -> Collection:
 def _load_rows(rows: list[dict], root: str, max_faces, progress) -> Collection:
     from tqdm import tqdm
 
-    from datagen.loaders import category_from_path, load_partmesh
+    from sketchgen.datagen.loaders import category_from_path, load_partmesh
 
     coll = Collection(root)
     for row in tqdm(rows, desc="loading shapes", unit="shape", disable=not progress):
@@ -206,7 +206,7 @@ def _load_rows(rows: list[dict], root: str, max_faces, progress) -> Collection:
 def _category_under(root: Path, p: Path) -> str | None:
     """A scanned file's category: its top directory under ``root`` (a ShapeNet synset is named); None
     for a file directly in ``root`` (the loader then asks the keypoints' class or the path)."""
-    from datagen.loaders import SHAPENET_SYNSETS
+    from sketchgen.datagen.loaders import SHAPENET_SYNSETS
 
     rel = p.relative_to(root).parts
     if len(rel) > 1:

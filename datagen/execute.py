@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from datagen.manifest import write_json_atomic
-from datagen.plan import WorkUnit
-from datagen.shards import write_shard
-from render.errors import InputError
+from sketchgen.datagen.manifest import write_json_atomic
+from sketchgen.datagen.plan import WorkUnit
+from sketchgen.datagen.shards import write_shard
+from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +177,8 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     to a final run without ``--shard-index``, which skips every complete shard. Returns
     {"units", "samples", "skipped", "errors", "manifest", "cpu_s"} (cpu_s: CPU seconds the units took).
     """
-    from datagen.manifest import build_manifest, write_manifest
-    from datagen.plan import load_shapes, plan_units, select_units, shape_hash
+    from sketchgen.datagen.manifest import build_manifest, write_manifest
+    from sketchgen.datagen.plan import load_shapes, plan_units, select_units, shape_hash
 
     shapes, collection_failures = load_shapes(config.collection)
     units = plan_units([(s.shape_id, s.category) for s in shapes.values()], per_category=config.shapes)

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.plan import id_words
-from datagen.schema import SPLITS
-from datagen.shards import read_shard
-from render.errors import InputError
+from sketchgen.datagen.plan import id_words
+from sketchgen.datagen.schema import SPLITS
+from sketchgen.datagen.shards import read_shard
+from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 

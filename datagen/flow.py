@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from render.camera import Camera
+from sketchgen.render.camera import Camera
 
 # visibility tolerance: a fraction of the depth, plus the local depth slope capped at this fraction
 REL_TOL = 0.005
@@ -139,21 +139,21 @@ def correspond(a, b, face: np.ndarray, bary: np.ndarray) -> tuple[np.ndarray, np
     float64, confidence (N,) float64 in [0, 1]). Bundled shapes correspond exactly by construction
     (confidence 1); other collections go through ``datagen.registration``.
     """
-    from datagen.procedural import exact_correspondence, is_bundled
+    from sketchgen.datagen.procedural import exact_correspondence, is_bundled
 
     face = np.asarray(face, np.int64).reshape(-1)
     bary = np.asarray(bary, np.float64).reshape(-1, 3)
     if is_bundled(a) and is_bundled(b) and a.category == b.category and np.array_equal(a.faces, b.faces):
         fb, bb = exact_correspondence(a, b, face, bary)
         return fb, bb, np.ones(len(fb))
-    from datagen.registration import register_points
+    from sketchgen.datagen.registration import register_points
 
     return register_points(a, b, face, bary)
 
 
 def shape_point_map(a, b, *, min_confidence: float = 0.5) -> PointMap:
     """A ``dense_flow`` point map from PartMesh ``a`` to ``b`` (both in their unit-sphere frames)."""
-    from datagen.sketchviews import face_barycentric
+    from sketchgen.datagen.sketchviews import face_barycentric
 
     def point_map(faces: np.ndarray, points: np.ndarray):
         bary = face_barycentric(a.vertices, a.faces, faces, points)

@@ -28,7 +28,7 @@ def gallery_meshes() -> dict[str, trimesh.Trimesh]:
     top = cup.face_normals[:, 2] > 0.9
     cup = trimesh.Trimesh(cup.vertices, cup.faces[~top], process=False)  # open top: a boundary loop
     cup.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))  # opening up (+Y)
-    from datagen.procedural import load_bundled
+    from sketchgen.datagen.procedural import load_bundled
 
     shapes = {
         "cube": trimesh.creation.box(extents=(1.1, 1.1, 1.1)),
@@ -47,11 +47,11 @@ def draw_gallery(out_dir: str | Path, *, seed: int = 0) -> Path:
     Writes ``<shape>_<view>.png`` and ``.svg`` per drawing and ``contact_sheet.png``; returns the
     contact sheet's path.
     """
-    from datagen.commands.draw import write_atomic, write_view
-    from render.draw import DrawConfig, draw_views
-    from render.raster import encode_png
-    from render.sheet import contact_sheet
-    from render.views import orbit
+    from sketchgen.datagen.commands.draw import write_atomic, write_view
+    from sketchgen.render.draw import DrawConfig, draw_views
+    from sketchgen.render.raster import encode_png
+    from sketchgen.render.sheet import contact_sheet
+    from sketchgen.render.views import orbit
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

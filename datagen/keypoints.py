@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from render.errors import InputError
+from sketchgen.render.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.keypoints import Keypoints, load_keypoints
-from datagen.meshfile import read_mesh, read_mesh_and_groups, validate_arrays
-from datagen.partmesh import PartMesh, make_partmesh
-from render.errors import InputError
+from sketchgen.datagen.keypoints import Keypoints, load_keypoints
+from sketchgen.datagen.meshfile import read_mesh, read_mesh_and_groups, validate_arrays
+from sketchgen.datagen.partmesh import PartMesh, make_partmesh
+from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def _finish(vertices, faces, face_labels, names, kp: Keypoints | None, category,
     shape = make_partmesh(vertices, faces, face_labels, part_names=names, keypoints=kp, category=category,
                           shape_id=shape_id, source=str(source))
     if max_faces is not None and shape.n_faces > max_faces:
-        from datagen.decimate import decimate
+        from sketchgen.datagen.decimate import decimate
 
         shape = decimate(shape, max_faces)
     removed = shape.cleanup.get("degenerate", 0) + shape.cleanup.get("duplicate", 0)

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from datagen.schema import MANIFEST, SPLITS
+from sketchgen.datagen.schema import MANIFEST, SPLITS
 
 PACKAGES = ("sketchgen", "numpy", "scipy", "trimesh", "pyrender", "PyOpenGL", "opencv-python-headless",
             "scikit-image", "joblib", "dask", "distributed")
@@ -118,7 +118,7 @@ def write_manifest(out_dir: str | Path, manifest: Mapping[str, Any]) -> Path:
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """The manifest of a dataset folder (or of the file itself)."""
-    from render.errors import InputError
+    from sketchgen.render.errors import InputError
 
     path = Path(path)
     if path.is_dir():

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from render.errors import InputError
+from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def read_mesh_and_groups(path: str | Path):
         _check_stl_size(path, head, size)
     obj = None
     if suffix == ".obj":
-        from datagen.formats.obj import read_obj
+        from sketchgen.datagen.formats.obj import read_obj
 
         obj = read_obj(path)
         vertices, faces = obj.vertices, obj.faces

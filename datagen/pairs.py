@@ -30,15 +30,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datagen.deform import DeformConfig, random_deformation
-from datagen.flow import dense_flow, shape_point_map
-from datagen.plan import WorkUnit, load_shapes
-from datagen.schema import sample_key
-from datagen.shaded import ShadeConfig
-from datagen.sketchviews import LineConfig, ShapeViews
-from datagen.triplets import ViewConfig, base_cameras
-from render.camera import Camera
-from render.raster import encode_png, ink_to_image, segment_ink
+from sketchgen.datagen.deform import DeformConfig, random_deformation
+from sketchgen.datagen.flow import dense_flow, shape_point_map
+from sketchgen.datagen.plan import WorkUnit, load_shapes
+from sketchgen.datagen.schema import sample_key
+from sketchgen.datagen.shaded import ShadeConfig
+from sketchgen.datagen.sketchviews import LineConfig, ShapeViews
+from sketchgen.datagen.triplets import ViewConfig, base_cameras
+from sketchgen.render.camera import Camera
+from sketchgen.render.raster import encode_png, ink_to_image, segment_ink
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +88,14 @@ class ShapeRenders(ShapeViews):
 
     def gbuffer(self, i: int):
         if i not in self._gbuffers:
-            from render.gbuffer import get_renderer
+            from sketchgen.render.gbuffer import get_renderer
 
             self._gbuffers[i] = get_renderer().render(self.shape.trimesh, self.cameras[i], normals=False)
         return self._gbuffers[i]
 
     def keypoints(self, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(ids (K,), points (K, 3), xy (K, 2), visible (K,)) of the shape's keypoints in ``camera``."""
-        from render.visibility import project_points
+        from sketchgen.render.visibility import project_points
 
         kp = self.shape.keypoints
         if len(kp) == 0:
@@ -141,7 +141,7 @@ def _npy(array: np.ndarray) -> bytes:
 def _side_image(renders: ShapeRenders, i: int, camera: Camera, shaded: bool, rng, config: "PairConfig") -> np.ndarray:
     if not shaded:
         return renders.view(i).image(camera, config.lines.width)
-    from datagen.shaded import shade_gbuffer, shaded_render
+    from sketchgen.datagen.shaded import shade_gbuffer, shaded_render
 
     if config.shading.renderer == "pyrender":
         return shaded_render(renders.shape.trimesh, camera, rng, config.shading)

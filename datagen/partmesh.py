@@ -19,7 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
-from datagen.keypoints import Keypoints, barycentric_points
+from sketchgen.datagen.keypoints import Keypoints, barycentric_points
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,7 +126,7 @@ def make_partmesh(vertices, faces, face_labels=None, *, part_names=None, keypoin
     vertices: (V, 3) float64 file coordinates; faces: (F, 3) int; face_labels: (F,) int or None (one
     part, label 0); keypoints index ``faces``. Keypoint face indices must already be checked.
     """
-    from datagen.meshfile import clean_faces
+    from sketchgen.datagen.meshfile import clean_faces
 
     vertices = np.asarray(vertices, np.float64)
     faces = np.asarray(faces, np.int64)
@@ -173,7 +173,7 @@ def remap_keypoints(kp: Keypoints, vertices, faces, old_to_new, keep) -> Keypoin
         bary[k] = [weights[v] for v in twin.tolist()]
     lost = np.flatnonzero(new_face < 0)
     if len(lost):
-        from datagen.sampling import closest_surface_points
+        from sketchgen.datagen.sampling import closest_surface_points
 
         from types import SimpleNamespace
 

@@ -160,7 +160,7 @@ def load_shapes(path: str | None) -> tuple[dict, list[dict]]:
     Loaded once per process and kept: every unit a worker runs reads the same collection. failures:
     [{"file", "reason"}] for meshes that could not be read.
     """
-    from datagen.collection import load_collection
+    from sketchgen.datagen.collection import load_collection
 
     key = None if path is None else str(path)
     if key not in _SHAPES:
@@ -173,7 +173,7 @@ def load_shapes(path: str | None) -> tuple[dict, list[dict]]:
 
 def shape_hash(shape) -> str:
     """SHA-256 of a PartMesh's arrays: vertices, faces, labels, keypoints."""
-    from datagen.manifest import array_hash
+    from sketchgen.datagen.manifest import array_hash
 
     kp = shape.keypoints
     return array_hash(shape.vertices, shape.faces, shape.face_labels, kp.face, kp.bary, kp.semantic_id)

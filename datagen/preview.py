@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.schema import SPLITS, TRIPLET_ROLES, zoom_key
-from datagen.shards import read_shard
-from render.errors import InputError
+from sketchgen.datagen.schema import SPLITS, TRIPLET_ROLES, zoom_key
+from sketchgen.datagen.shards import read_shard
+from sketchgen.render.errors import InputError
 
 RED, GREEN, BLUE = (0, 0, 255), (0, 170, 0), (255, 80, 0)  # BGR
 
@@ -119,7 +119,7 @@ def preview(dataset: str | Path, out: str | Path, *, limit: int = 8) -> Path:
 
     import cv2
 
-    from render.sheet import contact_sheet
+    from sketchgen.render.sheet import contact_sheet
 
     tiles, labels, columns = [], [], 2
     for sample in iter_samples(dataset, limit):

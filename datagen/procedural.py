@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.keypoints import Keypoints
-from datagen.partmesh import PartMesh, make_partmesh
-from datagen.primitives import ShapeBuilder, curve_frames
-from render.errors import InputError
+from sketchgen.datagen.keypoints import Keypoints
+from sketchgen.datagen.partmesh import PartMesh, make_partmesh
+from sketchgen.datagen.primitives import ShapeBuilder, curve_frames
+from sketchgen.render.errors import InputError
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "assets" / "bundled" / "collection.json"
 SPEC_VERSION = 1

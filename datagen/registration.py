@@ -34,8 +34,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from datagen.partmesh import PartMesh, face_components
-from datagen.sampling import closest_surface_points, sample_surface
+from sketchgen.datagen.partmesh import PartMesh, face_components
+from sketchgen.datagen.sampling import closest_surface_points, sample_surface
 
 WHOLE = -1  # key of the whole-shape alignment in ``Registration.alignments``
 

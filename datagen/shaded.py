@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import render  # noqa: F401 - sets PYOPENGL_PLATFORM before OpenGL is imported
-from render.camera import Camera
-from render.errors import InputError
+import sketchgen.render  # noqa: F401 - sets PYOPENGL_PLATFORM before OpenGL is imported
+from sketchgen.render.camera import Camera
+from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def shade_gbuffer(shape, gbuffer, rng: np.random.Generator, config: ShadeConfig 
     """
     import cv2
 
-    from datagen.sketchviews import face_barycentric
+    from sketchgen.datagen.sketchviews import face_barycentric
 
     camera = gbuffer.camera
     h, w = gbuffer.depth.shape

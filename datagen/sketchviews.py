@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from render.camera import Camera
-from render.strokes import Drawing
+from sketchgen.render.camera import Camera
+from sketchgen.render.strokes import Drawing
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class LineConfig:
 
 def extract(mesh, camera: Camera, config: LineConfig, prepared=None) -> Drawing:
     """The visible lines of ``mesh`` (trimesh.Trimesh) from ``camera``."""
-    from render.lines import extract_lines
+    from sketchgen.render.lines import extract_lines
 
     return extract_lines(mesh, camera, kinds=config.kinds, crease_deg=config.crease_deg, prepared=prepared)
 
@@ -104,7 +104,7 @@ class SketchView:
 
     def image(self, camera: Camera, width: float) -> np.ndarray:
         """(H, W) uint8 grey drawing, 255 background."""
-        from render.raster import ink_to_image
+        from sketchgen.render.raster import ink_to_image
 
         return ink_to_image(self.ink(camera, width))
 
@@ -131,7 +131,7 @@ def draw_ink(jobs, width: float) -> np.ndarray:
     One rasteriser call for all of them: a zoom image holds a few hundred short pieces, so drawing a
     triplet's nine zooms together costs far less than nine calls.
     """
-    from render.raster import segment_ink_batch
+    from sketchgen.render.raster import segment_ink_batch
 
     return _draw(jobs, width, segment_ink_batch)
 
@@ -139,7 +139,7 @@ def draw_ink(jobs, width: float) -> np.ndarray:
 def draw_images(jobs, width: float) -> np.ndarray:
     """(len(jobs), H, W) uint8 grey drawings (255 background) of (SketchView, Camera) pairs, as
     ``ink_to_image(draw_ink(jobs, width))``."""
-    from render.raster import segment_image_batch
+    from sketchgen.render.raster import segment_image_batch
 
     return _draw(jobs, width, segment_image_batch)
 
@@ -262,7 +262,7 @@ class ShapeViews:
     @property
     def prepared(self):
         if self._prepared is None:
-            from render.lines import prepare
+            from sketchgen.render.lines import prepare
 
             self._prepared = prepare(self.shape.trimesh)
         return self._prepared
@@ -275,7 +275,7 @@ class ShapeViews:
 
     def visible(self, points: np.ndarray, faces: np.ndarray) -> np.ndarray:
         """(V, N) bool: each of N points visible from each base camera."""
-        from render.visibility import project_points
+        from sketchgen.render.visibility import project_points
 
         out = np.zeros((len(self.cameras), len(points)), dtype=bool)
         if len(points):

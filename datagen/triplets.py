@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datagen.flow import correspond
-from datagen.plan import WorkUnit, load_shapes
-from datagen.schema import ROLE_NAMES, sample_key, zoom_key
-from datagen.sketchviews import LineConfig, ShapeViews, SketchView, draw_images, face_barycentric, poisson_pick
-from render.camera import Camera
-from render.raster import encode_png
-from render.views import random_views, sketchzooms_factors, zoom_cameras
+from sketchgen.datagen.flow import correspond
+from sketchgen.datagen.plan import WorkUnit, load_shapes
+from sketchgen.datagen.schema import ROLE_NAMES, sample_key, zoom_key
+from sketchgen.datagen.sketchviews import LineConfig, ShapeViews, SketchView, draw_images, face_barycentric, poisson_pick
+from sketchgen.render.camera import Camera
+from sketchgen.render.raster import encode_png
+from sketchgen.render.views import random_views, sketchzooms_factors, zoom_cameras
 
 log = logging.getLogger(__name__)
 

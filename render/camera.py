@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from render.errors import InputError
+from sketchgen.render.errors import InputError
 
 
 class CameraError(InputError):

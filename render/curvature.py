@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from render.camera import Camera
-from render.prepared import PreparedMesh
+from sketchgen.render.camera import Camera
+from sketchgen.render.prepared import PreparedMesh
 
 
 def radial_curvature(prep: PreparedMesh, camera: Camera) -> np.ndarray:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from render.camera import Camera
-from render.raster import rasterize
-from render.strokes import LINE_TYPES, Drawing
-from render.style import STYLES, make_style
-from render.svg import drawing_svg
+from sketchgen.render.camera import Camera
+from sketchgen.render.raster import rasterize
+from sketchgen.render.strokes import LINE_TYPES, Drawing
+from sketchgen.render.style import STYLES, make_style
+from sketchgen.render.svg import drawing_svg
 
 DEFAULT_LINES = ("contour", "boundary", "crease")
 
@@ -84,7 +84,7 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
     int64 faces they lie on (sharper visibility at silhouettes). Yields one DrawnView per camera, so
     callers can write each view before the next is drawn.
     """
-    from render.prepared import prepare
+    from sketchgen.render.prepared import prepare
 
     prepared = prepare(mesh)
     for index, camera in enumerate(cameras):
@@ -95,8 +95,8 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
 def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index: int = 0, points=None,
               point_faces=None, prepared=None) -> DrawnView:
     """Draw one view; ``index`` seeds the style with (config.seed, index). See ``draw_views``."""
-    from render.lines import extract_lines
-    from render.prepared import prepare
+    from sketchgen.render.lines import extract_lines
+    from sketchgen.render.prepared import prepare
 
     if prepared is None:
         prepared = prepare(mesh)
@@ -121,7 +121,7 @@ def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index:
 
 def project(mesh, camera: Camera, points, point_faces, style, prepared) -> PointViews:
     """Project (N, 3) world points and move them with ``style``'s displacement field."""
-    from render.visibility import project_points
+    from sketchgen.render.visibility import project_points
 
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     kwargs = {} if point_faces is None else {"faces": np.asarray(point_faces, dtype=np.int64)}

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from render.camera import Camera
-from render.errors import InputError
+from sketchgen.render.camera import Camera
+from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 

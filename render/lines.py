@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from render.camera import Camera
-from render.chain import chain_segments
-from render.curvature import radial_curvature, suggestive_strength
-from render.errors import InputError
-from render.prepared import SMOOTH_MAX_DEVIATION, SMOOTH_SHARP_DEG, PreparedMesh, prepare
-from render.strokes import LINE_TYPES, Drawing, Stroke
-from render.visibility import visible_pieces
+from sketchgen.render.camera import Camera
+from sketchgen.render.chain import chain_segments
+from sketchgen.render.curvature import radial_curvature, suggestive_strength
+from sketchgen.render.errors import InputError
+from sketchgen.render.prepared import SMOOTH_MAX_DEVIATION, SMOOTH_SHARP_DEG, PreparedMesh, prepare
+from sketchgen.render.strokes import LINE_TYPES, Drawing, Stroke
+from sketchgen.render.visibility import visible_pieces
 
 __all__ = ["extract_lines", "prepare", "PreparedMesh", "DEFAULT_KINDS"]
 

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from render.errors import InputError
+from sketchgen.render.errors import InputError
 
 # Vertex normals are split at edges sharper than this (degrees), as Blender's auto smooth does.
 SMOOTH_SHARP_DEG = 30.0

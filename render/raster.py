@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from render.strokes import Drawing, Stroke
+from sketchgen.render.strokes import Drawing, Stroke
 
 WHITE = 255
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from render.camera import Camera
+from sketchgen.render.camera import Camera
 
 LINE_TYPES = ("contour", "boundary", "crease", "suggestive")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from render.strokes import Drawing, Stroke
+from sketchgen.render.strokes import Drawing, Stroke
 
 STYLES = ("clean", "sketchy")
 MAX_GAPS = 8  # per stroke

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from render.strokes import Drawing, Stroke
+from sketchgen.render.strokes import Drawing, Stroke
 
 # weights at or below this are gaps, not ink
 GAP_WEIGHT = 1e-3

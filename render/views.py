@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from render.camera import Camera, CameraError, look_at_pose
+from sketchgen.render.camera import Camera, CameraError, look_at_pose
 
 # SketchZooms: windows of half-size 100*z px in a 512 px render, z = [1.8, 1.3, 0.8] - u, u ~ U(-0.3, 0.3)
 SKETCHZOOMS_Z = (1.8, 1.3, 0.8)

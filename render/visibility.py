@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from render.camera import Camera
-from render.errors import InputError
-from render.prepared import PreparedMesh, prepare
+from sketchgen.render.camera import Camera
+from sketchgen.render.errors import InputError
+from sketchgen.render.prepared import PreparedMesh, prepare
 
 PLANE_TOL = 1e-6  # x mesh bounding-box diagonal: distance from a face's plane that counts as on it
 STOP_SHORT = 1e-6  # rays stop this fraction of their length short of their point

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from render.camera import Camera
+from sketchgen.render.camera import Camera
 
 
 @pytest.fixture

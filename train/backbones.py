@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from render.errors import InputError
+from sketchgen.render.errors import InputError
 
 BACKBONES = ("resnet18", "small")
 

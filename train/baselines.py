@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from train.data import crop
+from sketchgen.train.data import crop
 
 SC_RADIAL = 6
 SC_ANGULAR = 12

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from datagen.schema import MANIFEST, PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, SPLITS, TRIPLET_ROLES, zoom_key
-from datagen.shards import read_shard
-from render.errors import InputError
-from render.views import sketchzooms_factors
+from sketchgen.datagen.schema import MANIFEST, PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, SPLITS, TRIPLET_ROLES, zoom_key
+from sketchgen.datagen.shards import read_shard
+from sketchgen.render.errors import InputError
+from sketchgen.render.views import sketchzooms_factors
 
 ROTATION_DEG = 45.0  # SketchZooms: rotation +-45 degrees about the point, horizontal flip p = 0.5
 FLIP_P = 0.5
@@ -277,7 +277,7 @@ class StrokeZooms:
     def windows(self, centres: np.ndarray, halves) -> np.ndarray:
         """(N, Z, native, native) uint8 drawings (white paper) of the windows of half-size ``halves`` px
         (Z of them) around each of the (N, 2) ``centres``, with ``width`` px lines at ``native`` px."""
-        from render.raster import segment_image_batch
+        from sketchgen.render.raster import segment_image_batch
 
         centres = np.asarray(centres, np.float64).reshape(-1, 2)
         n, z = len(centres), len(halves)

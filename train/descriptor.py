@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.backbones import build_backbone
+from sketchgen.train.backbones import build_backbone
 
 DESCRIPTOR_DIM = 128
 

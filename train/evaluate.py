@@ -28,17 +28,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from datagen.shards import read_shard
-from render.errors import InputError
-from render.views import sketchzooms_factors
-from train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
-from train.data import (TRIPLET_DRAWING, StrokeZooms, correspondence_points, dataset_kind, decode_pair_arrays,
+from sketchgen.datagen.shards import read_shard
+from sketchgen.render.errors import InputError
+from sketchgen.render.views import sketchzooms_factors
+from sketchgen.train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
+from sketchgen.train.data import (TRIPLET_DRAWING, StrokeZooms, correspondence_points, dataset_kind, decode_pair_arrays,
                         list_shards, read_manifest, triplet_stream, zoom_drawing_of)
-from train.descriptor import describe
-from train.loop import TrainConfig, build_model, seed_everything
-from train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
+from sketchgen.train.descriptor import describe
+from sketchgen.train.loop import TrainConfig, build_model, seed_everything
+from sketchgen.train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
                            nearest_neighbours, pck_both_refs)
-from train.warp import sample_grid_at
+from sketchgen.train.warp import sample_grid_at
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def decode_resized(pair: dict, size: int) -> dict:
     h = pair["a_grey"].shape[0]
     if h == size:
         return pair
-    from train.data import resize_flow, to_ink
+    from sketchgen.train.data import resize_flow, to_ink
 
     s = size / h
     out = dict(pair)

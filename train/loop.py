@@ -27,12 +27,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from render.errors import InputError
-from train.data import dataset_kind, pair_stream, point_stream, triplet_stream, zoom_drawing_of
-from train.descriptor import Descriptor
-from train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
+from sketchgen.render.errors import InputError
+from sketchgen.train.data import dataset_kind, pair_stream, point_stream, triplet_stream, zoom_drawing_of
+from sketchgen.train.descriptor import Descriptor
+from sketchgen.train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
                           grid_error_px, hardest_negative, multiscale_flow_loss, triplet_semi_hard)
-from train.warp import STN_SIZE, WarpEstimator
+from sketchgen.train.warp import STN_SIZE, WarpEstimator
 
 log = logging.getLogger(__name__)
 

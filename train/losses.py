@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from train.warp import grid_to_pixels, identity_grid, pixels_to_grid
+from sketchgen.train.warp import grid_to_pixels, identity_grid, pixels_to_grid
 
 TRIPLET_MARGIN = 1.0
 MAX_NEGATIVES = 5

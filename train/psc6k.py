@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from render.errors import InputError
-from train.data import to_ink
-from train.evaluate import WARP_METHODS, warp_records
-from train.metrics import mean_records
+from sketchgen.render.errors import InputError
+from sketchgen.train.data import to_ink
+from sketchgen.train.evaluate import WARP_METHODS, warp_records
+from sketchgen.train.metrics import mean_records
 
 PSC_COLUMNS = ("photo", "sketch", "class", "XA", "YA", "XB", "YB")
 PSC_SIZE = 256

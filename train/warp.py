@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.backbones import build_backbone
+from sketchgen.train.backbones import build_backbone
 
 CORR_LAYERS = (2, 3)
 FEAT_SIZE = 16

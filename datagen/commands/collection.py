@@ -25,8 +25,8 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from datagen.collection import load_collection
-    from datagen.cli import UsageError
+    from sketchgen.datagen.collection import load_collection
+    from sketchgen.datagen.cli import UsageError
 
     if args.max_faces is not None and args.max_faces <= 0:
         raise UsageError(f"--max-faces must be positive, got {args.max_faces}")

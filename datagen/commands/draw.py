@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.cli import UsageError
-from render.errors import InputError
+from sketchgen.datagen.cli import UsageError
+from sketchgen.render.errors import InputError
 
 HELP = "draw a mesh from one or more cameras: PNG, SVG and projected points"
 
@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from render.draw import DEFAULT_LINES
-    from render.strokes import LINE_TYPES
-    from render.style import STYLES
+    from sketchgen.render.draw import DEFAULT_LINES
+    from sketchgen.render.strokes import LINE_TYPES
+    from sketchgen.render.style import STYLES
 
     parser.add_argument("mesh", type=Path, metavar="MESH", help="mesh file (OBJ, PLY, OFF, STL, GLB), drawn in its own coordinates")
     parser.add_argument("--camera", type=Path, required=True, metavar="CAMERA.json", help="camera JSON: one camera or a list")
@@ -48,9 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from datagen.meshfile import read_mesh
-    from render.camera import load_cameras
-    from render.draw import DrawConfig, draw_views
+    from sketchgen.datagen.meshfile import read_mesh
+    from sketchgen.render.camera import load_cameras
+    from sketchgen.render.draw import DrawConfig, draw_views
 
     try:
         config = DrawConfig(lines=tuple(k.strip() for k in args.lines.split(",") if k.strip()),
@@ -85,7 +85,7 @@ def output_paths(out: Path, n_views: int) -> list[Path]:
 
 def write_view(view, png: Path, *, semantic_id=None, compression: int = 1) -> None:
     """Write ``png``, its .svg and, when the view has points, its .points.json (each atomically)."""
-    from render.raster import encode_png
+    from sketchgen.render.raster import encode_png
 
     write_atomic(png, encode_png(view.image, compression=compression))
     write_atomic(png.with_suffix(".svg"), view.svg.encode())
@@ -133,7 +133,7 @@ def keypoint_points(path: Path, mesh, mesh_path: Path):
 
     A KeypointNet file holding several models is read for the model named like the mesh file's stem.
     """
-    from datagen.keypoints import load_keypoints
+    from sketchgen.datagen.keypoints import load_keypoints
 
     try:
         kp = load_keypoints(path, mesh)

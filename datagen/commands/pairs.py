@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from datagen.commands.triplets import add_common_arguments, collection_arg, line_config, run_builder
+from sketchgen.datagen.commands.triplets import add_common_arguments, collection_arg, line_config, run_builder
 
 HELP = "build a warp-pretraining pair dataset with dense flow (sharded, resumable, local or Dask workers)"
 
@@ -26,10 +26,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from datagen.cli import UsageError
-    from datagen.pairs import PairConfig
-    from datagen.shaded import ShadeConfig
-    from datagen.triplets import ViewConfig
+    from sketchgen.datagen.cli import UsageError
+    from sketchgen.datagen.pairs import PairConfig
+    from sketchgen.datagen.shaded import ShadeConfig
+    from sketchgen.datagen.triplets import ViewConfig
 
     def items(text):
         return tuple(t.strip() for t in text.split(",") if t.strip())
@@ -42,11 +42,11 @@ def run(args) -> int:
             shading=ShadeConfig(renderer=args.shading))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    code = run_builder(args, dataset="pairs", builder="datagen.pairs", config=config)
+    code = run_builder(args, dataset="pairs", builder="sketchgen.datagen.pairs", config=config)
     if args.export_psc and args.shard_index is None:
         import sys
 
-        from datagen.export_psc import export_psc
+        from sketchgen.datagen.export_psc import export_psc
 
         counts = export_psc(args.out, args.export_psc)
         print(f"PSC layout: {counts} -> {args.export_psc}", file=sys.stderr)

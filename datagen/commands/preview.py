@@ -15,8 +15,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from datagen.cli import UsageError
-    from datagen.preview import preview
+    from sketchgen.datagen.cli import UsageError
+    from sketchgen.datagen.preview import preview
 
     if args.samples < 1:
         raise UsageError(f"--samples must be at least 1, got {args.samples}")

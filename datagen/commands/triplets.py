@@ -37,8 +37,8 @@ def collection_arg(value: str | None) -> str | None:
 
 
 def run_builder(args, *, dataset: str, builder: str, config) -> int:
-    from datagen.cli import UsageError
-    from datagen.execute import run_dataset
+    from sketchgen.datagen.cli import UsageError
+    from sketchgen.datagen.execute import run_dataset
 
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
@@ -58,11 +58,11 @@ def run_builder(args, *, dataset: str, builder: str, config) -> int:
 
 
 def line_config(args):
-    from datagen.sketchviews import LineConfig
-    from datagen.cli import UsageError
+    from sketchgen.datagen.sketchviews import LineConfig
+    from sketchgen.datagen.cli import UsageError
 
     kinds = tuple(k.strip() for k in args.lines.split(",") if k.strip())
-    from render.strokes import LINE_TYPES
+    from sketchgen.render.strokes import LINE_TYPES
 
     bad = [k for k in kinds if k not in LINE_TYPES]
     if bad or not kinds:
@@ -85,8 +85,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from datagen.cli import UsageError
-    from datagen.triplets import TripletConfig, ViewConfig
+    from sketchgen.datagen.cli import UsageError
+    from sketchgen.datagen.triplets import TripletConfig, ViewConfig
 
     try:
         config = TripletConfig(
@@ -96,4 +96,4 @@ def run(args) -> int:
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return run_builder(args, dataset="triplets", builder="datagen.triplets", config=config)
+    return run_builder(args, dataset="triplets", builder="sketchgen.datagen.triplets", config=config)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from render.errors import InputError
+from sketchgen.render.errors import InputError
 
 _SLASH = re.compile(r"/\S*")
 

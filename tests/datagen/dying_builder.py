@@ -5,7 +5,7 @@ import os
 import signal
 from pathlib import Path
 
-from datagen import triplets
+from sketchgen.datagen import triplets
 
 DIE_UNIT = 1
 

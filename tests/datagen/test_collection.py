@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from datagen.collection import load_collection
-from render.errors import InputError
+from sketchgen.datagen.collection import load_collection
+from sketchgen.render.errors import InputError
 
 # file name -> words its failure reason must contain
 BAD = {
@@ -122,7 +122,7 @@ def test_manifest_with_shapenet_part_points(tmp_path):
 
 
 def test_bundled_style_spec_with_a_bad_entry(tmp_path):
-    from datagen.procedural import generate_spec
+    from sketchgen.datagen.procedural import generate_spec
 
     spec = generate_spec(3, instances=2)
     del spec["shapes"][1]["params"]["seat_w"]

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from datagen.deform import Deformation, DeformConfig, ThinPlateSpline, random_deformation
+from sketchgen.datagen.deform import Deformation, DeformConfig, ThinPlateSpline, random_deformation
 
 
 def test_tps_interpolates_control_points_and_keeps_affine_exact():

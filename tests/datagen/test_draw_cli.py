@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from datagen.cli import main
-from render.camera import Camera
+from sketchgen.datagen.cli import main
+from sketchgen.render.camera import Camera
 
 RADIUS = 1.0
 DISTANCE = 3.0
@@ -285,7 +285,7 @@ def test_subprocess_bad_input_prints_one_line_without_traceback(tmp_path):
     cam = camera_json(tmp_path / "c.json", FRONT)
     missing = tmp_path / "nowhere.obj"
     for argv, named in (([str(missing)], str(missing)), ([str(missing), "--lines", "hatching"], "hatching")):
-        proc = subprocess.run([sys.executable, "-m", "datagen.cli", "draw", *argv, "--camera", str(cam),
+        proc = subprocess.run([sys.executable, "-m", "sketchgen.datagen.cli", "draw", *argv, "--camera", str(cam),
                                "--out", str(tmp_path / "o.png")], capture_output=True, text=True, timeout=120,
                               cwd=Path(__file__).resolve().parents[2])
         assert proc.returncode == 2
@@ -294,20 +294,20 @@ def test_subprocess_bad_input_prints_one_line_without_traceback(tmp_path):
 
 
 def test_draw_views_prepares_the_mesh_once_for_all_cameras(monkeypatch):
-    import render.lines
-    import render.prepared
-    from render.draw import DrawConfig, draw_views
-    from render.views import orbit
+    import sketchgen.render.lines
+    import sketchgen.render.prepared
+    from sketchgen.render.draw import DrawConfig, draw_views
+    from sketchgen.render.views import orbit
 
     calls = []
-    real = render.prepared.prepare
+    real = sketchgen.render.prepared.prepare
 
     def counting(mesh):
         calls.append(mesh)
         return real(mesh)
 
-    monkeypatch.setattr(render.prepared, "prepare", counting)
-    monkeypatch.setattr(render.lines, "prepare", counting)
+    monkeypatch.setattr(sketchgen.render.prepared, "prepare", counting)
+    monkeypatch.setattr(sketchgen.render.lines, "prepare", counting)
     mesh = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
     cams = orbit([20.0], [0.0, 90.0, 180.0, 270.0], distance=3.0, width=64, height=64)
     views = list(draw_views(mesh, cams, DrawConfig(), points=np.array([[0.1, -0.2, 0.5]])))  # on the +Z face

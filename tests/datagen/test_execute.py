@@ -3,9 +3,9 @@ import shutil
 
 import pytest
 
-from datagen.execute import Job, execute, run_dataset
-from datagen.plan import plan_units
-from datagen.triplets import TripletConfig, ViewConfig
+from sketchgen.datagen.execute import Job, execute, run_dataset
+from sketchgen.datagen.plan import plan_units
+from sketchgen.datagen.triplets import TripletConfig, ViewConfig
 from dying_builder import DIE_UNIT, marker
 from tiny_datasets import any_spec, shard_hashes
 
@@ -20,7 +20,7 @@ def reference(tmp_path_factory):
     folder = tmp_path_factory.mktemp("execute")
     spec = any_spec(folder, "mug", 3)
     out = folder / "ref"
-    summary = run_dataset(dataset="triplets", builder="datagen.triplets", config=_config(spec), out_dir=out,
+    summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec), out_dir=out,
                           progress=False)
     return spec, out, summary, shard_hashes(out)
 
@@ -30,10 +30,10 @@ def test_same_command_twice_and_resume_skip(reference, tmp_path):
     assert summary["units"] == 3 and summary["samples"] > 0 and not summary["errors"]
     assert len(hashes) == 4  # 3 shards + manifest
     again = tmp_path / "again"
-    run_dataset(dataset="triplets", builder="datagen.triplets", config=_config(spec), out_dir=again, progress=False)
+    run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec), out_dir=again, progress=False)
     assert shard_hashes(again) == hashes
     # a second run over a finished folder skips every unit and rewrites the same manifest
-    second = run_dataset(dataset="triplets", builder="datagen.triplets", config=_config(spec), out_dir=again,
+    second = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec), out_dir=again,
                          progress=False)
     assert second["skipped"] == 3 and shard_hashes(again) == hashes
     manifest = json.loads((again / "manifest.json").read_text())

@@ -1,7 +1,7 @@
 import numpy as np
 
-from datagen.flow import dense_flow, lift, pixel_centres, sample_flow
-from render.camera import Camera
+from sketchgen.datagen.flow import dense_flow, lift, pixel_centres, sample_flow
+from sketchgen.render.camera import Camera
 
 
 def _sphere_depth(cam: Camera, radius=1.0):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from datagen.loaders import load_partmesh, read_labels
-from render.errors import InputError
+from sketchgen.datagen.loaders import load_partmesh, read_labels
+from sketchgen.render.errors import InputError
 
 
 def _two_boxes():

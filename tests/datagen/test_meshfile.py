@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from datagen.meshfile import clean_faces, read_mesh
-from render.errors import InputError
+from sketchgen.datagen.meshfile import clean_faces, read_mesh
+from sketchgen.render.errors import InputError
 
 
 @pytest.mark.parametrize("ext", ["obj", "ply", "off", "stl", "glb"])
@@ -80,7 +80,7 @@ def test_clean_faces_counts_and_remaps():
 
 
 def test_obj_comments_colours_groups_and_errors(tmp_path):
-    from datagen.formats.obj import read_obj
+    from sketchgen.datagen.formats.obj import read_obj
 
     path = tmp_path / "c.obj"
     path.write_text("# header\nmtllib x.mtl\nv 0 0 0 1 0 0\nv\t1 0 0\nv 0 1 0 # colourless\nvn 0 0 1\n"

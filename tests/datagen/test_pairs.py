@@ -5,12 +5,12 @@ import cv2
 import numpy as np
 import pytest
 
-from datagen.execute import run_dataset
-from datagen.flow import sample_flow
-from datagen.pairs import PairConfig
-from datagen.plan import load_shapes
-from datagen.triplets import ViewConfig
-from render.camera import Camera
+from sketchgen.datagen.execute import run_dataset
+from sketchgen.datagen.flow import sample_flow
+from sketchgen.datagen.pairs import PairConfig
+from sketchgen.datagen.plan import load_shapes
+from sketchgen.datagen.triplets import ViewConfig
+from sketchgen.render.camera import Camera
 from tiny_datasets import samples, tiny_spec
 
 SIZE = 128
@@ -21,7 +21,7 @@ def pair_set(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pairs")
     spec = tiny_spec(folder, "mug")
     config = PairConfig(collection=str(spec), seed=5, camera=ViewConfig(views=3, size=SIZE), pairs=6)
-    summary = run_dataset(dataset="pairs", builder="datagen.pairs", config=config, out_dir=folder / "out",
+    summary = run_dataset(dataset="pairs", builder="sketchgen.datagen.pairs", config=config, out_dir=folder / "out",
                           progress=False)
     return config, folder / "out", summary
 
@@ -156,7 +156,7 @@ def test_flow_carries_visible_keypoints_onto_their_partners(pair_set):
 
 def test_deformation_flow_is_exact(pair_set):
     """For a deformed pair, B's keypoints are A's moved by the stored deformation, and so is the flow."""
-    from datagen.deform import Deformation, ThinPlateSpline
+    from sketchgen.datagen.deform import Deformation, ThinPlateSpline
 
     config, out, _ = pair_set
     seen = 0
@@ -180,7 +180,7 @@ def test_deformation_flow_is_exact(pair_set):
 def test_psc_export_layout(pair_set, tmp_path):
     import csv
 
-    from datagen.export_psc import export_psc
+    from sketchgen.datagen.export_psc import export_psc
 
     _, out, _ = pair_set
     counts = export_psc(out, tmp_path / "psc")
@@ -208,7 +208,7 @@ def test_psc_export_layout(pair_set, tmp_path):
 
 
 def test_preview_sheet(pair_set, tmp_path):
-    from datagen.preview import preview
+    from sketchgen.datagen.preview import preview
 
     _, out, _ = pair_set
     sheet = cv2.imread(str(preview(out, tmp_path / "sheet.png", limit=4)))
@@ -220,8 +220,8 @@ def test_preview_sheet(pair_set, tmp_path):
 
 
 def test_pyrender_shading_covers_the_gbuffer_mask():
-    from datagen.shaded import ShadeConfig, shade_gbuffer, shaded_render
-    from render.gbuffer import get_renderer
+    from sketchgen.datagen.shaded import ShadeConfig, shade_gbuffer, shaded_render
+    from sketchgen.render.gbuffer import get_renderer
 
     shape = next(iter(load_shapes(None)[0].values()))
     cam = Camera.looking_at((0.0, 0.4, 3.0), (0.0, 0.0, 0.0), width=96, height=96, yfov_deg=40.0)

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from datagen.plan import assign_splits, plan_units, select_units, unit_rng, unit_seed
+from sketchgen.datagen.plan import assign_splits, plan_units, select_units, unit_rng, unit_seed
 
 
 def _shapes():

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from datagen import procedural
-from datagen.collection import load_collection
-from datagen.meshfile import clean_faces
+from sketchgen.datagen import procedural
+from sketchgen.datagen.collection import load_collection
+from sketchgen.datagen.meshfile import clean_faces
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from datagen.collection import load_collection
-from datagen.partmesh import make_partmesh
-from datagen.procedural import exact_correspondence
-from datagen.registration import align_points, keypoint_matches, register, register_points
-from datagen.sampling import sample_surface
+from sketchgen.datagen.collection import load_collection
+from sketchgen.datagen.partmesh import make_partmesh
+from sketchgen.datagen.procedural import exact_correspondence
+from sketchgen.datagen.registration import align_points, keypoint_matches, register, register_points
+from sketchgen.datagen.sampling import sample_surface
 
 
 @pytest.fixture(scope="module")

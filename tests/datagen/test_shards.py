@@ -1,6 +1,6 @@
 import hashlib
 
-from datagen.shards import read_shard, write_shard
+from sketchgen.datagen.shards import read_shard, write_shard
 
 
 def _samples(n):

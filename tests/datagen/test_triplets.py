@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from datagen.execute import run_dataset
-from datagen.plan import assign_splits, load_shapes
-from datagen.triplets import TripletConfig, ViewConfig
-from render.camera import Camera
+from sketchgen.datagen.execute import run_dataset
+from sketchgen.datagen.plan import assign_splits, load_shapes
+from sketchgen.datagen.triplets import TripletConfig, ViewConfig
+from sketchgen.render.camera import Camera
 from tiny_datasets import samples, tiny_spec
 
 SIZE = 160
@@ -19,7 +19,7 @@ def triplet_set(tmp_path_factory):
     spec = tiny_spec(folder)
     config = TripletConfig(collection=str(spec), seed=3, camera=ViewConfig(views=3, size=384), points=3,
                            size=SIZE, other_shape=0.5)
-    summary = run_dataset(dataset="triplets", builder="datagen.triplets", config=config, out_dir=folder / "out",
+    summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config, out_dir=folder / "out",
                           progress=False)
     return config, folder / "out", summary
 
@@ -101,7 +101,7 @@ def test_bad_config_is_rejected():
 
 
 def test_preview_marks_the_points(triplet_set, tmp_path):
-    from datagen.preview import preview
+    from sketchgen.datagen.preview import preview
 
     _, out, _ = triplet_set
     sheet = cv2.imread(str(preview(out, tmp_path / "sheet.png", limit=2)))
@@ -113,8 +113,8 @@ def test_preview_marks_the_points(triplet_set, tmp_path):
 
 
 def test_keypoint_anchors_are_the_shapes_keypoints(triplet_set):
-    from datagen.plan import plan_units
-    from datagen.triplets import build_unit
+    from sketchgen.datagen.plan import plan_units
+    from sketchgen.datagen.triplets import build_unit
 
     config, _, _ = triplet_set
     shapes = load_shapes(config.collection)[0]

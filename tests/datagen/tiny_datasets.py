@@ -4,9 +4,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from datagen.plan import assign_splits
-from datagen.procedural import load_spec
-from datagen.shards import read_shard
+from sketchgen.datagen.plan import assign_splits
+from sketchgen.datagen.procedural import load_spec
+from sketchgen.datagen.shards import read_shard
 
 
 def tiny_spec(folder: Path, category: str = "chair", n: int = 2) -> Path:

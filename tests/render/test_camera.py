@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from render.camera import Camera, CameraError, load_cameras
-from render.views import fibonacci, orbit, random_views, sketchzooms_factors, zoom_cameras
+from sketchgen.render.camera import Camera, CameraError, load_cameras
+from sketchgen.render.views import fibonacci, orbit, random_views, sketchzooms_factors, zoom_cameras
 
 
 def test_origin_projects_to_image_centre(front_camera):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from render.camera import Camera
-from render.errors import InputError
-from render.gbuffer import GBufferRenderer, RenderBackendError, get_renderer
+from sketchgen.render.camera import Camera
+from sketchgen.render.errors import InputError
+from sketchgen.render.gbuffer import GBufferRenderer, RenderBackendError, get_renderer
 
 
 def _marker_centroid(camera, point, radius):

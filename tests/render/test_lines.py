@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from render.camera import Camera
-from render.errors import InputError
-from render.gbuffer import get_renderer
-from render.lines import extract_lines, prepare
-from render.views import camera_from_direction, direction
+from sketchgen.render.camera import Camera
+from sketchgen.render.errors import InputError
+from sketchgen.render.gbuffer import get_renderer
+from sketchgen.render.lines import extract_lines, prepare
+from sketchgen.render.views import camera_from_direction, direction
 
 
 def _length(strokes):
@@ -225,7 +225,7 @@ def test_unknown_line_type_is_input_error(cube, front_camera):
 
 
 def test_chaining_joins_pieces_at_shared_ends_only():
-    from render.chain import chain_segments
+    from sketchgen.render.chain import chain_segments
 
     # pieces: 0: 1->2, 1: 3->2 (reversed), 2: 3->4, 3: 4->5, 4: 4->6 (node 4 is a junction of three),
     # 5: 7->8, 6: 8->7 (a two-piece loop)
@@ -313,7 +313,7 @@ def test_coarse_convex_polyhedron_outline_fully_drawn(seed):
 
 
 def test_only_coarse_meshes_get_faceted_contours(sphere, torus):
-    from render.prepared import SMOOTH_MAX_DEVIATION, SMOOTH_SHARP_DEG
+    from sketchgen.render.prepared import SMOOTH_MAX_DEVIATION, SMOOTH_SHARP_DEG
 
     def coarse_fraction(mesh):
         prep = prepare(mesh)

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from render.camera import Camera
-from render.raster import encode_png, ink_to_image, rasterize, stroke_ink
-from render.strokes import Drawing, Stroke
+from sketchgen.render.camera import Camera
+from sketchgen.render.raster import encode_png, ink_to_image, rasterize, stroke_ink
+from sketchgen.render.strokes import Drawing, Stroke
 
 
 def make_stroke(xy, weight=None, kind="contour") -> Stroke:
@@ -85,7 +85,7 @@ def test_rasterize_drawing_size_background_and_png_round_trip():
 
 
 def test_batch_draws_each_image_as_a_call_of_its_own_and_scatter_max_is_exact():
-    from render.raster import _scatter_max, segment_image_batch, segment_ink, segment_ink_batch
+    from sketchgen.render.raster import _scatter_max, segment_image_batch, segment_ink, segment_ink_batch
 
     rng = np.random.default_rng(5)
     a = rng.uniform(-10, 58, (60, 2))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from render.sheet import LABEL_PX, contact_sheet
+from sketchgen.render.sheet import LABEL_PX, contact_sheet
 
 
 def test_tiles_are_placed_row_major_with_labels_below():

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from render.camera import Camera
-from render.raster import encode_png, rasterize
-from render.strokes import Drawing, Stroke
-from render.style import CleanStyle, SketchyConfig, SketchyStyle, make_style
+from sketchgen.render.camera import Camera
+from sketchgen.render.raster import encode_png, rasterize
+from sketchgen.render.strokes import Drawing, Stroke
+from sketchgen.render.style import CleanStyle, SketchyConfig, SketchyStyle, make_style
 
 
 def make_stroke(xy, kind="contour") -> Stroke:

@@ -4,9 +4,9 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from render.camera import Camera
-from render.strokes import Drawing, Stroke
-from render.svg import drawing_svg
+from sketchgen.render.camera import Camera
+from sketchgen.render.strokes import Drawing, Stroke
+from sketchgen.render.svg import drawing_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

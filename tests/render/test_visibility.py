@@ -3,11 +3,11 @@ import pytest
 import trimesh
 from trimesh.ray.ray_triangle import RayMeshIntersector
 
-from render.camera import Camera
-from render.errors import InputError
-from render.gbuffer import get_renderer
-from render.views import camera_from_direction, direction
-from render.visibility import project_points
+from sketchgen.render.camera import Camera
+from sketchgen.render.errors import InputError
+from sketchgen.render.gbuffer import get_renderer
+from sketchgen.render.views import camera_from_direction, direction
+from sketchgen.render.visibility import project_points
 
 
 def _near_silhouette(camera, gbuf, xy, jump):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from datagen.schema import sample_key, zoom_key
-from datagen.shards import write_shard
+from sketchgen.datagen.schema import sample_key, zoom_key
+from sketchgen.datagen.shards import write_shard
 
 
 # one thread: these tiny models gain nothing from more, and on a shared machine extra threads only

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from train.baselines import affine_grid, shape_context, shape_context_descriptors
-from train.warp import WarpEstimator
+from sketchgen.train.baselines import affine_grid, shape_context, shape_context_descriptors
+from sketchgen.train.warp import WarpEstimator
 
 
 def test_shape_context_bins_on_a_hand_made_case():

@@ -4,7 +4,7 @@ import sys
 
 import cv2
 
-from datagen.cli import main
+from sketchgen.datagen.cli import main
 
 
 def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
@@ -40,10 +40,10 @@ def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
 
 
 def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth, monkeypatch):
-    import train.evaluate
-    from train.data import StrokeZooms
-    from train.evaluate import zoom_drawing
-    from train.loop import load_run
+    import sketchgen.train.evaluate
+    from sketchgen.train.data import StrokeZooms
+    from sketchgen.train.evaluate import zoom_drawing
+    from sketchgen.train.loop import load_run
 
     drawn = set()
 
@@ -52,7 +52,7 @@ def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth,
             drawn.add((native, width))
             super().__init__(grey, native=native, width=width, **kw)
 
-    monkeypatch.setattr(train.evaluate, "StrokeZooms", Recording)
+    monkeypatch.setattr(sketchgen.train.evaluate, "StrokeZooms", Recording)
 
     trip = synth.write_dataset(tmp_path / "trip", "triplet", {"train": [4], "test": [4]}, size=32)
     pairs = synth.write_dataset(tmp_path / "pairs", "pair", {"train": [4], "test": [3]}, size=64)
@@ -109,7 +109,7 @@ def test_eval_warns_when_the_run_trained_on_shapes_of_the_evaluated_split(tmp_pa
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "datagen.cli", "train", "warp", "--data", str(tmp_path / "none"),
+    proc = subprocess.run([sys.executable, "-m", "sketchgen.datagen.cli", "train", "warp", "--data", str(tmp_path / "none"),
                            "--out", str(tmp_path / "run")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from render.errors import InputError
-from train.data import (NEAR_NEGATIVE_PX, ShardStream, StrokeZooms, list_shards, make_point_decoder,
+from sketchgen.render.errors import InputError
+from sketchgen.train.data import (NEAR_NEGATIVE_PX, ShardStream, StrokeZooms, list_shards, make_point_decoder,
                         make_triplet_decoder, pick_negatives, resize_flow, rotate_flip, to_ink, zoom_crops)
 
 
@@ -145,7 +145,7 @@ def test_stroke_zooms_keep_the_line_width_constant_across_zooms():
 def test_stroke_zooms_draw_like_a_triplet_zoom():
     # a triplet's zoom is drawn by render.raster at 224 px with 1.5 px lines, then resampled by to_ink;
     # a window of a finished drawing must come out the same, not as a whole-pixel cv2 line
-    from render.raster import ink_to_image, segment_ink
+    from sketchgen.render.raster import ink_to_image, segment_ink
 
     grey = np.full((256, 256), 255, np.uint8)
     grey[99:102, 20:236] = 0  # a 3 px line whose skeleton runs along y = 100.5

@@ -1,7 +1,7 @@
 import torch
 
-from train.descriptor import Descriptor
-from train.loop import TrainConfig, train
+from sketchgen.train.descriptor import Descriptor
+from sketchgen.train.loop import TrainConfig, train
 
 
 def test_zoom_pooling_is_elementwise_across_zooms(monkeypatch):

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from render.errors import InputError
-from train.loop import TrainConfig, busy_cores, learning_rate, load_run, train, usable_cores
+from sketchgen.render.errors import InputError
+from sketchgen.train.loop import TrainConfig, busy_cores, learning_rate, load_run, train, usable_cores
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_tensorboard_logs_the_loss_or_says_what_is_missing(tmp_path, data):
 
 
 def test_tensorboard_writer_is_closed_when_a_step_fails(tmp_path, data, monkeypatch):
-    import train.loop as loop
+    import sketchgen.train.loop as loop
 
     class Writer:
         closed = False

@@ -1,8 +1,8 @@
 import torch
 
-from train.losses import (candidate_negatives, contrastive, flow_to_grid, forward_backward_loss, grid_error_px,
+from sketchgen.train.losses import (candidate_negatives, contrastive, flow_to_grid, forward_backward_loss, grid_error_px,
                           hardest_negative, triplet_semi_hard)
-from train.warp import grid_to_pixels, identity_grid
+from sketchgen.train.warp import grid_to_pixels, identity_grid
 
 
 def _on_line(*xs):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from train.metrics import accuracy_curve, bbox_size, mean_records, nearest_neighbours, pck, pck_both_refs
+from sketchgen.train.metrics import accuracy_curve, bbox_size, mean_records, nearest_neighbours, pck, pck_both_refs
 
 
 def test_pck_on_a_hand_made_case():

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from render.errors import InputError
-from train.psc6k import evaluate_psc6k, read_psc6k
-from train.warp import WarpEstimator
+from sketchgen.render.errors import InputError
+from sketchgen.train.psc6k import evaluate_psc6k, read_psc6k
+from sketchgen.train.warp import WarpEstimator
 
 
 def _write_set(root, synth):

@@ -1,7 +1,7 @@
 import torch
 
-from train.loop import TrainConfig, train
-from train.warp import WarpEstimator, grid_to_pixels, identity_grid, pixels_to_grid, sample_grid_at
+from sketchgen.train.loop import TrainConfig, train
+from sketchgen.train.warp import WarpEstimator, grid_to_pixels, identity_grid, pixels_to_grid, sample_grid_at
 
 
 def test_grid_pixel_conventions():
@@ -40,7 +40,7 @@ def test_warp_loss_falls_on_a_tiny_set(tmp_path, synth):
 
 
 def test_correlation_layout_is_psc_by_default():
-    from train.warp import STN
+    from sketchgen.train.warp import STN
 
     g = torch.Generator().manual_seed(0)
     src = {f"layer{i}": torch.randn(1, 8, 16, 16, generator=g) for i in (2, 3)}

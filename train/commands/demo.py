@@ -51,10 +51,10 @@ def _stage(name: str, t0: float) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from datagen.cli import UsageError, main as cli
-    from train.commands.eval import describe_triplets, evaluate_run, format_table
-    from train.evaluate import write_json
-    from train.loop import TrainConfig, default_threads, train
+    from sketchgen.datagen.cli import UsageError, main as cli
+    from sketchgen.train.commands.eval import describe_triplets, evaluate_run, format_table
+    from sketchgen.train.evaluate import write_json
+    from sketchgen.train.loop import TrainConfig, default_threads, train
 
     t0 = time.perf_counter()
     out: Path = args.out
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads or default_threads())
 
     try:
-        from datagen.gallery import draw_gallery
+        from sketchgen.datagen.gallery import draw_gallery
 
         sheet = draw_gallery(out / "gallery", seed=args.seed)
         _stage(f"gallery: {sheet}", t0)
@@ -130,10 +130,10 @@ def _write_warp_examples(run: Path, pairs: Path, path: Path, device: str, n: int
     import numpy as np
     import torch
 
-    from train.evaluate import decode_resized, iter_pairs, pair_keypoints_or_flow
-    from train.loop import load_run
-    from train.plots import write_png
-    from train.warp import sample_grid_at
+    from sketchgen.train.evaluate import decode_resized, iter_pairs, pair_keypoints_or_flow
+    from sketchgen.train.loop import load_run
+    from sketchgen.train.plots import write_png
+    from sketchgen.train.warp import sample_grid_at
 
     model, cfg = load_run(run, device)
     rng = np.random.default_rng(0)

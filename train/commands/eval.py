@@ -55,11 +55,11 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
                  psc6k: str | None = None, psc6k_images: str | None = None, triplets: str | None = None,
                  device: str = "cpu") -> dict:
     """Evaluate one run; writes OUT/<model>.png and returns {"metrics": {...}, "details": {...}}."""
-    from render.errors import InputError
-    from train.data import dataset_kind
-    from train.evaluate import evaluate_descriptor, evaluate_warp, trained_on, triplet_accuracy
-    from train.loop import load_run
-    from train.plots import bar_plot, curve_plot, write_png
+    from sketchgen.render.errors import InputError
+    from sketchgen.train.data import dataset_kind
+    from sketchgen.train.evaluate import evaluate_descriptor, evaluate_warp, trained_on, triplet_accuracy
+    from sketchgen.train.loop import load_run
+    from sketchgen.train.plots import bar_plot, curve_plot, write_png
 
     net, cfg = load_run(run, device)
     if cfg.model != model:
@@ -94,7 +94,7 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
             write_png(bar_plot(res["methods"], ["pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"],
                                f"warp PCK, {split} split ({res['pairs']} pairs)"), out / "warp.png")
         if psc6k is not None:
-            from train.psc6k import evaluate_psc6k
+            from sketchgen.train.psc6k import evaluate_psc6k
 
             res = evaluate_psc6k(net, cfg.size, psc6k, psc6k_images, device=device)
             metrics["warp_psc6k"] = res["methods"]
@@ -109,8 +109,8 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from train.evaluate import write_json
-    from train.loop import default_threads
+    from sketchgen.train.evaluate import write_json
+    from sketchgen.train.loop import default_threads
 
     torch.set_num_threads(args.threads or default_threads())
 

@@ -57,7 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args):
-    from train.loop import TrainConfig
+    from sketchgen.train.loop import TrainConfig
 
     return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
                        batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device,
@@ -72,7 +72,7 @@ def config_from_args(args):
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from train.loop import default_threads, train
+    from sketchgen.train.loop import default_threads, train
 
     torch.set_num_threads(args.threads or default_threads())
     result = train(config_from_args(args))

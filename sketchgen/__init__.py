@@ -1,0 +1,50 @@
+"""sketchgen: line-drawing datasets with exact point correspondences from part-registered 3D meshes,
+and the models that consume them.
+
+One import namespace. The repository's top-level folders are its subpackages (the mapping is in
+``pyproject.toml``): ``sketchgen.render`` (cameras, G-buffers, lines, strokes, rasterisation),
+``sketchgen.datagen`` (collections, correspondence, dataset builders, shards, the CLI) and
+``sketchgen.train`` (shard readers, models, training, evaluation). Nothing else is installed at top
+level, so a user's own ``train.py`` or ``render.py`` never shadows them.
+
+The entry points a user needs from Python are exported here and imported on first use, so that
+``import sketchgen`` loads neither OpenGL nor torch:
+
+- ``load_collection(path=None)`` -> ``Collection`` (``sketchgen.datagen.collection``)
+- ``Camera``, ``DrawConfig``, ``draw_views(mesh, cameras, config)`` (``sketchgen.render``)
+- ``read_shard(path)``, ``write_shard(path, samples)`` (``sketchgen.datagen.shards``)
+- ``triplet_stream(root, split)``, ``pair_stream(root, split)`` (``sketchgen.train.data``; need torch)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_collection": "sketchgen.datagen.collection",
+    "Collection": "sketchgen.datagen.collection",
+    "Camera": "sketchgen.render.camera",
+    "DrawConfig": "sketchgen.render.draw",
+    "draw_views": "sketchgen.render.draw",
+    "read_shard": "sketchgen.datagen.shards",
+    "write_shard": "sketchgen.datagen.shards",
+    "triplet_stream": "sketchgen.train.data",
+    "pair_stream": "sketchgen.train.data",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sketchgen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,37 @@
+"""One import namespace: ``sketchgen.render``, ``sketchgen.datagen`` and ``sketchgen.train``, and
+nothing else at top level, so a user's own ``train.py`` or ``render.py`` never shadows them."""
+
+import subprocess
+import sys
+from importlib import metadata
+
+USER_SCRIPTS = {"train.py": "raise SystemExit('the user train.py was imported')\n",
+                "render.py": "raise SystemExit('the user render.py was imported')\n",
+                "datagen.py": "raise SystemExit('the user datagen.py was imported')\n"}
+
+
+def test_subpackages_import_beside_a_users_train_and_render_scripts(tmp_path):
+    for name, text in USER_SCRIPTS.items():
+        (tmp_path / name).write_text(text)
+    code = ("import sketchgen.train.data, sketchgen.render.camera, sketchgen.datagen.collection, sketchgen\n"
+            "print(sketchgen.train.__name__, sketchgen.render.__name__, sketchgen.datagen.__name__,"
+            " sketchgen.load_collection.__module__)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["sketchgen.train", "sketchgen.render", "sketchgen.datagen",
+                                   "sketchgen.datagen.collection"]
+
+
+def test_the_distribution_installs_only_sketchgen_at_top_level(tmp_path):
+    top = metadata.distribution("sketchgen").read_text("top_level.txt")
+    assert top is not None and top.split() == ["sketchgen"]
+    # from a folder with no user scripts, the old top-level names are not importable at all
+    code = "import importlib.util as u; print([u.find_spec(n) is None for n in ('render', 'datagen', 'train')])"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "[True, True, True]", proc.stderr
+
+
+def test_importing_sketchgen_loads_neither_opengl_nor_torch(tmp_path):
+    code = "import sys, sketchgen; print('OpenGL' in sys.modules, 'torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False False", proc.stderr
