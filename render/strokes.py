@@ -25,6 +25,8 @@ class Stroke:
     faces: (N,) int64 index of the face each vertex lies on (an adjacent face for edge points).
     kind: one of LINE_TYPES.
     weight: (N,) float64 in [0, 1], stroke opacity/width factor (suggestive contours fade), 1 otherwise.
+    offset: (N, 2) float64 pixels, what a style moved each vertex by (``xy`` minus the exact projection
+        of ``points``); None means zeros (a clean stroke).
     """
 
     xy: np.ndarray
@@ -33,6 +35,7 @@ class Stroke:
     faces: np.ndarray
     kind: str
     weight: np.ndarray | None = None
+    offset: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.xy)
