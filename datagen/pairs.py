@@ -36,7 +36,7 @@ from sketchgen.datagen.plan import WorkUnit, load_shapes
 from sketchgen.datagen.schema import sample_key
 from sketchgen.datagen.shaded import ShadeConfig
 from sketchgen.datagen.sketchviews import LineConfig, ShapeViews
-from sketchgen.datagen.triplets import ViewConfig, base_cameras
+from sketchgen.datagen.sketchviews import ViewConfig, base_cameras
 from sketchgen.render.camera import Camera
 from sketchgen.render.raster import encode_png, ink_to_image, segment_ink
 

@@ -41,6 +41,16 @@ def unit_rng(seed: int, shape_id: str, unit: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(unit_seed(seed, shape_id, unit)))
 
 
+def sample_rng(seed: int, shape_id: str, unit: int, index: int, *, stream: int = 0) -> np.random.Generator:
+    """A PCG64 generator seeded by (seed, shape id, unit, sample index): every random choice of one
+    sample, so it can be regenerated alone and no option of one sample shifts another's. stream: a
+    separate generator for choices shared by several samples of a unit (1: a view's anchors)."""
+    if seed < 0 or unit < 0 or index < 0:
+        raise ValueError("seed, unit and sample index must be non-negative")
+    words = [int(seed), *id_words(shape_id), int(unit), int(stream), int(index)]
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
+
+
 def split_fraction(shape_id: str) -> float:
     """Deterministic number in [0, 1) from the shape id alone (not the seed: splits stay put)."""
     return id_words("split:" + shape_id)[0] / 2.0 ** 32
@@ -96,6 +106,9 @@ class WorkUnit:
 
     def rng(self, seed: int) -> np.random.Generator:
         return unit_rng(seed, self.shape_id, self.unit)
+
+    def sample_rng(self, seed: int, index: int, *, stream: int = 0) -> np.random.Generator:
+        return sample_rng(seed, self.shape_id, self.unit, index, stream=stream)
 
 
 def safe_id(shape_id: str) -> str:

@@ -40,7 +40,9 @@ ROLE_NAMES = {"a": "anchor", "p": "positive", "n": "negative"}
 PAIR_IMAGES = ("a.png", "b.png")
 PAIR_FLOW = "flow.npy"
 PAIR_MASKS = ("amask.png", "bmask.png")
+STROKES_SUFFIX = ".strokes.npz"
 MANIFEST = "manifest.json"
+SCHEMA_VERSION = 2  # 2: strokes beside every drawn image, styles, per-sample seeds
 SPLITS = ("train", "val", "test")
 
 
@@ -49,6 +51,13 @@ def zoom_key(role: str, zoom: int) -> str:
     if role not in TRIPLET_ROLES:
         raise ValueError(f"unknown triplet role {role!r}")
     return f"{role}{zoom}.png"
+
+
+def strokes_key(image: str) -> str:
+    """Member extension of an image's strokes: ``strokes_key("a0.png") == "a0.strokes.npz"``."""
+    if not image.endswith(".png"):
+        raise ValueError(f"not an image member: {image!r}")
+    return image[:-len(".png")] + STROKES_SUFFIX
 
 
 def sample_key(shape_id: str, unit: int, index: int) -> str:

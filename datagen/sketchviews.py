@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sketchgen.render.camera import Camera
-from sketchgen.render.strokes import Drawing
+from sketchgen.render.views import random_views
+from sketchgen.render.strokes import DEFAULT_LINES, Drawing
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,27 @@ class LineConfig:
     """Which lines to draw and how wide. spacing_px: spacing of candidate points along the strokes in
     the base view; width: stroke width in pixels of every rasterised image."""
 
-    kinds: tuple[str, ...] = ("contour", "boundary", "crease")
+    kinds: tuple[str, ...] = DEFAULT_LINES
     crease_deg: float = 45.0
     spacing_px: float = 3.0
     width: float = 1.5
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """Base cameras: ``views`` random views per shape looking at the origin of the unit-sphere frame."""
+
+    views: int = 4
+    size: int = 512
+    distance: float = 3.0
+    yfov_deg: float = 40.0
+    elevation: tuple[float, float] = (-10.0, 50.0)
+
+
+def base_cameras(config: ViewConfig, rng: np.random.Generator) -> list[Camera]:
+    """``config.views`` random cameras around the unit-sphere frame's origin."""
+    return random_views(config.views, rng, elevation_range=config.elevation, distance=config.distance,
+                        width=config.size, height=config.size, yfov_deg=config.yfov_deg)
 
 
 def extract(mesh, camera: Camera, config: LineConfig, prepared=None) -> Drawing:
@@ -46,8 +64,10 @@ class SketchView:
 
     vertices: (V, 3) float64 world stroke vertices; seg_a, seg_b: (M,) int64 vertex indices of each
     segment's ends; seg_face: (M,) int64 the face each segment lies on; seg_w: (M, 2) float64 width
-    factors at both ends. Candidates: points (N, 3) float64 world, faces (N,) int64, xy (N, 2) float64
-    base-camera pixels.
+    factors at both ends. Per vertex: stroke (V,) int64 the base stroke it belongs to (strokes
+    contiguous, in order), face (V,) int64, kind (V,) uint8 line-type code
+    (``render.strokearrays.KIND_CODES``), weight (V,) float64. Candidates: points (N, 3) float64 world,
+    faces (N,) int64, xy (N, 2) float64 base-camera pixels.
     """
 
     camera: Camera
@@ -59,10 +79,17 @@ class SketchView:
     points: np.ndarray
     faces: np.ndarray
     xy: np.ndarray
+    stroke: np.ndarray = None
+    face: np.ndarray = None
+    kind: np.ndarray = None
+    weight: np.ndarray = None
 
     @classmethod
     def from_drawing(cls, drawing: Drawing, spacing_px: float = 3.0) -> "SketchView":
+        from sketchgen.render.strokearrays import KIND_CODES
+
         pts, sa, sb, sf, sw = [], [], [], [], []
+        vs, vf, vk, vw = [], [], [], []
         base = 0
         for s in drawing.strokes:
             n = len(s.xy)
@@ -71,6 +98,10 @@ class SketchView:
             pts.append(np.asarray(s.points, np.float64).reshape(-1, 3))
             faces = np.asarray(s.faces, np.int64).reshape(-1)
             w = np.ones(n) if s.weight is None else np.asarray(s.weight, np.float64)
+            vs.append(np.full(n, len(vs), np.int64))
+            vf.append(faces)
+            vk.append(np.full(n, KIND_CODES[s.kind], np.uint8))
+            vw.append(w)
             if n == 1:  # a dot: a zero-length segment
                 idx = np.array([base, base])
                 sa.append(idx[:1])
@@ -87,82 +118,84 @@ class SketchView:
         if not pts:
             z = np.zeros(0, np.int64)
             return cls(drawing.camera, np.zeros((0, 3)), z, z, z, np.zeros((0, 2)), np.zeros((0, 3)), z,
-                       np.zeros((0, 2)))
+                       np.zeros((0, 2)), z, z, np.zeros(0, np.uint8), np.zeros(0))
         vertices = np.concatenate(pts)
         seg_a, seg_b, seg_face = np.concatenate(sa), np.concatenate(sb), np.concatenate(sf)
         points, faces = _sample_segments(vertices[seg_a], vertices[seg_b], seg_face, drawing.camera, spacing_px)
         xy, _ = drawing.camera.world_to_pixels(points)
-        return cls(drawing.camera, vertices, seg_a, seg_b, seg_face, np.concatenate(sw), points, faces, xy)
+        return cls(drawing.camera, vertices, seg_a, seg_b, seg_face, np.concatenate(sw), points, faces, xy,
+                   np.concatenate(vs), np.concatenate(vf), np.concatenate(vk), np.concatenate(vw))
+
+    def strokes(self, camera: Camera, width: float, *, face_labels=None, margin: float = 2.0,
+                uv=None) -> "StrokeArrays":
+        """The clean strokes of these lines seen by ``camera`` (same position as the base camera), cut
+        to the pieces that come within ``width + margin`` px of its image, as a record for
+        ``render.strokearrays`` with ``width`` px lines. A stroke leaving and re-entering the image
+        becomes two. face_labels: optional (F,) part label per face. uv: ``_normalised(camera)`` when
+        already known (zooms of one point share it)."""
+        from sketchgen.render.strokearrays import StrokeArrays
+
+        n = len(self.vertices)
+        if n == 0:
+            return StrokeArrays.empty()
+        u, v = _normalised(self.vertices, camera) if uv is None else uv
+        f = camera.focal_px  # Camera.world_to_pixels's arithmetic, step for step
+        xy = np.stack([camera.width / 2.0 + f * u, camera.height / 2.0 - f * v], axis=1)
+        m = width + margin
+        finite = np.isfinite(xy).all(axis=1)
+        inside = finite & (xy[:, 0] >= -m) & (xy[:, 0] <= camera.width + m) & \
+            (xy[:, 1] >= -m) & (xy[:, 1] <= camera.height + m)
+        # piece k joins vertices k and k + 1 of one stroke; kept when its box meets the grown image
+        joined = self.stroke[1:] == self.stroke[:-1]
+        a, b = xy[:-1], xy[1:]
+        lo, hi = np.fmin(a, b), np.fmax(a, b)
+        with np.errstate(invalid="ignore"):
+            piece = joined & finite[:-1] & finite[1:] & ~(
+                (hi[:, 0] < -m) | (lo[:, 0] > camera.width + m) | (hi[:, 1] < -m) | (lo[:, 1] > camera.height + m))
+        into = np.r_[False, piece]   # the piece ending at each vertex is kept
+        out = np.r_[piece, False]    # the piece starting at each vertex is kept
+        single = np.r_[True, ~joined] & np.r_[~joined, True]  # a one-vertex stroke: a dot
+        keep = into | out | (single & inside)
+        new_run = keep & ~into
+        run = np.cumsum(new_run) - 1
+        idx = np.flatnonzero(keep)
+        runs = int(new_run.sum())
+        face = self.face[idx]
+        part = np.full(len(idx), -1) if face_labels is None else np.asarray(face_labels)[face]
+        return StrokeArrays.of(xy=xy[idx], offset=np.zeros((len(idx), 2)), stroke=run[idx],
+                               point=self.vertices[idx], face=face, part=part, kind=self.kind[idx],
+                               weight=self.weight[idx], width=np.full(runs, float(width)))
 
     def __len__(self) -> int:
         """Number of candidate points."""
         return len(self.points)
 
-    def ink(self, camera: Camera, width: float) -> np.ndarray:
-        """(H, W) float32 ink of these lines seen by ``camera`` (same position as the base camera)."""
-        return draw_ink([(self, camera)], width)[0]
 
-    def image(self, camera: Camera, width: float) -> np.ndarray:
-        """(H, W) uint8 grey drawing, 255 background."""
-        from sketchgen.render.raster import ink_to_image
-
-        return ink_to_image(self.ink(camera, width))
-
-    def _segments(self, camera: Camera, width: float, uv=None):
-        """(a, b, width_a, width_b) of the segments seen by ``camera`` that may touch its image.
-
-        uv: ``_normalised(camera)`` when already known (zooms of one point share it)."""
-        u, v = _normalised(self.vertices, camera) if uv is None else uv
-        f = camera.focal_px  # Camera.world_to_pixels's arithmetic, step for step
-        xy = np.stack([camera.width / 2.0 + f * u, camera.height / 2.0 - f * v], axis=1)
-        a, b = xy[self.seg_a], xy[self.seg_b]
-        # a zoom sees a small part of the drawing: drop the segments wholly off one side of the image
-        # before the rasteriser clips the rest (the same pixels, a fraction of the work)
-        m = width + 2.0
-        lo, hi = np.fmin(a, b), np.fmax(a, b)  # fmin/fmax: a NaN end leaves the other to decide
-        with np.errstate(invalid="ignore"):
-            keep = ~((hi[:, 0] < -m) | (lo[:, 0] > camera.width + m) | (hi[:, 1] < -m) | (lo[:, 1] > camera.height + m))
-        return a[keep], b[keep], self.seg_w[keep, 0] * width, self.seg_w[keep, 1] * width
+STYLE_MARGIN_PX = 12.0  # strokes kept this far outside a styled image: the style moves and extends them
 
 
-def draw_ink(jobs, width: float) -> np.ndarray:
-    """(len(jobs), H, W) float32 ink of several (SketchView, Camera) drawings of one image size.
+def styled_strokes(view: "SketchView", cameras, point: np.ndarray, style: str, rng: np.random.Generator,
+                   width: float, face_labels=None):
+    """For each camera (cameras of one pose, as a point's zooms are), (camera, StrokeArrays of ``view``'s
+    lines drawn in ``style``, (2,) float64 pixel position of the world ``point`` moved with them).
 
-    One rasteriser call for all of them: a zoom image holds a few hundred short pieces, so drawing a
-    triplet's nine zooms together costs far less than nine calls.
+    Each camera's style gets a generator seeded from one draw of ``rng``, whatever the style (so the
+    draws that follow do not depend on it). Clean strokes are kept within 2 px of the image, styled
+    ones within ``STYLE_MARGIN_PX``.
     """
-    from sketchgen.render.raster import segment_ink_batch
+    from sketchgen.render.strokearrays import styled
+    from sketchgen.render.style import make_style
 
-    return _draw(jobs, width, segment_ink_batch)
-
-
-def draw_images(jobs, width: float) -> np.ndarray:
-    """(len(jobs), H, W) uint8 grey drawings (255 background) of (SketchView, Camera) pairs, as
-    ``ink_to_image(draw_ink(jobs, width))``."""
-    from sketchgen.render.raster import segment_image_batch
-
-    return _draw(jobs, width, segment_image_batch)
-
-
-def _draw(jobs, width: float, rasterise):
-    if not jobs:
-        raise ValueError("nothing to draw")
-    w, h = jobs[0][1].width, jobs[0][1].height
-    parts, normalised = [], {}
-    for k, (view, camera) in enumerate(jobs):
-        if (camera.width, camera.height) != (w, h):
-            raise ValueError("draw_ink needs cameras of one image size")
-        if len(view.seg_a):
-            # the zooms of one point share a pose and differ only in focal length: project once
-            key = (id(view), camera.is_ortho, camera.pose.tobytes())
-            if key not in normalised:
-                normalised[key] = _normalised(view.vertices, camera)
-            a, b, wa, wb = view._segments(camera, width, normalised[key])
-            parts.append((a, b, wa, wb, np.full(len(a), k, np.int64)))
-    if not parts:
-        parts.append((np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)))
-    a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
-    return rasterise(a, b, wa, wb, image, len(jobs), w, h)
+    cameras = list(cameras)
+    uv = _normalised(view.vertices, cameras[0]) if cameras and len(view.vertices) else None
+    margin = 2.0 if style == "clean" else STYLE_MARGIN_PX
+    for cam in cameras:
+        style_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
+        clean = view.strokes(cam, width, face_labels=face_labels, margin=margin, uv=uv)
+        drawer = make_style(style, style_rng, line_width=width)
+        record = styled(clean, cam, drawer, line_width=width, face_labels=face_labels)
+        xy, _ = cam.world_to_pixels(np.asarray(point, np.float64).reshape(1, 3))
+        yield cam, record, drawer.displace(xy)[0]
 
 
 def _normalised(points: np.ndarray, camera: Camera):

@@ -32,26 +32,18 @@ import numpy as np
 
 from sketchgen.datagen.flow import correspond
 from sketchgen.datagen.plan import WorkUnit, load_shapes
-from sketchgen.datagen.schema import ROLE_NAMES, sample_key, zoom_key
-from sketchgen.datagen.sketchviews import LineConfig, ShapeViews, SketchView, draw_images, face_barycentric, poisson_pick
+from sketchgen.datagen.schema import ROLE_NAMES, sample_key, strokes_key, zoom_key
+from sketchgen.datagen.sketchviews import (LineConfig, ShapeViews, SketchView, ViewConfig, base_cameras,  # noqa: F401
+                                           face_barycentric, poisson_pick, styled_strokes)
+from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
 from sketchgen.render.camera import Camera
 from sketchgen.render.raster import encode_png
-from sketchgen.render.views import random_views, sketchzooms_factors, zoom_cameras
+from sketchgen.render.strokearrays import draw_strokes
+from sketchgen.render.views import sketchzooms_factors, zoom_cameras
 
 log = logging.getLogger(__name__)
 
 NEGATIVE_STRATEGIES = ("random", "same-part", "hard")
-
-
-@dataclass(frozen=True)
-class ViewConfig:
-    """Base cameras: ``views`` random views per shape looking at the origin of the unit-sphere frame."""
-
-    views: int = 4
-    size: int = 512
-    distance: float = 3.0
-    yfov_deg: float = 40.0
-    elevation: tuple[float, float] = (-10.0, 50.0)
 
 
 @dataclass(frozen=True)
@@ -71,8 +63,10 @@ class TripletConfig:
     negatives: tuple[str, ...] = NEGATIVE_STRATEGIES
     hard_px: float = 48.0
     min_distance: float = 0.15
+    style: tuple[tuple[str, float], ...] = CLEAN
 
     def __post_init__(self):
+        object.__setattr__(self, "style", check_style_mix(self.style))
         if self.anchors not in ("poisson", "keypoints"):
             raise ValueError(f"anchors must be 'poisson' or 'keypoints', got {self.anchors!r}")
         bad = [n for n in self.negatives if n not in NEGATIVE_STRATEGIES]
@@ -86,12 +80,6 @@ class TripletConfig:
             raise ValueError(f"image sizes must be at least 16 pixels, got {self.size} and {self.camera.size}")
         if self.points < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 point per view and 2 views per shape")
-
-
-def base_cameras(config: ViewConfig, rng: np.random.Generator) -> list[Camera]:
-    """``config.views`` random cameras around the unit-sphere frame's origin."""
-    return random_views(config.views, rng, elevation_range=config.elevation, distance=config.distance,
-                        width=config.size, height=config.size, yfov_deg=config.yfov_deg)
 
 
 class SurfaceDistance:
@@ -123,18 +111,19 @@ class SurfaceDistance:
 
 
 def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, base_json: dict, view_index: int,
-          factors: list[float], size: int, view: SketchView):
-    """(json dict, list of (SketchView, Camera) to draw) of one role at every zoom."""
-    views, jobs = [], []
-    for cam in zoom_cameras(point, base, factors, width=size, height=size):
-        xy, _ = cam.world_to_pixels(point[None])
-        views.append({"camera": cam.to_json(), "xy": xy[0].tolist()})
-        jobs.append((view, cam))
+          factors: list[float], size: int, view: SketchView, style: str, rng: np.random.Generator, width: float):
+    """(json dict, list of StrokeArrays, one per zoom) of one role at every zoom, drawn in ``style``
+    (each zoom its own style generator from ``rng``); the point's ``xy`` moves with the drawing."""
+    views, records = [], []
+    for cam, record, xy in styled_strokes(view, zoom_cameras(point, base, factors, width=size, height=size),
+                                          point, style, rng, width, shape.face_labels):
+        views.append({"camera": cam.to_json(), "xy": [float(c) for c in xy]})
+        records.append(record)
     label = int(shape.face_labels[face])
     meta = {"shape": shape.shape_id, "category": shape.category, "part": shape.part_names.get(label, str(label)),
             "face": int(face), "bary": [float(b) for b in bary], "point": [float(c) for c in point],
             "base_view": int(view_index), "base_camera": base_json, "views": views}
-    return meta, jobs
+    return meta, records
 
 
 def _pick_negative(strategy: str, rng: np.random.Generator, labels: np.ndarray, dist: np.ndarray,
@@ -159,8 +148,13 @@ def _pick_negative(strategy: str, rng: np.random.Generator, labels: np.ndarray, 
     return int(pool[rng.integers(len(pool))]), "random"
 
 
-def build_unit(unit: WorkUnit, config: TripletConfig):
-    """The triplet samples of one shape and the failures met, as (samples, failures)."""
+def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
+    """The triplet samples of one shape and the failures met, as (samples, failures).
+
+    Sample ``i * config.points + k`` is the k-th anchor of base view i (its key's index); its random
+    choices come from ``unit.sample_rng(seed, index)``, the view's anchors from the view's own stream,
+    and the cameras and partner shape from the unit's generator, so ``only=index`` builds that one
+    sample alone, byte-identical to the one in the full unit (``datagen.regenerate``)."""
     rng = unit.rng(config.seed)
     shapes, _ = load_shapes(config.collection)
     shape = shapes[unit.shape_id]
@@ -177,8 +171,9 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
     width = config.lines.width
     cam_json = [c.to_json() for c in cams]
     samples, problems = [], Counter()
-    index = 0
     for i, cam in enumerate(cams):
+        if only is not None and only // config.points != i:
+            continue
         view = own.view(i)
         # ---- anchors: (face, point) on the shape, visible in view i
         if config.anchors == "keypoints":
@@ -189,7 +184,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
             a_faces, a_points = kp.face[take].astype(np.int64), pts[take]
             a_bary = kp.bary[take]
         else:
-            pick = poisson_pick(view.xy, config.poisson_px, config.points, rng)
+            pick = poisson_pick(view.xy, config.poisson_px, config.points, unit.sample_rng(config.seed, i, stream=1))
             a_faces, a_points = view.faces[pick], view.points[pick]
             a_bary = face_barycentric(shape.vertices, shape.faces, a_faces, a_points)
         if len(a_faces) == 0:
@@ -202,8 +197,13 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
             o_points = partner.points(o_faces, o_bary)
             other_vis = other.visible(o_points, o_faces) & (conf >= 0.5)[None, :]
         for k in range(len(a_faces)):
+            index = i * config.points + k
+            if only is not None and only != index:
+                continue
+            srng = unit.sample_rng(config.seed, index)
+            style = pick_style(config.style, srng)
             # ---- positive
-            use_other = other is not None and rng.random() < config.other_shape
+            use_other = other is not None and srng.random() < config.other_shape
             choices = [("shape", other)] if use_other else []
             choices.append(("view", own))
             if other is not None and not use_other:
@@ -213,7 +213,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
                 vis = (other_vis if holder is other else own_vis)[:, k]
                 views_ok = np.flatnonzero(vis)
                 if len(views_ok):
-                    j = int(views_ok[rng.integers(len(views_ok))])
+                    j = int(views_ok[srng.integers(len(views_ok))])
                     if holder is other:
                         positive = (source, holder, j, int(o_faces[k]), o_bary[k], o_points[k])
                     else:
@@ -232,9 +232,9 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
             p_xy = cams[j].world_to_pixels(p_point[None])[0][0]
             dist = geodesic[p_shape.shape_id].from_point(p_face, p_point, p_view.faces, p_view.points)
             image_dist = np.linalg.norm(p_view.xy - p_xy, axis=1)
-            strategy = config.negatives[int(rng.integers(len(config.negatives)))]
+            strategy = config.negatives[int(srng.integers(len(config.negatives)))]
             labels = p_shape.face_labels[p_view.faces]
-            found = _pick_negative(strategy, rng, labels, dist, image_dist, int(p_shape.face_labels[p_face]), config)
+            found = _pick_negative(strategy, srng, labels, dist, image_dist, int(p_shape.face_labels[p_face]), config)
             if found is None:
                 problems["no negative far enough"] += 1
                 continue
@@ -242,25 +242,27 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
             n_face, n_point = int(p_view.faces[n_idx]), p_view.points[n_idx]
             n_bary = face_barycentric(p_shape.vertices, p_shape.faces, [n_face], n_point[None])[0]
             # ---- draw the three roles
-            roles = {}
-            jobs, names = [], []
+            roles, records, names = {}, [], []
             for role, (rshape, rface, rbary, rpoint, rview, ri) in {
                 "a": (shape, int(a_faces[k]), a_bary[k], a_points[k], view, i),
                 "p": (p_shape, p_face, p_bary, p_point, p_view, j),
                 "n": (p_shape, n_face, n_bary, n_point, p_view, j),
             }.items():
-                meta, role_jobs = _role(rshape, rface, rbary, rpoint, cams[ri], cam_json[ri], ri,
-                                        sketchzooms_factors(rng), config.size, rview)
+                meta, role_records = _role(rshape, rface, rbary, rpoint, cams[ri], cam_json[ri], ri,
+                                           sketchzooms_factors(srng), config.size, rview, style, srng, width)
                 roles[ROLE_NAMES[role]] = meta
-                jobs += role_jobs
-                names += [zoom_key(role, z) for z in range(len(role_jobs))]
-            # the nine zooms in one rasteriser call
-            images = {name: encode_png(image) for name, image in zip(names, draw_images(jobs, width))}
-            record = {"kind": "triplet", "split": unit.split, **roles,
+                records += role_records
+                names += [zoom_key(role, z) for z in range(len(role_records))]
+            # the nine zooms in one rasteriser call, from the very arrays stored beside them
+            images = draw_strokes(records, config.size, config.size)
+            members = {}
+            for name, image, record in zip(names, images, records):
+                members[name] = encode_png(image)
+                members[strokes_key(name)] = record.to_npz()
+            record = {"kind": "triplet", "split": unit.split, **roles, "style": style,
                       "surface_distance": float(dist[n_idx]), "negative_strategy": used,
                       "positive_source": source}
             key = sample_key(unit.shape_id, unit.unit, index)
-            index += 1
-            samples.append({"__key__": key, "json": json.dumps(record, sort_keys=True), **images})
+            samples.append({"__key__": key, "json": json.dumps(record, sort_keys=True), **members})
     failures = [{"shape": unit.shape_id, "reason": reason, "count": n} for reason, n in sorted(problems.items())]
     return samples, failures

@@ -15,11 +15,10 @@ import numpy as np
 
 from sketchgen.render.camera import Camera
 from sketchgen.render.raster import rasterize
-from sketchgen.render.strokes import LINE_TYPES, Drawing
+from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing
 from sketchgen.render.style import STYLES, make_style
 from sketchgen.render.svg import drawing_svg
 
-DEFAULT_LINES = ("contour", "boundary", "crease")
 
 
 @dataclass(frozen=True)

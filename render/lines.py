@@ -32,12 +32,11 @@ from sketchgen.render.chain import chain_segments
 from sketchgen.render.curvature import radial_curvature, suggestive_strength
 from sketchgen.render.errors import InputError
 from sketchgen.render.prepared import SMOOTH_MAX_DEVIATION, SMOOTH_SHARP_DEG, PreparedMesh, prepare
-from sketchgen.render.strokes import LINE_TYPES, Drawing, Stroke
+from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing, Stroke
 from sketchgen.render.visibility import visible_pieces
 
-__all__ = ["extract_lines", "prepare", "PreparedMesh", "DEFAULT_KINDS"]
+__all__ = ["extract_lines", "prepare", "PreparedMesh", "DEFAULT_LINES"]
 
-DEFAULT_KINDS = ("contour", "boundary", "crease")
 SUGGESTIVE_THRESHOLD = 20.0
 SUGGESTIVE_FADE = 40.0
 
@@ -52,7 +51,7 @@ class _Segments:
         self.node0, self.node1, self.face, self.ring, self.weight = node0, node1, face, ring, weight
 
 
-def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: float = 45.0,
+def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_LINES, crease_deg: float = 45.0,
                   smooth: bool | None = None, suggestive_threshold: float = SUGGESTIVE_THRESHOLD,
                   suggestive_fade: float = SUGGESTIVE_FADE, spacing_px: float = 1.0,
                   prepared: PreparedMesh | None = None) -> Drawing:

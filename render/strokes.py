@@ -13,6 +13,7 @@ import numpy as np
 from sketchgen.render.camera import Camera
 
 LINE_TYPES = ("contour", "boundary", "crease", "suggestive")
+DEFAULT_LINES = ("contour", "boundary", "crease")  # what every front-end draws unless told otherwise
 
 
 @dataclass(frozen=True)

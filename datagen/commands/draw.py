@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from sketchgen.render.draw import DEFAULT_LINES
+    from sketchgen.render.strokes import DEFAULT_LINES
     from sketchgen.render.strokes import LINE_TYPES
     from sketchgen.render.style import STYLES
 

@@ -29,7 +29,7 @@ def run(args) -> int:
     from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.pairs import PairConfig
     from sketchgen.datagen.shaded import ShadeConfig
-    from sketchgen.datagen.triplets import ViewConfig
+    from sketchgen.datagen.sketchviews import ViewConfig
 
     def items(text):
         return tuple(t.strip() for t in text.split(",") if t.strip())

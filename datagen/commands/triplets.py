@@ -86,7 +86,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from sketchgen.datagen.cli import UsageError
-    from sketchgen.datagen.triplets import TripletConfig, ViewConfig
+    from sketchgen.datagen.sketchviews import ViewConfig
+    from sketchgen.datagen.triplets import TripletConfig
 
     try:
         config = TripletConfig(

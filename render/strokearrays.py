@@ -1,0 +1,221 @@
+"""A drawing's strokes as flat arrays: the record stored beside every image of a dataset, and its raster.
+
+One image's strokes are kept vertex by vertex in concatenated arrays (``StrokeArrays``), so a sample's
+strokes travel as one small ``.npz`` file (``<image>.strokes.npz``, layout in ``datagen.schema``) and
+can be drawn again without the mesh: at the size they were drawn (``draw_strokes`` reproduces the
+image byte for byte, since the image is made from these very float32 arrays), or at another scale or
+stroke width (``window_segments``, which ``train`` uses for its zoom windows).
+
+Pure numpy (no GL): ``train`` imports it.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from sketchgen.render.strokes import LINE_TYPES, Drawing
+
+KIND_CODES = {kind: code for code, kind in enumerate(LINE_TYPES)}  # contour 0, boundary 1, crease 2, suggestive 3
+FIELDS = ("xy", "offset", "stroke", "point", "face", "part", "kind", "weight", "width")
+_DTYPES = {"xy": np.float32, "offset": np.float32, "stroke": np.int32, "point": np.float32, "face": np.int32,
+           "part": np.int32, "kind": np.uint8, "weight": np.float32, "width": np.float32}
+
+
+@dataclass(frozen=True)
+class StrokeArrays:
+    """The strokes of one image, N vertices of S strokes, each stroke's vertices contiguous and in order.
+
+    xy: (N, 2) float32 pixels as drawn (origin top-left corner, y down).
+    offset: (N, 2) float32 pixels, what the style moved each vertex by: ``xy`` minus the exact projection
+        of ``point`` (zeros for clean strokes; for a deformed copy, the source's offset, see
+        ``datagen.pairs``).
+    stroke: (N,) int32 stroke index in [0, S), non-decreasing.
+    point: (N, 3) float32 surface point in the collection's unit-sphere frame.
+    face: (N,) int32 face of the mesh the vertex lies on; part: (N,) int32 that face's part label (-1
+        when unknown).
+    kind: (N,) uint8 line type, ``KIND_CODES`` (index in ``render.strokes.LINE_TYPES``).
+    weight: (N,) float32 width factor along the stroke (the sketchy style's pressure and gaps; 1 clean).
+    width: (S,) float32 stroke width in pixels at weight 1; the drawn width at a vertex is
+        ``width[stroke] * weight``.
+    """
+
+    xy: np.ndarray
+    offset: np.ndarray
+    stroke: np.ndarray
+    point: np.ndarray
+    face: np.ndarray
+    part: np.ndarray
+    kind: np.ndarray
+    weight: np.ndarray
+    width: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    @property
+    def strokes(self) -> int:
+        return len(self.width)
+
+    def moved(self, xy: np.ndarray) -> "StrokeArrays":
+        """The same strokes with vertices at (N, 2) ``xy`` (rounded to float32), all else kept."""
+        return _replace(self, xy=np.asarray(xy, np.float32).reshape(-1, 2))
+
+    def to_npz(self) -> bytes:
+        """Uncompressed ``.npz`` bytes holding every field (member names as the attributes)."""
+        buf = io.BytesIO()
+        np.savez(buf, **{name: getattr(self, name) for name in FIELDS})
+        return buf.getvalue()
+
+    @classmethod
+    def from_npz(cls, data: bytes) -> "StrokeArrays":
+        """Read ``to_npz`` bytes. Raises ValueError naming the missing member or the wrong shape."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            missing = [name for name in FIELDS if name not in z.files]
+            if missing:
+                raise ValueError(f"strokes.npz lacks {', '.join(missing)}")
+            return cls.of(**{name: z[name] for name in FIELDS})
+
+    @classmethod
+    def of(cls, **arrays) -> "StrokeArrays":
+        """The record of these arrays, cast to the stored dtypes and checked for consistent lengths."""
+        out = {name: np.asarray(arrays[name], _DTYPES[name]) for name in FIELDS}
+        for name, cols in (("xy", 2), ("offset", 2), ("point", 3)):
+            out[name] = out[name].reshape(-1, cols)
+        n = len(out["xy"])
+        bad = [name for name in FIELDS if name != "width" and len(out[name]) != n]
+        if bad:
+            raise ValueError(f"strokes.npz: {', '.join(bad)} do not have one entry per vertex ({n})")
+        if n and (out["stroke"].min() < 0 or out["stroke"].max() >= len(out["width"])):
+            raise ValueError("strokes.npz: stroke index outside [0, len(width))")
+        return cls(**out)
+
+    @classmethod
+    def empty(cls) -> "StrokeArrays":
+        return cls.of(**{name: np.zeros(0) for name in FIELDS})
+
+
+def from_drawing(drawing: Drawing, *, line_width: float, face_labels: np.ndarray | None = None) -> StrokeArrays:
+    """The record of a drawing's non-empty strokes, each ``line_width`` px wide at weight 1.
+
+    face_labels: optional (F,) int part label of every mesh face, for ``part`` (else -1). A stroke's
+    ``offset`` of None is zeros.
+    """
+    strokes = [s for s in drawing.strokes if len(s) > 0]
+    if not strokes:
+        return StrokeArrays.empty()
+
+    counts = np.array([len(s) for s in strokes])
+    face = np.concatenate([np.asarray(s.faces, np.int64).reshape(-1) for s in strokes])
+    part = np.full(len(face), -1) if face_labels is None else np.asarray(face_labels)[face]
+    return StrokeArrays.of(
+        xy=np.concatenate([np.asarray(s.xy, np.float64).reshape(-1, 2) for s in strokes]),
+        offset=np.concatenate([np.zeros((len(s), 2)) if s.offset is None else np.asarray(s.offset).reshape(-1, 2)
+                               for s in strokes]),
+        stroke=np.repeat(np.arange(len(strokes)), counts),
+        point=np.concatenate([np.asarray(s.points, np.float64).reshape(-1, 3) for s in strokes]),
+        face=face, part=part,
+        kind=np.repeat([KIND_CODES[s.kind] for s in strokes], counts),
+        weight=np.concatenate([np.ones(len(s)) if s.weight is None else np.asarray(s.weight).reshape(-1)
+                               for s in strokes]),
+        width=np.full(len(strokes), float(line_width)))
+
+
+def to_drawing(arrays: StrokeArrays, camera) -> Drawing:
+    """The record as a ``Drawing`` seen by ``camera`` (a ``render.camera.Camera``), one Stroke per
+    stroke, float64, depth from the camera: what a style's ``apply`` takes."""
+    from sketchgen.render.strokes import Stroke
+
+    if len(arrays) == 0:
+        return Drawing(camera=camera, strokes=[])
+    points = arrays.point.astype(np.float64)
+    _, depth = camera.world_to_pixels(points)
+    cut = np.flatnonzero(np.diff(arrays.stroke)) + 1
+    offset = arrays.offset.astype(np.float64)
+    parts = zip(np.split(arrays.xy.astype(np.float64), cut), np.split(depth, cut), np.split(points, cut),
+                np.split(arrays.face.astype(np.int64), cut), np.split(arrays.kind, cut),
+                np.split(arrays.weight.astype(np.float64), cut), np.split(offset, cut))
+    return Drawing(camera=camera, strokes=[
+        Stroke(xy=xy, depth=d, points=p, faces=f, kind=LINE_TYPES[int(k[0])], weight=w,
+               offset=o if np.any(o) else None)
+        for xy, d, p, f, k, w, o in parts])
+
+
+def styled(arrays: StrokeArrays, camera, style, *, line_width: float,
+           face_labels: np.ndarray | None = None) -> StrokeArrays:
+    """The record drawn in ``style`` (a ``render.style`` object: ``apply(drawing)``), as a record with
+    ``line_width`` px strokes. A vertex whose stroke the style left without an ``offset`` gets its drawn
+    position minus the exact projection of its point by ``camera``: the offset's definition."""
+    from sketchgen.render.style import CleanStyle
+
+    if isinstance(style, CleanStyle):
+        return arrays
+    from dataclasses import replace
+
+    drawing = style.apply(to_drawing(arrays, camera))
+    strokes = []
+    for s in drawing.strokes:
+        if s.offset is None and len(s):
+            exact, _ = camera.world_to_pixels(np.asarray(s.points, np.float64).reshape(-1, 3))
+            s = replace(s, offset=np.asarray(s.xy, np.float64).reshape(-1, 2) - exact)
+        strokes.append(s)
+    return from_drawing(Drawing(camera=camera, strokes=strokes), line_width=line_width, face_labels=face_labels)
+
+
+def segments(arrays: StrokeArrays, line_width: float | None = None):
+    """(a, b, width_a, width_b) of every piece between consecutive vertices of a stroke, as float64
+    pixels for ``render.raster``; a one-vertex stroke is a zero-length piece (a dot). Widths are
+    ``width[stroke] * weight``, or ``line_width * weight`` when ``line_width`` is given."""
+    xy = arrays.xy.astype(np.float64)
+    base = arrays.width.astype(np.float64)[arrays.stroke] if line_width is None else float(line_width)
+    w = base * arrays.weight.astype(np.float64)
+    n = len(xy)
+    if n == 0:
+        z = np.zeros(0)
+        return np.zeros((0, 2)), np.zeros((0, 2)), z, z
+    same = arrays.stroke[1:] == arrays.stroke[:-1]
+    first = np.flatnonzero(np.r_[True, ~same])
+    last = np.r_[first[1:] - 1, n - 1]
+    dots = first[first == last]
+    start = np.concatenate([np.flatnonzero(same), dots])
+    order = np.argsort(start, kind="stable")
+    start = start[order]
+    end = np.where(np.isin(start, dots), start, start + 1)
+    return xy[start], xy[end], w[start], w[end]
+
+
+def draw_strokes(records: list[StrokeArrays], width: int, height: int) -> np.ndarray:
+    """(len(records), height, width) uint8 grey images (255 paper) of stroke records, in one rasteriser
+    call (``render.raster.segment_image_batch``): the same pixels as one call per record."""
+    from sketchgen.render.raster import segment_image_batch
+
+    parts = []
+    for k, record in enumerate(records):
+        a, b, wa, wb = segments(record)
+        parts.append((a, b, wa, wb, np.full(len(a), k, np.int64)))
+    if not parts:
+        return np.zeros((0, height, width), np.uint8)
+    a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
+    return segment_image_batch(a, b, wa, wb, image, len(records), width, height).copy()
+
+
+def window_segments(arrays: StrokeArrays, centre, half: float, size: int, line_width: float):
+    """(a, b, width_a, width_b) of the strokes in the square window of half-size ``half`` px around
+    ``centre`` (x, y), scaled to a ``size`` x ``size`` image, with ``line_width`` px lines at weight 1
+    (whatever width the strokes were drawn with): redrawing, not resampling, keeps the line width
+    constant across zooms."""
+    a, b, wa, wb = segments(arrays, line_width)
+    c = np.asarray(centre, np.float64).reshape(1, 2)
+    lo, hi = np.minimum(a, b) - c, np.maximum(a, b) - c
+    m = half + 1.0
+    near = ~((hi[:, 0] < -m) | (lo[:, 0] > m) | (hi[:, 1] < -m) | (lo[:, 1] > m))
+    k = size / (2.0 * half)
+    return (a[near] - c) * k + size / 2.0, (b[near] - c) * k + size / 2.0, wa[near], wb[near]
+
+
+def _replace(arrays: StrokeArrays, **changes) -> StrokeArrays:
+    fields = {name: getattr(arrays, name) for name in FIELDS}
+    fields.update(changes)
+    return StrokeArrays(**fields)
