@@ -32,6 +32,61 @@ def pixel_centres(width: int, height: int) -> np.ndarray:
     return np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1).astype(np.float64)
 
 
+def undisplace(displace: Callable[[np.ndarray], np.ndarray], xy: np.ndarray, iterations: int = 12) -> np.ndarray:
+    """(N, 2) positions q with ``displace(q) == xy`` for a style's smooth displacement field (the
+    sketchy wobble: q + a field whose Jacobian stays well under 1, so the fixed-point iteration
+    q <- xy - (displace(q) - q) contracts; 12 rounds reach far below a thousandth of a pixel)."""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    q = xy.copy()
+    for _ in range(iterations):
+        q = xy - (displace(q) - q)
+    return q
+
+
+def drawn_source(mask: np.ndarray, displace) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel centre p of a drawing whose positions were moved by ``displace``: (H*W,) int64 the
+    flat index of the undisplaced pixel holding the surface point drawn at p (-1 outside the image),
+    and (H*W, 2) float64 that point's exact position."""
+    h, w = mask.shape
+    centres = pixel_centres(w, h)
+    q = undisplace(displace, centres)
+    col, row = np.floor(q[:, 0]).astype(np.int64), np.floor(q[:, 1]).astype(np.int64)
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    return np.where(inside, row * w + col, -1), q
+
+
+def restyle_mask(mask: np.ndarray, displace) -> np.ndarray:
+    """(H, W) bool object mask of a drawing moved by ``displace``: each pixel takes the mask at the point
+    drawn there (nearest pixel)."""
+    source, _ = drawn_source(mask, displace)
+    return np.where(source >= 0, mask.ravel()[np.maximum(source, 0)], False).reshape(mask.shape)
+
+
+def restyle_flow(flow: np.ndarray, mask_a: np.ndarray, displace_a, displace_b) -> tuple[np.ndarray, np.ndarray]:
+    """The flow between two drawings whose positions their styles moved, from the exact flow.
+
+    flow: (H, W, 2) exact flow A -> B (NaN invalid); mask_a: (H, W) bool exact object mask of A;
+    displace_a, displace_b: the styles' ``displace`` of A and B. Returns ((H, W, 2) float32 flow from
+    each pixel centre of the drawn A to the drawn position in B, NaN where invalid or outside B, and
+    (H, W) bool drawn A mask). The point drawn at pixel p of A is found by undoing A's displacement;
+    its exact flow is the nearest pixel's, shifted by its offset from that pixel centre (the flow taken
+    as locally a translation over half a pixel).
+    """
+    h, w = mask_a.shape
+    source, q = drawn_source(mask_a, displace_a)
+    ok = source >= 0
+    src = np.maximum(source, 0)
+    centres = pixel_centres(w, h)
+    target = centres[src] + flow.reshape(-1, 2)[src] + (q - centres[src])
+    mask = ok & mask_a.ravel()[src]
+    drawn = displace_b(np.where(np.isfinite(target), target, 0.0))
+    with np.errstate(invalid="ignore"):
+        inside = (drawn[:, 0] >= 0) & (drawn[:, 0] < w) & (drawn[:, 1] >= 0) & (drawn[:, 1] < h)
+    valid = mask & np.isfinite(target).all(axis=1) & inside
+    out = np.where(valid[:, None], drawn - centres, np.nan)
+    return out.reshape(h, w, 2).astype(np.float32), mask.reshape(h, w)
+
+
 def lift(depth: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     """Surface points seen by each pixel centre.
 

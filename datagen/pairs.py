@@ -31,14 +31,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sketchgen.datagen.deform import DeformConfig, random_deformation
-from sketchgen.datagen.flow import dense_flow, shape_point_map
+from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, restyle_mask, shape_point_map
 from sketchgen.datagen.plan import WorkUnit, load_shapes
-from sketchgen.datagen.schema import sample_key
+from sketchgen.datagen.schema import sample_key, strokes_key
 from sketchgen.datagen.shaded import ShadeConfig
-from sketchgen.datagen.sketchviews import LineConfig, ShapeViews
-from sketchgen.datagen.sketchviews import ViewConfig, base_cameras
+from sketchgen.datagen.sketchviews import LineConfig, ShapeViews, ViewConfig, base_cameras, draw_styled
+from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
 from sketchgen.render.camera import Camera
-from sketchgen.render.raster import encode_png, ink_to_image, segment_ink
+from sketchgen.render.raster import encode_png
+from sketchgen.render.strokearrays import draw_strokes
+from sketchgen.render.style import CleanStyle
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,10 @@ class PairConfig:
     max_angle_deg: float = 60.0
     deform: DeformConfig = field(default_factory=DeformConfig)
     shading: ShadeConfig = field(default_factory=ShadeConfig)
+    style: tuple[tuple[str, float], ...] = CLEAN
 
     def __post_init__(self):
+        object.__setattr__(self, "style", check_style_mix(self.style))
         bad = [k for k in self.kinds if k not in PAIR_KINDS]
         if bad or not self.kinds:
             raise ValueError(f"pair kinds must be among {', '.join(PAIR_KINDS)}")
@@ -138,9 +142,7 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _side_image(renders: ShapeRenders, i: int, camera: Camera, shaded: bool, rng, config: "PairConfig") -> np.ndarray:
-    if not shaded:
-        return renders.view(i).image(camera, config.lines.width)
+def _shaded_image(renders: ShapeRenders, i: int, camera: Camera, rng, config: "PairConfig") -> np.ndarray:
     from sketchgen.datagen.shaded import shade_gbuffer, shaded_render
 
     if config.shading.renderer == "pyrender":
@@ -148,8 +150,17 @@ def _side_image(renders: ShapeRenders, i: int, camera: Camera, shaded: bool, rng
     return shade_gbuffer(renders.shape, renders.gbuffer(i), rng, config.shading)
 
 
-def build_unit(unit: WorkUnit, config: PairConfig):
-    """The pair samples of one shape and the failures met, as (samples, failures)."""
+def _drawn(renders: ShapeRenders, i: int, camera: Camera, style: str, rng, width: float):
+    """(StrokeArrays, the style object) of base view i of ``renders`` seen by ``camera`` in ``style``."""
+    return draw_styled(renders.view(i), camera, style, rng, width, renders.shape.face_labels)
+
+
+def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
+    """The pair samples of one shape and the failures met, as (samples, failures).
+
+    Pair ``index`` draws every random choice from ``unit.sample_rng(seed, index)`` (the cameras and the
+    partner shape from the unit's generator), so ``only=index`` builds that one sample alone,
+    byte-identical to the one in the full unit (``datagen.regenerate``)."""
     rng = unit.rng(config.seed)
     shapes, _ = load_shapes(config.collection)
     shape = shapes[unit.shape_id]
@@ -161,70 +172,89 @@ def build_unit(unit: WorkUnit, config: PairConfig):
     width = config.lines.width
     samples, problems = [], Counter()
     for index in range(config.pairs):
-        kind = config.kinds[int(rng.integers(len(config.kinds)))]
+        if only is not None and only != index:
+            continue
+        srng = unit.sample_rng(config.seed, index)
+        style = pick_style(config.style, srng)
+        kind = config.kinds[int(srng.integers(len(config.kinds)))]
         if kind == "shapes" and other is None:
             kind = "views"
             problems["no partner shape: a views pair instead"] += 1
-        modality = config.modalities[int(rng.integers(len(config.modalities)))]
+        modality = config.modalities[int(srng.integers(len(config.modalities)))]
         shaded = modality == "sketch-shaded"
-        i = int(rng.integers(len(cams)))
+        i = int(srng.integers(len(cams)))
         cam_a = cams[i]
         gb_a = own.gbuffer(i)
         if not gb_a.mask.any():
             problems["shape not in view"] += 1
             continue
-        image_a = _side_image(own, i, cam_a, shaded, rng, config)
-        kp_a = own.keypoints(cam_a)
+        # A's strokes in the sample's style (also the source of a deformed B when A is shaded)
+        record_a, drawer_a = _drawn(own, i, cam_a, style, srng, width)
+        image_a = _shaded_image(own, i, cam_a, srng, config) if shaded else None
+        shown_a = CleanStyle() if shaded else drawer_a  # what moved the positions of A's image
+        ids, pts, kxy, kvis = own.keypoints(cam_a)
+        kp_a = (ids, pts, shown_a.displace(kxy), kvis)
+        mask_a = gb_a.mask if shaded else restyle_mask(gb_a.mask, drawer_a.displace)
         extra = {}
+        record_b = None
         if kind == "deform":
-            deformation = random_deformation(rng, cam_a.width, cam_a.height, config.deform)
-            view = own.view(i)
-            xy_b = deformation.apply(cam_a.world_to_pixels(view.vertices)[0])
-            image_b = ink_to_image(segment_ink(xy_b[view.seg_a], xy_b[view.seg_b], view.seg_w[:, 0] * width,
-                                               view.seg_w[:, 1] * width, cam_a.width, cam_a.height))
-            flow = deformation.flow(gb_a.mask)
-            target = flow + _centres(cam_a)
+            deformation = random_deformation(srng, cam_a.width, cam_a.height, config.deform)
+            # B: A's drawn strokes moved by the deformation (with their 3D points, offsets and widths)
+            record_b = record_a.moved(deformation.apply(record_a.xy.astype(np.float64)))
+            if shaded:  # the shaded A is unstyled: its pixel p is drawn in B at deform(style(p))
+                centres = pixel_centres(cam_a.width, cam_a.height)
+                flow = deformation.apply(drawer_a.displace(centres)) - centres
+                flow = flow.reshape(cam_a.height, cam_a.width, 2)
+                flow[~mask_a] = np.nan
+                mask_b = deformation.warp_mask(restyle_mask(gb_a.mask, drawer_a.displace))
+            else:
+                flow = deformation.flow(mask_a)
+                mask_b = deformation.warp_mask(mask_a)
+            target = flow + pixel_centres(cam_a.width, cam_a.height).reshape(cam_a.height, cam_a.width, 2)
             with np.errstate(invalid="ignore"):
                 inside = (target[..., 0] >= 0) & (target[..., 0] < cam_a.width) & \
                          (target[..., 1] >= 0) & (target[..., 1] < cam_a.height)
             flow[~inside] = np.nan
             flow = flow.astype(np.float32)
-            mask_b = deformation.warp_mask(gb_a.mask)
-            kxy_b = deformation.apply(kp_a[2]) if len(kp_a[0]) else np.zeros((0, 2))
+            kxy_b = deformation.apply(drawer_a.displace(kxy)) if len(ids) else np.zeros((0, 2))
             kin = (kxy_b[:, 0] >= 0) & (kxy_b[:, 0] < cam_a.width) & (kxy_b[:, 1] >= 0) & (kxy_b[:, 1] < cam_a.height)
-            kp_b = (kp_a[0], kp_a[1], kxy_b, kp_a[3] & kin)
+            kp_b = (ids, pts, kxy_b, kvis & kin)
             side_b = {"shape": shape.shape_id, "category": shape.category, "camera": cam_a.to_json()}
             extra["deformation"] = {"matrix": deformation.matrix.tolist(), "offset": deformation.offset.tolist(),
                                     "tps_src": deformation.tps.src.tolist() if deformation.tps else None,
                                     "tps_dst": deformation.tps.dst.tolist() if deformation.tps else None}
         else:
             holder = other if kind == "shapes" else own
-            j = _near_view(cams, i, config.max_angle_deg, rng, allow_same=kind == "shapes")
+            j = _near_view(cams, i, config.max_angle_deg, srng, allow_same=kind == "shapes")
             cam_b = cams[j]
             gb_b = holder.gbuffer(j)
-            image_b = holder.view(j).image(cam_b, width)
+            record_b, drawer_b = _drawn(holder, j, cam_b, style, srng, width)
             point_map = shape_point_map(shape, holder.shape) if kind == "shapes" else None
             flow = dense_flow(gb_a.depth, cam_a, gb_b.depth, cam_b, faces_a=gb_a.face_id, point_map=point_map)
-            mask_b = gb_b.mask.astype(np.uint8) * 255
-            kp_b = holder.keypoints(cam_b)
+            if not (isinstance(shown_a, CleanStyle) and isinstance(drawer_b, CleanStyle)):
+                flow, _ = restyle_flow(flow, gb_a.mask, shown_a.displace, drawer_b.displace)
+            mask_b = restyle_mask(gb_b.mask, drawer_b.displace).astype(np.uint8) * 255
+            ids_b, pts_b, kxy_b, kvis_b = holder.keypoints(cam_b)
+            kp_b = (ids_b, pts_b, drawer_b.displace(kxy_b), kvis_b)
             side_b = {"shape": holder.shape.shape_id, "category": holder.shape.category, "camera": cam_b.to_json()}
         if not np.isfinite(flow[..., 0]).any():
             problems["no pixel of A visible in B"] += 1
             continue
+        records = [record_b] if shaded else [record_a, record_b]
+        drawn = draw_strokes(records, cam_a.width, cam_a.height)
+        image_b = drawn[-1]
+        members = {"b.png": _png(image_b), strokes_key("b.png"): record_b.to_npz()}
+        if not shaded:
+            image_a = drawn[0]
+            members[strokes_key("a.png")] = record_a.to_npz()
         side_a = {"shape": shape.shape_id, "category": shape.category, "camera": cam_a.to_json(),
                   "keypoints": _keypoints_json(*kp_a)}
         side_b["keypoints"] = _keypoints_json(*kp_b)
-        record = {"kind": "pair", "pair_kind": kind, "modality": modality, "split": unit.split,
+        record = {"kind": "pair", "pair_kind": kind, "modality": modality, "split": unit.split, "style": style,
                   "a": side_a, "b": side_b, **extra}
         samples.append({"__key__": sample_key(unit.shape_id, unit.unit, index),
                         "json": json.dumps(record, sort_keys=True),
-                        "a.png": _png(image_a), "b.png": _png(image_b), "flow.npy": _npy(flow),
-                        "amask.png": _png(gb_a.mask.astype(np.uint8) * 255), "bmask.png": _png(mask_b)})
+                        "a.png": _png(image_a), "flow.npy": _npy(flow),
+                        "amask.png": _png(mask_a.astype(np.uint8) * 255), "bmask.png": _png(mask_b), **members})
     failures = [{"shape": unit.shape_id, "reason": reason, "count": n} for reason, n in sorted(problems.items())]
     return samples, failures
-
-
-def _centres(camera: Camera) -> np.ndarray:
-    """(H, W, 2) float64 pixel centres."""
-    ys, xs = np.mgrid[0:camera.height, 0:camera.width]
-    return np.stack([xs + 0.5, ys + 0.5], axis=-1)

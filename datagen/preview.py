@@ -64,7 +64,8 @@ def triplet_tiles(sample: dict) -> tuple[list[np.ndarray], list[str]]:
             img = _decode(sample[zoom_key(role, z)])
             _mark(img, view["xy"], RED)
             tiles.append(img)
-            labels.append(f"{role}{z} {r['shape']}" if z == 0 else f"{role}{z} {r.get('part', '')}")
+            labels.append(f"{role}{z} {r['shape']} {meta.get('style', 'clean')}" if z == 0
+                          else f"{role}{z} {r.get('part', '')}")
     return tiles, labels
 
 
@@ -109,7 +110,8 @@ def pair_tiles(sample: dict, flow_lines: int = 6) -> tuple[list[np.ndarray], lis
         q = p + flow[ys[idx], xs[idx]] + [w, 0]
         cv2.line(both, tuple(int(round(v * 16)) for v in p - 0.5), tuple(int(round(v * 16)) for v in q - 0.5),
                  GREEN, 1, cv2.LINE_AA, shift=4)
-    label = f"{meta['pair_kind']} {meta['modality']} {meta['a']['shape']}->{meta['b']['shape']}"
+    label = (f"{meta['pair_kind']} {meta['modality']} {meta.get('style', 'clean')} "
+             f"{meta['a']['shape']}->{meta['b']['shape']}")
     return [both, flow_colour(flow)], [label, "flow"]
 
 

@@ -174,26 +174,32 @@ class SketchView:
 STYLE_MARGIN_PX = 12.0  # strokes kept this far outside a styled image: the style moves and extends them
 
 
-def styled_strokes(view: "SketchView", cameras, point: np.ndarray, style: str, rng: np.random.Generator,
-                   width: float, face_labels=None):
-    """For each camera (cameras of one pose, as a point's zooms are), (camera, StrokeArrays of ``view``'s
-    lines drawn in ``style``, (2,) float64 pixel position of the world ``point`` moved with them).
+def draw_styled(view: "SketchView", camera: Camera, style: str, rng: np.random.Generator, width: float,
+                face_labels=None, uv=None):
+    """(StrokeArrays of ``view``'s lines seen by ``camera`` drawn in ``style``, the style object, whose
+    ``displace`` moves any other pixel position with the strokes).
 
-    Each camera's style gets a generator seeded from one draw of ``rng``, whatever the style (so the
-    draws that follow do not depend on it). Clean strokes are kept within 2 px of the image, styled
-    ones within ``STYLE_MARGIN_PX``.
+    The style gets a generator seeded from one draw of ``rng``, whatever the style (so the draws that
+    follow do not depend on it). Clean strokes are kept within 2 px of the image, styled ones within
+    ``STYLE_MARGIN_PX``. uv: ``_normalised(view.vertices, camera)`` when already known.
     """
     from sketchgen.render.strokearrays import styled
     from sketchgen.render.style import make_style
 
+    drawer = make_style(style, np.random.default_rng(int(rng.integers(0, 2**63 - 1))), line_width=width)
+    margin = 2.0 if style == "clean" else STYLE_MARGIN_PX
+    clean = view.strokes(camera, width, face_labels=face_labels, margin=margin, uv=uv)
+    return styled(clean, camera, drawer, line_width=width, face_labels=face_labels), drawer
+
+
+def styled_strokes(view: "SketchView", cameras, point: np.ndarray, style: str, rng: np.random.Generator,
+                   width: float, face_labels=None):
+    """For each of ``cameras`` (of one pose, as a point's zooms are), (camera, ``draw_styled`` record,
+    (2,) float64 pixel position of the world ``point`` moved with the strokes)."""
     cameras = list(cameras)
     uv = _normalised(view.vertices, cameras[0]) if cameras and len(view.vertices) else None
-    margin = 2.0 if style == "clean" else STYLE_MARGIN_PX
     for cam in cameras:
-        style_rng = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
-        clean = view.strokes(cam, width, face_labels=face_labels, margin=margin, uv=uv)
-        drawer = make_style(style, style_rng, line_width=width)
-        record = styled(clean, cam, drawer, line_width=width, face_labels=face_labels)
+        record, drawer = draw_styled(view, cam, style, rng, width, face_labels, uv)
         xy, _ = cam.world_to_pixels(np.asarray(point, np.float64).reshape(1, 3))
         yield cam, record, drawer.displace(xy)[0]
 

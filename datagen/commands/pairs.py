@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sketchgen.datagen.commands.triplets import add_common_arguments, collection_arg, line_config, run_builder
+from sketchgen.datagen.commands.triplets import (add_common_arguments, collection_arg, line_config, run_builder,
+                                                 style_mix)
 
 HELP = "build a warp-pretraining pair dataset with dense flow (sharded, resumable, local or Dask workers)"
 
@@ -39,7 +40,7 @@ def run(args) -> int:
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes,
             camera=ViewConfig(views=args.views, size=args.size), lines=line_config(args), pairs=args.pairs,
             kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle,
-            shading=ShadeConfig(renderer=args.shading))
+            shading=ShadeConfig(renderer=args.shading), style=style_mix(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     code = run_builder(args, dataset="pairs", builder="sketchgen.datagen.pairs", config=config)

@@ -28,6 +28,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
     parser.add_argument("--num-shards", type=int, default=None, help="number of array jobs")
     parser.add_argument("--lines", default="contour,boundary,crease", help="line types, comma-separated")
     parser.add_argument("--width", type=float, default=1.5, help="stroke width in pixels (default 1.5)")
+    parser.add_argument("--style", default="clean",
+                        help="drawing style, or a mix drawn per sample: clean, sketchy, clean:0.5,sketchy:0.5 "
+                             "(default clean)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -72,6 +75,16 @@ def line_config(args):
     return LineConfig(kinds=kinds, width=args.width)
 
 
+def style_mix(args):
+    from sketchgen.datagen.cli import UsageError
+    from sketchgen.datagen.stylemix import parse_style_mix
+
+    try:
+        return parse_style_mix(args.style)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, views=4)
     parser.add_argument("--points", type=int, default=8, help="anchor points per view (default 8)")
@@ -94,7 +107,7 @@ def run(args) -> int:
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes,
             camera=ViewConfig(views=args.views), lines=line_config(args), points=args.points,
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
-            negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()))
+            negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()), style=style_mix(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return run_builder(args, dataset="triplets", builder="sketchgen.datagen.triplets", config=config)

@@ -39,6 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps-warp", type=int, default=400, help="warp estimator steps (default 400)")
     parser.add_argument("--eval-pairs", type=int, default=20, help="test pairs for the descriptor (x3 for the warp; default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data and training (default 0)")
+    parser.add_argument("--style", default="clean",
+                        help="drawing style of both datasets, or a mix: clean:0.5,sketchy:0.5 (default clean)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: the cores not already busy)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         pass
 
     data = out / "data"
-    common = ["--shapes", str(args.shapes), "--workers", str(args.workers), "--seed", str(args.seed)]
+    common = ["--shapes", str(args.shapes), "--workers", str(args.workers), "--seed", str(args.seed),
+              "--style", args.style]
     if cli(["triplets", "--out", str(data / "triplets"), "--views", "6", "--points", "12", *common]) != 0:
         raise UsageError("building the triplet set failed (see above)")
     _stage("triplet set built", t0)
