@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "collection": ("sketchgen.datagen.commands.collection", "list a collection's shapes, their status and per-category totals"),
     "triplets": ("sketchgen.datagen.commands.triplets", "build a SketchZooms triplet dataset"),
     "pairs": ("sketchgen.datagen.commands.pairs", "build a warp-pretraining pair dataset with dense flow"),
+    "sample": ("sketchgen.datagen.commands.sample", "make one sample of a dataset again, alone, and compare it with the stored one"),
     "preview": ("sketchgen.datagen.commands.preview", "contact sheet of a triplet or pair dataset"),
     "train": ("sketchgen.train.commands.train", "train the descriptor or the warp estimator on sketchgen shards"),
     "eval": ("sketchgen.train.commands.eval", "evaluate a trained model against the baselines"),

@@ -98,8 +98,11 @@ def build_manifest(*, dataset: str, config: Any, seed: int, collection: Mapping[
         all_failures.extend(r.get("failures", []))
     all_failures.extend(collection.get("failures", []))
     all_failures.sort(key=lambda f: json.dumps(to_jsonable(f), sort_keys=True))
+    from sketchgen.datagen.schema import SCHEMA_VERSION
+
     return {
         "dataset": dataset,
+        "schema": SCHEMA_VERSION,
         "config": config,
         "seed": seed,
         "packages": package_versions(),

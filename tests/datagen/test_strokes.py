@@ -1,0 +1,164 @@
+"""Strokes are the sample: every drawn image's strokes, stored beside it, reproduce it; their 3D points
+project to their positions; stored correspondences lie on the drawing; styles are seeded per sample."""
+
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from sketchgen.datagen.deform import Deformation, ThinPlateSpline
+from sketchgen.datagen.execute import run_dataset
+from sketchgen.datagen.pairs import PairConfig
+from sketchgen.datagen.regenerate import regenerate_key
+from sketchgen.datagen.sketchviews import ViewConfig
+from sketchgen.datagen.stylemix import parse_style_mix
+from sketchgen.datagen.triplets import TripletConfig
+from sketchgen.render.camera import Camera
+from sketchgen.render.strokearrays import StrokeArrays, draw_strokes
+from tiny_datasets import samples, tiny_spec
+
+MIX = "clean:0.5,sketchy:0.5"
+
+
+def _grey(data):
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("strokes")
+    spec = str(tiny_spec(folder))
+    out = {}
+    for style in ("clean", MIX):
+        trip = TripletConfig(collection=spec, seed=2, camera=ViewConfig(views=3, size=256), points=2, size=112,
+                             style=parse_style_mix(style))
+        pair = PairConfig(collection=spec, seed=2, camera=ViewConfig(views=3, size=96), pairs=6,
+                          style=parse_style_mix(style))
+        for name, config in (("triplets", trip), ("pairs", pair)):
+            where = folder / f"{name}-{style.replace(':', '').replace(',', '-')}"
+            run_dataset(dataset=name, builder=f"sketchgen.datagen.{name}", config=config, out_dir=where,
+                        progress=False)
+            out[name, style] = (where, samples(where))
+    return out
+
+
+def _images(sample):
+    """(image member, StrokeArrays, camera JSON, size) of every drawn image of a sample."""
+    meta = json.loads(sample["json"])
+    for name in sorted(sample):
+        if not name.endswith(".strokes.npz"):
+            continue
+        image = name.replace(".strokes.npz", ".png")
+        if meta["kind"] == "triplet":
+            role = {"a": "anchor", "p": "positive", "n": "negative"}[image[0]]
+            camera = meta[role]["views"][int(image[1:-4])]["camera"]
+        else:
+            camera = meta[image[0]]["camera"]
+        yield image, StrokeArrays.from_npz(sample[name]), camera
+
+
+@pytest.mark.parametrize("style", ["clean", MIX])
+@pytest.mark.parametrize("name", ["triplets", "pairs"])
+def test_strokes_rasterised_reproduce_every_png_and_points_project_to_their_vertices(built, name, style):
+    _, got = built[name, style]
+    assert len(got) >= 6
+    styles, drawn, moved = set(), 0, 0
+    for s in got:
+        meta = json.loads(s["json"])
+        styles.add(meta["style"])
+        sketches = [n for n in ("a.png", "b.png") if n in s and _grey(s[n]).ndim == 2] if name == "pairs" else \
+            [n for n in s if n.endswith(".png")]
+        assert {n for n, _, _ in _images(s)} == set(sketches)  # strokes beside every line drawing, no other
+        for image, rec, camera in _images(s):
+            png = _grey(s[image])
+            assert len(rec) > 0 and (draw_strokes([rec], png.shape[1], png.shape[0])[0] == png).all(), (s["__key__"], image)
+            drawn += 1
+            cam = Camera.from_json(camera)
+            exact, _ = cam.world_to_pixels(rec.point.astype(np.float64))
+            position = exact + rec.offset
+            if meta.get("pair_kind") == "deform" and image == "b.png":  # the source strokes, deformed
+                d = meta["deformation"]
+                tps = None if d["tps_src"] is None else ThinPlateSpline.fit(d["tps_src"], d["tps_dst"])
+                deformation = Deformation(np.array(d["matrix"]), np.array(d["offset"]), tps, cam.width, cam.height)
+                position = deformation.apply(position)
+            assert np.abs(position - rec.xy).max() < 2e-3, (s["__key__"], image)
+            assert rec.kind.max() <= 3 and (rec.part >= 0).all() and (np.diff(rec.stroke) >= 0).all()
+            if meta["style"] == "clean":
+                assert not rec.offset.any() and np.abs(exact - rec.xy).max() < 0.5 or meta.get("pair_kind") == "deform"
+            else:
+                moved += int(np.abs(rec.offset).max() > 0.5)
+    assert drawn == 9 * len(got) if name == "triplets" else drawn >= len(got)
+    assert styles == ({"clean"} if style == "clean" else {"clean", "sketchy"})
+    if style != "clean":
+        assert moved >= 3  # the sketchy style really moved its strokes
+
+
+@pytest.mark.parametrize("style", ["clean", MIX])
+def test_triplet_points_lie_on_the_ink_of_their_zooms(built, style):
+    _, got = built["triplets", style]
+    checked = 0
+    for s in got:
+        meta = json.loads(s["json"])
+        for role, short in (("anchor", "a"), ("negative", "n")):
+            for z, view in enumerate(meta[role]["views"]):
+                img = _grey(s[f"{short}{z}.png"])
+                x, y = view["xy"]
+                c, r = int(np.floor(x)), int(np.floor(y))
+                assert img[r - 1:r + 2, c - 1:c + 2].min() < 128, (s["__key__"], role, z, meta["style"])
+                if meta["style"] == "clean":
+                    assert np.abs(np.array(view["xy"]) - 56).max() <= 0.5
+                checked += 1
+    assert checked >= 18
+
+
+def test_pair_flow_and_keypoints_move_with_the_drawing(built):
+    for style in ("clean", MIX):
+        _, got = built["pairs", style]
+        for s in got:
+            meta = json.loads(s["json"])
+            flow = np.load(io.BytesIO(s["flow.npy"]))
+            a, b = _grey(s["a.png"]), _grey(s["b.png"])
+            for side in ("a", "b"):
+                cam = Camera.from_json(meta[side]["camera"])
+                if side == "b" and meta["pair_kind"] == "deform":
+                    continue
+                for k in meta[side]["keypoints"]:
+                    exact, _ = cam.world_to_pixels(np.array([k["point"]]))
+                    shift = np.abs(np.array(k["xy"]) - exact[0]).max()
+                    shaded_a = side == "a" and meta["modality"] == "sketch-shaded"
+                    if meta["style"] == "clean" or shaded_a:
+                        assert shift < 1e-6
+                    else:
+                        assert shift <= 2.0 + 1e-6  # the sketchy wobble's bound
+            if meta["pair_kind"] == "deform" and a.ndim == 2:
+                # B is A's strokes deformed: the flow takes every inked pixel of A onto the ink of B
+                rows, cols = np.nonzero((a < 128) & np.isfinite(flow[..., 0]))
+                target = np.stack([cols + 0.5, rows + 0.5], 1) + flow[rows, cols]
+                dist = cv2.distanceTransform((b > 128).astype(np.uint8), cv2.DIST_L2, 5)
+                t = np.clip(np.floor(target).astype(int), 0, b.shape[0] - 1)
+                assert len(rows) > 20 and (dist[t[:, 1], t[:, 0]] <= 1.5).mean() >= 0.99, s["__key__"]
+
+
+def test_a_sample_of_a_mix_drawn_clean_equals_the_sample_of_a_clean_build(built):
+    # per-sample generators: the style mix changes no other choice of a sample
+    for name in ("triplets", "pairs"):
+        clean = {s["__key__"]: s for s in built[name, "clean"][1]}
+        same = 0
+        for s in built[name, MIX][1]:
+            if json.loads(s["json"])["style"] == "clean":
+                other = clean[s["__key__"]]
+                assert {k: v for k, v in s.items() if k != "__shard__"} == \
+                    {k: v for k, v in other.items() if k != "__shard__"}
+                same += 1
+        assert same >= 1
+
+
+@pytest.mark.parametrize("name", ["triplets", "pairs"])
+def test_one_sample_regenerated_alone_equals_its_stored_bytes(built, name):
+    where, got = built[name, MIX]
+    for s in (got[0], got[-1]):
+        again = regenerate_key(where, s["__key__"])
+        stored = {k: v for k, v in s.items() if k == "__key__" or not k.startswith("__")}
+        assert again == stored
