@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from sketchgen.datagen.schema import MANIFEST, PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, SPLITS, TRIPLET_ROLES, zoom_key
+from sketchgen.datagen.schema import (MANIFEST, PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, SPLITS, TRIPLET_ROLES, strokes_key,
+                                      zoom_key)
 from sketchgen.datagen.shards import read_shard
 from sketchgen.render.errors import InputError
 from sketchgen.render.views import sketchzooms_factors
@@ -242,64 +243,42 @@ def zoom_crops(grey: np.ndarray, centres: np.ndarray, halves, size: int) -> torc
 
 
 class StrokeZooms:
-    """Zoom images of points of a finished drawing, drawn the way the triplets' zooms are.
+    """Zoom images of points of a drawing, drawn from its stored strokes the way the triplets' zooms are.
 
     A triplet's zooms are re-rasterised per zoom with a constant stroke width; a window cut from a
-    fixed-resolution drawing instead thickens its lines in proportion to the zoom. So the drawing's strokes
-    are first reduced to their one-pixel skeleton, joined into segments between 8-connected skeleton
-    pixels, and every window is drawn afresh from those segments by the triplets' own rasteriser
-    (``render.raster``, exact fractional width) at ``native`` px with ``width`` px lines, then resampled
-    to the network's input by ``to_ink`` exactly as ``make_triplet_decoder`` resamples a triplet's zoom.
-    (Drawing straight at the input size with cv2 gave whole-pixel lines 2-3x thicker than a triplet's
-    zoom shows after resampling, which put the evaluation outside what the network was trained on.)
+    fixed-resolution drawing instead thickens its lines in proportion to the zoom. So every window is
+    drawn afresh from the sample's strokes (``<image>.strokes.npz``, ``render.strokearrays``) by the
+    triplets' own rasteriser (``render.raster``, exact fractional width, pure numpy) at ``native`` px with
+    ``width`` px lines (times the strokes' own pressure weights), then resampled to the network's input by
+    ``to_ink`` exactly as ``make_triplet_decoder`` resamples a triplet's zoom.
 
-    grey: (H, W) uint8 drawing, white paper.
+    strokes: ``StrokeArrays`` with ``xy`` in the pixels of the caller's centres (``decode_pair_arrays``
+    scales them with the images).
     """
 
     BATCH = 48  # windows drawn per rasteriser call (48 x 224 x 224 float32 canvases: about 10 MB)
 
-    def __init__(self, grey: np.ndarray, *, native: int = 224, width: float = 1.5, threshold: float = 0.35):
-        from skimage.morphology import skeletonize
-
-        ink = 1.0 - grey.astype(np.float32) / 255.0
-        skel = skeletonize(ink > threshold)
-        rows, cols = np.nonzero(skel)
-        segs = []
-        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
-            r2, c2 = rows + dr, cols + dc
-            inside = (r2 >= 0) & (r2 < skel.shape[0]) & (c2 >= 0) & (c2 < skel.shape[1])
-            hit = np.zeros_like(inside)
-            hit[inside] = skel[r2[inside], c2[inside]]
-            segs.append(np.stack([cols[hit], rows[hit], c2[hit], r2[hit]], 1))
-        self.segments = (np.concatenate(segs).astype(np.float64) + 0.5).reshape(-1, 2, 2)  # (K, 2, 2) pixels
-        self.native, self.width = native, width
+    def __init__(self, strokes, *, native: int = 224, width: float = 1.5):
+        self.strokes, self.native, self.width = strokes, native, width
 
     def windows(self, centres: np.ndarray, halves) -> np.ndarray:
         """(N, Z, native, native) uint8 drawings (white paper) of the windows of half-size ``halves`` px
         (Z of them) around each of the (N, 2) ``centres``, with ``width`` px lines at ``native`` px."""
         from sketchgen.render.raster import segment_image_batch
+        from sketchgen.render.strokearrays import window_segments
 
         centres = np.asarray(centres, np.float64).reshape(-1, 2)
         n, z = len(centres), len(halves)
-        seg = self.segments
-        a, b, image = [], [], []
-        for i, c in enumerate(centres):
-            offset = np.abs(seg - c).max(axis=(1, 2))
-            for k, half in enumerate(halves):
-                near = seg[offset <= half + 1.0]
-                pts = (near - c) * (self.native / (2.0 * half)) + self.native / 2.0
-                a.append(pts[:, 0])
-                b.append(pts[:, 1])
-                image.append(np.full(len(near), i * z + k, np.int64))
         out = np.full((n * z, self.native, self.native), 255, np.uint8)
-        if n:
-            a, b, image = np.concatenate(a), np.concatenate(b), np.concatenate(image)
-            lines = np.full(len(a), float(self.width))
-            for start in range(0, n * z, self.BATCH):
-                stop = min(start + self.BATCH, n * z)
-                pick = (image >= start) & (image < stop)
-                out[start:stop] = segment_image_batch(a[pick], b[pick], lines[pick], lines[pick], image[pick] - start,
-                                                      stop - start, self.native, self.native)
+        jobs = [(c, half) for c in centres for half in halves]
+        for start in range(0, len(jobs), self.BATCH):
+            parts = []
+            for k, (c, half) in enumerate(jobs[start:start + self.BATCH]):
+                a, b, wa, wb = window_segments(self.strokes, c, half, self.native, self.width)
+                parts.append((a, b, wa, wb, np.full(len(a), k, np.int64)))
+            a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
+            count = len(parts)
+            out[start:start + count] = segment_image_batch(a, b, wa, wb, image, count, self.native, self.native)
         return out.reshape(n, z, self.native, self.native)
 
     def zooms(self, centres: np.ndarray, halves, size: int) -> torch.Tensor:
@@ -397,8 +376,8 @@ def make_point_decoder(size: int, *, points: int = 8, negatives: int = 6, near: 
             return []
         a_xy, true_xy = a_xy[ok], true_xy[ok]
         halves = [f * pair["a_grey"].shape[0] / 2.0 for f in sketchzooms_factors()]
-        za = StrokeZooms(pair["a_grey"], native=native, width=width).zooms(a_xy, halves, size)
-        sb = StrokeZooms(pair["b_grey"], native=native, width=width)
+        za = StrokeZooms(pair["a_strokes"], native=native, width=width).zooms(a_xy, halves, size)
+        sb = StrokeZooms(pair["b_strokes"], native=native, width=width)
         zp = sb.zooms(true_xy, halves, size)
         zn = sb.zooms(negs.reshape(-1, 2), halves, size).view(len(a_xy), negatives, *zp.shape[1:])
         zooms = torch.cat([za[:, None], zp[:, None], zn], dim=1)
@@ -501,8 +480,9 @@ def pair_keypoints(meta: dict, scale: tuple[float, float] = (1.0, 1.0)) -> tuple
 
 def decode_pair_arrays(sample: dict, size: int | None = None) -> dict:
     """A pair sample as arrays: {"key", "meta", "a", "b": (S, S) float32 ink, "a_grey", "b_grey": (S, S)
-    uint8, "flow": (S, S, 2) float32 pixels (NaN invalid), "amask", "bmask": (S, S) bool, "kp_a", "kp_b":
-    (K, 2) float64 pixels}. ``size`` None keeps the stored size."""
+    uint8, "a_strokes", "b_strokes": ``StrokeArrays`` in the pixels of the S x S images (None for a
+    shaded image), "flow": (S, S, 2) float32 pixels (NaN invalid), "amask", "bmask": (S, S) bool, "kp_a",
+    "kp_b": (K, 2) float64 pixels}. ``size`` None keeps the stored size."""
     meta = pair_meta(sample)
     for name in (*PAIR_IMAGES, PAIR_FLOW):
         if name not in sample:
@@ -521,9 +501,31 @@ def decode_pair_arrays(sample: dict, size: int | None = None) -> dict:
     resized = [cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA) if g.shape != (size, size) else g
                for g in (grey_a, grey_b)]
     kp_a, kp_b = pair_keypoints(meta, (size / w, size / h))
-    return {"key": sample["__key__"], "meta": meta, "a_grey": resized[0], "b_grey": resized[1],
+    strokes = {f"{side}_strokes": pair_strokes(sample, f"{side}.png", (size / w, size / h)) for side in "ab"}
+    return {"key": sample["__key__"], "meta": meta, "a_grey": resized[0], "b_grey": resized[1], **strokes,
             "a": to_ink(resized[0]), "b": to_ink(resized[1]), "flow": resize_flow(flow, size),
             "amask": masks[0], "bmask": masks[1], "kp_a": kp_a, "kp_b": kp_b}
+
+
+def pair_strokes(sample: dict, image: str, scale=(1.0, 1.0)):
+    """The strokes stored beside ``image`` (``<image>.strokes.npz``), their ``xy`` scaled by ``scale``
+    (x, y) to a resized image; None when the image has none (a shaded render). Raises InputError when
+    a line drawing lacks them (a set built before strokes were stored: rebuild it) or they are corrupt."""
+    from sketchgen.render.strokearrays import StrokeArrays
+
+    name = strokes_key(image)
+    if name not in sample:
+        meta = json.loads(sample["json"]) if "json" in sample else {}
+        if image == PAIR_IMAGES[0] and meta.get("modality") == "sketch-shaded":
+            return None
+        raise InputError(f"no {name} beside {image} (a dataset built before sketchgen stored strokes: rebuild it)")
+    try:
+        strokes = StrokeArrays.from_npz(sample[name])
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{name}: {exc}") from None
+    if tuple(scale) != (1.0, 1.0):
+        strokes = strokes.moved(strokes.xy.astype(np.float64) * np.asarray(scale, np.float64))
+    return strokes
 
 
 def make_pair_decoder(size: int):

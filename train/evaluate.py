@@ -8,7 +8,7 @@ pixels thinned to one per ``candidate_px`` cell. Each anchor is matched to the c
 nearest descriptor; the error is that candidate's distance to the true correspondence, and acc@d is the
 fraction of anchors with error <= d px. Network descriptors see SketchZooms' three zoom windows of each
 point (half-sizes ``sketchzooms_factors() x H / 2`` px of the 256 px drawing, the triplets' framing),
-re-rasterised from the drawing's stroke skeleton (``train.data.StrokeZooms``) at the size and stroke width
+re-rasterised from the drawing's stored strokes (``train.data.StrokeZooms``) at the size and stroke width
 of the zooms the network was trained on (``zoom_drawing``: a triplet set's, or a pair set's points');
 Shape Context and HOG see the drawing itself.
 
@@ -117,8 +117,8 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
         n_pairs += 1
         h = pair["a_grey"].shape[0]
         halves = [f * h / 2.0 for f in sketchzooms_factors()]
-        za = StrokeZooms(pair["a_grey"], native=native, width=width).zooms(a_xy, halves, cfg.size).to(device)
-        zb = StrokeZooms(pair["b_grey"], native=native, width=width).zooms(cands, halves, cfg.size).to(device)
+        za = StrokeZooms(pair["a_strokes"], native=native, width=width).zooms(a_xy, halves, cfg.size).to(device)
+        zb = StrokeZooms(pair["b_strokes"], native=native, width=width).zooms(cands, halves, cfg.size).to(device)
         descs = {"model": (describe(model, za).cpu().numpy(), describe(model, zb).cpu().numpy()),
                  "untrained": (describe(untrained, za).cpu().numpy(), describe(untrained, zb).cpu().numpy()),
                  "shape_context": (shape_context_descriptors(pair["a"], a_xy, halves[1]),

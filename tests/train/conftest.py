@@ -69,16 +69,27 @@ def triplet_samples(n: int, *, size: int = 32, zooms: int = 3, classes: int = 4,
     return out
 
 
+def _polyline_strokes(xy: np.ndarray, width: float):
+    """A StrokeArrays of one polyline (no 3D points: zeros), ``width`` px wide."""
+    from sketchgen.render.strokearrays import StrokeArrays
+
+    n = len(xy)
+    return StrokeArrays.of(xy=xy, offset=np.zeros((n, 2)), stroke=np.zeros(n), point=np.zeros((n, 3)),
+                           face=np.zeros(n), part=np.zeros(n), kind=np.zeros(n), weight=np.ones(n), width=[width])
+
+
 def shifted_pair(size: int, shift: tuple[int, int], rng: np.random.Generator, key: str, split="train"):
-    """Random strokes A and B = A shifted by an integer (dx, dy): flow = shift where the pixel stays inside."""
-    big = np.full((size * 2, size * 2), 255, np.uint8)
-    pts = rng.uniform(size * 0.5, size * 1.5, size=(6, 2))
-    for k in range(5):
-        cv2.line(big, tuple(int(v) for v in pts[k]), tuple(int(v) for v in pts[k + 1]), 0, 2)
+    """Random strokes A and B = A shifted by an integer (dx, dy): flow = shift where the pixel stays inside.
+    Both drawn from their strokes (stored beside them) by sketchgen's rasteriser."""
+    from sketchgen.datagen.schema import strokes_key
+    from sketchgen.render.strokearrays import draw_strokes
+
+    pts = rng.uniform(size * 0.5, size * 1.5, size=(6, 2)).astype(np.float32).astype(np.float64)
     o = size // 2
-    a = big[o:o + size, o:o + size].copy()
     dx, dy = shift
-    b = big[o - dy:o - dy + size, o - dx:o - dx + size].copy()
+    strokes_a = _polyline_strokes(pts - o, 2.0)
+    strokes_b = _polyline_strokes(pts - o + (dx, dy), 2.0)
+    a, b = draw_strokes([strokes_a, strokes_b], size, size)
     ys, xs = np.mgrid[0:size, 0:size]
     inside = (xs + dx >= 0) & (xs + dx < size) & (ys + dy >= 0) & (ys + dy < size)
     flow = np.full((size, size, 2), np.nan, np.float32)
@@ -96,6 +107,7 @@ def shifted_pair(size: int, shift: tuple[int, int], rng: np.random.Generator, ke
             "b": {"shape": "s", "category": "synthetic", "camera": {}, "keypoints": kp_b}}
     mask = np.full((size, size), 255, np.uint8)
     return {"__key__": key, "a.png": png(a), "b.png": png(b), "flow.npy": buf.getvalue(),
+            strokes_key("a.png"): strokes_a.to_npz(), strokes_key("b.png"): strokes_b.to_npz(),
             "amask.png": png(mask), "bmask.png": png(mask), "json": json.dumps(meta)}
 
 

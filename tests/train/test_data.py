@@ -123,10 +123,21 @@ def test_zoom_crops_centre_the_point():
     assert to_ink(grey).max() == 1.0
 
 
+def _line(width):
+    """The strokes of one straight line from (20, 100.5) to (236, 100.5), ``width`` px wide."""
+    from sketchgen.render.strokearrays import StrokeArrays
+
+    return StrokeArrays.of(xy=[[20.0, 100.5], [236.0, 100.5]], offset=np.zeros((2, 2)), stroke=[0, 0],
+                           point=np.zeros((2, 3)), face=[0, 0], part=[0, 0], kind=[0, 0], weight=[1.0, 1.0],
+                           width=[width])
+
+
 def test_stroke_zooms_keep_the_line_width_constant_across_zooms():
-    grey = np.full((256, 256), 255, np.uint8)
-    grey[99:102, 20:236] = 0  # a 3 px line through y = 100.5
-    sz = StrokeZooms(grey, native=224, width=1.5)
+    from sketchgen.render.strokearrays import draw_strokes
+
+    strokes = _line(3.0)  # a 3 px line through y = 100.5
+    grey = draw_strokes([strokes], 256, 256)[0]
+    sz = StrokeZooms(strokes, native=224, width=1.5)
     z = sz.zooms(np.array([[128.5, 100.5]]), [90.0, 40.0], 64)[0, :, 0].numpy()
     for k in range(2):
         rows = z[k].sum(1)
@@ -147,9 +158,7 @@ def test_stroke_zooms_draw_like_a_triplet_zoom():
     # a window of a finished drawing must come out the same, not as a whole-pixel cv2 line
     from sketchgen.render.raster import ink_to_image, segment_ink
 
-    grey = np.full((256, 256), 255, np.uint8)
-    grey[99:102, 20:236] = 0  # a 3 px line whose skeleton runs along y = 100.5
-    z = StrokeZooms(grey, native=224, width=1.5).zooms(np.array([[128.5, 100.5]]), [40.0], 64)[0, 0, 0].numpy()
+    z = StrokeZooms(_line(3.0), native=224, width=1.5).zooms(np.array([[128.5, 100.5]]), [40.0], 64)[0, 0, 0].numpy()
     line = segment_ink(np.array([[-10.0, 112.0]]), np.array([[234.0, 112.0]]), np.array([1.5]), np.array([1.5]),
                        224, 224)
     expected = to_ink(ink_to_image(line), 64)

@@ -32,10 +32,12 @@ def test_descriptor_loss_falls_on_a_tiny_set(tmp_path, synth):
 
 
 def test_descriptor_loss_falls_on_the_points_of_a_tiny_pair_set(tmp_path, synth):
-    # a pair set as descriptor data: points of the pairs' flow, negatives near the true match
+    # a pair set as descriptor data: points of the pairs' flow, negatives near the true match. B is A's
+    # strokes shifted, so a point's positive zooms equal its anchor's: the margin must exceed what an
+    # untrained network already gives the negatives (about 0.5 to 1) for the loss to have work to do
     synth.write_dataset(tmp_path / "data", "pair", {"train": [6]}, size=96)
     cfg = TrainConfig("descriptor", str(tmp_path / "data"), str(tmp_path / "run"), steps=30, batch_size=8, lr=1e-3,
-                      backbone="small", size=32, loss="hardest", margin=0.5, negatives=3, log_every=1,
+                      backbone="small", size=32, loss="hardest", margin=1.5, negatives=3, log_every=1,
                       checkpoint_every=1000)
     train(cfg)
     first, last = _first_and_last_losses(tmp_path / "run", 30, 6)
