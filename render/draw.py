@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sketchgen.render.camera import Camera
-from sketchgen.render.raster import rasterize
+from sketchgen.render.strokearrays import draw_strokes, from_drawing, styled, to_drawing
 from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing
 from sketchgen.render.style import STYLES, make_style
 from sketchgen.render.svg import drawing_svg
@@ -61,10 +61,11 @@ class PointViews:
 
 @dataclass(frozen=True)
 class DrawnView:
-    """One camera's output. drawing: styled strokes; image: (H, W) uint8, 255 background; svg: the SVG
-    document; points: the projected points or None; style: the view's style, whose
-    ``displace(xy)`` moves any other pixel positions (flow, keypoints) of this view with its strokes;
-    seconds: wall time per stage (lines, style, points, raster, svg)."""
+    """One camera's output. drawing: styled strokes; image: (H, W) uint8, 255 background, the raster of
+    ``strokes``; svg: the SVG document; points: the projected points or None; style: the view's style,
+    whose ``displace(xy)`` moves any other pixel positions (flow, keypoints) of this view with its
+    strokes; strokes: the drawing as a ``render.strokearrays.StrokeArrays`` record (what datasets store
+    beside their images); seconds: wall time per stage (lines, style, points, raster, svg)."""
 
     camera: Camera
     drawing: Drawing
@@ -73,6 +74,7 @@ class DrawnView:
     points: PointViews | None = None
     style: object = field(default=None, compare=False)
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
+    strokes: object = field(default=None, compare=False)
 
 
 def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(), points=None,
@@ -92,8 +94,11 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
 
 
 def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index: int = 0, points=None,
-              point_faces=None, prepared=None) -> DrawnView:
-    """Draw one view; ``index`` seeds the style with (config.seed, index). See ``draw_views``."""
+              point_faces=None, prepared=None, face_labels=None) -> DrawnView:
+    """Draw one view; ``index`` seeds the style with (config.seed, index). See ``draw_views``.
+
+    The one drawing path: lines -> style -> stroke record (``render.strokearrays``) -> raster and SVG.
+    face_labels: optional (F,) part label per face, for the record's ``part``."""
     from sketchgen.render.lines import extract_lines
     from sketchgen.render.prepared import prepare
 
@@ -104,18 +109,20 @@ def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index:
     drawing = extract_lines(mesh, camera, kinds=config.lines, crease_deg=config.crease_deg, prepared=prepared)
     t1 = time.perf_counter()
     style = make_style(config.style, np.random.default_rng([config.seed, index]), line_width=config.width)
-    drawing = style.apply(drawing)
+    record = styled(from_drawing(drawing, line_width=config.width), camera, style, line_width=config.width,
+                    face_labels=face_labels)
+    drawing = to_drawing(record, camera)
     t2 = time.perf_counter()
     projected = None
     if points is not None:
         projected = project(mesh, camera, points, point_faces, style, prepared)
     t3 = time.perf_counter()
-    image = rasterize(drawing, line_width=config.width)
+    image = draw_strokes([record], camera.width, camera.height)[0]
     t4 = time.perf_counter()
     svg = drawing_svg(drawing, line_width=config.width)
     t5 = time.perf_counter()
     seconds = {"lines": t1 - t0, "style": t2 - t1, "points": t3 - t2, "raster": t4 - t3, "svg": t5 - t4}
-    return DrawnView(camera, drawing, image, svg, projected, style, seconds)
+    return DrawnView(camera, drawing, image, svg, projected, style, seconds, record)
 
 
 def project(mesh, camera: Camera, points, point_faces, style, prepared) -> PointViews:

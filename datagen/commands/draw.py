@@ -84,11 +84,14 @@ def output_paths(out: Path, n_views: int) -> list[Path]:
 
 
 def write_view(view, png: Path, *, semantic_id=None, compression: int = 1) -> None:
-    """Write ``png``, its .svg and, when the view has points, its .points.json (each atomically)."""
+    """Write ``png``, its .svg, its strokes (.strokes.npz, as datasets store them) and, when the view has
+    points, its .points.json (each atomically)."""
+    from sketchgen.datagen.schema import STROKES_SUFFIX
     from sketchgen.render.raster import encode_png
 
     write_atomic(png, encode_png(view.image, compression=compression))
     write_atomic(png.with_suffix(".svg"), view.svg.encode())
+    write_atomic(png.with_suffix(STROKES_SUFFIX), view.strokes.to_npz())
     if view.points is not None:
         write_atomic(png.with_suffix(".points.json"), points_json(view.points, semantic_id).encode())
 

@@ -11,7 +11,9 @@ from tiny_datasets import any_spec, shard_hashes
 
 
 def _config(spec):
-    return TripletConfig(collection=str(spec), seed=11, camera=ViewConfig(views=2, size=256), points=2, size=96)
+    # a style mix: same bytes whatever the workers, for clean and sketchy samples alike
+    return TripletConfig(collection=str(spec), seed=11, camera=ViewConfig(views=2, size=256), points=2, size=96,
+                         style=(("clean", 0.5), ("sketchy", 0.5)))
 
 
 @pytest.fixture(scope="module")

@@ -58,3 +58,28 @@ def test_flow_through_a_point_map_and_bilinear_sampling():
     np.testing.assert_allclose(flow[ys, xs, 1], -0.5 * (ys + 0.5 - centre), atol=1e-4)
     got = sample_flow(flow, np.array([[30.2, 20.7]]))
     np.testing.assert_allclose(got[0], [-0.5 * (30.2 - centre), -0.5 * (20.7 - centre)], atol=1e-4)
+
+
+def test_restyled_flow_takes_each_drawn_pixel_of_a_to_its_drawn_position_in_b():
+    from sketchgen.datagen.flow import restyle_flow, restyle_mask, undisplace
+    from sketchgen.render.style import make_style
+
+    h, w = 40, 50
+    shift = np.array([3.25, -2.5])
+    flow = np.broadcast_to(shift, (h, w, 2)).astype(np.float32).copy()
+    mask = np.zeros((h, w), bool)
+    mask[5:35, 5:45] = True
+    flow[~mask] = np.nan
+    sa = make_style("sketchy", np.random.default_rng(1))
+    sb = make_style("sketchy", np.random.default_rng(2))
+    out, drawn_mask = restyle_flow(flow, mask, sa.displace, sb.displace)
+    ys, xs = np.mgrid[0:h, 0:w]
+    p = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], 1)
+    q = undisplace(sa.displace, p)
+    assert np.abs(sa.displace(q) - p).max() < 1e-6
+    expected = sb.displace(q + shift) - p  # the exact flow is a translation: no approximation left
+    ok = np.isfinite(out.reshape(-1, 2)).all(1)
+    assert ok.sum() > 0.5 * mask.sum()
+    assert np.abs(out.reshape(-1, 2)[ok] - expected[ok]).max() < 1e-4
+    assert np.array_equal(drawn_mask, restyle_mask(mask, sa.displace))
+    assert np.abs(out.reshape(-1, 2)[ok] - shift).max() > 0.3  # the styles did move the correspondence

@@ -162,3 +162,19 @@ def test_one_sample_regenerated_alone_equals_its_stored_bytes(built, name):
         again = regenerate_key(where, s["__key__"])
         stored = {k: v for k, v in s.items() if k == "__key__" or not k.startswith("__")}
         assert again == stored
+
+
+def test_sample_command_remakes_a_stored_sample_and_style_flag_is_checked(built, tmp_path, capsys):
+    from sketchgen.datagen.cli import main
+
+    where, got = built["pairs", MIX]
+    key = got[1]["__key__"]
+    assert main(["sample", str(where), key, "--out", str(tmp_path / "again")]) == 0
+    assert "identical" in capsys.readouterr().err
+    assert (tmp_path / "again" / f"{key}.b.strokes.npz").read_bytes() == got[1]["b.strokes.npz"]
+    assert main(["sample", str(where), "nosuchshape_0000_0000"]) == 2
+    assert "no shape of the collection gives the key" in capsys.readouterr().err
+    assert main(["pairs", "--out", str(tmp_path / "x"), "--style", "clean:1,wobbly:1"]) == 2
+    assert "unknown style 'wobbly'" in capsys.readouterr().err
+    assert parse_style_mix("sketchy") == (("sketchy", 1.0),)
+    assert parse_style_mix("clean:1,sketchy:3") == (("clean", 0.25), ("sketchy", 0.75))
