@@ -35,6 +35,7 @@ def run(args) -> int:
     if stored is None:
         print(f"sample {args.key}: made again ({len(sample) - 1} members); not found in the shards", file=sys.stderr)
         return 1
+    stored = {k: v for k, v in stored.items() if k == "__key__" or not k.startswith("__")}  # not __shard__
     differ = sorted(n for n in set(sample) | set(stored) if sample.get(n) != stored.get(n))
     if differ:
         print(f"sample {args.key}: differs from the stored one in {', '.join(differ)}", file=sys.stderr)
