@@ -154,8 +154,9 @@ class Deformation:
 
     def flow(self, mask: np.ndarray | None = None) -> np.ndarray:
         """(H, W, 2) float64: apply(p) - p at every pixel centre p of A (NaN outside ``mask`` when given)."""
-        ys, xs = np.mgrid[0:self.height, 0:self.width]
-        centres = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
+        from sketchgen.render.camera import pixel_centres
+
+        centres = pixel_centres(self.width, self.height)
         out = np.full((self.height * self.width, 2), np.nan)
         idx = np.arange(len(centres)) if mask is None else np.flatnonzero(np.asarray(mask).ravel())
         out[idx] = self.apply(centres[idx]) - centres[idx]

@@ -17,19 +17,13 @@ from typing import Callable
 
 import numpy as np
 
-from sketchgen.render.camera import Camera
+from sketchgen.render.camera import Camera, pixel_centres
 
 # visibility tolerance: a fraction of the depth, plus the local depth slope capped at this fraction
 REL_TOL = 0.005
 SLOPE_CAP = 0.03
 
 PointMap = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-def pixel_centres(width: int, height: int) -> np.ndarray:
-    """(H*W, 2) float64 pixel centres, row-major (row i, col j) -> (j + 0.5, i + 0.5)."""
-    ys, xs = np.mgrid[0:height, 0:width]
-    return np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1).astype(np.float64)
 
 
 def undisplace(displace: Callable[[np.ndarray], np.ndarray], xy: np.ndarray, iterations: int = 12) -> np.ndarray:

@@ -4,16 +4,44 @@ Shards use WebDataset's tar layout: a sample is the run of members ``<key>.<ext>
 built from ids (``<shape>_<unit:04d>_<index:04d>``, no dots). A dataset directory holds
 ``manifest.json`` and ``<split>/<name>.tar`` shards.
 
+Schema version 2 (``SCHEMA_VERSION``, in the manifest as "schema"): strokes beside every line drawing,
+styles, per-sample seeds.
+
+Strokes (``<image>.strokes.npz`` beside every line drawing ``<image>.png``, e.g. ``a0.strokes.npz``; no
+strokes beside a shaded render): an uncompressed ``np.savez`` archive, ``render.strokearrays``:
+    xy      (N, 2) float32  pixel position of each stroke vertex as drawn
+    offset  (N, 2) float32  what the style moved it by: drawn minus exact projection of ``point`` (zeros
+                            for clean strokes); a deformed B keeps its source's offset, so there
+                            ``xy = deformation(projection + offset)``
+    stroke  (N,) int32      the stroke it belongs to, in [0, S), non-decreasing
+    point   (N, 3) float32  3D point in the collection's unit-sphere frame (a style's overshoot repeats
+                            the end vertex's point)
+    face    (N,) int32      mesh face it lies on
+    part    (N,) int32      that face's part label (-1 unknown)
+    kind    (N,) uint8      line type: 0 contour, 1 boundary, 2 crease, 3 suggestive (``KIND_CODES``)
+    weight  (N,) float32    width factor along the stroke (the style's pressure; 0 in a gap; 1 clean)
+    width   (S,) float32    stroke width in pixels at weight 1
+  Pieces join consecutive vertices of one stroke (a one-vertex stroke is a dot), ``width[stroke] *
+  weight`` px wide; ``render.strokearrays.draw_strokes`` of them is the PNG, byte for byte.
+
+Every sample's JSON holds "style": the style its drawings were drawn in ("clean" | "sketchy"), drawn
+per sample from the ``--style`` mix. Stored pixel positions (a triplet view's ``xy``, keypoints, flow,
+masks) are those of the drawing as drawn, style included. A sample's key index is its own seed: every
+random choice of sample ``index`` comes from ``datagen.plan.sample_rng(seed, shape, unit, index)``
+(``datagen.regenerate`` makes it again alone).
+
 Triplet sample (``kind == "triplet"``), SketchZooms:
     json          sample JSON (below)
     a0.png ...    anchor zoom images, one per zoom, largest field of view first (8-bit grey, 224x224)
     p0.png ...    positive zoom images
     n0.png ...    negative zoom images
-  JSON: {"kind": "triplet", "split", "anchor", "positive", "negative", "surface_distance",
+    a0.strokes.npz ...   the strokes of each zoom image
+  Key index: base view * points + anchor (gaps where a triplet failed).
+  JSON: {"kind": "triplet", "split", "style", "anchor", "positive", "negative", "surface_distance",
   "negative_strategy": "random" | "same-part" | "hard", "positive_source": "view" | "shape"}; each role
   is {"shape", "category", "part", "face", "bary": [3], "point": [x, y, z], "base_view", "base_camera":
-  {...}, "views": [{"camera": {...}, "xy": [x, y]}, ...]}, one view per zoom, the point lying at ``xy``
-  (the image centre) in each; ``base_camera`` is the view the lines were extracted from (same position
+  {...}, "views": [{"camera": {...}, "xy": [x, y]}, ...]}, one view per zoom, the point drawn at ``xy``
+  in each (the image centre, moved by the style's displacement when sketchy); ``base_camera`` is the view the lines were extracted from (same position
   as every zoom camera). ``surface_distance``: from the positive point to the negative, on their shape.
 
 Pair sample (``kind == "pair"``), warp pretraining:
@@ -22,13 +50,15 @@ Pair sample (``kind == "pair"``), warp pretraining:
     flow.npy      (H, W, 2) float32: displacement (dx, dy) in pixels taking each pixel centre of A to its
                   position in B; NaN where that surface point is not visible in B (or A is background)
     amask.png, bmask.png   8-bit masks of the object in A and B (255 = object)
+    a.strokes.npz, b.strokes.npz   the strokes of A (absent when A is shaded) and of B
   JSON: {"kind": "pair", "pair_kind": "views" | "shapes" | "deform", "modality": "sketch-sketch" |
-  "sketch-shaded", "split", "a": {...}, "b": {...}}; each side is {"shape", "category", "camera": {...},
+  "sketch-shaded", "split", "style", "a": {...}, "b": {...}}; each side is {"shape", "category", "camera": {...},
   "keypoints": [{"id", "point": [x, y, z], "xy": [x, y], "visible": bool}, ...]} (``id``: the keypoint's
   semantic id, shared by corresponding keypoints of A and B). In "sketch-shaded" pairs A is the shaded
   (RGB) image. A "deform" pair also holds "deformation": {"matrix": 2x2, "offset": [2], "tps_src",
   "tps_dst": Kx2 or null} in coordinates normalised to [-1, 1] (``datagen.deform.Deformation``); its B
-  camera is A's and B's keypoint ``xy`` are A's moved by the deformation.
+  camera is A's, B's strokes are A's drawn strokes moved by the deformation (their ``point`` and
+  ``offset`` kept) and B's keypoint ``xy`` are A's drawn ones moved by the deformation.
 
 All cameras are in the JSON form of ``render.camera``; pixel positions follow its conventions.
 """

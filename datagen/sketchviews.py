@@ -126,21 +126,17 @@ class SketchView:
         return cls(drawing.camera, vertices, seg_a, seg_b, seg_face, np.concatenate(sw), points, faces, xy,
                    np.concatenate(vs), np.concatenate(vf), np.concatenate(vk), np.concatenate(vw))
 
-    def strokes(self, camera: Camera, width: float, *, face_labels=None, margin: float = 2.0,
-                uv=None) -> "StrokeArrays":
+    def strokes(self, camera: Camera, width: float, *, face_labels=None, margin: float = 2.0) -> "StrokeArrays":
         """The clean strokes of these lines seen by ``camera`` (same position as the base camera), cut
         to the pieces that come within ``width + margin`` px of its image, as a record for
         ``render.strokearrays`` with ``width`` px lines. A stroke leaving and re-entering the image
-        becomes two. face_labels: optional (F,) part label per face. uv: ``_normalised(camera)`` when
-        already known (zooms of one point share it)."""
+        becomes two. face_labels: optional (F,) part label per face."""
         from sketchgen.render.strokearrays import StrokeArrays
 
         n = len(self.vertices)
         if n == 0:
             return StrokeArrays.empty()
-        u, v = _normalised(self.vertices, camera) if uv is None else uv
-        f = camera.focal_px  # Camera.world_to_pixels's arithmetic, step for step
-        xy = np.stack([camera.width / 2.0 + f * u, camera.height / 2.0 - f * v], axis=1)
+        xy, _ = camera.world_to_pixels(self.vertices)
         m = width + margin
         finite = np.isfinite(xy).all(axis=1)
         inside = finite & (xy[:, 0] >= -m) & (xy[:, 0] <= camera.width + m) & \
@@ -175,20 +171,20 @@ STYLE_MARGIN_PX = 12.0  # strokes kept this far outside a styled image: the styl
 
 
 def draw_styled(view: "SketchView", camera: Camera, style: str, rng: np.random.Generator, width: float,
-                face_labels=None, uv=None):
+                face_labels=None):
     """(StrokeArrays of ``view``'s lines seen by ``camera`` drawn in ``style``, the style object, whose
     ``displace`` moves any other pixel position with the strokes).
 
     The style gets a generator seeded from one draw of ``rng``, whatever the style (so the draws that
     follow do not depend on it). Clean strokes are kept within 2 px of the image, styled ones within
-    ``STYLE_MARGIN_PX``. uv: ``_normalised(view.vertices, camera)`` when already known.
+    ``STYLE_MARGIN_PX``.
     """
     from sketchgen.render.strokearrays import styled
     from sketchgen.render.style import make_style
 
     drawer = make_style(style, np.random.default_rng(int(rng.integers(0, 2**63 - 1))), line_width=width)
     margin = 2.0 if style == "clean" else STYLE_MARGIN_PX
-    clean = view.strokes(camera, width, face_labels=face_labels, margin=margin, uv=uv)
+    clean = view.strokes(camera, width, face_labels=face_labels, margin=margin)
     return styled(clean, camera, drawer, line_width=width, face_labels=face_labels), drawer
 
 
@@ -196,25 +192,10 @@ def styled_strokes(view: "SketchView", cameras, point: np.ndarray, style: str, r
                    width: float, face_labels=None):
     """For each of ``cameras`` (of one pose, as a point's zooms are), (camera, ``draw_styled`` record,
     (2,) float64 pixel position of the world ``point`` moved with the strokes)."""
-    cameras = list(cameras)
-    uv = _normalised(view.vertices, cameras[0]) if cameras and len(view.vertices) else None
     for cam in cameras:
-        record, drawer = draw_styled(view, cam, style, rng, width, face_labels, uv)
+        record, drawer = draw_styled(view, cam, style, rng, width, face_labels)
         xy, _ = cam.world_to_pixels(np.asarray(point, np.float64).reshape(1, 3))
         yield cam, record, drawer.displace(xy)[0]
-
-
-def _normalised(points: np.ndarray, camera: Camera):
-    """((N,), (N,)) float64 (u, v) of world ``points`` such that ``camera.world_to_pixels`` gives
-    x = W/2 + f u, y = H/2 - f v (f = focal_px): camera X and Y, over depth for a perspective camera
-    (NaN behind it)."""
-    cam = camera.world_to_cam(points)
-    if camera.is_ortho:
-        return cam[:, 0], cam[:, 1]
-    depth = -cam[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        safe = np.where(depth > 0, depth, np.nan)
-        return cam[:, 0] / safe, cam[:, 1] / safe
 
 
 def _sample_segments(p0: np.ndarray, p1: np.ndarray, face: np.ndarray, camera: Camera, spacing_px: float):

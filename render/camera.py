@@ -39,6 +39,13 @@ class CameraError(InputError):
     """An invalid camera description; the message names the reason (and the file, when known)."""
 
 
+def pixel_centres(width: int, height: int) -> np.ndarray:
+    """(H*W, 2) float64 pixel centres in this module's convention, row-major: pixel (row i, col j) ->
+    (j + 0.5, i + 0.5). The one pixel-centre grid of sketchgen (reshape to (H, W, 2) for an image)."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    return np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1).astype(np.float64)
+
+
 def look_at_pose(position, look_at, up) -> np.ndarray:
     """(4, 4) float64 camera-to-world pose of a camera at ``position`` looking at ``look_at``.
 

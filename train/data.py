@@ -26,6 +26,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from sketchgen.datagen.schema import (MANIFEST, PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, SPLITS, TRIPLET_ROLES, strokes_key,
                                       zoom_key)
 from sketchgen.datagen.shards import read_shard
+from sketchgen.render.camera import pixel_centres
 from sketchgen.render.errors import InputError
 from sketchgen.render.views import sketchzooms_factors
 
@@ -454,17 +455,15 @@ def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
     if h % size or w % size:
         raise InputError(f"flow of {w}x{h} cannot be resized to {size}x{size} (need a divisor)")
     ky, kx = h // size, w // size
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
-    target = flow + np.stack([xs, ys], axis=-1)
+    target = flow + pixel_centres(w, h).reshape(h, w, 2).astype(np.float32)
     ok = np.isfinite(target).all(-1)
     blocks_t = np.where(ok[..., None], target, 0.0).reshape(size, ky, size, kx, 2).sum((1, 3))
     blocks_n = ok.reshape(size, ky, size, kx).sum((1, 3)).astype(np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_t = blocks_t / blocks_n[..., None]
     mean_t[blocks_n < 0.5 * ky * kx] = np.nan
-    nys, nxs = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     new_target = mean_t * np.array([1.0 / kx, 1.0 / ky], np.float32)
-    return (new_target - np.stack([nxs, nys], axis=-1)).astype(np.float32)
+    return (new_target - pixel_centres(size, size).reshape(size, size, 2).astype(np.float32)).astype(np.float32)
 
 
 def pair_keypoints(meta: dict, scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
