@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sketchgen.render.camera import Camera
+from sketchgen.render.strokearrays import StrokeArrays, styled
+from sketchgen.render.style import CleanStyle, make_style
 from sketchgen.render.views import random_views
 from sketchgen.render.strokes import DEFAULT_LINES, Drawing
 
@@ -126,65 +128,87 @@ class SketchView:
         return cls(drawing.camera, vertices, seg_a, seg_b, seg_face, np.concatenate(sw), points, faces, xy,
                    np.concatenate(vs), np.concatenate(vf), np.concatenate(vk), np.concatenate(vw))
 
-    def strokes(self, camera: Camera, width: float, *, face_labels=None, margin: float = 2.0) -> "StrokeArrays":
+    def strokes(self, camera: Camera, width: float, *, face_labels=None, margin: float = 2.0,
+                xy: np.ndarray | None = None) -> "StrokeArrays":
         """The clean strokes of these lines seen by ``camera`` (same position as the base camera), cut
         to the pieces that come within ``width + margin`` px of its image, as a record for
         ``render.strokearrays`` with ``width`` px lines. A stroke leaving and re-entering the image
-        becomes two. face_labels: optional (F,) part label per face."""
-        from sketchgen.render.strokearrays import StrokeArrays
-
+        becomes two. face_labels: optional (F,) part label per face. xy: the vertices'
+        ``camera.world_to_pixels`` when already known."""
         n = len(self.vertices)
         if n == 0:
             return StrokeArrays.empty()
-        xy, _ = camera.world_to_pixels(self.vertices)
+        if xy is None:
+            xy, _ = camera.world_to_pixels(self.vertices)
         m = width + margin
-        finite = np.isfinite(xy).all(axis=1)
-        inside = finite & (xy[:, 0] >= -m) & (xy[:, 0] <= camera.width + m) & \
-            (xy[:, 1] >= -m) & (xy[:, 1] <= camera.height + m)
-        # piece k joins vertices k and k + 1 of one stroke; kept when its box meets the grown image
-        joined = self.stroke[1:] == self.stroke[:-1]
-        a, b = xy[:-1], xy[1:]
-        lo, hi = np.fmin(a, b), np.fmax(a, b)
+        x, y = xy[:, 0], xy[:, 1]
         with np.errstate(invalid="ignore"):
-            piece = joined & finite[:-1] & finite[1:] & ~(
-                (hi[:, 0] < -m) | (lo[:, 0] > camera.width + m) | (hi[:, 1] < -m) | (lo[:, 1] > camera.height + m))
-        into = np.r_[False, piece]   # the piece ending at each vertex is kept
-        out = np.r_[piece, False]    # the piece starting at each vertex is kept
-        single = np.r_[True, ~joined] & np.r_[~joined, True]  # a one-vertex stroke: a dot
-        keep = into | out | (single & inside)
+            # which side of the grown image each vertex lies beyond (NaN: none, caught by ``finite``)
+            left, right = x < -m, x > camera.width + m
+            above, below = y < -m, y > camera.height + m
+        finite = np.isfinite(x) & np.isfinite(y)
+        # piece k joins vertices k and k + 1 of one stroke; kept unless both ends lie beyond one side
+        piece = self._joined & finite[:-1] & finite[1:] & ~(
+            (left[:-1] & left[1:]) | (right[:-1] & right[1:]) | (above[:-1] & above[1:]) | (below[:-1] & below[1:]))
+        into = np.zeros(n, bool)  # the piece ending at each vertex is kept
+        into[1:] = piece
+        keep = into.copy()
+        keep[:-1] |= piece        # or the piece starting there
+        keep |= self._alone & finite & ~(left | right | above | below)
         new_run = keep & ~into
         run = np.cumsum(new_run) - 1
         idx = np.flatnonzero(keep)
-        runs = int(new_run.sum())
-        face = self.face[idx]
-        part = np.full(len(idx), -1) if face_labels is None else np.asarray(face_labels)[face]
-        return StrokeArrays.of(xy=xy[idx], offset=np.zeros((len(idx), 2)), stroke=run[idx],
-                               point=self.vertices[idx], face=face, part=part, kind=self.kind[idx],
-                               weight=self.weight[idx], width=np.full(runs, float(width)))
+        point, face, part, weight = self._columns(face_labels)
+        # built directly (every array already of its stored dtype): a zoom is drawn many times a second
+        return StrokeArrays(xy=xy[idx].astype(np.float32), offset=np.zeros((len(idx), 2), np.float32),
+                            stroke=run[idx].astype(np.int32), point=point[idx], face=face[idx], part=part[idx],
+                            kind=self.kind[idx], weight=weight[idx], width=np.full(int(new_run.sum()), width, np.float32))
+
+    def _columns(self, face_labels):
+        """(point float32, face int32, part int32, weight float32) per vertex, in the record's dtypes,
+        made once per (view, face labels)."""
+        key = None if face_labels is None else id(face_labels)
+        if "columns" not in self._cache or self._cache["labels"] != key:
+            part = (np.full(len(self.face), -1) if face_labels is None else np.asarray(face_labels)[self.face])
+            self._cache["labels"] = key
+            self._cache["columns"] = (self.vertices.astype(np.float32), self.face.astype(np.int32),
+                                      part.astype(np.int32), self.weight.astype(np.float32))
+        return self._cache["columns"]
+
+    def __post_init__(self):
+        # static per view: which consecutive vertices one piece joins, which vertices are whole strokes
+        if self.stroke is not None:
+            joined = self.stroke[1:] == self.stroke[:-1]
+            alone = np.ones(len(self.stroke), bool)
+            alone[1:] &= ~joined
+            alone[:-1] &= ~joined
+            object.__setattr__(self, "_joined", joined)
+            object.__setattr__(self, "_alone", alone)
+        object.__setattr__(self, "_cache", {})
 
     def __len__(self) -> int:
         """Number of candidate points."""
         return len(self.points)
 
 
+_CLEAN = CleanStyle()
 STYLE_MARGIN_PX = 12.0  # strokes kept this far outside a styled image: the style moves and extends them
 
 
 def draw_styled(view: "SketchView", camera: Camera, style: str, rng: np.random.Generator, width: float,
-                face_labels=None):
+                face_labels=None, xy=None):
     """(StrokeArrays of ``view``'s lines seen by ``camera`` drawn in ``style``, the style object, whose
     ``displace`` moves any other pixel position with the strokes).
 
     The style gets a generator seeded from one draw of ``rng``, whatever the style (so the draws that
     follow do not depend on it). Clean strokes are kept within 2 px of the image, styled ones within
-    ``STYLE_MARGIN_PX``.
+    ``STYLE_MARGIN_PX``. xy: the vertices' ``camera.world_to_pixels`` when already known.
     """
-    from sketchgen.render.strokearrays import styled
-    from sketchgen.render.style import make_style
-
-    drawer = make_style(style, np.random.default_rng(int(rng.integers(0, 2**63 - 1))), line_width=width)
-    margin = 2.0 if style == "clean" else STYLE_MARGIN_PX
-    clean = view.strokes(camera, width, face_labels=face_labels, margin=margin)
+    seed = int(rng.integers(0, 2**63 - 1))  # drawn whatever the style
+    if style == "clean":
+        return view.strokes(camera, width, face_labels=face_labels, xy=xy), _CLEAN
+    drawer = make_style(style, np.random.default_rng(seed), line_width=width)
+    clean = view.strokes(camera, width, face_labels=face_labels, margin=STYLE_MARGIN_PX, xy=xy)
     return styled(clean, camera, drawer, line_width=width, face_labels=face_labels), drawer
 
 
@@ -192,10 +216,18 @@ def styled_strokes(view: "SketchView", cameras, point: np.ndarray, style: str, r
                    width: float, face_labels=None):
     """For each of ``cameras`` (of one pose, as a point's zooms are), (camera, ``draw_styled`` record,
     (2,) float64 pixel position of the world ``point`` moved with the strokes)."""
+    cameras = list(cameras)
+    if not cameras:
+        return
+    # the zooms share the pose: one projection to the image plane serves them all (point last)
+    world = np.concatenate([view.vertices, np.asarray(point, np.float64).reshape(1, 3)])
+    first = cameras[0]
+    uv, _ = first.world_to_image_plane(world)
     for cam in cameras:
-        record, drawer = draw_styled(view, cam, style, rng, width, face_labels)
-        xy, _ = cam.world_to_pixels(np.asarray(point, np.float64).reshape(1, 3))
-        yield cam, record, drawer.displace(xy)[0]
+        same_pose = cam.is_ortho == first.is_ortho and np.array_equal(cam.pose, first.pose)
+        xy = cam.image_plane_to_pixels(uv) if same_pose else cam.world_to_pixels(world)[0]
+        record, drawer = draw_styled(view, cam, style, rng, width, face_labels, xy[:-1])
+        yield cam, record, (xy[-1:] if style == "clean" else drawer.displace(xy[-1:]))[0]
 
 
 def _sample_segments(p0: np.ndarray, p1: np.ndarray, face: np.ndarray, camera: Camera, spacing_px: float):

@@ -248,17 +248,27 @@ class Camera:
         Returns (xy, depth): (N, 2) float64 pixels (origin top-left corner, y down) and (N,) float64 depth
         along the view axis. Points behind a perspective camera (depth <= 0) get NaN pixels.
         """
+        uv, depth = self.world_to_image_plane(points)
+        return self.image_plane_to_pixels(uv), depth
+
+    def world_to_image_plane(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(uv, depth): (N, 2) float64 image-plane coordinates of world points (camera X and Y, over the
+        depth for a perspective camera; NaN behind it) and (N,) float64 depth. They depend on the pose
+        alone: cameras differing only in field of view or image size (a point's zooms) share them, and
+        ``image_plane_to_pixels`` finishes the projection for each."""
         cam = self.world_to_cam(points)
         depth = -cam[:, 2]
-        f = self.focal_px
         if self.is_ortho:
-            u, v = cam[:, 0], cam[:, 1]
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                safe = np.where(depth > 0, depth, np.nan)
-                u, v = cam[:, 0] / safe, cam[:, 1] / safe
-        xy = np.stack([self.width / 2.0 + f * u, self.height / 2.0 - f * v], axis=1)
-        return xy, depth
+            return cam[:, :2].copy(), depth
+        with np.errstate(divide="ignore", invalid="ignore"):
+            safe = np.where(depth > 0, depth, np.nan)
+            return np.stack([cam[:, 0] / safe, cam[:, 1] / safe], axis=1), depth
+
+    def image_plane_to_pixels(self, uv: np.ndarray) -> np.ndarray:
+        """(N, 2) image-plane coordinates (``world_to_image_plane``) -> (N, 2) float64 pixels:
+        x = W/2 + f u, y = H/2 - f v with f = ``focal_px``."""
+        f = self.focal_px
+        return np.stack([self.width / 2.0 + f * uv[:, 0], self.height / 2.0 - f * uv[:, 1]], axis=1)
 
     def pixels_to_world(self, xy: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """Inverse of ``world_to_pixels``: (N, 2) pixels and (N,) depth -> (N, 3) float64 world points."""
