@@ -155,6 +155,11 @@ def _drawn(renders: ShapeRenders, i: int, camera: Camera, style: str, rng, width
     return draw_styled(renders.view(i), camera, style, rng, width, renders.shape.face_labels)
 
 
+def _drawn_mask(mask: np.ndarray, drawer) -> np.ndarray:
+    """The object mask of a drawing drawn by ``drawer`` (a style): moved with its strokes."""
+    return mask if isinstance(drawer, CleanStyle) else restyle_mask(mask, drawer.displace)
+
+
 def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
     """The pair samples of one shape and the failures met, as (samples, failures).
 
@@ -194,7 +199,7 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
         shown_a = CleanStyle() if shaded else drawer_a  # what moved the positions of A's image
         ids, pts, kxy, kvis = own.keypoints(cam_a)
         kp_a = (ids, pts, shown_a.displace(kxy), kvis)
-        mask_a = gb_a.mask if shaded else restyle_mask(gb_a.mask, drawer_a.displace)
+        mask_a = gb_a.mask if shaded else _drawn_mask(gb_a.mask, drawer_a)
         extra = {}
         record_b = None
         if kind == "deform":
@@ -202,11 +207,10 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
             # B: A's drawn strokes moved by the deformation (with their 3D points, offsets and widths)
             record_b = record_a.moved(deformation.apply(record_a.xy.astype(np.float64)))
             if shaded:  # the shaded A is unstyled: its pixel p is drawn in B at deform(style(p))
-                centres = pixel_centres(cam_a.width, cam_a.height)
-                flow = deformation.apply(drawer_a.displace(centres)) - centres
-                flow = flow.reshape(cam_a.height, cam_a.width, 2)
-                flow[~mask_a] = np.nan
-                mask_b = deformation.warp_mask(restyle_mask(gb_a.mask, drawer_a.displace))
+                centres = pixel_centres(cam_a.width, cam_a.height)[mask_a.ravel()]
+                flow = np.full((cam_a.height, cam_a.width, 2), np.nan)
+                flow[mask_a] = deformation.apply(drawer_a.displace(centres)) - centres
+                mask_b = deformation.warp_mask(_drawn_mask(gb_a.mask, drawer_a))
             else:
                 flow = deformation.flow(mask_a)
                 mask_b = deformation.warp_mask(mask_a)
@@ -233,7 +237,7 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
             flow = dense_flow(gb_a.depth, cam_a, gb_b.depth, cam_b, faces_a=gb_a.face_id, point_map=point_map)
             if not (isinstance(shown_a, CleanStyle) and isinstance(drawer_b, CleanStyle)):
                 flow, _ = restyle_flow(flow, gb_a.mask, shown_a.displace, drawer_b.displace)
-            mask_b = restyle_mask(gb_b.mask, drawer_b.displace).astype(np.uint8) * 255
+            mask_b = _drawn_mask(gb_b.mask, drawer_b).astype(np.uint8) * 255
             ids_b, pts_b, kxy_b, kvis_b = holder.keypoints(cam_b)
             kp_b = (ids_b, pts_b, drawer_b.displace(kxy_b), kvis_b)
             side_b = {"shape": holder.shape.shape_id, "category": holder.shape.category, "camera": cam_b.to_json()}
