@@ -81,11 +81,17 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
     """Draw ``mesh`` (a trimesh.Trimesh, in its own coordinates) from each camera, in order.
 
     points: optional (N, 3) float64 world points to project in every view; point_faces: optional (N,)
-    int64 faces they lie on (sharper visibility at silhouettes). Yields one DrawnView per camera, so
-    callers can write each view before the next is drawn.
+    int64 faces they lie on (sharper visibility at silhouettes). Degenerate faces and faces stored
+    twice (double-sided surfaces) are left out first, by the rule collections apply
+    (render.cleanup.clean_faces); camera clip planes left out are fitted to the mesh (Camera.fitted).
+    Yields one DrawnView per camera, so callers can write each view before the next is drawn.
     """
+    from sketchgen.render.cleanup import without_duplicates
     from sketchgen.render.prepared import prepare
 
+    mesh, cleanup = without_duplicates(mesh)
+    if point_faces is not None and len(cleanup.keep) < len(cleanup.old_to_new):
+        point_faces = cleanup.old_to_new[np.asarray(point_faces, dtype=np.int64)]
     prepared = prepare(mesh)
     for index, camera in enumerate(cameras):
         yield draw_view(mesh, camera, config, index=index, points=points, point_faces=point_faces,

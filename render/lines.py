@@ -65,6 +65,7 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
         (edges between front and back faces).
     spacing_px: sample spacing in pixels for hidden-line removal.
     prepared: render.lines.prepare(mesh), to reuse per-mesh data over many views.
+    Clip planes the camera leaves out are fitted to the mesh (Camera.fitted).
     Returns a Drawing whose strokes are ordered by type (in ``kinds`` order), then deterministically.
     """
     kinds = tuple(kinds)
@@ -78,6 +79,7 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
         raise InputError("prepared was made from another mesh (its face or vertex count differs)")
     if len(prep.faces) == 0:
         return Drawing(camera=camera, strokes=[])
+    camera = camera.fitted(*prep.bounds)
     facing = _face_facing(prep, camera)
     contour_edges = None
     if "contour" in kinds:

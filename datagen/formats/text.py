@@ -1,0 +1,50 @@
+"""Text mesh files as they come: byte-order marks, and bytes that are not UTF-8.
+
+Mesh text formats (OBJ, OFF) keep their numbers in ASCII; only comments and names (groups, materials)
+hold other characters, often in a legacy 8-bit encoding (a Latin-1 umlaut in a CAD exporter's
+comment). Such a byte must not reject the file, and a UTF-8 byte-order mark must not glue itself to
+the first keyword (where it would silently drop the first vertex and shift every index after it).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+from pathlib import Path
+
+from sketchgen.render.errors import InputError
+
+log = logging.getLogger(__name__)
+
+# UTF-32-LE's mark starts with UTF-16-LE's: the longer is tried first
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def read_text(path: Path, kind: str) -> str:
+    """The text of ``path``, a ``kind`` ("OBJ", "OFF") text file, without any byte-order mark.
+
+    UTF-8 (or UTF-16/32 with their byte-order mark); a file that is not valid UTF-8 is read as Latin-1,
+    which maps every byte to a character, so the ASCII numbers and keywords read the same. Raises
+    InputError naming the file when it cannot be read or holds NUL bytes (a binary file).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(encoding)
+            except UnicodeDecodeError:
+                raise InputError(f"{path}: not a text {kind} file (its byte-order mark says {encoding}, "
+                                 f"its bytes are not)") from None
+    if b"\x00" in data:
+        raise InputError(f"{path}: not a text {kind} file (it holds NUL bytes: a binary file?)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        log.debug("%s: byte %d is not UTF-8; reading the file as Latin-1", path, exc.start)
+        return data.decode("latin-1")
