@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -83,7 +83,8 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
     points: optional (N, 3) float64 world points to project in every view; point_faces: optional (N,)
     int64 faces they lie on (sharper visibility at silhouettes). Degenerate faces and faces stored
     twice (double-sided surfaces) are left out first, by the rule collections apply
-    (render.cleanup.clean_faces); camera clip planes left out are fitted to the mesh (Camera.fitted).
+    (render.cleanup.clean_faces); strokes' ``faces`` still index ``mesh.faces``. Camera clip planes
+    left out are fitted to the mesh (Camera.fitted).
     Yields one DrawnView per camera, so callers can write each view before the next is drawn.
     """
     from sketchgen.render.cleanup import without_duplicates
@@ -94,8 +95,12 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
         point_faces = cleanup.old_to_new[np.asarray(point_faces, dtype=np.int64)]
     prepared = prepare(mesh)
     for index, camera in enumerate(cameras):
-        yield draw_view(mesh, camera, config, index=index, points=points, point_faces=point_faces,
-                        prepared=prepared)
+        view = draw_view(mesh, camera, config, index=index, points=points, point_faces=point_faces,
+                         prepared=prepared)
+        if len(cleanup.keep) < len(cleanup.old_to_new):  # strokes name the caller's faces
+            strokes = [replace(s, faces=cleanup.keep[s.faces]) for s in view.drawing.strokes]
+            view = replace(view, drawing=replace(view.drawing, strokes=strokes))
+        yield view
 
 
 def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index: int = 0, points=None,
