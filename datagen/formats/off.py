@@ -43,8 +43,10 @@ def read_off(path: str | Path) -> OffData:
     """Parse an OFF file; raises InputError naming the file (and the line) for malformed content."""
     path = Path(path)
     text = read_text(path, "OFF")
-    numbered = [(i + 1, ln.split("#", 1)[0].strip()) for i, ln in enumerate(text.splitlines())]
-    numbered = [(i, ln) for i, ln in numbered if ln]
+    lines = text.splitlines()
+    if "#" in text:
+        lines = [ln.split("#", 1)[0] for ln in lines]
+    numbered = [(i + 1, row) for i, ln in enumerate(lines) if (row := ln.strip())]
     if not numbered:
         raise InputError(f"{path}: cannot parse as OFF (no content)")
     header = _HEADER.match(numbered[0][1])
@@ -78,6 +80,12 @@ def read_off(path: str | Path) -> OffData:
 
 
 def _parse_vertices(path: Path, rows) -> np.ndarray:
+    try:  # the common case, three numbers a line, in one conversion
+        flat = np.array(" ".join(r for _, r in rows).split(), dtype=np.float64)
+        if len(flat) == 3 * len(rows):
+            return flat.reshape(-1, 3)
+    except ValueError:
+        pass
     try:
         return np.array([r.split()[:3] for _, r in rows], dtype=np.float64).reshape(-1, 3)
     except ValueError:
@@ -97,8 +105,16 @@ def _parse_faces(path: Path, rows, vertices: np.ndarray) -> tuple[np.ndarray, np
     """(T, 3) int64 triangles and (T,) int64 the face each came from."""
     if not rows:
         return np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
-    tokens = [r.split() for _, r in rows]
     lineno = np.array([n for n, _ in rows], np.int64)
+    try:  # the common case, all triangles without colours, in one conversion
+        flat = np.array(" ".join(r for _, r in rows).split(), dtype=np.int64)
+        if len(flat) == 4 * len(rows) and (flat[::4] == 3).all():
+            idx = flat.reshape(-1, 4)[:, 1:].ravel()
+            _check_off_indices(path, idx, np.full(len(rows), 3, np.int64), lineno, len(vertices))
+            return idx.reshape(-1, 3), np.arange(len(rows), dtype=np.int64)
+    except ValueError:
+        pass
+    tokens = [r.split() for _, r in rows]
     try:
         counts = np.array([t[0] for t in tokens], dtype=np.int64)
         short = np.array([len(t) - 1 for t in tokens], dtype=np.int64) < counts
@@ -118,11 +134,16 @@ def _parse_faces(path: Path, rows, vertices: np.ndarray) -> tuple[np.ndarray, np
     few = np.flatnonzero(counts < 3)
     if len(few):
         raise InputError(f"{path}: line {lineno[few[0]]}: face with fewer than 3 vertices")
-    bad = (idx < 0) | (idx >= len(vertices))
+    _check_off_indices(path, idx, counts, lineno, len(vertices))
+    return triangulate_polygons(vertices, idx, counts)
+
+
+def _check_off_indices(path: Path, idx: np.ndarray, counts: np.ndarray, lineno: np.ndarray, n_vertices: int):
+    """Refuse indices outside 0..V-1 naming the first offending line (and a 1-based file as such)."""
+    bad = (idx < 0) | (idx >= n_vertices)
     if bad.any():
         k = int(np.argmax(bad))
-        line = lineno[np.repeat(np.arange(len(rows)), counts)[k]]
-        hint = " (a 1-based file?)" if idx.min() >= 1 and idx.max() == len(vertices) else ""
+        line = lineno[np.repeat(np.arange(len(counts)), counts)[k]]
+        hint = " (a 1-based file?)" if idx.min() >= 1 and idx.max() == n_vertices else ""
         raise InputError(f"{path}: line {line}: face index {idx[k]}, but OFF vertex indices run from 0 to "
-                         f"{len(vertices) - 1}{hint}")
-    return triangulate_polygons(vertices, idx, counts)
+                         f"{n_vertices - 1}{hint}")

@@ -111,3 +111,15 @@ def test_off_polygons_load_and_draw(tmp_path):
     pyramid = draw(tmp_path, "off_polygons", "pentapyramid.off")
     x0, x1, y0, y1 = extent(pyramid)
     assert y0 < 52 and y1 == 150  # apex at y = 50, base seen edge-on at y = 150
+
+
+def test_psb_triangle_off_reads_as_trimesh_reads_it():
+    import trimesh
+
+    from sketchgen.datagen.meshfile import read_mesh
+
+    path = FIXTURES / "psb" / "airplane" / "61.off"
+    mesh, reference = read_mesh(path), trimesh.load(path, process=False)
+    assert len(mesh.faces) == 10796  # one label per face in 61.seg: the file's faces, in its order
+    np.testing.assert_array_equal(mesh.faces, reference.faces)
+    np.testing.assert_array_equal(mesh.vertices, reference.vertices)
