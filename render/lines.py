@@ -79,7 +79,6 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
         raise InputError("prepared was made from another mesh (its face or vertex count differs)")
     if len(prep.faces) == 0:
         return Drawing(camera=camera, strokes=[])
-    camera = camera.fitted(*prep.bounds)
     facing = _face_facing(prep, camera)
     contour_edges = None
     if "contour" in kinds:
@@ -94,7 +93,8 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_KINDS, crease_deg: floa
             sets.append(_creases(prep, facing, crease_deg, contour_edges))
         else:
             sets.append(_suggestive(prep, camera, suggestive_threshold, suggestive_fade))
-    return Drawing(camera=camera, strokes=_visible_strokes(prep, camera, sets, spacing_px))
+    strokes = _visible_strokes(prep, camera.fitted(*prep.bounds), sets, spacing_px)
+    return Drawing(camera=camera, strokes=strokes)
 
 
 # ---------------------------------------------------------------------- candidate segments

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.formats.polygons import triangulate_polygons
-from sketchgen.datagen.formats.text import read_text
+from sketchgen.datagen.formats.text import parse_vertices, read_lines
 from sketchgen.render.errors import InputError
 
 _SLASH = re.compile(r"/\S*")
@@ -41,10 +41,7 @@ class ObjData:
 def read_obj(path: str | Path) -> ObjData:
     """Parse an OBJ file; raises InputError naming the file (and the line) for malformed content."""
     path = Path(path)
-    text = read_text(path, "OBJ")
-    lines = text.splitlines()
-    if "#" in text:
-        lines = [ln.split("#", 1)[0] for ln in lines]
+    lines = read_lines(path, "OBJ")
     # classify lines by their tag with comprehensions (a per-line Python loop costs seconds on big files)
     lines = [ln.strip() for ln in lines]
     tags = [ln.split(None, 1)[0] if ln else "" for ln in lines]
@@ -86,7 +83,7 @@ def read_obj(path: str | Path) -> ObjData:
     f_state = np.stack([in_force(g_pos, g_val), in_force(m_pos, m_val),
                         np.searchsorted(np.asarray(v_at, np.int64), f_pos)], axis=1) if len(f_at) else \
         np.zeros((0, 3), np.int64)
-    vertices = _parse_vertices(path, v_rows, v_lines)
+    vertices = parse_vertices(path, v_rows, v_lines)
     faces, line_of_tri = _parse_faces(path, f_rows, f_lines, np.asarray(f_state, np.int64).reshape(-1, 3),
                                       vertices)
     state = np.asarray(f_state, np.int64).reshape(-1, 3)
@@ -99,22 +96,6 @@ def read_obj(path: str | Path) -> ObjData:
         material_names=material_names,
         polygon=line_of_tri,
     )
-
-
-def _parse_vertices(path: Path, rows: list[str], lines: list[int]) -> np.ndarray:
-    try:
-        return np.array([r.split()[:3] for r in rows], dtype=np.float64).reshape(-1, 3)
-    except ValueError:
-        pass  # find the offending line for the message
-    for row, lineno in zip(rows, lines):
-        parts = row.split()
-        if len(parts) < 3:
-            raise InputError(f"{path}: line {lineno}: vertex needs 3 coordinates")
-        try:
-            [float(t) for t in parts[:3]]
-        except ValueError:
-            raise InputError(f"{path}: line {lineno}: vertex coordinates are not numbers") from None
-    raise InputError(f"{path}: malformed vertex lines")
 
 
 def _parse_faces(path: Path, rows: list[str], lines: list[int], state: np.ndarray, vertices: np.ndarray):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.formats.polygons import triangulate_polygons
-from sketchgen.datagen.formats.text import read_text
+from sketchgen.datagen.formats.text import parse_vertices, read_lines
 from sketchgen.render.errors import InputError
 
 _HEADER = re.compile(r"^(ST)?(C)?(N)?(4)?(n)?OFF(.*)$")
@@ -42,10 +42,7 @@ class OffData:
 def read_off(path: str | Path) -> OffData:
     """Parse an OFF file; raises InputError naming the file (and the line) for malformed content."""
     path = Path(path)
-    text = read_text(path, "OFF")
-    lines = text.splitlines()
-    if "#" in text:
-        lines = [ln.split("#", 1)[0] for ln in lines]
+    lines = read_lines(path, "OFF")
     numbered = [(i + 1, row) for i, ln in enumerate(lines) if (row := ln.strip())]
     if not numbered:
         raise InputError(f"{path}: cannot parse as OFF (no content)")
@@ -74,31 +71,9 @@ def read_off(path: str | Path) -> OffData:
     if len(body) < n_vertices + n_faces:
         raise InputError(f"{path}: declares {n_vertices} vertices and {n_faces} faces on line {count_line} "
                          f"but holds {len(body)} data lines")
-    vertices = _parse_vertices(path, body[:n_vertices])
+    vertices = parse_vertices(path, [r for _, r in body[:n_vertices]], [n for n, _ in body[:n_vertices]])
     faces, polygon = _parse_faces(path, body[n_vertices:n_vertices + n_faces], vertices)
     return OffData(vertices, faces, polygon)
-
-
-def _parse_vertices(path: Path, rows) -> np.ndarray:
-    try:  # the common case, three numbers a line, in one conversion
-        flat = np.array(" ".join(r for _, r in rows).split(), dtype=np.float64)
-        if len(flat) == 3 * len(rows):
-            return flat.reshape(-1, 3)
-    except ValueError:
-        pass
-    try:
-        return np.array([r.split()[:3] for _, r in rows], dtype=np.float64).reshape(-1, 3)
-    except ValueError:
-        pass  # find the offending line for the message
-    for lineno, row in rows:
-        parts = row.split()
-        if len(parts) < 3:
-            raise InputError(f"{path}: line {lineno}: vertex needs 3 coordinates")
-        try:
-            [float(t) for t in parts[:3]]
-        except ValueError:
-            raise InputError(f"{path}: line {lineno}: vertex coordinates are not numbers") from None
-    raise InputError(f"{path}: malformed vertex lines")
 
 
 def _parse_faces(path: Path, rows, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Text mesh files as they come: byte-order marks, and bytes that are not UTF-8.
+"""Text mesh files as they come: byte-order marks, bytes that are not UTF-8, and vertex lines.
 
 Mesh text formats (OBJ, OFF) keep their numbers in ASCII; only comments and names (groups, materials)
 hold other characters, often in a legacy 8-bit encoding (a Latin-1 umlaut in a CAD exporter's
@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 import logging
 from pathlib import Path
+
+import numpy as np
 
 from sketchgen.render.errors import InputError
 
@@ -48,3 +50,37 @@ def read_text(path: Path, kind: str) -> str:
     except UnicodeDecodeError as exc:
         log.debug("%s: byte %d is not UTF-8; reading the file as Latin-1", path, exc.start)
         return data.decode("latin-1")
+
+
+def parse_vertices(path: Path, rows: list[str], lines: list[int]) -> np.ndarray:
+    """(V, 3) float64 from vertex lines' text ``rows`` (their keyword removed; the first three numbers
+    count, colours or weights after them are ignored); ``lines``: their line numbers, for the message
+    of the InputError raised on a malformed one."""
+    try:  # the common case, three numbers a line, in one conversion
+        flat = np.array(" ".join(rows).split(), dtype=np.float64)
+        if len(flat) == 3 * len(rows):
+            return flat.reshape(-1, 3)
+    except ValueError:
+        pass
+    try:
+        return np.array([r.split()[:3] for r in rows], dtype=np.float64).reshape(-1, 3)
+    except ValueError:
+        pass  # find the offending line for the message
+    for row, lineno in zip(rows, lines):
+        parts = row.split()
+        if len(parts) < 3:
+            raise InputError(f"{path}: line {lineno}: vertex needs 3 coordinates")
+        try:
+            [float(t) for t in parts[:3]]
+        except ValueError:
+            raise InputError(f"{path}: line {lineno}: vertex coordinates are not numbers") from None
+    raise InputError(f"{path}: malformed vertex lines")
+
+
+def read_lines(path: Path, kind: str) -> list[str]:
+    """The lines of ``path`` (``read_text``) with ``#`` comments cut off, numbered from 0."""
+    text = read_text(path, kind)
+    lines = text.splitlines()
+    if "#" in text:
+        lines = [ln.split("#", 1)[0] for ln in lines]
+    return lines
