@@ -250,13 +250,13 @@ class Camera:
 
     def cuts(self, points: np.ndarray) -> str | None:
         """Why this camera's given clip planes cut off some of (N, 3) world points (None if they do not,
-        or if the planes are left to be fitted): e.g. "zfar 100 lies in front of depths up to 1575"."""
+        or if the planes are left to be fitted): e.g. "zfar 100 falls short of its farthest depth 1575"."""
         dmin, dmax = self.depth_range(points)
         reasons = []
         if self.znear is not None and dmin < self.znear and dmax > 0:
-            reasons.append(f"znear {self.znear:g} lies behind depths from {max(dmin, 0.0):g}")
+            reasons.append(f"znear {self.znear:g} lies beyond its nearest depth {max(dmin, 0.0):g}")
         if self.zfar is not None and dmax > self.zfar:
-            reasons.append(f"zfar {self.zfar:g} lies in front of depths up to {dmax:g}")
+            reasons.append(f"zfar {self.zfar:g} falls short of its farthest depth {dmax:g}")
         return "; ".join(reasons) or None
 
     def projection_matrix(self) -> np.ndarray:

@@ -41,10 +41,10 @@ def read_text(path: Path, kind: str) -> str:
             try:
                 return data[len(bom):].decode(encoding)
             except UnicodeDecodeError:
-                raise InputError(f"{path}: not a text {kind} file (its byte-order mark says {encoding}, "
+                raise InputError(f"{path}: cannot parse as {kind} (its byte-order mark says {encoding}, "
                                  f"its bytes are not)") from None
     if b"\x00" in data:
-        raise InputError(f"{path}: not a text {kind} file (it holds NUL bytes: a binary file?)")
+        raise InputError(f"{path}: cannot parse as {kind} (not a text file: it holds NUL bytes)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -128,7 +128,7 @@ def test_clip_planes_left_out_are_fitted_to_the_mesh_at_any_scale():
     given = Camera.looking_at((0.0, 0.0, 1500.0), (0, 0, 0), (0, 1, 0), yfov_deg=30.0, zfar=100.0)
     assert given.fitted(np.full(3, -150.0), np.full(3, 150.0)).zfar == 100.0  # a given plane is kept
     corners = np.array([[0.0, 0.0, 150.0], [0.0, 0.0, -150.0]])
-    assert given.cuts(corners) == "zfar 100 lies in front of depths up to 1650"
+    assert given.cuts(corners) == "zfar 100 falls short of its farthest depth 1650"
     assert cam.cuts(corners) is None
     inside = Camera.looking_at((0.0, 0.0, 0.5), (0, 0, 0), (0, 1, 0), yfov_deg=30.0)
     near = inside.fitted(np.full(3, -1.0), np.full(3, 1.0)).znear  # eye inside the box: near floor
