@@ -154,7 +154,8 @@ def _load_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: cannot parse as {path.suffix.lstrip('.').upper()} ({reason})") from None
     if isinstance(loaded, trimesh.Scene):
-        meshes = [g for g in loaded.dump() if isinstance(g, trimesh.Trimesh)]
+        with quiet_trimesh():
+            meshes = [g for g in loaded.dump() if isinstance(g, trimesh.Trimesh)]
         if not meshes:
             raise InputError(f"{path}: scene holds no triangle meshes")
         if len(meshes) > 1:

@@ -7,6 +7,7 @@ index), so any view can be redrawn alone and the same config gives byte-identica
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,8 @@ from sketchgen.render.style import STYLES, make_style
 from sketchgen.render.svg import drawing_svg
 
 DEFAULT_LINES = ("contour", "boundary", "crease")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
     from sketchgen.render.prepared import prepare
 
     mesh, cleanup = without_duplicates(mesh)
+    if cleanup.degenerate or cleanup.duplicate:
+        log.info("drawing without %d degenerate and %d duplicate faces", cleanup.degenerate, cleanup.duplicate)
     if point_faces is not None and len(cleanup.keep) < len(cleanup.old_to_new):
         point_faces = cleanup.old_to_new[np.asarray(point_faces, dtype=np.int64)]
     prepared = prepare(mesh)
