@@ -63,15 +63,22 @@ def _plane_coordinates(points: np.ndarray) -> np.ndarray:
     any plane)."""
     centred = points - points.mean(axis=1, keepdims=True)
     nxt = np.roll(centred, -1, axis=1)
-    normal = np.cross(centred, nxt).sum(axis=1)  # Newell: twice the vector area
+    normal = _cross(centred, nxt).sum(axis=1)  # Newell: twice the vector area
     length = np.linalg.norm(normal, axis=1, keepdims=True)
     normal = np.where(length > 0, normal / np.where(length > 0, length, 1.0), [0.0, 0.0, 1.0])
     # u: the world axis least aligned with the normal, made perpendicular; w = normal x u
     axis = np.eye(3)[np.argmin(np.abs(normal), axis=1)]
     u = axis - np.einsum("ij,ij->i", axis, normal)[:, None] * normal
     u /= np.linalg.norm(u, axis=1, keepdims=True)
-    w = np.cross(normal, u)
+    w = _cross(normal, u)
     return np.stack([np.einsum("pnk,pk->pn", centred, u), np.einsum("pnk,pk->pn", centred, w)], axis=2)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product over the last axis (np.cross's arithmetic, without its axis juggling)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
 def _is_convex(xy: np.ndarray) -> np.ndarray:
