@@ -38,6 +38,7 @@ class PreparedMesh:
     edge_flip: (E,) bool, True where the two faces wind inconsistently across the edge (their normals
         are compared with one flipped).
     edge_angle_deg: (E,) float64 angle between the two faces' normals (0 = flat), NaN on boundaries.
+    bounds: (2, 3) float64 bounding-box corners (min, max); centre: (3,) float64 its centre.
     scale: float64 length of the bounding-box diagonal (tolerances are relative to it).
     """
 
@@ -53,6 +54,7 @@ class PreparedMesh:
         self.vertices = vertices
         self._mesh_ref = weakref.ref(mesh)
         lo, hi = (vertices.min(0), vertices.max(0)) if len(vertices) else (np.zeros(3), np.zeros(3))
+        self.bounds = np.stack([lo, hi])
         self.centre = (lo + hi) / 2.0
         self.scale = float(np.linalg.norm(hi - lo)) or 1.0
         self._set_faces(faces)
