@@ -23,9 +23,9 @@ wander slowly. The sketchy style does each of these, every choice drawn from one
 - pieces: a long stroke is drawn as several strokes that overlap at each seam; each piece leaves the
   line over its own half of the overlap (its free end lands or lifts a little off the line), so at
   every arc length at least one piece lies exactly on the line.
-- retraces: with probability ``retrace_prob`` a stroke is drawn again over part of its length, offset
-  sideways by a fraction of a pixel to a couple of pixels and wandering slowly, lighter than the first
-  pass (``Stroke.retrace`` True).
+- retraces: with probability ``retrace_prob`` a piece is drawn again over part of its length, lighter
+  than the first pass (``Stroke.retrace`` True): its ends lie up to a couple of pixels to either side of
+  the line, so it runs beside the line or crosses it at a slight angle, and it wanders slowly.
 
 Every output vertex keeps the 3D point, depth and face of the surface point it draws, and its
 ``Stroke.offset`` is exactly ``xy - camera.world_to_pixels(points)``: the style's whole displacement.
@@ -64,10 +64,13 @@ class SketchyConfig:
         gap_px: gap length beyond the line width.
     drop_below_px: strokes shorter than this are dropped with probability drop_prob, unless both their
         ends lie within join_px of another stroke's end.
-    retrace_prob: probability that a stroke at least retrace_min_px long is drawn again.
-        retrace_offset_px: sideways distance of the retrace from the line. retrace_wander_px: amplitude
-        of its own slow sideways wander, of wavelength retrace_wavelength_px. retrace_cover: fraction of
-        the stroke's length the retrace covers. retrace_weight: its weight relative to the first pass.
+    retrace_prob: probability that a piece of a stroke (see split_px) at least retrace_min_px long is
+        drawn again.
+        retrace_offset_px: sideways distance of the retrace from the line at each of its ends (either
+        side, independently; linear between, so it runs beside the line or crosses it).
+        retrace_wander_px: amplitude of its own slow sideways wander, of wavelength
+        retrace_wavelength_px. retrace_cover: fraction of the piece's length the retrace covers.
+        retrace_weight: its weight relative to the first pass. retrace_taper_px: see tip_weight.
     split_px: length of the pieces a long stroke is drawn in (a stroke shorter than this is one piece).
         split_overlap_px: how far each piece runs past a seam. split_drift_px: how far off the line a
         piece's free end lands.
@@ -126,8 +129,9 @@ STYLES = ("clean",) + tuple(SKETCHY_CONFIGS)
 # per-stroke uniform draws, by name and count: one row of the same width for every stroke, so one
 # stroke's shape never shifts the choices made for another
 _DRAWS = {"overshoot": 2, "phase": 1, "gap_at": MAX_GAPS, "gap_len": MAX_GAPS, "gap_count": 1, "drop": 1,
-          "retrace": 1, "retrace_at": 1, "retrace_cover": 1, "retrace_offset": 1, "retrace_side": 1,
-          "retrace_wave": 2, "retrace_weight": 1, "piece_len": 1, "seam": MAX_PIECES - 1,
+          "retrace": MAX_PIECES, "retrace_at": MAX_PIECES, "retrace_cover": MAX_PIECES,
+          "retrace_offset": 2 * MAX_PIECES, "retrace_side": 2 * MAX_PIECES, "retrace_wave": 2 * MAX_PIECES,
+          "retrace_weight": MAX_PIECES, "piece_len": 1, "seam": MAX_PIECES - 1,
           "overlap": 2 * (MAX_PIECES - 1), "drift": 2 * (MAX_PIECES - 1), "drift_side": 2 * (MAX_PIECES - 1)}
 
 
@@ -176,8 +180,8 @@ class SketchyStyle:
         """A new Drawing: short strokes dropped, the rest resampled, overshot, cut into overlapping
         pieces, some retraced, pressure-weighted, gapped and wobbled (see the module docstring).
 
-        Output order: for each kept input stroke in order, its pieces from start to end, then its
-        retrace. Every output stroke has ``offset``, ``source`` (the input stroke's index in
+        Output order: for each kept input stroke in order, its pieces from start to end, then their
+        retraces. Every output stroke has ``offset``, ``source`` (the input stroke's index in
         ``drawing.strokes``) and ``retrace`` set. All strokes are processed together in concatenated
         arrays (a drawing has tens of strokes and per-stroke numpy calls would cost more than the
         arithmetic).
@@ -205,7 +209,7 @@ class SketchyStyle:
             source, length = source[keep], length[keep]
             strokes = [s for s, k in zip(strokes, keep) if k]
             u = {name: value[keep] for name, value in u.items()}
-            v = _concatenate(strokes)
+            v = v.select(keep)
 
         v = _subdivide(v, cfg.spacing_px, perspective=not camera.is_ortho)
         v, fade, before, after = _overshoot(v, _between(cfg.overshoot_px, u["overshoot"]), cfg.spacing_px)
@@ -222,13 +226,12 @@ class SketchyStyle:
         points = v.points[src]
         offset = xy - camera.world_to_pixels(points)[0]
 
-        cut = np.flatnonzero(np.diff(oid)) + 1
-        arrays = (np.split(xy, cut), np.split(v.depth[src], cut), np.split(points, cut),
-                  np.split(v.faces[src], cut), np.split(weight, cut), np.split(offset, cut))
+        depth, faces = v.depth[src], v.faces[src]
+        bounds = np.flatnonzero(np.diff(oid, prepend=-1, append=len(pieces.sid))).tolist()
         return Drawing(camera=camera, strokes=[
-            Stroke(xy=p, depth=d, points=q, faces=f, kind=strokes[s].kind, weight=w, offset=o,
-                   source=int(source[s]), retrace=bool(r))
-            for s, r, p, d, q, f, w, o in zip(pieces.sid, pieces.is_retrace, *arrays)])
+            Stroke(xy=xy[a:b], depth=depth[a:b], points=points[a:b], faces=faces[a:b], kind=strokes[s].kind,
+                   weight=weight[a:b], offset=offset[a:b], source=int(source[s]), retrace=r)
+            for a, b, s, r in zip(bounds[:-1], bounds[1:], pieces.sid.tolist(), pieces.is_retrace.tolist())])
 
     def _pressure(self, arc: np.ndarray, phase_u: np.ndarray) -> np.ndarray:
         """(V,) weight factor: a slow sine along each stroke between the ``pressure`` bounds."""
@@ -252,14 +255,15 @@ class SketchyStyle:
 
 @dataclass(frozen=True)
 class _Pieces:
-    """The output strokes planned for S styled strokes: up to MAX_PIECES pieces and one retrace each,
-    as ranges of arc length on the stroke (all arrays (O,), in output order).
+    """The output strokes planned for S styled strokes: up to MAX_PIECES pieces each and up to one
+    retrace of each piece, as ranges of arc length on the stroke (all arrays (O,), in output order).
 
     sid: stroke each output draws; is_retrace: bool; lo, hi: arc range drawn; head_seam, tail_seam: arc
     where the piece's free start / end leaves the line (-inf / inf at a stroke's own ends); head_len,
     tail_len: how far past the seam it runs (the taper length of its tips); head_drift, tail_drift:
-    signed sideways distance its tips land off the line; retrace_* : the retrace's sideways offset,
-    wander amplitude, wander wavelength and phase, and weight factor (0, 0, 1, 0, 1 for pieces).
+    signed sideways distance its tips land off the line; retrace_*: the retrace's signed sideways
+    offsets at its start and end (linear between), wander amplitude, wander wavelength and phase, and
+    weight factor (0, 0, 0, 1, 0, 1 for pieces).
     """
 
     sid: np.ndarray
@@ -272,7 +276,8 @@ class _Pieces:
     tail_len: np.ndarray
     head_drift: np.ndarray
     tail_drift: np.ndarray
-    retrace_offset: np.ndarray
+    retrace_start: np.ndarray
+    retrace_end: np.ndarray
     retrace_wander: np.ndarray
     retrace_wavelength: np.ndarray
     retrace_phase: np.ndarray
@@ -282,7 +287,7 @@ class _Pieces:
     def plan(cls, cfg: SketchyConfig, u: dict, length, head, arc, total, v) -> "_Pieces":
         """length: (S,) unstyled stroke lengths; head: (S,) arc where each begins after overshoot."""
         n_strokes = len(length)
-        slots = MAX_PIECES + 1  # pieces, then the retrace
+        slots = 2 * MAX_PIECES  # pieces, then their retraces
         n_pieces = np.clip(np.floor(length / _between(cfg.split_px, u["piece_len"][:, 0])), 1, MAX_PIECES)
         n_pieces = n_pieces.astype(np.int64)
         k = np.arange(1, MAX_PIECES)[None, :]  # seam k joins piece k - 1 and piece k
@@ -309,32 +314,40 @@ class _Pieces:
         tail_drift = np.where(inner_tail, np.concatenate([drift[..., 0], zero], axis=1), 0.0)
         valid = piece < n_pieces[:, None]
 
-        retrace = (length >= cfg.retrace_min_px) & (u["retrace"][:, 0] < cfg.retrace_prob)
-        cover = _between(cfg.retrace_cover, u["retrace_cover"][:, 0]) * length
-        r_lo = head + u["retrace_at"][:, 0] * (length - cover)
-        side = np.where(u["retrace_side"][:, 0] < 0.5, -1.0, 1.0)
+        # a person goes over a stretch of line, not a whole long outline: each piece may be retraced,
+        # over part of the stretch between its seams
+        start = np.concatenate([head[:, None], seam], axis=1)
+        stop = (head + length)[:, None]
+        end = np.where(piece == n_pieces[:, None] - 1, stop, np.concatenate([seam, stop], axis=1))
+        span = end - start
+        retrace = valid & (span >= cfg.retrace_min_px) & (u["retrace"] < cfg.retrace_prob)
+        cover = _between(cfg.retrace_cover, u["retrace_cover"]) * span
+        r_lo = start + u["retrace_at"] * (span - cover)
+        # sideways offset at each end, on either side: a second pass runs beside the first, or
+        # crosses it at a slight angle
+        r_offset = _between(cfg.retrace_offset_px, u["retrace_offset"]) * np.where(u["retrace_side"] < 0.5, -1, 1)
 
         def slot(pieces_value, retrace_value):
             out = np.empty((n_strokes, slots))
             out[:, :MAX_PIECES] = pieces_value
-            out[:, MAX_PIECES] = retrace_value
+            out[:, MAX_PIECES:] = retrace_value
             return out
 
-        valid = np.concatenate([valid, retrace[:, None]], axis=1)
+        valid = np.concatenate([valid, retrace], axis=1)
         fields = {
             "lo": slot(head_seam - head_len, r_lo),
             "hi": slot(tail_seam + tail_len, r_lo + cover),
             "head_seam": slot(head_seam, -np.inf), "tail_seam": slot(tail_seam, np.inf),
             "head_len": slot(head_len, cfg.retrace_taper_px), "tail_len": slot(tail_len, cfg.retrace_taper_px),
             "head_drift": slot(head_drift, 0.0), "tail_drift": slot(tail_drift, 0.0),
-            "retrace_offset": slot(0.0, side * _between(cfg.retrace_offset_px, u["retrace_offset"][:, 0])),
+            "retrace_start": slot(0.0, r_offset[:, 0::2]), "retrace_end": slot(0.0, r_offset[:, 1::2]),
             "retrace_wander": slot(0.0, cfg.retrace_wander_px),
-            "retrace_wavelength": slot(1.0, _between(cfg.retrace_wavelength_px, u["retrace_wave"][:, 0])),
-            "retrace_phase": slot(0.0, 2.0 * np.pi * u["retrace_wave"][:, 1]),
-            "retrace_weight": slot(1.0, _between(cfg.retrace_weight, u["retrace_weight"][:, 0])),
+            "retrace_wavelength": slot(1.0, _between(cfg.retrace_wavelength_px, u["retrace_wave"][:, 0::2])),
+            "retrace_phase": slot(0.0, 2.0 * np.pi * u["retrace_wave"][:, 1::2]),
+            "retrace_weight": slot(1.0, _between(cfg.retrace_weight, u["retrace_weight"])),
         }
         sid = np.broadcast_to(np.arange(n_strokes)[:, None], (n_strokes, slots))
-        is_retrace = np.broadcast_to(np.arange(slots)[None, :] == MAX_PIECES, (n_strokes, slots))
+        is_retrace = np.broadcast_to(np.arange(slots)[None, :] >= MAX_PIECES, (n_strokes, slots))
         return cls(sid=sid[valid], is_retrace=is_retrace[valid], **{k: f[valid] for k, f in fields.items()})
 
     def select(self, mask: np.ndarray) -> "_Pieces":
@@ -366,7 +379,9 @@ class _Pieces:
         # a free end eases off the line (zero slope at the seam), as a pen landing or lifting drifts
         lateral = self.head_drift[oid] * head ** 2 + self.tail_drift[oid] * tail ** 2
         wave = np.sin(2.0 * np.pi * a / self.retrace_wavelength[oid] + self.retrace_phase[oid])
-        lateral += self.retrace_offset[oid] + self.retrace_wander[oid] * wave
+        along = np.clip((a - first_arc[oid]) / np.maximum(last_arc - first_arc, 1e-9)[oid], 0.0, 1.0)
+        lateral += self.retrace_start[oid] + along * (self.retrace_end - self.retrace_start)[oid]
+        lateral += self.retrace_wander[oid] * wave
         tip = cfg.tip_weight
 
         def taper(distance, reach):
@@ -413,6 +428,14 @@ class _Vertices:
     def ends(self) -> np.ndarray:
         """(S,) int64 index of each stroke's last vertex."""
         return np.append(self.starts[1:], len(self.sid)) - 1
+
+    def select(self, keep: np.ndarray) -> "_Vertices":
+        """The vertices of the strokes where ``keep`` (S,) bool is True, renumbered."""
+        mask = keep[self.sid]
+        counts = np.bincount(self.sid, minlength=len(self.starts))[keep]
+        sid = np.repeat(np.arange(len(counts)), counts)
+        return _Vertices(self.xy[mask], self.depth[mask], self.points[mask], self.faces[mask], self.weight[mask],
+                         sid, np.cumsum(counts) - counts)
 
     def take(self, index: np.ndarray) -> "_Vertices":
         """Vertices ``index`` (``starts`` left for the caller to set)."""
