@@ -16,7 +16,9 @@ CHAIR = FIXTURES / "realworld" / "psb" / "chair" / "104.off"
 PLAIN = dict(drop_prob=0.0, retrace_prob=0.0, split_px=(1e9, 1e9), gap_every_px=0.0)
 
 
-def camera(size=256) -> Camera:
+def camera(size=256, ortho=False) -> Camera:
+    if ortho:
+        return Camera.looking_at((0, 0, 3), (0, 0, 0), (0, 1, 0), width=size, height=size, ortho_scale=1.2)
     return Camera.looking_at((0, 0, 3), (0, 0, 0), (0, 1, 0), width=size, height=size, yfov_deg=40.0)
 
 
@@ -31,8 +33,11 @@ def make_stroke(cam, xy, kind="contour", depth=None) -> Stroke:
 
 @pytest.fixture
 def drawing() -> Drawing:
+    return example_drawing(camera())
+
+
+def example_drawing(cam) -> Drawing:
     """A closed circle (radius 80 about the centre), a long line, a wavy curve, a short stroke; 256x256."""
-    cam = camera()
     th = np.linspace(0.0, 2.0 * np.pi, 181)
     circle = np.c_[128 + 80 * np.cos(th), 128 + 80 * np.sin(th)]
     circle[-1] = circle[0]
@@ -129,10 +134,12 @@ def test_offsets_are_exact_for_every_vertex(drawing, name):
         assert np.linalg.norm(stroke.offset, axis=1).max() <= config.reach_px + 1e-9
 
 
-def test_offset_is_the_field_on_the_line_and_the_overshoot_beyond_it(drawing):
+@pytest.mark.parametrize("ortho", [False, True])
+def test_offset_is_the_field_on_the_line_and_the_overshoot_beyond_it(ortho):
     """With no pieces or retraces, a vertex's offset is exactly the wobble field at its point's
     projection (inserted vertices carry the surface point under them), except the overshoot vertices at
     the ends, which keep the end point and are offset by the run-on as well."""
+    drawing = example_drawing(camera(ortho=ortho))
     config = SketchyConfig(**PLAIN)
     style = SketchyStyle(np.random.default_rng(2), config)
     styled = style.apply(drawing)
