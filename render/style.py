@@ -212,7 +212,7 @@ class SketchyStyle:
             v = v.select(keep)
 
         v = _subdivide(v, cfg.spacing_px, perspective=not camera.is_ortho)
-        v, fade, before, after = _overshoot(v, _between(cfg.overshoot_px, u["overshoot"]), cfg.spacing_px)
+        v, fade, before, _ = _overshoot(v, _between(cfg.overshoot_px, u["overshoot"]), cfg.spacing_px)
         arc, total = _arc_lengths(v)
         head = arc[v.starts + before]  # arc length where the unstyled stroke begins
         weight = v.weight * fade * self._pressure(arc, u["phase"][v.sid, 0])
@@ -284,7 +284,7 @@ class _Pieces:
     retrace_weight: np.ndarray
 
     @classmethod
-    def plan(cls, cfg: SketchyConfig, u: dict, length, head, arc, total, v) -> "_Pieces":
+    def plan(cls, cfg: SketchyConfig, u: dict, length, head, arc, total, v) -> _Pieces:
         """length: (S,) unstyled stroke lengths; head: (S,) arc where each begins after overshoot."""
         n_strokes = len(length)
         slots = 2 * MAX_PIECES  # pieces, then their retraces
@@ -350,10 +350,10 @@ class _Pieces:
         is_retrace = np.broadcast_to(np.arange(slots)[None, :] >= MAX_PIECES, (n_strokes, slots))
         return cls(sid=sid[valid], is_retrace=is_retrace[valid], **{k: f[valid] for k, f in fields.items()})
 
-    def select(self, mask: np.ndarray) -> "_Pieces":
+    def select(self, mask: np.ndarray) -> _Pieces:
         return _Pieces(**{name: getattr(self, name)[mask] for name in self.__dataclass_fields__})
 
-    def gather(self, arc, total, v) -> tuple["_Pieces", np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def gather(self, arc, total, v) -> tuple[_Pieces, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The vertices of each output's arc range: (the outputs of at least two vertices, (V',) index
         of the stroke vertex each output vertex draws, (V',) its output stroke, (O',) arc length of each
         output's first and last vertex)."""
@@ -429,7 +429,7 @@ class _Vertices:
         """(S,) int64 index of each stroke's last vertex."""
         return np.append(self.starts[1:], len(self.sid)) - 1
 
-    def select(self, keep: np.ndarray) -> "_Vertices":
+    def select(self, keep: np.ndarray) -> _Vertices:
         """The vertices of the strokes where ``keep`` (S,) bool is True, renumbered."""
         mask = keep[self.sid]
         counts = np.bincount(self.sid, minlength=len(self.starts))[keep]
@@ -437,7 +437,7 @@ class _Vertices:
         return _Vertices(self.xy[mask], self.depth[mask], self.points[mask], self.faces[mask], self.weight[mask],
                          sid, np.cumsum(counts) - counts)
 
-    def take(self, index: np.ndarray) -> "_Vertices":
+    def take(self, index: np.ndarray) -> _Vertices:
         """Vertices ``index`` (``starts`` left for the caller to set)."""
         return _Vertices(self.xy[index], self.depth[index], self.points[index], self.faces[index],
                          self.weight[index], self.sid[index], self.starts)

@@ -13,7 +13,7 @@ from sketchgen.render.style import (
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 CHAIR = FIXTURES / "realworld" / "psb" / "chair" / "104.off"
 # parameters that switch off the style's stochastic additions, to test one at a time
-PLAIN = dict(drop_prob=0.0, retrace_prob=0.0, split_px=(1e9, 1e9), gap_every_px=0.0)
+PLAIN = {"drop_prob": 0.0, "retrace_prob": 0.0, "split_px": (1e9, 1e9), "gap_every_px": 0.0}
 
 
 def camera(size=256, ortho=False) -> Camera:
