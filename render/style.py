@@ -212,7 +212,7 @@ class SketchyStyle:
             v = v.select(keep)
 
         v = _subdivide(v, cfg.spacing_px, perspective=not camera.is_ortho)
-        v, fade, before, _ = _overshoot(v, _between(cfg.overshoot_px, u["overshoot"]), cfg.spacing_px)
+        v, fade, before = _overshoot(v, _between(cfg.overshoot_px, u["overshoot"]), cfg.spacing_px, cfg.tip_weight)
         arc, total = _arc_lengths(v)
         head = arc[v.starts + before]  # arc length where the unstyled stroke begins
         weight = v.weight * fade * self._pressure(arc, u["phase"][v.sid, 0])
@@ -520,13 +520,13 @@ def _normals(v: _Vertices) -> np.ndarray:
     return np.stack([unit[:, 1], -unit[:, 0]], axis=1)
 
 
-def _overshoot(v: _Vertices, lengths: np.ndarray, spacing: float):
+def _overshoot(v: _Vertices, lengths: np.ndarray, spacing: float, tip_weight: float):
     """Extend both ends of every open stroke along its end tangent (taken over the last ~3 px) by
     ``lengths`` (S, 2) pixels (start, end), with vertices every ``spacing`` pixels.
 
     The new vertices repeat their end vertex's depth, 3D point, face and weight (they lie off the
-    surface). Returns the vertices, a (V,) taper factor (1 on the stroke, falling to 1/3 at the tips)
-    and (S,) int64 counts of vertices added before and after each stroke.
+    surface). Returns the vertices, a (V,) taper factor (1 on the stroke, falling to ``tip_weight`` at
+    the tips) and (S,) int64 counts of vertices added before each stroke.
     """
     starts, ends = v.starts, v.ends
     n = ends - starts + 1
@@ -563,11 +563,11 @@ def _overshoot(v: _Vertices, lengths: np.ndarray, spacing: float):
             pos = new_starts[sid] + before[sid] + n[sid] + j.astype(np.int64) - 1
         source[pos] = tips[sid, end]
         offset[pos] = (frac * lengths[sid, end])[:, None] * unit[sid, end]
-        fade[pos] = 1.0 - (1.0 - 1.0 / 3.0) * frac
+        fade[pos] = 1.0 - (1.0 - tip_weight) * frac
 
     out = v.take(source)
     out = replace(out, xy=out.xy + offset, starts=new_starts)
-    return out, fade, before, after
+    return out, fade, before
 
 
 def make_style(name: str, rng: np.random.Generator | None = None, *, line_width: float = 1.0,
