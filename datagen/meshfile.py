@@ -7,20 +7,23 @@ into one mesh with their node transforms applied. Every problem raises ``InputEr
 and the reason: unreadable, empty or unparseable files, non-finite coordinates, face indices past the
 vertices, no faces, a binary STL shorter than its header says.
 
-Degenerate and duplicate faces are not removed here (that would shift face indices); ``clean_faces``
-finds them and ``datagen.partmesh`` removes them, remapping labels and keypoints.
+Degenerate and duplicate faces are not removed here (that would shift face indices);
+``render.cleanup.clean_faces`` finds them, ``datagen.partmesh`` removes them (remapping labels and
+keypoints) and so does ``render.draw.draw_views``. trimesh's own log records (a texture or material
+file it cannot find, with a traceback) are kept off the terminal while it loads a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
+from sketchgen.render.cleanup import FaceCleanup, clean_faces  # noqa: F401  (collections use them from here)
 from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,10 @@ def read_mesh(path: str | Path) -> trimesh.Trimesh:
     """Load one mesh file, validated, in file coordinates and file face order.
 
     Returns a Trimesh with (V, 3) float64 vertices and (F, 3) int64 faces, F >= 1. Vertices of STL
-    files (which store each triangle's corners separately) are merged, keeping the face order.
+    files (which store each triangle's corners separately) are merged, keeping the face order. OBJ and
+    OFF polygons are triangulated in place (``datagen.formats.polygons``); their
+    ``mesh.metadata["file_polygon"]`` is then the (F,) int64 face of the file each triangle came from,
+    to spread per-polygon labels over its triangles.
     Raises InputError naming ``path`` and the reason.
     """
     return read_mesh_and_groups(path)[0]
@@ -59,16 +65,23 @@ def read_mesh_and_groups(path: str | Path):
         raise InputError(f"{path}: unsupported mesh format {suffix or '(no suffix)'!r}")
     if suffix == ".stl":
         _check_stl_size(path, head, size)
-    obj = None
+    obj = polygon = None
     if suffix == ".obj":
         from sketchgen.datagen.formats.obj import read_obj
 
         obj = read_obj(path)
-        vertices, faces = obj.vertices, obj.faces
+        vertices, faces, polygon = obj.vertices, obj.faces, obj.polygon
+    elif suffix == ".off":
+        from sketchgen.datagen.formats.off import read_off
+
+        off = read_off(path)
+        vertices, faces, polygon = off.vertices, off.faces, off.polygon
     else:
         vertices, faces = _load_with_trimesh(path)
     vertices, faces = validate_arrays(vertices, faces, path)
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+    if polygon is not None:
+        mesh.metadata["file_polygon"] = polygon
     if suffix == ".stl":
         mesh.merge_vertices(merge_tex=True, merge_norm=True)  # only renumbers vertices: faces keep order
         mesh = trimesh.Trimesh(vertices=np.asarray(mesh.vertices, np.float64),
@@ -97,50 +110,6 @@ def validate_arrays(vertices, faces, path: str | Path) -> tuple[np.ndarray, np.n
     return vertices, faces
 
 
-@dataclass(frozen=True)
-class FaceCleanup:
-    """Which faces survive cleaning. keep: (F',) int64 old indices of kept faces, ascending;
-    old_to_new: (F,) int64 new index of every old face (a duplicate maps to its kept twin; -1 for a
-    degenerate face); degenerate, duplicate: how many were removed."""
-
-    keep: np.ndarray
-    old_to_new: np.ndarray
-    degenerate: int
-    duplicate: int
-
-
-def clean_faces(vertices: np.ndarray, faces: np.ndarray, area_eps: float = 1e-14) -> FaceCleanup:
-    """Find degenerate faces (repeated vertex or area <= ``area_eps`` x bbox diagonal squared) and
-    duplicates (same vertex set as an earlier face, any order/orientation).
-
-    vertices: (V, 3) float64; faces: (F, 3) int64. The first of a set of duplicates is kept.
-    """
-    faces = np.asarray(faces, dtype=np.int64)
-    vertices = np.asarray(vertices, dtype=np.float64)
-    n = len(faces)
-    tri = vertices[faces]
-    area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    diag = float(np.linalg.norm(np.ptp(vertices, axis=0))) or 1.0
-    repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
-    degenerate = repeated | (area2 <= area_eps * diag * diag)
-    key = np.sort(faces, axis=1)
-    if len(vertices) < (1 << 21):  # three 21-bit indices in one int64: a 1-D unique is far faster
-        key = (key[:, 0] << 42) | (key[:, 1] << 21) | key[:, 2]
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    else:
-        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    twin = first[inverse]  # the earliest face with the same vertex set
-    duplicate = (twin != np.arange(n)) & ~degenerate
-    removed = degenerate | duplicate
-    keep = np.flatnonzero(~removed).astype(np.int64)
-    old_to_new = np.full(n, -1, dtype=np.int64)
-    old_to_new[keep] = np.arange(len(keep))
-    dup_idx = np.flatnonzero(duplicate)
-    old_to_new[dup_idx] = old_to_new[twin[dup_idx]]
-    return FaceCleanup(keep, old_to_new, int(degenerate.sum()), int(duplicate.sum()))
-
-
 def _check_stl_size(path: Path, head: bytes, size: int) -> None:
     """A binary STL states its triangle count at byte 80; a truncated file must not load silently."""
     if len(head) >= 84:
@@ -161,14 +130,32 @@ def _check_stl_size(path: Path, head: bytes, size: int) -> None:
     raise InputError(f"{path}: binary STL size {size} does not match its {count} triangles")
 
 
+@contextlib.contextmanager
+def quiet_trimesh():
+    """Keep trimesh's log records below ERROR off the terminal inside the block.
+
+    trimesh logs a missing texture or material file as a warning with a whole traceback, though the
+    geometry loads; the file's problems that matter reach the user as sketchgen's own InputError.
+    """
+    logger = logging.getLogger("trimesh")
+    level = logger.level
+    logger.setLevel(max(level, logging.ERROR + 1))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _load_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
-        loaded = trimesh.load(str(path), process=False)
+        with quiet_trimesh():
+            loaded = trimesh.load(str(path), process=False)
     except Exception as exc:  # trimesh raises many types for corrupt files; all mean "cannot parse"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: cannot parse as {path.suffix.lstrip('.').upper()} ({reason})") from None
     if isinstance(loaded, trimesh.Scene):
-        meshes = [g for g in loaded.dump() if isinstance(g, trimesh.Trimesh)]
+        with quiet_trimesh():
+            meshes = [g for g in loaded.dump() if isinstance(g, trimesh.Trimesh)]
         if not meshes:
             raise InputError(f"{path}: scene holds no triangle meshes")
         if len(meshes) > 1:

@@ -126,7 +126,7 @@ def make_partmesh(vertices, faces, face_labels=None, *, part_names=None, keypoin
     vertices: (V, 3) float64 file coordinates; faces: (F, 3) int; face_labels: (F,) int or None (one
     part, label 0); keypoints index ``faces``. Keypoint face indices must already be checked.
     """
-    from sketchgen.datagen.meshfile import clean_faces
+    from sketchgen.render.cleanup import clean_faces
 
     vertices = np.asarray(vertices, np.float64)
     faces = np.asarray(faces, np.int64)

@@ -67,7 +67,8 @@ def _pyrender_mesh(mesh):
 
 
 def pyrender_camera(camera: Camera):
-    """The pyrender camera whose projection equals ``camera.projection_matrix()``."""
+    """The pyrender camera whose projection equals ``camera.projection_matrix()`` (clip planes set:
+    ``Camera.fitted``)."""
     import pyrender
 
     if camera.is_ortho:
@@ -93,7 +94,7 @@ def shaded_render(mesh, camera: Camera, rng: np.random.Generator,
     ambient = float(rng.uniform(*config.ambient))
     scene = pyrender.Scene(bg_color=[*background, 1.0], ambient_light=[ambient] * 3)
     scene.add(pmesh)
-    scene.add(pyrender_camera(camera), pose=camera.pose)
+    scene.add(pyrender_camera(camera.fitted(*mesh.bounds)), pose=camera.pose)
     for _ in range(int(rng.integers(config.lights[0], config.lights[1] + 1))):
         # lights come from the camera's side of the object, so the visible surface is lit
         d = rng.normal(size=3)

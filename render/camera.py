@@ -19,7 +19,10 @@ JSON form (``Camera.from_json`` / ``Camera.to_json``)::
 
 with ``"ortho_scale": s`` in place of ``yfov_deg`` for an orthographic camera, and an optional
 ``"pose"`` (4x4 camera-to-world, row-major nested lists) that takes precedence over
-position/look_at/up. ``znear``/``zfar`` are optional.
+position/look_at/up. ``znear``/``zfar`` (the clip planes, as depths) are optional: a plane left out
+is fitted to the mesh a camera draws (``Camera.fitted``: the depth range of the mesh's bounding box
+with a margin), so a mesh in millimetres draws the same as its copy in metres. A plane given is kept,
+even where it cuts the mesh (``Camera.cuts`` says so).
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ from typing import Any
 import numpy as np
 
 from sketchgen.render.errors import InputError
+
+
+# fitted clip planes: margin around the mesh, and the nearest a near plane may come to the eye, both
+# as fractions of the mesh's bounding-box diagonal
+CLIP_MARGIN = 0.01
+NEAR_FLOOR = 1e-3
 
 
 class CameraError(InputError):
@@ -80,6 +89,7 @@ class Camera:
     yfov_deg: vertical field of view in degrees (perspective), or None.
     ortho_scale: half the visible height in world units (orthographic), or None.
     width, height: image size in pixels.
+    znear, zfar: clip planes as depths (world units), or None: fitted to the mesh drawn (``fitted``).
     """
 
     pose: np.ndarray
@@ -87,8 +97,8 @@ class Camera:
     height: int
     yfov_deg: float | None = None
     ortho_scale: float | None = None
-    znear: float = 0.01
-    zfar: float = 100.0
+    znear: float | None = None
+    zfar: float | None = None
     look_at: np.ndarray | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -110,13 +120,17 @@ class Camera:
             raise CameraError(f"yfov_deg must lie in (0, 180), got {self.yfov_deg!r}")
         if self.ortho_scale is not None and not (float(self.ortho_scale) > 0.0 and math.isfinite(self.ortho_scale)):
             raise CameraError(f"ortho_scale must be positive, got {self.ortho_scale!r}")
-        if not (0.0 < self.znear < self.zfar):
+        for name in ("znear", "zfar"):
+            value = getattr(self, name)
+            if value is not None and not (float(value) > 0.0 and math.isfinite(value)):
+                raise CameraError(f"{name} must be a positive number, got {value!r}")
+        if self.znear is not None and self.zfar is not None and not self.znear < self.zfar:
             raise CameraError("need 0 < znear < zfar")
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def _trusted(cls, pose: np.ndarray, width: int, height: int, yfov_deg: float | None,
-                 ortho_scale: float | None, znear: float, zfar: float,
+                 ortho_scale: float | None, znear: float | None, zfar: float | None,
                  look_at: np.ndarray | None = None) -> "Camera":
         """A camera from values already known to be valid (a ``look_at_pose`` rotation, a checked
         camera's size and clip planes), without ``__post_init__``'s checks: zoom cameras are made by
@@ -131,7 +145,7 @@ class Camera:
     @classmethod
     def looking_at(cls, position, look_at, up=(0.0, 1.0, 0.0), *, width=256, height=256,
                    yfov_deg: float | None = 40.0, ortho_scale: float | None = None,
-                   znear: float = 0.01, zfar: float = 100.0) -> "Camera":
+                   znear: float | None = None, zfar: float | None = None) -> "Camera":
         """A camera at ``position`` looking at ``look_at``; ``ortho_scale`` given makes it orthographic."""
         if ortho_scale is not None:
             yfov_deg = None
@@ -161,11 +175,12 @@ class Camera:
             target = np.asarray(data["look_at"], dtype=np.float64)
         return cls(pose, _int(data["width"], "width"), _int(data["height"], "height"),
                    _float(data.get("yfov_deg"), "yfov_deg"), _float(data.get("ortho_scale"), "ortho_scale"),
-                   _float(data.get("znear", 0.01), "znear"), _float(data.get("zfar", 100.0), "zfar"),
+                   _float(data.get("znear"), "znear"), _float(data.get("zfar"), "zfar"),
                    look_at=target)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form with both ``pose`` and position/look_at/up, so any reader can use either."""
+        """JSON form with both ``pose`` and position/look_at/up, so any reader can use either; clip
+        planes only where given."""
         target = self.look_at if self.look_at is not None else self.position - self.pose[:3, 2]
         out: dict[str, Any] = {
             "position": self.position.tolist(),
@@ -174,9 +189,10 @@ class Camera:
             "pose": self.pose.tolist(),
             "width": self.width,
             "height": self.height,
-            "znear": self.znear,
-            "zfar": self.zfar,
         }
+        for name in ("znear", "zfar"):
+            if getattr(self, name) is not None:
+                out[name] = float(getattr(self, name))
         if self.yfov_deg is not None:
             out["yfov_deg"] = float(self.yfov_deg)
         else:
@@ -214,8 +230,47 @@ class Camera:
         inv[:3, 3] = -rot.T @ self.pose[:3, 3]
         return inv
 
+    # ------------------------------------------------------------------ clip planes
+    def depth_range(self, points: np.ndarray) -> tuple[float, float]:
+        """(min, max) float depth of (N, 3) world points along the view axis."""
+        depth = -self.world_to_cam(points)[:, 2]
+        return float(depth.min()), float(depth.max())
+
+    def fitted(self, lo, hi) -> "Camera":
+        """This camera with the clip planes it lacks fitted to the axis-aligned box [lo, hi] ((3,) world
+        corners, the mesh's bounds): the depth range of the box's corners widened by CLIP_MARGIN x its
+        diagonal, the near plane kept at least NEAR_FLOOR x the diagonal in front of the eye (a camera
+        inside the box clips what is nearer; the floor bounds the depth buffer's range, far / near).
+        Returns ``self`` when both planes are given."""
+        if self.znear is not None and self.zfar is not None:
+            return self
+        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+        corners = np.array([[(lo, hi)[i >> k & 1][k] for k in range(3)] for i in range(8)])
+        size = float(np.linalg.norm(hi - lo)) or 1.0
+        dmin, dmax = self.depth_range(corners)
+        far = self.zfar if self.zfar is not None else max(dmax, 0.0) + CLIP_MARGIN * size
+        near = self.znear if self.znear is not None else max(dmin - CLIP_MARGIN * size, NEAR_FLOOR * size)
+        if not near < far:  # the box lies wholly behind the eye, or beyond a given far plane
+            near, far = (min(near, far / 2.0), far) if self.znear is None else (near, near + size)
+        return Camera._trusted(self.pose, self.width, self.height, self.yfov_deg, self.ortho_scale,
+                               near, far, self.look_at)
+
+    def cuts(self, points: np.ndarray) -> str | None:
+        """Why this camera's given clip planes cut off some of (N, 3) world points (None if they do not,
+        or if the planes are left to be fitted): e.g. "zfar 100 falls short of its farthest depth 1575"."""
+        dmin, dmax = self.depth_range(points)
+        reasons = []
+        if self.znear is not None and dmin < self.znear and dmax > 0:
+            reasons.append(f"znear {self.znear:g} lies beyond its nearest depth {max(dmin, 0.0):g}")
+        if self.zfar is not None and dmax > self.zfar:
+            reasons.append(f"zfar {self.zfar:g} falls short of its farthest depth {dmax:g}")
+        return "; ".join(reasons) or None
+
     def projection_matrix(self) -> np.ndarray:
-        """(4, 4) float64 OpenGL projection (camera -> clip) matching ``world_to_pixels`` exactly."""
+        """(4, 4) float64 OpenGL projection (camera -> clip) matching ``world_to_pixels`` exactly.
+        Needs both clip planes (``fitted`` gives them); raises CameraError otherwise."""
+        if self.znear is None or self.zfar is None:
+            raise CameraError("the camera's clip planes are not set: fit them to the mesh (Camera.fitted)")
         n, f = self.znear, self.zfar
         aspect = self.width / self.height
         proj = np.zeros((4, 4))

@@ -7,9 +7,10 @@ index), so any view can be redrawn alone and the same config gives byte-identica
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,6 +20,8 @@ from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing
 from sketchgen.render.style import STYLES, make_style
 from sketchgen.render.svg import drawing_svg
 
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,15 +85,29 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
     """Draw ``mesh`` (a trimesh.Trimesh, in its own coordinates) from each camera, in order.
 
     points: optional (N, 3) float64 world points to project in every view; point_faces: optional (N,)
-    int64 faces they lie on (sharper visibility at silhouettes). Yields one DrawnView per camera, so
-    callers can write each view before the next is drawn.
+    int64 faces they lie on (sharper visibility at silhouettes). Degenerate faces and faces stored
+    twice (double-sided surfaces) are left out first, by the rule collections apply
+    (render.cleanup.clean_faces); strokes' ``faces`` still index ``mesh.faces``. Camera clip planes
+    left out are fitted to the mesh (Camera.fitted).
+    Yields one DrawnView per camera, so callers can write each view before the next is drawn.
     """
+    from sketchgen.render.cleanup import without_duplicates
     from sketchgen.render.prepared import prepare
 
+    mesh, cleanup = without_duplicates(mesh)
+    if cleanup.degenerate or cleanup.duplicate:
+        log.info("drawing without %d degenerate and %d duplicate faces", cleanup.degenerate, cleanup.duplicate)
+    if point_faces is not None and len(cleanup.keep) < len(cleanup.old_to_new):
+        point_faces = cleanup.old_to_new[np.asarray(point_faces, dtype=np.int64)]
     prepared = prepare(mesh)
     for index, camera in enumerate(cameras):
-        yield draw_view(mesh, camera, config, index=index, points=points, point_faces=point_faces,
-                        prepared=prepared)
+        view = draw_view(mesh, camera, config, index=index, points=points, point_faces=point_faces,
+                         prepared=prepared)
+        if len(cleanup.keep) < len(cleanup.old_to_new):  # strokes name the caller's faces
+            strokes = [replace(s, faces=cleanup.keep[s.faces]) for s in view.drawing.strokes]
+            record = view.strokes.of(**{**view.strokes.fields(), "face": cleanup.keep[view.strokes.face]})
+            view = replace(view, drawing=replace(view.drawing, strokes=strokes), strokes=record)
+        yield view
 
 
 def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index: int = 0, points=None,

@@ -101,6 +101,9 @@ class GBufferRenderer:
 
         self._make_current()
         self._collect()
+        vertices = np.asarray(mesh.vertices, dtype=np.float64).reshape(-1, 3)
+        if len(vertices):  # clip planes the camera leaves out: fitted to this mesh
+            camera = camera.fitted(vertices.min(axis=0), vertices.max(axis=0))
         vao, n_faces = self._upload(mesh)
         fbo = self._target(camera.width, camera.height)
         w, h = camera.width, camera.height

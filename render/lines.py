@@ -64,6 +64,7 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_LINES, crease_deg: floa
         (edges between front and back faces).
     spacing_px: sample spacing in pixels for hidden-line removal.
     prepared: render.lines.prepare(mesh), to reuse per-mesh data over many views.
+    Clip planes the camera leaves out are fitted to the mesh (Camera.fitted).
     Returns a Drawing whose strokes are ordered by type (in ``kinds`` order), then deterministically.
     """
     kinds = tuple(kinds)
@@ -91,7 +92,8 @@ def extract_lines(mesh, camera: Camera, *, kinds=DEFAULT_LINES, crease_deg: floa
             sets.append(_creases(prep, facing, crease_deg, contour_edges))
         else:
             sets.append(_suggestive(prep, camera, suggestive_threshold, suggestive_fade))
-    return Drawing(camera=camera, strokes=_visible_strokes(prep, camera, sets, spacing_px))
+    strokes = _visible_strokes(prep, camera.fitted(*prep.bounds), sets, spacing_px)
+    return Drawing(camera=camera, strokes=strokes)
 
 
 # ---------------------------------------------------------------------- candidate segments

@@ -7,12 +7,15 @@ per-view work. Expensive parts (embree scene, curvatures) are built on first use
 
 from __future__ import annotations
 
+import logging
 import weakref
 from functools import cached_property
 
 import numpy as np
 
 from sketchgen.render.errors import InputError
+
+log = logging.getLogger(__name__)
 
 # Vertex normals are split at edges sharper than this (degrees), as Blender's auto smooth does.
 SMOOTH_SHARP_DEG = 30.0
@@ -35,6 +38,7 @@ class PreparedMesh:
     edge_flip: (E,) bool, True where the two faces wind inconsistently across the edge (their normals
         are compared with one flipped).
     edge_angle_deg: (E,) float64 angle between the two faces' normals (0 = flat), NaN on boundaries.
+    bounds: (2, 3) float64 bounding-box corners (min, max); centre: (3,) float64 its centre.
     scale: float64 length of the bounding-box diagonal (tolerances are relative to it).
     """
 
@@ -50,6 +54,7 @@ class PreparedMesh:
         self.vertices = vertices
         self._mesh_ref = weakref.ref(mesh)
         lo, hi = (vertices.min(0), vertices.max(0)) if len(vertices) else (np.zeros(3), np.zeros(3))
+        self.bounds = np.stack([lo, hi])
         self.centre = (lo + hi) / 2.0
         self.scale = float(np.linalg.norm(hi - lo)) or 1.0
         self._set_faces(faces)
@@ -302,14 +307,49 @@ class PreparedMesh:
 
     @cached_property
     def ray_scene(self):
-        """embree scene of the faces, in coordinates centred on ``centre`` (keeps float32 precise)."""
-        from embreex import rtcore_scene
-        from embreex.mesh_construction import TriangleMesh
-
+        """Ray-cast scene of the faces, in coordinates centred on ``centre`` (keeps float32 precise):
+        embree (the ``embreex`` wheel, installed on x86-64) or, where it is missing, trimesh's own
+        triangle intersector behind the same ``run`` call (several times slower; a one-line note says so)."""
+        try:
+            from embreex import rtcore_scene
+            from embreex.mesh_construction import TriangleMesh
+        except ImportError:
+            return TrimeshRayScene(self.vertices - self.centre, self.faces)
         scene = rtcore_scene.EmbreeScene()
         if len(self.faces):
             TriangleMesh(scene, (self.vertices[self.faces] - self.centre).astype(np.float32))
         return scene
+
+
+class TrimeshRayScene:
+    """Stand-in for embree's scene where ``embreex`` is not installed: ``run(origins, dirs, dists)``
+    answers, per ray, the first face hit with ray parameter t <= ``dists`` (t in units of the
+    unnormalised direction, as embree's ``tfar``), as ``{"primID": (N,) int64, -1 for no hit}``."""
+
+    _noted = False
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
+        import trimesh
+
+        if not TrimeshRayScene._noted:
+            log.info("embreex is not installed: ray casting uses trimesh's triangle intersector (slower)")
+            TrimeshRayScene._noted = True
+        self._mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
+        self._n_faces = len(faces)
+
+    def run(self, origins, dirs, dists=None, output=1) -> dict:
+        origins = np.asarray(origins, np.float64)
+        dirs = np.asarray(dirs, np.float64)
+        prim = np.full(len(origins), -1, np.int64)
+        if not self._n_faces or not len(origins):
+            return {"primID": prim}
+        length = np.linalg.norm(dirs, axis=1)
+        tri, ray, where = self._mesh.ray.intersects_id(origins, dirs, multiple_hits=False, return_locations=True)
+        t = np.einsum("ij,ij->i", where - origins[ray], dirs[ray]) / np.maximum(length[ray], 1e-300) ** 2
+        limit = np.inf if dists is None else np.asarray(dists, np.float64)[ray]
+        keep = (t >= 0) & (t <= limit)
+        prim[ray[keep]] = tri[keep]
+        return {"primID": prim}
 
 
 _CACHE: dict[int, tuple[tuple[int, int], PreparedMesh]] = {}

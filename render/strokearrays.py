@@ -61,6 +61,10 @@ class StrokeArrays:
     def strokes(self) -> int:
         return len(self.width)
 
+    def fields(self) -> dict[str, np.ndarray]:
+        """{name: array} of every field, in ``FIELDS`` order."""
+        return {name: getattr(self, name) for name in FIELDS}
+
     def moved(self, xy: np.ndarray) -> "StrokeArrays":
         """The same strokes with vertices at (N, 2) ``xy`` (rounded to float32), all else kept."""
         return _replace(self, xy=np.asarray(xy, np.float32).reshape(-1, 2))
@@ -68,7 +72,7 @@ class StrokeArrays:
     def to_npz(self) -> bytes:
         """Uncompressed ``.npz`` bytes holding every field (member names as the attributes), as
         ``np.savez`` lays them out (``np.load`` reads them)."""
-        return npz_bytes({name: getattr(self, name) for name in FIELDS})
+        return npz_bytes(self.fields())
 
     @classmethod
     def from_npz(cls, data: bytes) -> "StrokeArrays":
@@ -247,6 +251,4 @@ def window_segments(arrays: StrokeArrays, centre, half: float, size: int, line_w
 
 
 def _replace(arrays: StrokeArrays, **changes) -> StrokeArrays:
-    fields = {name: getattr(arrays, name) for name in FIELDS}
-    fields.update(changes)
-    return StrokeArrays(**fields)
+    return StrokeArrays(**{**arrays.fields(), **changes})

@@ -28,6 +28,10 @@ class Stroke:
     weight: (N,) float64 in [0, 1], stroke opacity/width factor (suggestive contours fade), 1 otherwise.
     offset: (N, 2) float64 pixels, what a style moved each vertex by (``xy`` minus the exact projection
         of ``points``); None means zeros (a clean stroke).
+    source: index of the stroke of the unstyled drawing that this one draws (the whole of it, a piece
+        of it, or a retrace of it); -1 for strokes no style has processed.
+    retrace: True for an extra pass a style drew over a stroke already in the drawing, off its line by
+        ``offset``; points displaced with the style lie on the strokes with ``retrace`` False.
     """
 
     xy: np.ndarray
@@ -37,6 +41,8 @@ class Stroke:
     kind: str
     weight: np.ndarray | None = None
     offset: np.ndarray | None = None
+    source: int = -1
+    retrace: bool = False
 
     def __len__(self) -> int:
         return len(self.xy)

@@ -38,7 +38,8 @@ class PointProjection:
 
     xy: (N, 2) float64 pixels (origin top-left corner, y down); NaN behind a perspective camera.
     depth: (N,) float64 depth along the view axis.
-    visible: (N,) bool, inside the image, within the camera's [znear, zfar] and not occluded.
+    visible: (N,) bool, inside the image, in front of the camera, within the camera's [znear, zfar]
+    where given, and not occluded.
     """
 
     xy: np.ndarray
@@ -67,7 +68,10 @@ def project_points(mesh, camera: Camera, points, *, faces=None, prepared: Prepar
         if np.any(face_arr >= len(prep.faces)):
             raise InputError("faces index past the mesh's faces")
     xy, depth = camera.world_to_pixels(pts)
-    inside = ((depth >= camera.znear) & (depth <= camera.zfar)
+    # planes left out clip nothing here: a point off the mesh is not cut by planes fitted to the mesh
+    near = camera.znear if camera.znear is not None else 0.0
+    far = camera.zfar if camera.zfar is not None else np.inf
+    inside = ((depth >= near) & (depth <= far) & (depth > 0)
               & (xy[:, 0] >= 0) & (xy[:, 0] < camera.width) & (xy[:, 1] >= 0) & (xy[:, 1] < camera.height))
     visible = inside.copy()
     if inside.any():

@@ -68,12 +68,26 @@ def run(args: argparse.Namespace) -> int:
     elif args.keypoints is not None:
         points, faces, semantic = keypoint_points(args.keypoints, mesh, args.mesh)
 
+    warn_clipping(args.mesh, mesh, cameras, args.camera)
     outputs = output_paths(args.out, len(cameras))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for view, png in zip(draw_views(mesh, cameras, config, points=points, point_faces=faces), outputs):
         write_view(view, png, semantic_id=semantic)
     log.info("drew %d view(s) of %s to %s", len(cameras), args.mesh, outputs[0].parent)
     return 0
+
+
+def warn_clipping(mesh_path: Path, mesh, cameras, camera_path: Path) -> None:
+    """One warning, naming the mesh file, when clip planes given in the camera file cut the mesh (they
+    are kept: a user may clip on purpose); planes left out are fitted to the mesh and never cut it."""
+    cut = [(k, reason) for k, camera in enumerate(cameras) if (reason := camera.cuts(mesh.vertices))]
+    if cut:
+        k, reason = cut[0]
+        which = f"camera {k}" if len(cameras) > 1 else "the camera"
+        more = f" (and {len(cut) - 1} other cameras)" if len(cut) > 1 else ""
+        log.warning("%s: %s's clip planes cut the mesh, %s%s; what lies beyond them is not drawn "
+                    "(leave znear/zfar out of %s to fit them to the mesh)", mesh_path, which, reason, more,
+                    camera_path)
 
 
 def output_paths(out: Path, n_views: int) -> list[Path]:

@@ -2,7 +2,10 @@
 
 sketchgen parses OBJ itself because trimesh splits an OBJ by material and so reorders its faces,
 which breaks per-face label files and keypoint face indices written against the file's face order.
-Polygons are triangulated as fans (v0, vi, vi+1), so a quad becomes two triangles in file order.
+Polygons of any size, convex or not, are triangulated in place (``datagen.formats.polygons``): a
+convex one as a fan (v0, vi, vi+1), so a quad becomes two triangles in file order, a non-convex one by
+ear clipping. Indices are 1-based, or negative counting back from the latest vertex (OBJ spec,
+Wavefront 1995); an index 0 (a 0-based file) or past the vertices is refused with its line.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sketchgen.datagen.formats.polygons import triangulate_polygons
+from sketchgen.datagen.formats.text import parse_vertices, read_lines
 from sketchgen.render.errors import InputError
 
 _SLASH = re.compile(r"/\S*")
@@ -21,7 +26,8 @@ _SLASH = re.compile(r"/\S*")
 @dataclass(frozen=True)
 class ObjData:
     """vertices: (V, 3) float64 file coordinates; faces: (F, 3) int64 triangles (0-based, file order);
-    groups, materials: (F,) int64 indices into ``group_names`` / ``material_names`` (-1 = none)."""
+    groups, materials: (F,) int64 indices into ``group_names`` / ``material_names`` (-1 = none);
+    polygon: (F,) int64 the ``f`` line (counted from 0 among the file's faces) each triangle came from."""
 
     vertices: np.ndarray
     faces: np.ndarray
@@ -29,20 +35,13 @@ class ObjData:
     group_names: list[str]
     materials: np.ndarray
     material_names: list[str]
+    polygon: np.ndarray | None = None
 
 
 def read_obj(path: str | Path) -> ObjData:
     """Parse an OBJ file; raises InputError naming the file (and the line) for malformed content."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8", errors="strict")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text OBJ file (undecodable bytes)") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    lines = text.splitlines()
-    if "#" in text:
-        lines = [ln.split("#", 1)[0] for ln in lines]
+    lines = read_lines(path, "OBJ")
     # classify lines by their tag with comprehensions (a per-line Python loop costs seconds on big files)
     lines = [ln.strip() for ln in lines]
     tags = [ln.split(None, 1)[0] if ln else "" for ln in lines]
@@ -84,8 +83,9 @@ def read_obj(path: str | Path) -> ObjData:
     f_state = np.stack([in_force(g_pos, g_val), in_force(m_pos, m_val),
                         np.searchsorted(np.asarray(v_at, np.int64), f_pos)], axis=1) if len(f_at) else \
         np.zeros((0, 3), np.int64)
-    vertices = _parse_vertices(path, v_rows, v_lines)
-    faces, line_of_tri = _parse_faces(path, f_rows, f_lines, np.asarray(f_state, np.int64).reshape(-1, 3))
+    vertices = parse_vertices(path, v_rows, v_lines)
+    faces, line_of_tri = _parse_faces(path, f_rows, f_lines, np.asarray(f_state, np.int64).reshape(-1, 3),
+                                      vertices)
     state = np.asarray(f_state, np.int64).reshape(-1, 3)
     return ObjData(
         vertices=vertices,
@@ -94,27 +94,12 @@ def read_obj(path: str | Path) -> ObjData:
         group_names=group_names,
         materials=state[line_of_tri, 1] if len(faces) else np.zeros(0, np.int64),
         material_names=material_names,
+        polygon=line_of_tri,
     )
 
 
-def _parse_vertices(path: Path, rows: list[str], lines: list[int]) -> np.ndarray:
-    try:
-        return np.array([r.split()[:3] for r in rows], dtype=np.float64).reshape(-1, 3)
-    except ValueError:
-        pass  # find the offending line for the message
-    for row, lineno in zip(rows, lines):
-        parts = row.split()
-        if len(parts) < 3:
-            raise InputError(f"{path}: line {lineno}: vertex needs 3 coordinates")
-        try:
-            [float(t) for t in parts[:3]]
-        except ValueError:
-            raise InputError(f"{path}: line {lineno}: vertex coordinates are not numbers") from None
-    raise InputError(f"{path}: malformed vertex lines")
-
-
-def _parse_faces(path: Path, rows: list[str], lines: list[int], state: np.ndarray):
-    """(T, 3) int64 fan-triangulated faces (0-based) and the face line each triangle came from (T,)."""
+def _parse_faces(path: Path, rows: list[str], lines: list[int], state: np.ndarray, vertices: np.ndarray):
+    """(T, 3) int64 triangles (0-based) and the face line each came from (T,), 0-based among the faces."""
     counts = np.array([len(r.split()) for r in rows], dtype=np.int64)
     short = np.flatnonzero(counts < 3)
     if len(short):
@@ -133,13 +118,29 @@ def _parse_faces(path: Path, rows: list[str], lines: list[int], state: np.ndarra
         raise InputError(f"{path}: malformed face lines") from None
     if len(idx) != counts.sum():
         raise InputError(f"{path}: malformed face lines")
+    line_of_index = np.repeat(np.arange(len(rows)), counts)
+    seen = state[line_of_index, 2]  # vertices read before each face line
+    _check_indices(path, idx, seen, len(vertices), np.asarray(lines, np.int64)[line_of_index])
     # OBJ indices are 1-based; negative ones count back from the latest vertex read
-    seen = np.repeat(state[:, 2], counts)
     idx = np.where(idx > 0, idx - 1, seen + idx)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    n_tri = counts - 2
-    line_of_tri = np.repeat(np.arange(len(rows)), n_tri)
-    k = np.arange(int(n_tri.sum())) - np.repeat(np.cumsum(n_tri) - n_tri, n_tri) + 1
-    first = starts[line_of_tri]
-    faces = np.stack([idx[first], idx[first + k], idx[first + k + 1]], axis=1)
-    return faces.astype(np.int64), line_of_tri
+    return triangulate_polygons(vertices, idx, counts)
+
+
+def _check_indices(path: Path, idx: np.ndarray, seen: np.ndarray, n_vertices: int, lineno: np.ndarray) -> None:
+    """Refuse index 0 (OBJ counts from 1: the file is 0-based), indices past the file's vertices and
+    relative ones reaching before its first vertex, naming the first offending line."""
+    zero = idx == 0
+    if zero.any():
+        k = int(np.argmax(zero))
+        raise InputError(f"{path}: line {lineno[k]}: face index 0, but OBJ vertex indices start at 1 "
+                         f"(a 0-based file?)")
+    past = idx > n_vertices
+    if past.any():
+        k = int(np.argmax(past))
+        raise InputError(f"{path}: line {lineno[k]}: face index {idx[k]} refers to vertex {idx[k] - 1} "
+                         f"(0-based), but the file has {n_vertices} vertices (OBJ indices run 1..{n_vertices})")
+    before = seen + idx < 0
+    if before.any():
+        k = int(np.argmax(before))
+        raise InputError(f"{path}: line {lineno[k]}: relative face index {idx[k]} reaches before the first "
+                         f"vertex ({seen[k]} vertices read so far)")

@@ -315,3 +315,28 @@ def test_draw_views_prepares_the_mesh_once_for_all_cameras(monkeypatch):
     # a cube from four sides: every view has its 9 visible edges drawn (3 faces seen, hidden ones removed)
     assert all((v.image < 128).sum() > 60 for v in views)
     assert [bool(v.points.visible[0]) for v in views] == [True, False, False, False]
+
+
+def test_mesh_in_millimetres_draws_and_a_cutting_far_plane_warns_once(tmp_path, caplog):
+    box = trimesh.creation.box(extents=(300.0, 150.0, 150.0))  # millimetres, seen from 1.5 m
+    mesh_path = tmp_path / "part_mm.stl"
+    box.export(mesh_path)
+    cam = {"position": [0.0, 0.0, 1500.0], "look_at": [0.0, 0.0, 0.0], "up": [0.0, 1.0, 0.0],
+           "yfov_deg": 20.0, "width": 400, "height": 300}
+    corners = np.array([[150.0, 75.0, 75.0], [-150.0, -75.0, 75.0]])  # on the near face
+    np.save(tmp_path / "pts.npy", corners)
+    out = tmp_path / "fitted.png"
+    assert main(["draw", str(mesh_path), "--camera", str(camera_json(tmp_path / "c.json", cam)),
+                 "--out", str(out), "--points", str(tmp_path / "pts.npy")]) == 0
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    ink = read_png(out) < 128
+    ys, xs = np.nonzero(ink)
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (110, 289, 105, 194)  # face x 110.5-289.5, y 105.2-194.8
+    assert json.loads(out.with_suffix(".points.json").read_text())["visible"] == [True, True]
+    out = tmp_path / "cut.png"
+    assert main(["draw", str(mesh_path), "--camera", str(camera_json(tmp_path / "z.json", [dict(cam, zfar=100.0)] * 3)),
+                 "--out", str(out), "--points", str(tmp_path / "pts.npy")]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and str(mesh_path) in warnings[0] and "zfar 100" in warnings[0]
+    assert "2 other cameras" in warnings[0]
+    assert json.loads(tmp_path.joinpath("cut_000.points.json").read_text())["visible"] == [False, False]

@@ -42,6 +42,7 @@ def test_projection_matrix_matches_world_to_pixels(rng):
     for kwargs in ({"yfov_deg": 50.0}, {"ortho_scale": 0.8}):
         cam = Camera.looking_at((2.0, 1.0, 2.0), (0, 0, 0), (0, 1, 0), width=300, height=150, **kwargs)
         pts = rng.uniform(-0.5, 0.5, size=(100, 3))
+        cam = cam.fitted(pts.min(axis=0), pts.max(axis=0))
         clip = (cam.projection_matrix() @ cam.world_to_camera @ np.c_[pts, np.ones(len(pts))].T).T
         ndc = clip[:, :3] / clip[:, 3:4]
         xy_gl = np.stack([(ndc[:, 0] + 1) / 2 * cam.width, (1 - ndc[:, 1]) / 2 * cam.height], axis=1)
@@ -111,3 +112,24 @@ def test_zoom_cameras_centre_the_point_and_scale(ortho, front_camera):
         offsets.append(np.linalg.norm(xy[1] - xy[0]))
     ratios = np.array(offsets) * np.array(factors)
     np.testing.assert_allclose(ratios / ratios[0], 1.0, rtol=0.02)
+
+
+def test_clip_planes_left_out_are_fitted_to_the_mesh_at_any_scale():
+    for scale in (1e-3, 1.0, 1e3):
+        cam = Camera.looking_at((0.0, 0.0, 5.0 * scale), (0, 0, 0), (0, 1, 0), yfov_deg=30.0)
+        assert cam.znear is None and cam.zfar is None and "znear" not in cam.to_json()
+        fitted = cam.fitted(np.full(3, -scale), np.full(3, scale))
+        diag = 2.0 * scale * math.sqrt(3.0)
+        # box depths run 4..6 x scale; planes a margin of 1% of the diagonal beyond them
+        assert fitted.znear == pytest.approx(4.0 * scale - 0.01 * diag)
+        assert fitted.zfar == pytest.approx(6.0 * scale + 0.01 * diag)
+        with pytest.raises(CameraError, match="clip planes"):
+            cam.projection_matrix()
+    given = Camera.looking_at((0.0, 0.0, 1500.0), (0, 0, 0), (0, 1, 0), yfov_deg=30.0, zfar=100.0)
+    assert given.fitted(np.full(3, -150.0), np.full(3, 150.0)).zfar == 100.0  # a given plane is kept
+    corners = np.array([[0.0, 0.0, 150.0], [0.0, 0.0, -150.0]])
+    assert given.cuts(corners) == "zfar 100 falls short of its farthest depth 1650"
+    assert cam.cuts(corners) is None
+    inside = Camera.looking_at((0.0, 0.0, 0.5), (0, 0, 0), (0, 1, 0), yfov_deg=30.0)
+    near = inside.fitted(np.full(3, -1.0), np.full(3, 1.0)).znear  # eye inside the box: near floor
+    assert near == pytest.approx(1e-3 * 2.0 * math.sqrt(3.0))

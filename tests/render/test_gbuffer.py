@@ -141,3 +141,16 @@ def test_mesh_uploaded_once_and_again_when_changed():
     assert renderer._meshes[id(mesh)] is not entry
     covered = first.face_id >= 0
     np.testing.assert_allclose(moved.depth[covered], first.depth[covered] - 0.5, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+def test_clip_planes_left_out_render_a_scaled_copy_the_same(sphere, scale):
+    cam = Camera.looking_at((0, 0, 3), (0, 0, 0), (0, 1, 0), width=96, height=96, yfov_deg=45.0)
+    cam_scaled = Camera.looking_at((0, 0, 3 * scale), (0, 0, 0), (0, 1, 0), width=96, height=96, yfov_deg=45.0)
+    scaled = sphere.copy()
+    scaled.apply_scale(scale)
+    a = get_renderer().render(sphere, cam, normals=False)
+    b = get_renderer().render(scaled, cam_scaled, normals=False)
+    assert a.mask.sum() > 1000  # the 0.01-100 planes a camera once had would clip the scaled copy away
+    np.testing.assert_array_equal(b.face_id, a.face_id)
+    np.testing.assert_allclose(b.depth[a.mask] / scale, a.depth[a.mask], rtol=1e-5)
