@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from sketchgen.render.camera import Camera
-from sketchgen.render.strokearrays import draw_strokes, from_drawing, styled, to_drawing
+from sketchgen.render.strokearrays import draw_strokes, from_drawing
 from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing
 from sketchgen.render.style import STYLES, make_style
 from sketchgen.render.svg import drawing_svg
@@ -126,9 +126,9 @@ def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index:
     drawing = extract_lines(mesh, camera, kinds=config.lines, crease_deg=config.crease_deg, prepared=prepared)
     t1 = time.perf_counter()
     style = make_style(config.style, np.random.default_rng([config.seed, index]), line_width=config.width)
-    record = styled(from_drawing(drawing, line_width=config.width), camera, style, line_width=config.width,
-                    face_labels=face_labels)
-    drawing = to_drawing(record, camera)
+    drawing = style.apply(drawing)
+    # the image is the raster of the record, as a dataset's PNG is of the strokes stored beside it
+    record = from_drawing(drawing, line_width=config.width, face_labels=face_labels)
     t2 = time.perf_counter()
     projected = None
     if points is not None:

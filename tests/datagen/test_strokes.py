@@ -97,8 +97,10 @@ def test_strokes_rasterised_reproduce_every_png_and_points_project_to_their_vert
 
 @pytest.mark.parametrize("style", ["clean", MIX])
 def test_triplet_points_lie_on_the_ink_of_their_zooms(built, style):
+    # anchors and negatives are points of the drawn strokes: ink at their stored pixel, always when
+    # clean; when sketchy, unless the style left a gap there or dropped that short stroke
     _, got = built["triplets", style]
-    checked = 0
+    on = {"clean": [], "sketchy": []}
     for s in got:
         meta = json.loads(s["json"])
         for role, short in (("anchor", "a"), ("negative", "n")):
@@ -106,11 +108,12 @@ def test_triplet_points_lie_on_the_ink_of_their_zooms(built, style):
                 img = _grey(s[f"{short}{z}.png"])
                 x, y = view["xy"]
                 c, r = int(np.floor(x)), int(np.floor(y))
-                assert img[r - 1:r + 2, c - 1:c + 2].min() < 128, (s["__key__"], role, z, meta["style"])
+                on[meta["style"]].append(img[r - 1:r + 2, c - 1:c + 2].min() < 128)
                 if meta["style"] == "clean":
                     assert np.abs(np.array(view["xy"]) - 56).max() <= 0.5
-                checked += 1
-    assert checked >= 18
+    assert len(on["clean"]) >= 12 and all(on["clean"])
+    if style != "clean":
+        assert len(on["sketchy"]) >= 12 and np.mean(on["sketchy"]) >= 0.85, np.mean(on["sketchy"])
 
 
 def test_pair_flow_and_keypoints_move_with_the_drawing(built):
