@@ -193,8 +193,13 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
         if not gb_a.mask.any():
             problems["shape not in view"] += 1
             continue
-        # A's strokes in the sample's style (also the source of a deformed B when A is shaded)
-        record_a, drawer_a = _drawn(own, i, cam_a, style, srng, width)
+        # A's strokes in the sample's style (also the source of a deformed B when A is shaded; a shaded
+        # A of another kind needs none, but its style's seed is drawn all the same)
+        if shaded and kind != "deform":
+            srng.integers(0, 2**63 - 1)
+            record_a, drawer_a = None, CleanStyle()
+        else:
+            record_a, drawer_a = _drawn(own, i, cam_a, style, srng, width)
         image_a = _shaded_image(own, i, cam_a, srng, config) if shaded else None
         shown_a = CleanStyle() if shaded else drawer_a  # what moved the positions of A's image
         ids, pts, kxy, kvis = own.keypoints(cam_a)
