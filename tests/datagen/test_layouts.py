@@ -283,3 +283,28 @@ def test_fixture_psb():
         seg = np.loadtxt(FIXTURES / "psb" / s.category / f"{s.shape_id}.seg", dtype=np.int64)
         assert len(seg) >= s.n_faces >= 10_000 and len(s.parts) >= 6
         np.testing.assert_array_equal(s.face_labels, seg[s.file_face])
+
+
+def test_dataset_manifest_lists_notes_and_strict_failures(tmp_path):
+    """A generated dataset's manifest carries the collection's warnings; with strict the shape fails."""
+    from sketchgen.datagen.execute import run_dataset
+    from sketchgen.datagen.triplets import TripletConfig, ViewConfig
+
+    trees.partnet(tmp_path / "data_v0", "2001")
+    trees.partnet(tmp_path / "data_v0", "2002", missing=(2,))
+    for strict in (False, True):
+        config = TripletConfig(collection=str(tmp_path / "data_v0"), seed=3, strict=strict,
+                               camera=ViewConfig(views=2, size=128), points=1, size=64)
+        out = tmp_path / f"out{int(strict)}"
+        run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config, out_dir=out,
+                    progress=False)
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["config"]["strict"] is strict
+        if not strict:
+            assert sorted(manifest["collection"]["shapes"]) == ["2001", "2002"]
+            (note,) = manifest["collection"]["notes"]
+            assert note["shape"] == "2002" and "new-2.obj" in note["note"]
+        else:
+            assert sorted(manifest["collection"]["shapes"]) == ["2001"] and manifest["collection"]["notes"] == []
+            (failure,) = [f for f in manifest["failures"] if f.get("shape") == "2002"]
+            assert "new-2.obj" in failure["reason"] and failure["category"] == "chair"
