@@ -10,6 +10,7 @@ it could list the collection (failures included), 2 when PATH itself cannot be r
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 HELP = "list a collection's shapes (bundled when no PATH), with per-shape status and per-category totals"
@@ -46,8 +47,15 @@ def run(args) -> int:
         raise UsageError(f"--max-faces must be positive, got {args.max_faces}")
     if args.part_labels is not None and args.path is None:
         raise UsageError("--part-labels joins the ShapeNetCore tree given as PATH")
-    coll = load_collection(args.path, max_faces=args.max_faces, progress=not args.json and sys.stderr.isatty(),
-                           strict=args.strict, part_labels=args.part_labels)
+    # the loaders log each warning; this report lists them itself, so they are not said twice
+    loaders_log = logging.getLogger("sketchgen.datagen.loaders")
+    level = loaders_log.level
+    loaders_log.setLevel(logging.ERROR)
+    try:
+        coll = load_collection(args.path, max_faces=args.max_faces, progress=not args.json and sys.stderr.isatty(),
+                               strict=args.strict, part_labels=args.part_labels)
+    finally:
+        loaders_log.setLevel(level)
     rows = [{"id": s.shape_id, "path": s.source, "category": s.category, "faces": int(s.n_faces),
              "parts": int(len(s.parts)), "keypoints": int(len(s.keypoints)),
              "status": "warning" if s.notes else "ok", "notes": list(s.notes), "checks": s.checks}
