@@ -166,6 +166,14 @@ def _under(path: Path, claimed: set[Path]) -> bool:
     return path in claimed or any(p in claimed for p in path.parents)
 
 
+def _claim_dirs_holding(tree, claimed: set[Path], *subdirs: str):
+    """Yield (and claim) each unclaimed directory holding all of ``subdirs``, in walk order."""
+    for d, (dirs, _) in tree.items():
+        if all(s in dirs for s in subdirs) and not _under(d, claimed):
+            claimed.add(d)
+            yield d
+
+
 def _synset_names(root: Path) -> dict[str, str]:
     """Synset names a tree ships: ShapeNetCore's ``taxonomy.json`` or ShapeNet-Part's
     ``synsetoffset2category.txt``, anywhere in the top two levels."""
@@ -285,10 +293,7 @@ def _shapenetcore_rows(tree, claimed: set[Path], names) -> list[dict]:
 def _shapenet_part_sets(tree, claimed: set[Path]) -> dict[str, dict]:
     """{model_id: {"points", "labels", "synset"}} of ShapeNet-Part trees (claimed: not meshes)."""
     out = {}
-    for d, (dirs, files) in tree.items():
-        if "points" not in dirs or "points_label" not in dirs or _under(d, claimed):
-            continue
-        claimed.add(d)
+    for d in _claim_dirs_holding(tree, claimed, "points", "points_label"):
         pts_dir, seg_dir = d / "points", d / "points_label"
         segs = set(tree.get(seg_dir, ([], []))[1])
         for name in tree.get(pts_dir, ([], []))[1]:
@@ -328,10 +333,7 @@ def _join_part_labels(rows: list[dict], labels: dict[str, dict], root: Path) -> 
 
 def _coseg_rows(tree, claimed: set[Path]) -> list[dict]:
     rows = []
-    for d, (dirs, files) in tree.items():
-        if "shapes" not in dirs or "gt" not in dirs or _under(d, claimed):
-            continue
-        claimed.add(d)
+    for d in _claim_dirs_holding(tree, claimed, "shapes", "gt"):
         gt = set(tree.get(d / "gt", ([], []))[1])
         for name in tree.get(d / "shapes", ([], []))[1]:
             p = d / "shapes" / name
@@ -345,14 +347,9 @@ def _coseg_rows(tree, claimed: set[Path]) -> list[dict]:
 
 def _psb_benchmark_rows(tree, claimed: set[Path]) -> list[dict]:
     rows = []
-    for d, (dirs, files) in tree.items():
-        if "off" not in dirs or "seg" not in dirs or _under(d, claimed):
-            continue
+    for d in _claim_dirs_holding(tree, claimed, "off", "seg"):
         seg = d / "seg" / "Benchmark" if (d / "seg" / "Benchmark") in tree else d / "seg"
         offs = [n for n in tree.get(d / "off", ([], []))[1] if n.lower().endswith(".off")]
-        if not offs:
-            continue
-        claimed.add(d)
         for name in offs:
             p, stem = d / "off" / name, name[:-4]
             row = {"mesh": p, "id": stem, "layout": "psb",
