@@ -113,7 +113,7 @@ def discover(root, *, part_labels=None) -> list[dict]:
         raise InputError(f"{root}: not a directory")
     tree = _walk(root)
     names = _synset_names(root)
-    claimed: set[Path] = set()  # directories whose files belong to a shape already listed
+    claimed: set[str] = set()  # folders (and files) belonging to a shape already listed
     rows: list[dict] = []
     rows += _partnet_rows(tree, claimed)
     rows += _keypointnet_rows(root, tree, claimed, names)
@@ -162,15 +162,23 @@ def _walk(root: Path) -> dict[Path, tuple[list[str], list[str]]]:
     return out
 
 
-def _under(path: Path, claimed: set[Path]) -> bool:
-    return path in claimed or any(p in claimed for p in path.parents)
+def _under(path: Path, claimed: set[str]) -> bool:
+    """Whether ``path`` or a folder above it is claimed (strings: hashing Paths dominated discovery)."""
+    here = str(path)
+    while True:
+        if here in claimed:
+            return True
+        parent = os.path.dirname(here)
+        if parent == here:
+            return False
+        here = parent
 
 
-def _claim_dirs_holding(tree, claimed: set[Path], *subdirs: str):
+def _claim_dirs_holding(tree, claimed: set[str], *subdirs: str):
     """Yield (and claim) each unclaimed directory holding all of ``subdirs``, in walk order."""
     for d, (dirs, _) in tree.items():
         if all(s in dirs for s in subdirs) and not _under(d, claimed):
-            claimed.add(d)
+            claimed.add(str(d))
             yield d
 
 
@@ -195,7 +203,7 @@ def _synset_names(root: Path) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- layouts
-def _partnet_rows(tree, claimed: set[Path]) -> list[dict]:
+def _partnet_rows(tree, claimed: set[str]) -> list[dict]:
     rows = []
     for d, (dirs, files) in tree.items():
         if "result.json" not in files or _under(d, claimed):
@@ -203,7 +211,7 @@ def _partnet_rows(tree, claimed: set[Path]) -> list[dict]:
         layout = "partnet" if "objs" in dirs else "partnet-mobility" if "textured_objs" in dirs else None
         if layout is None:
             continue
-        claimed.add(d)
+        claimed.add(str(d))
         meta = _read_json_quietly(d / "meta.json") if "meta.json" in files else None
         meta = meta if isinstance(meta, dict) else {}
         category = str(meta.get("model_cat") or "").strip().lower() or _partnet_root_name(d / "result.json")
@@ -223,7 +231,7 @@ def _partnet_root_name(path: Path) -> str | None:
     return None
 
 
-def _keypointnet_rows(root: Path, tree, claimed: set[Path], names) -> list[dict]:
+def _keypointnet_rows(root: Path, tree, claimed: set[str], names) -> list[dict]:
     rows = []
     for d, (dirs, files) in tree.items():
         if d.name != "annotations" or _under(d, claimed):
@@ -237,7 +245,7 @@ def _keypointnet_rows(root: Path, tree, claimed: set[Path], names) -> list[dict]
                     entries += [(d / name, e) for e in data]
         if not entries:
             continue
-        claimed.add(d)
+        claimed.add(str(d))
         base = d.parent
         meshes = _mesh_index(base, tree, claimed)
         for ann, entry in entries:
@@ -249,7 +257,7 @@ def _keypointnet_rows(root: Path, tree, claimed: set[Path], names) -> list[dict]
             rows.append({"mesh": mesh, "category": category, "id": model_id, "model_id": model_id,
                          "keypoints": ann, "layout": "keypointnet"})
         for mesh in {r["mesh"] for r in rows}:
-            claimed.add(mesh)
+            claimed.add(str(mesh))
     return rows
 
 
@@ -271,7 +279,7 @@ def _mesh_index(base: Path, tree, claimed) -> dict[tuple[str, str], Path]:
     return out
 
 
-def _shapenetcore_rows(tree, claimed: set[Path], names) -> list[dict]:
+def _shapenetcore_rows(tree, claimed: set[str], names) -> list[dict]:
     rows = []
     for d, (dirs, files) in tree.items():
         if _under(d, claimed):
@@ -283,14 +291,14 @@ def _shapenetcore_rows(tree, claimed: set[Path], names) -> list[dict]:
         else:
             continue
         synset = model_dir.parent.name
-        claimed.add(model_dir)
+        claimed.add(str(model_dir))
         rows.append({"mesh": mesh, "category": synset_category(synset, names) if _SYNSET.match(synset)
                      else synset.lower(), "id": model_dir.name, "model_id": model_dir.name,
                      "layout": "shapenetcore-v2"})
     return rows
 
 
-def _shapenet_part_sets(tree, claimed: set[Path]) -> dict[str, dict]:
+def _shapenet_part_sets(tree, claimed: set[str]) -> dict[str, dict]:
     """{model_id: {"points", "labels", "synset"}} of ShapeNet-Part trees (claimed: not meshes)."""
     out = {}
     for d in _claim_dirs_holding(tree, claimed, "points", "points_label"):
@@ -331,7 +339,7 @@ def _join_part_labels(rows: list[dict], labels: dict[str, dict], root: Path) -> 
     return joined
 
 
-def _coseg_rows(tree, claimed: set[Path]) -> list[dict]:
+def _coseg_rows(tree, claimed: set[str]) -> list[dict]:
     rows = []
     for d in _claim_dirs_holding(tree, claimed, "shapes", "gt"):
         gt = set(tree.get(d / "gt", ([], []))[1])
@@ -345,7 +353,7 @@ def _coseg_rows(tree, claimed: set[Path]) -> list[dict]:
     return rows
 
 
-def _psb_benchmark_rows(tree, claimed: set[Path]) -> list[dict]:
+def _psb_benchmark_rows(tree, claimed: set[str]) -> list[dict]:
     rows = []
     for d in _claim_dirs_holding(tree, claimed, "off", "seg"):
         seg = d / "seg" / "Benchmark" if (d / "seg" / "Benchmark") in tree else d / "seg"
@@ -374,14 +382,14 @@ def _psb_segmentation(tree, seg: Path, stem: str) -> Path | None:
     return None
 
 
-def _plain_rows(root: Path, tree, claimed: set[Path]) -> list[dict]:
+def _plain_rows(root: Path, tree, claimed: set[str]) -> list[dict]:
     rows = []
     for d, (_, files) in tree.items():
         if _under(d, claimed):
             continue
         for name in files:
             p = d / name
-            if p.suffix.lower() not in MESH_SUFFIXES or p in claimed:
+            if p.suffix.lower() not in MESH_SUFFIXES or str(p) in claimed:
                 continue
             row = {"mesh": p, "category": _top_category(root, p), "layout": "plain"}
             if p.suffix.lower() == ".off" and f"{p.stem}.seg" in files:
