@@ -12,8 +12,9 @@ place, as the dataset ships it:
     Parts: the OBJ's groups (or materials).
 ``shapenet-part``
     ShapeNet-Part's ``<synset>/points/<model_id>.pts`` + ``<synset>/points_label/<model_id>.seg``
-    (Yi et al. 2016, the ``shapenetcore_partanno_segmentation_benchmark_v0`` release) holds points, not
-    meshes: its labels are joined to the ShapeNetCore meshes by model id, when both trees lie under
+    (Yi et al. 2016, the ``shapenetcore_partanno_segmentation_benchmark_v0`` release), or the
+    ``..._v0_normal`` release's ``<synset>/<model_id>.txt`` (``x y z nx ny nz label`` per point; the
+    row's ``points`` and ``labels`` are then that one file) holds points, not meshes: its labels are joined to the ShapeNetCore meshes by model id, when both trees lie under
     ``root`` or when ``part_labels`` names the ShapeNet-Part tree. Only meshes with labels are listed
     then (layout ``shapenetcore-v2+shapenet-part``); labels reach the faces by nearest point, checked
     (``datagen.loaders.transfer_point_labels``).
@@ -308,6 +309,14 @@ def _shapenet_part_sets(tree, claimed: set[str]) -> dict[str, dict]:
             if name.endswith(".pts") and f"{name[:-4]}.seg" in segs:
                 out[name[:-4]] = {"points": pts_dir / name, "labels": seg_dir / f"{name[:-4]}.seg",
                                   "synset": d.name}
+    # the "_normal" release: <synset>/<model_id>.txt, "x y z nx ny nz label" per point in one file
+    for d, (dirs, files) in tree.items():
+        if not _SYNSET.match(d.name) or _under(d, claimed):
+            continue
+        txts = [f for f in files if f.endswith(".txt") and _HEX_ID.match(f[:-4])]
+        if txts:
+            claimed.add(str(d))
+            out.update({f[:-4]: {"points": d / f, "labels": d / f, "synset": d.name} for f in txts})
     return out
 
 

@@ -169,7 +169,8 @@ def transfer_point_labels(pts_path, seg_path, vertices: np.ndarray, faces: np.nd
     """ShapeNet-Part: face labels from labelled points, by the nearest point to each face's centroid,
     with a check of how far the points lie from the surface.
 
-    pts_path: ``x y z`` per line; seg_path: one integer label per point. vertices (V, 3) float64 and
+    pts_path: ``x y z`` per line; seg_path: one integer label per point, or ``pts_path`` itself when each
+    line ends with its label (ShapeNet-Part's ``_normal`` release: ``x y z nx ny nz label``). vertices (V, 3) float64 and
     faces (F, 3) int64 in the file's coordinates, the frame the points must share. Returns ((F,) int64
     face labels, check): check = {"file", "n", "median", "p90" (point-to-surface distances, file
     units), "relative_p90" (p90 / the mesh's bounding-box diagonal), "point_labels", "face_labels"
@@ -185,8 +186,16 @@ def transfer_point_labels(pts_path, seg_path, vertices: np.ndarray, faces: np.nd
         raise InputError(f"{pts_path}: not a point file ({exc})") from None
     if pts.ndim != 2 or pts.shape[1] < 3 or len(pts) == 0 or not np.all(np.isfinite(pts[:, :3])):
         raise InputError(f"{pts_path}: expected finite 'x y z' per line")
+    if Path(seg_path) == Path(pts_path):  # ShapeNet-Part "_normal": x y z nx ny nz label per line
+        if pts.shape[1] < 4:
+            raise InputError(f"{pts_path}: expected 'x y z ... label' per line (points and labels in one file)")
+        point_labels = pts[:, -1]
+        if np.any(point_labels != np.round(point_labels)):
+            raise InputError(f"{pts_path}: the last column (labels) must hold integers")
+        point_labels = point_labels.astype(np.int64)
+    else:
+        point_labels = _read_int_column(seg_path)
     pts = np.ascontiguousarray(pts[:, :3])
-    point_labels = _read_int_column(seg_path)
     if len(point_labels) != len(pts):
         raise InputError(f"{seg_path}: has {len(point_labels)} labels, but {pts_path} has {len(pts)} points")
     vertices = np.ascontiguousarray(vertices, np.float64)

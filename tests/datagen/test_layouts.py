@@ -2,6 +2,7 @@
 label checks, strict mode; on small trees named as each dataset ships, and on the real-world fixtures."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -308,3 +309,22 @@ def test_dataset_manifest_lists_notes_and_strict_failures(tmp_path):
             assert sorted(manifest["collection"]["shapes"]) == ["2001"] and manifest["collection"]["notes"] == []
             (failure,) = [f for f in manifest["failures"] if f.get("shape") == "2002"]
             assert "new-2.obj" in failure["reason"] and failure["category"] == "chair"
+
+
+def test_shapenet_part_normal_release(tmp_path):
+    """``shapenetcore_partanno_segmentation_benchmark_v0_normal``: one ``<id>.txt`` per model, with
+    ``x y z nx ny nz label`` per point."""
+    trees.shapenetcore_v2(tmp_path / "ShapeNetCore.v2", {A: ["a", "b", "c"], B: ["a", "b"]})
+    plain = tmp_path / "plain"
+    trees.shapenet_part(plain, {A: 3})
+    normal = tmp_path / "shapenetcore_partanno_segmentation_benchmark_v0_normal" / trees.CHAIR
+    normal.mkdir(parents=True)
+    pts = np.loadtxt(plain / trees.CHAIR / "points" / f"{A}.pts")
+    seg = np.loadtxt(plain / trees.CHAIR / "points_label" / f"{A}.seg")
+    np.savetxt(normal / f"{A}.txt", np.column_stack([pts, np.zeros_like(pts), seg + 11]), fmt="%.5f")
+    shutil.rmtree(plain)
+    (row,) = discover(tmp_path)
+    assert row["id"] == A and row["points"] == row["labels"] == normal / f"{A}.txt"
+    shape = load_row(row)
+    _check_part_labels(shape, 3)
+    assert sorted(np.unique(shape.face_labels).tolist()) == [12, 13, 14] and not shape.notes
