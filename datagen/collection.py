@@ -8,11 +8,15 @@
   ``mesh`` (required; a mesh file or a PartNet directory), and optional ``category``, ``labels``,
   ``points`` (ShapeNet-Part ``.pts``; ``labels`` is then its ``.seg``), ``keypoints``, ``id`` and
   ``model_id``; relative paths are relative to the manifest;
-- a directory: its ``manifest.csv``/``manifest.json`` when present, else every mesh file below it
-  (sorted; labels and keypoints found beside each by ``datagen.loaders``' conventions) and every
-  PartNet shape directory (``result.json`` + ``objs/``); the category is the ShapeNet synset or
-  directory name;
+- a trees file, JSON ``{"meshes": DIR, "part_labels": DIR}``: a ShapeNetCore tree and the ShapeNet-Part
+  tree whose labels join it by model id (relative to the file);
+- a directory: its ``manifest.csv``/``manifest.json`` when present, else the shapes of every dataset
+  layout found below it (``datagen.layouts``: ShapeNetCore, ShapeNet-Part joined to it, PartNet,
+  PartNet-Mobility, KeypointNet, COSEG, PSB, plain mesh files);
 - a single mesh file.
+
+Rows are loaded by ``datagen.loaders.load_row``; warnings about a shape's data are on its ``notes``
+(``Collection.notes()``), and with ``strict`` they fail the shape instead.
 
 Part labels that come with names (OBJ groups, PartNet) are renumbered per category so one name has
 one label across its shapes, which is what matching parts by label needs.
@@ -49,11 +53,13 @@ class Failure:
 
 @dataclass
 class Collection:
-    """Loaded shapes (in a deterministic order) and the failures. ``root``: what was loaded."""
+    """Loaded shapes (in a deterministic order) and the failures. ``root``: what was loaded;
+    ``layouts``: {dataset layout: rows found} (``datagen.layouts``; empty for the bundled collection)."""
 
     root: str
     shapes: list[PartMesh] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    layouts: dict[str, int] = field(default_factory=dict)
 
     def categories(self) -> list[str]:
         return sorted({s.category for s in self.shapes})
@@ -71,15 +77,23 @@ class Collection:
                 return s
         raise KeyError(shape_id)
 
+    def notes(self) -> list[dict]:
+        """[{"shape", "file", "note"}]: every loaded shape's warnings (``PartMesh.notes``), in order."""
+        return [{"shape": s.shape_id, "file": s.source, "note": n} for s in self.shapes for n in s.notes]
+
     def __len__(self) -> int:
         return len(self.shapes)
 
 
-def load_collection(path=None, *, max_faces: int | None = None, progress: bool = False) -> Collection:
+def load_collection(path=None, *, max_faces: int | None = None, progress: bool = False, strict: bool = False,
+                    part_labels=None) -> Collection:
     """Load a collection (see the module docstring for what ``path`` may be).
 
-    max_faces: decimate meshes over this budget. Bad shapes become ``Failure`` entries; an InputError is
-    raised only when ``path`` itself cannot be read (missing, or an unreadable manifest).
+    max_faces: decimate meshes over this budget. strict: a shape whose data is in doubt (labelled
+    points off the surface, a skipped PartNet leaf) fails instead of loading with a note.
+    part_labels: a ShapeNet-Part tree joined to the ShapeNetCore meshes of directory ``path``.
+    Bad shapes become ``Failure`` entries; an InputError is raised only when ``path`` itself cannot be
+    read (missing, or an unreadable manifest).
     """
     from sketchgen.datagen import procedural
 
@@ -88,16 +102,18 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
+    load = dict(max_faces=max_faces, progress=progress, strict=strict)
     if path.is_dir():
-        for name in MANIFEST_NAMES:
-            if (path / name).is_file():
-                return _from_manifest(path / name, max_faces, progress)
-        if (path / "result.json").is_file():
-            return _load_rows([{"mesh": path}], str(path), max_faces, progress)
-        return _load_rows(scan_directory(path), str(path), max_faces, progress)
+        if part_labels is None:
+            for name in MANIFEST_NAMES:
+                if (path / name).is_file():
+                    return _load_rows(read_manifest(path / name), str(path / name), **load)
+        return _load_rows(scan_directory(path, part_labels=part_labels), str(path), **load)
+    if part_labels is not None:
+        raise InputError(f"{path}: ShapeNet-Part labels join a directory of ShapeNetCore meshes, not a file")
     suffix = path.suffix.lower()
     if suffix in MESH_SUFFIXES:
-        return _load_rows([{"mesh": path}], str(path), max_faces, progress)
+        return _load_rows([{"mesh": path}], str(path), **load)
     if suffix == ".json":
         try:
             data = json.loads(path.read_text())
@@ -106,27 +122,20 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
         if isinstance(data, dict) and data.get("shapes") and isinstance(data["shapes"], list) \
                 and all(isinstance(e, dict) and "params" in e for e in data["shapes"]):
             return _from_spec(path, root=str(path), max_faces=max_faces)
-        return _from_manifest(path, max_faces, progress)
+        if isinstance(data, dict) and isinstance(data.get("meshes"), str):
+            return _load_rows(_trees_rows(path, data), str(path), **load)
+        return _load_rows(read_manifest(path), str(path), **load)
     if suffix == ".csv":
-        return _from_manifest(path, max_faces, progress)
+        return _load_rows(read_manifest(path), str(path), **load)
     raise InputError(f"{path}: not a collection (expected a directory, a manifest .csv/.json or a mesh file)")
 
 
-def scan_directory(root) -> list[dict]:
-    """Manifest rows for every mesh file and PartNet directory below ``root``, sorted by path."""
-    root = Path(root)
-    rows: list[dict] = []
-    partnet_dirs = sorted(p.parent for p in root.rglob("result.json") if (p.parent / "objs").is_dir())
-    for p in sorted(root.rglob("*")):
-        if any(part.startswith(".") for part in p.relative_to(root).parts):
-            continue
-        if any(d == p or d in p.parents for d in partnet_dirs):
-            if p in partnet_dirs:
-                rows.append({"mesh": p, "category": _category_under(root, p)})
-            continue
-        if p.is_file() and p.suffix.lower() in MESH_SUFFIXES:
-            rows.append({"mesh": p, "category": _category_under(root, p)})
-    return rows
+def scan_directory(root, *, part_labels=None) -> list[dict]:
+    """One row per shape below ``root``, in a fixed order: ``datagen.layouts.discover`` (its docstring
+    lists the layouts read and the row keys)."""
+    from sketchgen.datagen.layouts import discover
+
+    return discover(root, part_labels=part_labels)
 
 
 def read_manifest(path) -> list[dict]:
@@ -175,43 +184,43 @@ def _from_spec(spec_path, root: str, max_faces) -> Collection:
     return coll
 
 
-def _from_manifest(path, max_faces, progress) -> Collection:
-    return _load_rows(read_manifest(path), str(path), max_faces, progress)
+def _trees_rows(path: Path, spec: dict) -> list[dict]:
+    """Rows of a trees file ``{"meshes": DIR, "part_labels": DIR}`` (paths relative to the file)."""
+    def where(key):
+        value = spec.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise InputError(f"{path}: \"{key}\" must be a directory path")
+        return Path(value) if Path(value).is_absolute() else path.parent / value
+
+    meshes = where("meshes")
+    if not meshes.is_dir():
+        raise InputError(f"{path}: \"meshes\" {meshes} is not a directory")
+    return scan_directory(meshes, part_labels=where("part_labels"))
 
 
-def _load_rows(rows: list[dict], root: str, max_faces, progress) -> Collection:
+def _load_rows(rows: list[dict], root: str, max_faces, progress, strict: bool = False) -> Collection:
     from tqdm import tqdm
 
-    from sketchgen.datagen.loaders import category_from_path, load_partmesh
+    from sketchgen.datagen.layouts import layout_counts
+    from sketchgen.datagen.loaders import category_from_path, load_row
 
     coll = Collection(root)
     for row in tqdm(rows, desc="loading shapes", unit="shape", disable=not progress):
         mesh = Path(row["mesh"])
         category = row.get("category") or category_from_path(mesh if not mesh.is_dir() else mesh / "x")
         try:
-            shape = load_partmesh(mesh, labels=row.get("labels"), points=row.get("points"),
-                                  keypoints=row.get("keypoints"), category=row.get("category"), shape_id=row.get("id"),
-                                  model_id=row.get("model_id"), max_faces=max_faces)
-            coll.shapes.append(shape)
+            coll.shapes.append(load_row(row, max_faces=max_faces, strict=strict))
         except InputError as exc:
-            coll.failures.append(Failure(str(mesh), str(exc), category, str(row.get("id", mesh.stem))))
+            coll.failures.append(Failure(str(mesh), str(exc), category, str(row.get("id") or mesh.stem)))
         except Exception as exc:  # a loader bug must not sink the batch: record it, keep the traceback in the log
             log.debug("loading %s failed", mesh, exc_info=True)
             coll.failures.append(Failure(str(mesh), f"{mesh}: unexpected {type(exc).__name__}: {exc}", category,
-                                         str(row.get("id", mesh.stem))))
+                                         str(row.get("id") or mesh.stem)))
     coll.shapes = _unique_ids(_unify_labels(coll.shapes))
+    coll.layouts = layout_counts(rows)
     return coll
-
-
-def _category_under(root: Path, p: Path) -> str | None:
-    """A scanned file's category: its top directory under ``root`` (a ShapeNet synset is named); None
-    for a file directly in ``root`` (the loader then asks the keypoints' class or the path)."""
-    from sketchgen.datagen.loaders import SHAPENET_SYNSETS
-
-    rel = p.relative_to(root).parts
-    if len(rel) > 1:
-        return SHAPENET_SYNSETS.get(rel[0], rel[0].lower())
-    return None
 
 
 def _unify_labels(shapes: list[PartMesh]) -> list[PartMesh]:

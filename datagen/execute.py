@@ -180,7 +180,7 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     from sketchgen.datagen.manifest import build_manifest, write_manifest
     from sketchgen.datagen.plan import load_shapes, plan_units, select_units, shape_hash
 
-    shapes, collection_failures = load_shapes(config.collection)
+    shapes, collection_failures = load_shapes(config.collection, strict=getattr(config, "strict", False))
     units = plan_units([(s.shape_id, s.category) for s in shapes.values()], per_category=config.shapes)
     if not units:
         where = config.collection or "the bundled collection"
@@ -198,7 +198,9 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
             dataset=dataset, config=config, seed=config.seed,
             collection={"path": config.collection,
                         "shapes": {u.shape_id: shape_hash(shapes[u.shape_id]) for u in units},
-                        "failures": collection_failures},
+                        "failures": collection_failures,
+                        "notes": [{"shape": sid, "file": shapes[sid].source, "note": n}
+                                  for sid in sorted({u.shape_id for u in units}) for n in shapes[sid].notes]},
             results=done, failures=errors, out_dir=out_dir)
         manifest_path = str(write_manifest(out_dir, manifest))
     return {"units": len(mine), "samples": sum(r["samples"] for r in done),

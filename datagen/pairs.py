@@ -53,6 +53,7 @@ class PairConfig:
     collection: str | None = None
     seed: int = 0
     shapes: int | None = None
+    strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
     camera: ViewConfig = field(default_factory=lambda: ViewConfig(views=6, size=256))
     lines: LineConfig = field(default_factory=LineConfig)
     pairs: int = 8
@@ -151,7 +152,7 @@ def _side_image(renders: ShapeRenders, i: int, camera: Camera, shaded: bool, rng
 def build_unit(unit: WorkUnit, config: PairConfig):
     """The pair samples of one shape and the failures met, as (samples, failures)."""
     rng = unit.rng(config.seed)
-    shapes, _ = load_shapes(config.collection)
+    shapes, _ = load_shapes(config.collection, strict=config.strict)
     shape = shapes[unit.shape_id]
     partner_ids = [p for p in unit.partners if p in shapes]
     partner = shapes[partner_ids[int(rng.integers(len(partner_ids)))]] if partner_ids else None

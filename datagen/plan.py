@@ -151,20 +151,21 @@ def select_units(units: Sequence[WorkUnit], shard_index: int | None, num_shards:
 
 
 
-_SHAPES: dict[str | None, tuple[dict, list]] = {}
+_SHAPES: dict[tuple[str | None, bool], tuple[dict, list]] = {}
 
 
-def load_shapes(path: str | None) -> tuple[dict, list[dict]]:
+def load_shapes(path: str | None, strict: bool = False) -> tuple[dict, list[dict]]:
     """The collection at ``path`` (None: the bundled one) as ({shape_id: PartMesh}, failures).
 
     Loaded once per process and kept: every unit a worker runs reads the same collection. failures:
-    [{"file", "reason"}] for meshes that could not be read.
+    [{"file", "reason"}] for meshes that could not be read. strict: shapes whose data is in doubt fail
+    (``load_collection``); otherwise their warnings are on ``PartMesh.notes``.
     """
     from sketchgen.datagen.collection import load_collection
 
-    key = None if path is None else str(path)
+    key = (None if path is None else str(path), bool(strict))
     if key not in _SHAPES:
-        collection = load_collection(key)
+        collection = load_collection(key[0], strict=key[1])
         failures = [{"file": str(f.path), "shape": f.shape_id, "category": f.category, "reason": f.reason}
                     for f in collection.failures]
         _SHAPES[key] = ({s.shape_id: s for s in collection.shapes}, failures)

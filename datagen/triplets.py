@@ -61,6 +61,7 @@ class TripletConfig:
     collection: str | None = None
     seed: int = 0
     shapes: int | None = None
+    strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
     camera: ViewConfig = field(default_factory=ViewConfig)
     lines: LineConfig = field(default_factory=LineConfig)
     points: int = 8
@@ -162,7 +163,7 @@ def _pick_negative(strategy: str, rng: np.random.Generator, labels: np.ndarray, 
 def build_unit(unit: WorkUnit, config: TripletConfig):
     """The triplet samples of one shape and the failures met, as (samples, failures)."""
     rng = unit.rng(config.seed)
-    shapes, _ = load_shapes(config.collection)
+    shapes, _ = load_shapes(config.collection, strict=config.strict)
     shape = shapes[unit.shape_id]
     partner_ids = [p for p in unit.partners if p in shapes]
     partner = None

@@ -29,6 +29,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
     parser.add_argument("--lines", default="contour,boundary,crease", help="line types, comma-separated")
     parser.add_argument("--width", type=float, default=1.5, help="stroke width in pixels (default 1.5)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from sketchgen.datagen.commands.collection import add_strict_argument
+
+    add_strict_argument(parser)
 
 
 def collection_arg(value: str | None) -> str | None:
@@ -90,7 +93,7 @@ def run(args) -> int:
 
     try:
         config = TripletConfig(
-            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes,
+            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
             camera=ViewConfig(views=args.views), lines=line_config(args), points=args.points,
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()))
