@@ -79,25 +79,37 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
     """Load a collection (see the module docstring for what ``path`` may be).
 
     max_faces: decimate meshes over this budget. Bad shapes become ``Failure`` entries; an InputError is
-    raised only when ``path`` itself cannot be read (missing, or an unreadable manifest).
+    raised only when ``path`` itself cannot be read (missing, or an unreadable manifest). Files are
+    indexed and converted shapes cached (``datagen.index``), so loading the same collection again is fast.
     """
     from sketchgen.datagen import procedural
 
     if path is None:
         return _from_spec(procedural.SPEC_PATH, root="bundled", max_faces=max_faces)
+    found = collection_rows(path)
+    if found is None:
+        return _from_spec(Path(path), root=str(path), max_faces=max_faces)
+    rows, root = found
+    return _load_rows(rows, root, max_faces, progress)
+
+
+def collection_rows(path) -> tuple[list[dict], str] | None:
+    """The manifest rows of the collection at ``path`` and what they were read from (a directory, a
+    manifest or a mesh file); None for a bundled-style spec JSON. Raises InputError when ``path``
+    cannot be read."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     if path.is_dir():
         for name in MANIFEST_NAMES:
             if (path / name).is_file():
-                return _from_manifest(path / name, max_faces, progress)
+                return read_manifest(path / name), str(path / name)
         if (path / "result.json").is_file():
-            return _load_rows([{"mesh": path}], str(path), max_faces, progress)
-        return _load_rows(scan_directory(path), str(path), max_faces, progress)
+            return [{"mesh": path}], str(path)
+        return scan_directory(path), str(path)
     suffix = path.suffix.lower()
     if suffix in MESH_SUFFIXES:
-        return _load_rows([{"mesh": path}], str(path), max_faces, progress)
+        return [{"mesh": path}], str(path)
     if suffix == ".json":
         try:
             data = json.loads(path.read_text())
@@ -105,10 +117,10 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
             raise InputError(f"{path}: cannot read as JSON ({exc})") from None
         if isinstance(data, dict) and data.get("shapes") and isinstance(data["shapes"], list) \
                 and all(isinstance(e, dict) and "params" in e for e in data["shapes"]):
-            return _from_spec(path, root=str(path), max_faces=max_faces)
-        return _from_manifest(path, max_faces, progress)
+            return None
+        return read_manifest(path), str(path)
     if suffix == ".csv":
-        return _from_manifest(path, max_faces, progress)
+        return read_manifest(path), str(path)
     raise InputError(f"{path}: not a collection (expected a directory, a manifest .csv/.json or a mesh file)")
 
 
@@ -175,31 +187,22 @@ def _from_spec(spec_path, root: str, max_faces) -> Collection:
     return coll
 
 
-def _from_manifest(path, max_faces, progress) -> Collection:
-    return _load_rows(read_manifest(path), str(path), max_faces, progress)
-
-
 def _load_rows(rows: list[dict], root: str, max_faces, progress) -> Collection:
     from tqdm import tqdm
 
-    from sketchgen.datagen.loaders import category_from_path, load_partmesh
+    from sketchgen.datagen.index import build_index, index_file_for, load_entry
 
-    coll = Collection(root)
-    for row in tqdm(rows, desc="loading shapes", unit="shape", disable=not progress):
-        mesh = Path(row["mesh"])
-        category = row.get("category") or category_from_path(mesh if not mesh.is_dir() else mesh / "x")
+    index = build_index(rows, root, index_file_for(root), progress=progress)
+    coll = Collection(root, failures=list(index.failures))
+    for entry in tqdm(index.entries, desc="loading shapes", unit="shape", disable=not progress):
         try:
-            shape = load_partmesh(mesh, labels=row.get("labels"), points=row.get("points"),
-                                  keypoints=row.get("keypoints"), category=row.get("category"), shape_id=row.get("id"),
-                                  model_id=row.get("model_id"), max_faces=max_faces)
-            coll.shapes.append(shape)
+            coll.shapes.append(load_entry(index, entry, max_faces=max_faces))
         except InputError as exc:
-            coll.failures.append(Failure(str(mesh), str(exc), category, str(row.get("id", mesh.stem))))
+            coll.failures.append(Failure(entry.mesh, str(exc), entry.category, entry.shape_id))
         except Exception as exc:  # a loader bug must not sink the batch: record it, keep the traceback in the log
-            log.debug("loading %s failed", mesh, exc_info=True)
-            coll.failures.append(Failure(str(mesh), f"{mesh}: unexpected {type(exc).__name__}: {exc}", category,
-                                         str(row.get("id", mesh.stem))))
-    coll.shapes = _unique_ids(_unify_labels(coll.shapes))
+            log.debug("loading %s failed", entry.mesh, exc_info=True)
+            coll.failures.append(Failure(entry.mesh, f"{entry.mesh}: unexpected {type(exc).__name__}: {exc}",
+                                         entry.category, entry.shape_id))
     return coll
 
 
@@ -212,38 +215,3 @@ def _category_under(root: Path, p: Path) -> str | None:
     if len(rel) > 1:
         return SHAPENET_SYNSETS.get(rel[0], rel[0].lower())
     return None
-
-
-def _unify_labels(shapes: list[PartMesh]) -> list[PartMesh]:
-    """Renumber named parts so a part name has one label within its category."""
-    import numpy as np
-
-    def named(s: PartMesh) -> bool:
-        return any(name != f"part{label}" for label, name in s.part_names.items())
-
-    out = list(shapes)
-    for category in sorted({s.category for s in shapes}):
-        members = [i for i, s in enumerate(shapes) if s.category == category and named(s)]
-        names = sorted({shapes[i].part_names[int(l)] for i in members for l in shapes[i].parts})
-        index = {n: k for k, n in enumerate(names)}
-        for i in members:
-            s = shapes[i]
-            lut = {int(l): index[s.part_names[int(l)]] for l in s.parts}
-            old_labels, new_labels = np.array(list(lut), np.int64), np.array(list(lut.values()), np.int64)
-            labels = new_labels[np.searchsorted(old_labels, s.face_labels)]  # s.parts is sorted
-            names = {lut[int(l)]: s.part_names[int(l)] for l in s.parts}
-            out[i] = dataclasses.replace(s, face_labels=labels, part_names=names)
-    return out
-
-
-def _unique_ids(shapes: list[PartMesh]) -> list[PartMesh]:
-    seen: dict[str, int] = {}
-    out = []
-    for s in shapes:
-        n = seen.get(s.shape_id, 0)
-        seen[s.shape_id] = n + 1
-        if n:
-            log.warning("shape id %s appears %d times; renamed %s-%d", s.shape_id, n + 1, s.shape_id, n + 1)
-            s = dataclasses.replace(s, shape_id=f"{s.shape_id}-{n + 1}")
-        out.append(s)
-    return out

@@ -178,10 +178,10 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     {"units", "samples", "skipped", "errors", "manifest", "cpu_s"} (cpu_s: CPU seconds the units took).
     """
     from sketchgen.datagen.manifest import build_manifest, write_manifest
-    from sketchgen.datagen.plan import load_shapes, plan_units, select_units, shape_hash
+    from sketchgen.datagen.plan import load_shapes, plan_units, select_units
 
     shapes, collection_failures = load_shapes(config.collection)
-    units = plan_units([(s.shape_id, s.category) for s in shapes.values()], per_category=config.shapes)
+    units = plan_units(shapes.members(), per_category=config.shapes)
     if not units:
         where = config.collection or "the bundled collection"
         raise InputError(f"{where}: no shapes could be loaded")
@@ -197,7 +197,7 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
         manifest = build_manifest(
             dataset=dataset, config=config, seed=config.seed,
             collection={"path": config.collection,
-                        "shapes": {u.shape_id: shape_hash(shapes[u.shape_id]) for u in units},
+                        "shapes": {u.shape_id: shapes.content_hash(u.shape_id) for u in units},
                         "failures": collection_failures},
             results=done, failures=errors, out_dir=out_dir)
         manifest_path = str(write_manifest(out_dir, manifest))

@@ -3,6 +3,11 @@
 import os
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+# the collection index and shape cache of read-only fixtures go here, not into the user's cache
+if "SKETCHGEN_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["SKETCHGEN_CACHE"] = tempfile.mkdtemp(prefix="sketchgen-test-cache-")
 
 import numpy as np
 import pytest
