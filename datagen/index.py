@@ -35,6 +35,7 @@ import io
 import json
 import logging
 import os
+import re
 import stat
 import time
 from collections import OrderedDict
@@ -261,10 +262,18 @@ def _load_reason(row: dict) -> str | None:
     return None
 
 
+# OBJ lines naming a group, an object or a material (datagen.formats.obj); group names may be empty
+_OBJ_NAMES = re.compile(rb"^[ \t]*(g|o|usemtl)(?:[ \t]+([^#\r\n]*))?[ \t]*(?:#[^\r\n]*)?\r?$", re.MULTILINE)
+# formats whose files carry no part names (datagen.meshfile)
+_UNNAMED_SUFFIXES = (".ply", ".off", ".stl")
+
+
 def _known_identity(row: dict, files: list[Path]) -> tuple[str, str, list[str] | None] | None:
-    """(id, category, part names) as ``datagen.loaders.load_partmesh`` would give them, when the layout
-    says so without building the mesh; None when only loading can tell."""
-    from sketchgen.datagen.loaders import LABEL_SUFFIXES, _dataset_id, _leaf_objs, category_from_path
+    """(id, category, part names) as the loaders would give them, when the row and the layout say so
+    without building the mesh; None when only loading can tell. Part names of an OBJ are every group
+    and material name in the file: a superset of the names its parts get, which is all that numbering
+    them per category needs."""
+    from sketchgen.datagen.loaders import _dataset_id, _leaf_objs, category_from_path
 
     mesh = Path(row["mesh"])
     if mesh.is_dir():  # PartNet: the id is the directory, the parts the part tree's root children
@@ -281,16 +290,24 @@ def _known_identity(row: dict, files: list[Path]) -> tuple[str, str, list[str] |
         named = any(n != f"part{k}" for k, n in enumerate(names))
         return (row.get("id") or mesh.name, row.get("category") or str(root.get("name", "unknown")).lower(),
                 used if named else None)
+    suffix = mesh.suffix.lower()
+    if suffix not in _UNNAMED_SUFFIXES + (".obj",):
+        return None
     beside = {f.name[len(mesh.stem):] for f in files[1:] if f.parent == mesh.parent}
-    if "keypoints" in row or beside & {".keypoints.json", ".json"}:
-        return None  # keypoint files may carry the model id and the class
-    has_labels = "labels" in row or ({".pts", ".seg"} <= beside) or bool(beside & set(LABEL_SUFFIXES))
-    if not has_labels and mesh.suffix.lower() == ".obj":
-        return None  # OBJ groups or materials may name the parts
-    shape_id = row.get("id") or row.get("model_id") or _dataset_id(mesh)
-    if shape_id is None:
-        return None  # the id is a hash of the converted arrays
-    return shape_id, row.get("category") or category_from_path(mesh), None
+    # keypoint files may carry the model id and the class: they matter when the row gives neither
+    keypoints = "keypoints" in row or bool(beside & {".keypoints.json", ".json"})
+    shape_id = row.get("id") or row.get("model_id") or (None if keypoints else _dataset_id(mesh))
+    category = row.get("category") or (None if keypoints else category_from_path(mesh))
+    if shape_id is None or category is None:
+        return None  # the id is a hash of the converted arrays, or the keypoints say
+    names = None
+    if suffix == ".obj":
+        found = [(m.group(1), (m.group(2) or b"").strip()) for m in _OBJ_NAMES.finditer(mesh.read_bytes())]
+        groups = {n or b"default" for t, n in found if t != b"usemtl"}
+        materials = {n for t, n in found if t == b"usemtl"}
+        if len(groups) > 1 or len(materials) > 1:
+            names = sorted(n.decode("utf-8", "replace") for n in groups | materials)
+    return shape_id, category, names
 
 
 def _named_parts(shape: PartMesh) -> list[str] | None:
@@ -434,19 +451,23 @@ def cache_path(cache_dir: Path, key: str) -> Path:
 
 
 def save_shape(path: Path, shape: PartMesh) -> None:
-    """Write a PartMesh's arrays and fields to ``path`` (.npz, temporary name then rename)."""
-    kp = shape.keypoints
-    meta = {"part_names": {str(k): v for k, v in shape.part_names.items()}, "category": shape.category,
-            "shape_id": shape.shape_id, "source": shape.source, "cleanup": shape.cleanup,
-            "kp_model_id": kp.model_id, "kp_class_id": kp.class_id, "kp_xyz": kp.xyz is not None,
-            "file_face": shape.file_face is not None}
-    arrays = {"vertices": shape.vertices, "faces": shape.faces, "face_labels": shape.face_labels,
-              "transform": shape.transform, "kp_face": kp.face, "kp_bary": kp.bary,
-              "kp_semantic_id": kp.semantic_id, "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
-    if kp.xyz is not None:
-        arrays["kp_xyz"] = kp.xyz
-    if shape.file_face is not None:
-        arrays["file_face"] = shape.file_face
+    """Write every field of a PartMesh (and of its Keypoints) to ``path`` (.npz, temporary name then
+    rename): arrays as arrays, other values as JSON."""
+    arrays, meta = {}, {}
+    for prefix, record in (("", shape), ("kp.", shape.keypoints)):
+        for f in dataclasses.fields(record):
+            value = getattr(record, f.name)
+            if isinstance(value, Keypoints):
+                continue
+            if isinstance(value, np.ndarray):
+                arrays[prefix + f.name] = value
+            elif isinstance(value, dict):
+                meta[prefix + f.name] = {"dict": [[k, v] for k, v in value.items()]}
+            elif isinstance(value, tuple):
+                meta[prefix + f.name] = {"tuple": list(value)}
+            else:
+                meta[prefix + f.name] = {"value": value}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
@@ -456,12 +477,12 @@ def read_shape(path: Path) -> PartMesh:
     """The PartMesh ``save_shape`` wrote. Raises OSError/ValueError/KeyError on a damaged file."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(z["meta"].tobytes().decode())
-        kp = Keypoints(z["kp_face"], z["kp_bary"], z["kp_semantic_id"], z["kp_xyz"] if meta["kp_xyz"] else None,
-                       meta["kp_model_id"], meta["kp_class_id"])
-        return PartMesh(z["vertices"], z["faces"], z["face_labels"],
-                        {int(k): v for k, v in meta["part_names"].items()}, kp, meta["category"],
-                        meta["shape_id"], meta["source"], z["transform"],
-                        z["file_face"] if meta["file_face"] else None, dict(meta["cleanup"]))
+        values = {name: z[name] for name in z.files if name != "meta"}
+    for name, v in meta.items():
+        values[name] = dict((k, x) for k, x in v["dict"]) if "dict" in v else \
+            tuple(v["tuple"]) if "tuple" in v else v["value"]
+    kp = Keypoints(**{k[3:]: v for k, v in values.items() if k.startswith("kp.")})
+    return PartMesh(keypoints=kp, **{k: v for k, v in values.items() if not k.startswith("kp.")})
 
 
 # counts of actual mesh conversions in this process (the cache's misses), for tests and benchmarks
@@ -499,7 +520,7 @@ def load_entry(index: CollectionIndex, entry: IndexEntry, *, max_faces: int | No
     cache_dir = shape_cache_dir() if cache_dir == "auto" else cache_dir
     shape = _load_converted(entry.row, entry.content_hash, max_faces, cache_dir)
     shape = dataclasses.replace(shape, shape_id=entry.shape_id, category=entry.category, source=entry.mesh)
-    if entry.part_names is not None:
+    if entry.part_names is not None and _named_parts(shape) is not None:
         shape = relabel_parts(shape, index.category_parts.get(entry.category, []))
     return shape
 
