@@ -148,9 +148,9 @@ def build_index(rows: list[dict], root: str, index_file: Path | None, *, progres
     cache_dir = shape_cache_dir() if cache_dir == "auto" else cache_dir
     stored_at = _readable_index(index_file)
     old = _read_index(stored_at)
-    records, rebuilt = [], 0
-    start = time.perf_counter()
-    for row in tqdm(rows, desc="indexing shapes", unit="shape", disable=not progress, leave=False):
+    records: list[dict | None] = []
+    todo = []  # (position, row, key, files, stats) of the rows to index again
+    for row in rows:
         row = {k: str(v) for k, v in row.items() if v is not None and v != ""}
         key = json.dumps(row, sort_keys=True)
         files = row_files(row)
@@ -158,9 +158,14 @@ def build_index(rows: list[dict], root: str, index_file: Path | None, *, progres
         prev = old.get(key)
         if prev is not None and prev["stats"] == stats:
             records.append(prev)
-            continue
-        records.append({"row": key, "stats": stats, **_index_row(row, files, cache_dir)})
-        rebuilt += 1
+        else:
+            todo.append((len(records), row, key, files, stats))
+            records.append(None)
+    start = time.perf_counter()
+    bar = tqdm(todo, desc="indexing shapes", unit="shape", disable=not progress or len(todo) < 2, leave=False)
+    for position, row, key, files, stats in bar:
+        records[position] = {"row": key, "stats": stats, **_index_row(row, files, cache_dir)}
+    rebuilt = len(todo)
     where = None
     if index_file is not None:
         if rebuilt or set(old) != {r["row"] for r in records}:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -185,7 +186,7 @@ def load_shapes(path: str | None) -> tuple[Mapping, list[dict]]:
             shapes, failed = LoadedShapes((s.shape_id, s) for s in collection.shapes), collection.failures
         else:
             rows, root = found
-            index = build_index(rows, root, index_file_for(root), progress=len(rows) > 100)
+            index = build_index(rows, root, index_file_for(root), progress=sys.stderr.isatty())
             shapes, failed = IndexedShapes(index), index.failures
         failures = [{"file": str(f.path), "shape": f.shape_id, "category": f.category, "reason": f.reason}
                     for f in failed]
