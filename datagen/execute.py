@@ -95,10 +95,7 @@ def _local(job: Job, units: Sequence[WorkUnit]) -> Iterator[dict[str, Any]]:
 def _joblib(job: Job, units: Sequence[WorkUnit], workers: int) -> Iterator[dict[str, Any]]:
     pending = {u.index: u for u in units}
     _quiet_resource_trackers()
-    try:
-        yield from _joblib_rounds(job, pending, workers)
-    finally:
-        _end_workers()
+    yield from _joblib_rounds(job, pending, workers)
 
 
 def _joblib_rounds(job: Job, pending: dict[int, WorkUnit], workers: int) -> Iterator[dict[str, Any]]:
@@ -123,26 +120,15 @@ def _joblib_rounds(job: Job, pending: dict[int, WorkUnit], workers: int) -> Iter
 
 
 # the resource trackers (loky's and multiprocessing's, separate processes started with this
-# interpreter's -W options) report at exit semaphores whose owner never unregistered them. Workers
-# ended by a clean shutdown have; Python >= 3.13 registers loky's semaphores with both trackers and
-# unregisters them from one (loky issue #474), so the report is a false alarm users take for a failure.
+# interpreter's -W options) report at exit semaphores whose owner never unregistered them. Python >= 3.13
+# registers loky's semaphores with both trackers and unregisters them from one (loky issue #474), so
+# every parallel run ended with a false alarm that users take for a failure.
 TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning"
 
 
 def _quiet_resource_trackers() -> None:
     if TRACKER_WARNINGS not in sys.warnoptions:
         sys.warnoptions.append(TRACKER_WARNINGS)  # read when a tracker process is started
-
-
-def _end_workers() -> None:
-    """Shut the local worker processes down now, waiting for them: their memory goes back before the
-    caller carries on (a demo trains next), and they exit by their own clean path, not at this
-    interpreter's exit."""
-    from joblib.externals.loky import reusable_executor
-
-    executor = getattr(reusable_executor, "_executor", None)  # joblib's reusable pool, if one was started
-    if executor is not None:
-        executor.shutdown(wait=True)
 
 
 def _indexed(job: Job, unit: WorkUnit) -> tuple[dict[str, Any], int]:
