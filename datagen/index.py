@@ -183,7 +183,9 @@ def build_index(rows: list[dict], root: str, index_file: Path | None, *, progres
             e = r["entry"]
             entries.append(IndexEntry(e["shape_id"], e["category"], e["mesh"], e["row"], e["content_hash"],
                                       e["size"], None if e["part_names"] is None else tuple(e["part_names"])))
-    return CollectionIndex(root, _unique_ids(entries), failures, where, rebuilt)
+    # the process that indexed says so; processes reading the index (a run's workers) stay quiet
+    return CollectionIndex(root, _unique_ids(entries, logging.WARNING if rebuilt else logging.DEBUG),
+                           failures, where, rebuilt)
 
 
 def row_files(row: dict) -> list[Path]:
@@ -321,7 +323,7 @@ def _named_parts(shape: PartMesh) -> list[str] | None:
     return sorted({shape.part_names[int(label)] for label in shape.parts})
 
 
-def _unique_ids(entries: list[IndexEntry]) -> list[IndexEntry]:
+def _unique_ids(entries: list[IndexEntry], level: int = logging.WARNING) -> list[IndexEntry]:
     seen: dict[str, int] = {}
     out = []
     for e in entries:
@@ -333,7 +335,7 @@ def _unique_ids(entries: list[IndexEntry]) -> list[IndexEntry]:
         out.append(e)
     repeated = sum(n - 1 for n in seen.values() if n > 1)
     if repeated:
-        log.warning("%d shape ids were repeated and renamed with -2, -3... suffixes", repeated)
+        log.log(level, "%d shape ids were repeated and renamed with -2, -3... suffixes", repeated)
     return out
 
 
