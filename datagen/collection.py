@@ -16,12 +16,15 @@
 
 Part labels that come with names (OBJ groups, PartNet) are renumbered per category so one name has
 one label across its shapes, which is what matching parts by label needs.
+
+Loading goes through ``datagen.index``: the collection's index (ids, categories, part names, kept
+beside the collection) and the per-shape cache of converted arrays. Dataset builds use the index
+alone and load the shapes a unit needs (``datagen.plan.load_shapes``).
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field

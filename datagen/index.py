@@ -236,6 +236,8 @@ def _index_row(row: dict, files: list[Path], cache_dir) -> dict:
         digest, size = content_hash(row, files)
         identity = _known_identity(row, files)
         if identity is None:  # the layout does not name the shape: load it once (and cache it)
+            identity = _cached_identity(row, digest, cache_dir)
+        if identity is None:
             shape = _load_converted(row, digest, None, cache_dir)
             identity = (shape.shape_id, shape.category, _named_parts(shape))
     except OSError as exc:
@@ -474,6 +476,9 @@ def save_shape(path: Path, shape: PartMesh) -> None:
                 meta[prefix + f.name] = {"tuple": list(value)}
             else:
                 meta[prefix + f.name] = {"value": value}
+    # what indexing needs, readable without the arrays
+    identity = {"shape_id": shape.shape_id, "category": shape.category, "named_parts": _named_parts(shape)}
+    arrays["identity"] = np.frombuffer(json.dumps(identity).encode(), np.uint8)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -484,12 +489,27 @@ def read_shape(path: Path) -> PartMesh:
     """The PartMesh ``save_shape`` wrote. Raises OSError/ValueError/KeyError on a damaged file."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(z["meta"].tobytes().decode())
-        values = {name: z[name] for name in z.files if name != "meta"}
+        values = {name: z[name] for name in z.files if name not in ("meta", "identity")}
     for name, v in meta.items():
         values[name] = dict((k, x) for k, x in v["dict"]) if "dict" in v else \
             tuple(v["tuple"]) if "tuple" in v else v["value"]
     kp = Keypoints(**{k[3:]: v for k, v in values.items() if k.startswith("kp.")})
     return PartMesh(keypoints=kp, **{k: v for k, v in values.items() if not k.startswith("kp.")})
+
+
+def _cached_identity(row: dict, digest: str, cache_dir: Path | None) -> tuple[str, str, list[str] | None] | None:
+    """(id, category, part names) of a shape in the per-shape cache, read without its arrays; None
+    when it is not there."""
+    if cache_dir is None:
+        return None
+    path = cache_path(cache_dir, cache_key(digest, None, row))
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            found = json.loads(z["identity"].tobytes().decode())
+        LOAD_COUNT["cached"] += 1
+        return found["shape_id"], found["category"], found["named_parts"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 # counts of actual mesh conversions in this process (the cache's misses), for tests and benchmarks
