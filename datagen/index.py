@@ -11,8 +11,8 @@ once and its converted arrays go to the per-shape cache, so that pass is also th
 The index is written (temporary name, then rename) to ``.sketchgen-index.json`` in the collection
 directory (``.<manifest>.sketchgen-index.json`` beside a manifest file), or, when that directory is
 read-only, under the user cache directory. A later command re-runs discovery (a directory listing),
-compares each row's files by size and modification time, and re-indexes only the rows whose files
-changed, so a second command on the same collection starts at once.
+compares each row's files by size, modification time and mode, and re-indexes only the rows whose
+files changed, so a second command on the same collection starts at once.
 
 The per-shape cache holds a loaded shape's ``PartMesh`` arrays as ``.npz``, keyed by the content hash
 and the loader's inputs (``max_faces``, the row's id/category/model id, what the path says) and
@@ -347,9 +347,10 @@ def _stats(files: list[Path]) -> list:
     for f in files:
         try:
             st = f.stat()
-            out.append([str(f), st.st_size, st.st_mtime_ns])
+            # the mode too: a file made readable again is indexed again
+            out.append([str(f), st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)])
         except OSError:
-            out.append([str(f), None, None])
+            out.append([str(f), None, None, None])
     return out
 
 
