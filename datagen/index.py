@@ -150,10 +150,11 @@ def build_index(rows: list[dict], root: str, index_file: Path | None, *, progres
     old = _read_index(stored_at)
     records: list[dict | None] = []
     todo = []  # (position, row, key, files, stats) of the rows to index again
+    listings: dict[str, set[str]] = {}
     for row in rows:
         row = {k: str(v) for k, v in row.items() if v is not None and v != ""}
         key = json.dumps(row, sort_keys=True)
-        files = row_files(row)
+        files = row_files(row, listings)
         stats = _stats(files)
         prev = old.get(key)
         if prev is not None and prev["stats"] == stats:
@@ -188,18 +189,26 @@ def build_index(rows: list[dict], root: str, index_file: Path | None, *, progres
                            failures, where, rebuilt)
 
 
-def row_files(row: dict) -> list[Path]:
+def row_files(row: dict, listings: dict[str, set[str]] | None = None) -> list[Path]:
     """Every file a row is read from: its mesh (every file of a PartNet directory), its explicit
-    label, point and keypoint files, and the files beside the mesh the loaders look for."""
+    label, point and keypoint files, and the files beside the mesh the loaders look for.
+    listings: {directory: its file names}, filled as directories are listed (one listing per folder
+    instead of a lookup per candidate file)."""
     mesh = Path(row["mesh"])
     if mesh.is_dir():
         return sorted(p for p in mesh.rglob("*")
                       if p.is_file() and not any(q.startswith(".") for q in p.relative_to(mesh).parts))
     files = [mesh] + [Path(row[k]) for k in ("labels", "points", "keypoints") if k in row]
-    for suffix in BESIDE_SUFFIXES:
-        candidate = mesh.with_name(mesh.stem + suffix)
-        if candidate != mesh and candidate.exists():
-            files.append(candidate)
+    listings = {} if listings is None else listings
+    folder = str(mesh.parent)
+    if folder not in listings:
+        try:
+            listings[folder] = set(os.listdir(folder))
+        except OSError:
+            listings[folder] = set()
+    names, stem = listings[folder], mesh.stem
+    files += [mesh.parent / (stem + suffix) for suffix in BESIDE_SUFFIXES
+              if stem + suffix in names and stem + suffix != mesh.name]
     return list(dict.fromkeys(files))
 
 
@@ -346,7 +355,7 @@ def _stats(files: list[Path]) -> list:
     out = []
     for f in files:
         try:
-            st = f.stat()
+            st = os.stat(f)
             # the mode too: a file made readable again is indexed again
             out.append([str(f), st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)])
         except OSError:
