@@ -16,7 +16,8 @@ files changed, so a second command on the same collection starts at once.
 
 The per-shape cache holds a loaded shape's ``PartMesh`` arrays as ``.npz``, keyed by the content hash
 and the loader's inputs (``max_faces``, the row's id/category/model id, what the path says) and
-written atomically. Its folder is
+written atomically. Both caches are keyed by the loader modules' source too (``LOADER_MODULES``), so
+new loading code never reads arrays the old code converted. Its folder is
 ``$SKETCHGEN_CACHE`` when set (``off`` disables both caches' user-directory files), else
 ``$XDG_CACHE_HOME/sketchgen``, else ``~/.cache/sketchgen``.
 
@@ -30,6 +31,7 @@ Collection-wide facts come from the index, not from the meshes: unique ids (a re
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -41,7 +43,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
@@ -363,11 +364,32 @@ def _stats(files: list[Path]) -> list:
     return out
 
 
+# the modules whose code decides what a shape converts to: a change to any of them (a new release or
+# a working copy) starts both caches afresh
+LOADER_MODULES = ("sketchgen.datagen.loaders", "sketchgen.datagen.layouts", "sketchgen.datagen.meshfile",
+                  "sketchgen.datagen.formats", "sketchgen.datagen.partmesh", "sketchgen.datagen.keypoints",
+                  "sketchgen.datagen.decimate", "sketchgen.render.cleanup", "sketchgen.datagen.index")
+
+
+@functools.lru_cache(maxsize=1)
 def _version() -> str:
-    try:
-        return f"{FORMAT}/{metadata.version('sketchgen')}"
-    except metadata.PackageNotFoundError:
-        return str(FORMAT)
+    """The caches' version: FORMAT and a SHA-256 of the loader modules' source."""
+    import importlib.util
+
+    h = hashlib.sha256(str(FORMAT).encode())
+    for name in LOADER_MODULES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        sources = sorted(origin.parent.glob("*.py")) if origin.name == "__init__.py" else [origin]
+        for source in sources:
+            h.update(source.name.encode())
+            h.update(source.read_bytes())
+    return f"{FORMAT}/{h.hexdigest()[:16]}"
 
 
 def _fallback_index_path(index_file: Path) -> Path | None:

@@ -67,6 +67,9 @@ def test_index_built_once_and_reused(tmp_path, counted, monkeypatch):
     # loading the whole collection now reads the cache, never the mesh files
     coll = load_collection(root)
     assert len(coll.shapes) == 7 and counted == []
+    # other loading code: both caches start afresh
+    monkeypatch.setattr(idx, "_version", lambda: "other loader code")
+    assert idx.collection_index(root).rebuilt == 7 and len(counted) == 7
 
 
 def test_named_layout_indexed_without_building_a_mesh(tmp_path, counted):
