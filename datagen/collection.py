@@ -20,12 +20,15 @@ Rows are loaded by ``datagen.loaders.load_row``; warnings about a shape's data a
 
 Part labels that come with names (OBJ groups, PartNet) are renumbered per category so one name has
 one label across its shapes, which is what matching parts by label needs.
+
+Loading goes through ``datagen.index``: the collection's index (ids, categories, part names, kept
+beside the collection) and the per-shape cache of converted arrays. Dataset builds use the index
+alone and load the shapes a unit needs (``datagen.plan.load_shapes``).
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -93,27 +96,39 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
     points off the surface, a skipped PartNet leaf) fails instead of loading with a note.
     part_labels: a ShapeNet-Part tree joined to the ShapeNetCore meshes of directory ``path``.
     Bad shapes become ``Failure`` entries; an InputError is raised only when ``path`` itself cannot be
-    read (missing, or an unreadable manifest).
+    read (missing, or an unreadable manifest). Files are indexed and converted shapes cached
+    (``datagen.index``), so loading the same collection again is fast.
     """
     from sketchgen.datagen import procedural
 
     if path is None:
         return _from_spec(procedural.SPEC_PATH, root="bundled", max_faces=max_faces)
+    found = collection_rows(path, part_labels=part_labels)
+    if found is None:
+        return _from_spec(Path(path), root=str(path), max_faces=max_faces)
+    rows, root = found
+    return _load_rows(rows, root, max_faces, progress, strict)
+
+
+def collection_rows(path, *, part_labels=None) -> tuple[list[dict], str] | None:
+    """The rows of the collection at ``path`` (``datagen.layouts`` lists their keys) and what they were
+    read from (a directory, a manifest, a trees file or a mesh file); None for a bundled-style spec
+    JSON. part_labels: a ShapeNet-Part tree joined to the ShapeNetCore meshes of directory ``path``.
+    Raises InputError when ``path`` cannot be read."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
-    load = dict(max_faces=max_faces, progress=progress, strict=strict)
     if path.is_dir():
         if part_labels is None:
             for name in MANIFEST_NAMES:
                 if (path / name).is_file():
-                    return _load_rows(read_manifest(path / name), str(path / name), **load)
-        return _load_rows(scan_directory(path, part_labels=part_labels), str(path), **load)
+                    return read_manifest(path / name), str(path / name)
+        return scan_directory(path, part_labels=part_labels), str(path)
     if part_labels is not None:
         raise InputError(f"{path}: ShapeNet-Part labels join a directory of ShapeNetCore meshes, not a file")
     suffix = path.suffix.lower()
     if suffix in MESH_SUFFIXES:
-        return _load_rows([{"mesh": path}], str(path), **load)
+        return [{"mesh": path}], str(path)
     if suffix == ".json":
         try:
             data = json.loads(path.read_text())
@@ -121,12 +136,12 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
             raise InputError(f"{path}: cannot read as JSON ({exc})") from None
         if isinstance(data, dict) and data.get("shapes") and isinstance(data["shapes"], list) \
                 and all(isinstance(e, dict) and "params" in e for e in data["shapes"]):
-            return _from_spec(path, root=str(path), max_faces=max_faces)
+            return None
         if isinstance(data, dict) and isinstance(data.get("meshes"), str):
-            return _load_rows(_trees_rows(path, data), str(path), **load)
-        return _load_rows(read_manifest(path), str(path), **load)
+            return _trees_rows(path, data), str(path)
+        return read_manifest(path), str(path)
     if suffix == ".csv":
-        return _load_rows(read_manifest(path), str(path), **load)
+        return read_manifest(path), str(path)
     raise InputError(f"{path}: not a collection (expected a directory, a manifest .csv/.json or a mesh file)")
 
 
@@ -203,56 +218,20 @@ def _trees_rows(path: Path, spec: dict) -> list[dict]:
 def _load_rows(rows: list[dict], root: str, max_faces, progress, strict: bool = False) -> Collection:
     from tqdm import tqdm
 
+    from sketchgen.datagen.index import build_index, index_file_for, load_entry
     from sketchgen.datagen.layouts import layout_counts
-    from sketchgen.datagen.loaders import category_from_path, load_row
 
-    coll = Collection(root)
-    for row in tqdm(rows, desc="loading shapes", unit="shape", disable=not progress):
-        mesh = Path(row["mesh"])
-        category = row.get("category") or category_from_path(mesh if not mesh.is_dir() else mesh / "x")
+    index = build_index(rows, root, index_file_for(root), progress=progress)
+    coll = Collection(root, failures=list(index.failures))
+    for entry in tqdm(index.entries, desc="loading shapes", unit="shape", disable=not progress):
         try:
-            coll.shapes.append(load_row(row, max_faces=max_faces, strict=strict))
+            coll.shapes.append(load_entry(index, entry, max_faces=max_faces, strict=strict))
         except InputError as exc:
-            coll.failures.append(Failure(str(mesh), str(exc), category, str(row.get("id") or mesh.stem)))
+            coll.failures.append(Failure(entry.mesh, str(exc), entry.category, entry.shape_id))
         except Exception as exc:  # a loader bug must not sink the batch: record it, keep the traceback in the log
-            log.debug("loading %s failed", mesh, exc_info=True)
-            coll.failures.append(Failure(str(mesh), f"{mesh}: unexpected {type(exc).__name__}: {exc}", category,
-                                         str(row.get("id") or mesh.stem)))
-    coll.shapes = _unique_ids(_unify_labels(coll.shapes))
+            log.debug("loading %s failed", entry.mesh, exc_info=True)
+            coll.failures.append(Failure(entry.mesh, f"{entry.mesh}: unexpected {type(exc).__name__}: {exc}",
+                                         entry.category, entry.shape_id))
     coll.layouts = layout_counts(rows)
     return coll
 
-
-def _unify_labels(shapes: list[PartMesh]) -> list[PartMesh]:
-    """Renumber named parts so a part name has one label within its category."""
-    import numpy as np
-
-    def named(s: PartMesh) -> bool:
-        return any(name != f"part{label}" for label, name in s.part_names.items())
-
-    out = list(shapes)
-    for category in sorted({s.category for s in shapes}):
-        members = [i for i, s in enumerate(shapes) if s.category == category and named(s)]
-        names = sorted({shapes[i].part_names[int(l)] for i in members for l in shapes[i].parts})
-        index = {n: k for k, n in enumerate(names)}
-        for i in members:
-            s = shapes[i]
-            lut = {int(l): index[s.part_names[int(l)]] for l in s.parts}
-            old_labels, new_labels = np.array(list(lut), np.int64), np.array(list(lut.values()), np.int64)
-            labels = new_labels[np.searchsorted(old_labels, s.face_labels)]  # s.parts is sorted
-            names = {lut[int(l)]: s.part_names[int(l)] for l in s.parts}
-            out[i] = dataclasses.replace(s, face_labels=labels, part_names=names)
-    return out
-
-
-def _unique_ids(shapes: list[PartMesh]) -> list[PartMesh]:
-    seen: dict[str, int] = {}
-    out = []
-    for s in shapes:
-        n = seen.get(s.shape_id, 0)
-        seen[s.shape_id] = n + 1
-        if n:
-            log.warning("shape id %s appears %d times; renamed %s-%d", s.shape_id, n + 1, s.shape_id, n + 1)
-            s = dataclasses.replace(s, shape_id=f"{s.shape_id}-{n + 1}")
-        out.append(s)
-    return out

@@ -88,7 +88,7 @@ def load_partmesh(mesh_path, *, labels=None, points=None, keypoints=None, catego
     if category is None and kp is not None and kp.class_id in SHAPENETCORE_SYNSETS:
         category = SHAPENETCORE_SYNSETS[kp.class_id]
     category = category or category_from_path(mesh_path)
-    _raise_if_strict(notes, strict)
+    raise_if_strict(notes, strict)
     shape = _finish(vertices, faces, face_labels, names, kp, category, shape_id, mesh_path, max_faces)
     return dataclasses.replace(shape, notes=tuple(notes), checks=checks)
 
@@ -127,7 +127,7 @@ def load_partnet(directory, *, category: str | None = None, shape_id: str | None
                 part = read_mesh(obj_dir / f"{obj}.obj")
             except InputError as exc:
                 note = f"{exc} (a leaf of {name}); skipped, the shape loads from its other leaves"
-                _raise_if_strict([note], strict)
+                raise_if_strict([note], strict)
                 notes.append(note)
                 continue
             names[label] = name
@@ -281,7 +281,8 @@ def _keypoints_beside(mesh_path: Path) -> Path | None:
     return plain
 
 
-def _raise_if_strict(notes: list[str], strict: bool) -> None:
+def raise_if_strict(notes: list[str], strict: bool) -> None:
+    """Under ``strict``, the first note (a doubt about a shape's data, naming the file) as InputError."""
     if strict and notes:
         raise InputError(f"{notes[0]} (strict)")
 

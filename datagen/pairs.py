@@ -155,7 +155,8 @@ def build_unit(unit: WorkUnit, config: PairConfig):
     shapes, _ = load_shapes(config.collection, strict=config.strict)
     shape = shapes[unit.shape_id]
     partner_ids = [p for p in unit.partners if p in shapes]
-    partner = shapes[partner_ids[int(rng.integers(len(partner_ids)))]] if partner_ids else None
+    # None when the partner's mesh does not load (its own unit reports why)
+    partner = shapes.get(partner_ids[int(rng.integers(len(partner_ids)))]) if partner_ids else None
     cams = base_cameras(config.camera, rng)
     own = ShapeRenders(shape, cams, config.lines)
     other = ShapeRenders(partner, cams, config.lines) if partner is not None else None

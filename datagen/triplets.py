@@ -168,7 +168,8 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
     partner_ids = [p for p in unit.partners if p in shapes]
     partner = None
     if partner_ids and config.other_shape > 0:
-        partner = shapes[partner_ids[int(rng.integers(len(partner_ids)))]]
+        # None when the partner's mesh does not load (its own unit reports why)
+        partner = shapes.get(partner_ids[int(rng.integers(len(partner_ids)))])
     cams = base_cameras(config.camera, rng)
     own = ShapeViews(shape, cams, config.lines)
     other = ShapeViews(partner, cams, config.lines) if partner is not None else None
