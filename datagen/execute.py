@@ -74,7 +74,8 @@ def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
         builder = importlib.import_module(job.builder)
         samples, failures = builder.build_unit(unit, job.config)
     except InputError as exc:
-        return {**base, "samples": 0, "failures": [], "skipped": False, "error": str(exc)}
+        return {**base, "samples": 0, "failures": [], "skipped": False, "error": str(exc),
+                "category": unit.category}
     except Exception as exc:  # noqa: BLE001 - a batch records the failure and carries on
         log.debug("unit %s failed:\n%s", unit.shard, traceback.format_exc())
         return {**base, "samples": 0, "failures": [], "skipped": False,
@@ -219,7 +220,8 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     results = execute(Job(builder, config, str(out_dir)), mine, workers=workers, scheduler=scheduler,
                       progress=progress, desc=dataset)
     done = [r for r in results if not r.get("error")]
-    errors = [{"shape": r["shape"], "reason": r["error"]} for r in results if r.get("error")]
+    errors = [{"shape": r["shape"], "reason": r["error"], **({"category": r["category"]} if "category" in r else {})}
+              for r in results if r.get("error")]
     manifest_path = None
     if shard_index is None:
         manifest = build_manifest(

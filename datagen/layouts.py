@@ -392,6 +392,8 @@ def _psb_segmentation(tree, seg: Path, stem: str) -> Path | None:
 
 
 def _plain_rows(root: Path, tree, claimed: set[str]) -> list[dict]:
+    from sketchgen.datagen.loaders import _dataset_id
+
     rows = []
     for d, (_, files) in tree.items():
         if _under(d, claimed):
@@ -401,10 +403,11 @@ def _plain_rows(root: Path, tree, claimed: set[str]) -> list[dict]:
             if p.suffix.lower() not in MESH_SUFFIXES or str(p) in claimed:
                 continue
             row = {"mesh": p, "category": _top_category(root, p), "layout": "plain"}
-            if p.suffix.lower() == ".off" and f"{p.stem}.seg" in files:
+            dataset_id = _dataset_id(p)  # a ShapeNet-style hash in the path names the shape first
+            if dataset_id is not None:
+                row["id"] = dataset_id
+            elif p.suffix.lower() == ".off" and f"{p.stem}.seg" in files:
                 row.update(layout="psb", id=p.stem)  # PSB/COSEG-style: per-face labels beside
-            elif _HEX_ID.match(p.stem):
-                row["id"] = p.stem
             rows.append(row)
     return rows
 

@@ -29,9 +29,9 @@ def _write_shape(path, k):
 
 def make_collection(root, chairs=4, tables=3):
     for k in range(chairs):
-        _write_shape(root / "chair" / f"c{k}.off", k)
+        _write_shape(root / "chair" / f"c{k}.ply", k)
     for k in range(tables):
-        _write_shape(root / "table" / f"t{k}.off", 10 + k)
+        _write_shape(root / "table" / f"t{k}.ply", 10 + k)
     return root
 
 
@@ -56,7 +56,7 @@ def test_index_built_once_and_reused(tmp_path, counted, monkeypatch):
     first = idx.collection_index(root)
     assert len(first) == 7 and first.rebuilt == 7 and not first.failures
     assert first.where == str(root / idx.INDEX_NAME) and (root / idx.INDEX_NAME).is_file()
-    # loose .off files are named by a hash of their arrays: the index pass loads each once, into the cache
+    # loose .ply files (no layout names them) are named by a hash of their arrays: the index pass loads each once, into the cache
     assert len(counted) == 7 and len(list(cache.rglob("*.npz"))) == 7
     assert sorted({e.category for e in first.entries}) == ["chair", "table"]
     counted.clear()
@@ -93,16 +93,16 @@ def test_index_invalidated_when_a_file_changes(tmp_path, counted):
     seg = root / "chair" / "c1.seg"
     seg.write_text(seg.read_text().replace("0\n", "1\n", 1))
     os.utime(seg, ns=(seg.stat().st_atime_ns, seg.stat().st_mtime_ns + 10 ** 9))
-    _write_shape(root / "table" / "t9.off", 30)
-    (root / "chair" / "c3.off").unlink()
+    _write_shape(root / "table" / "t9.ply", 30)
+    (root / "chair" / "c3.ply").unlink()
     after = idx.collection_index(root, cache_dir=cache)
     assert after.rebuilt == 2
-    assert sorted(counted) == sorted([str(root / "chair" / "c1.off"), str(root / "table" / "t9.off")])
+    assert sorted(counted) == sorted([str(root / "chair" / "c1.ply"), str(root / "table" / "t9.ply")])
     now = {e.mesh: e for e in after.entries}
-    assert str(root / "chair" / "c3.off") not in now and str(root / "table" / "t9.off") in now
-    c1 = str(root / "chair" / "c1.off")
+    assert str(root / "chair" / "c3.ply") not in now and str(root / "table" / "t9.ply") in now
+    c1 = str(root / "chair" / "c1.ply")
     assert now[c1].content_hash != before[c1].content_hash
-    c0 = str(root / "chair" / "c0.off")
+    c0 = str(root / "chair" / "c0.ply")
     assert now[c0].content_hash == before[c0].content_hash
     # the changed labels reach the loaded shape (a new cache entry, not the old arrays)
     shape = idx.load_entry(after, now[c1], cache_dir=cache)
@@ -111,9 +111,9 @@ def test_index_invalidated_when_a_file_changes(tmp_path, counted):
 
 def test_shape_cache_keyed_by_content_and_written_atomically(tmp_path, counted, monkeypatch):
     root = tmp_path / "coll"
-    _write_shape(root / "chair" / "a.off", 0)
-    _write_shape(root / "chair" / "b.off", 0)   # the same bytes under another name
-    _write_shape(root / "chair" / "c.off", 1)
+    _write_shape(root / "chair" / "a.ply", 0)
+    _write_shape(root / "chair" / "b.ply", 0)   # the same bytes under another name
+    _write_shape(root / "chair" / "c.ply", 1)
     cache = tmp_path / "cache"
     index = idx.collection_index(root, cache_dir=cache)
     a, b, c = index.entries
@@ -124,7 +124,7 @@ def test_shape_cache_keyed_by_content_and_written_atomically(tmp_path, counted, 
     assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix != ".npz"]  # no temporaries left
     # the same id repeated gets a suffix; the cached arrays equal a fresh conversion
     assert b.shape_id == a.shape_id + "-2"
-    fresh = loaders.load_partmesh(root / "chair" / "c.off")
+    fresh = loaders.load_partmesh(root / "chair" / "c.ply")
     cached = idx.load_entry(index, c, cache_dir=cache)
     for name in ("vertices", "faces", "face_labels", "transform", "file_face"):
         got, want = getattr(cached, name), getattr(fresh, name)
