@@ -8,20 +8,27 @@
   ``mesh`` (required; a mesh file or a PartNet directory), and optional ``category``, ``labels``,
   ``points`` (ShapeNet-Part ``.pts``; ``labels`` is then its ``.seg``), ``keypoints``, ``id`` and
   ``model_id``; relative paths are relative to the manifest;
-- a directory: its ``manifest.csv``/``manifest.json`` when present, else every mesh file below it
-  (sorted; labels and keypoints found beside each by ``datagen.loaders``' conventions) and every
-  PartNet shape directory (``result.json`` + ``objs/``); the category is the ShapeNet synset or
-  directory name;
+- a trees file, JSON ``{"meshes": DIR, "part_labels": DIR}``: a ShapeNetCore tree and the ShapeNet-Part
+  tree whose labels join it by model id (relative to the file);
+- a directory: its ``manifest.csv``/``manifest.json`` when present, else the shapes of every dataset
+  layout found below it (``datagen.layouts``: ShapeNetCore, ShapeNet-Part joined to it, PartNet,
+  PartNet-Mobility, KeypointNet, COSEG, PSB, plain mesh files);
 - a single mesh file.
+
+Rows are loaded by ``datagen.loaders.load_row``; warnings about a shape's data are on its ``notes``
+(``Collection.notes()``), and with ``strict`` they fail the shape instead.
 
 Part labels that come with names (OBJ groups, PartNet) are renumbered per category so one name has
 one label across its shapes, which is what matching parts by label needs.
+
+Loading goes through ``datagen.index``: the collection's index (ids, categories, part names, kept
+beside the collection) and the per-shape cache of converted arrays. Dataset builds use the index
+alone and load the shapes a unit needs (``datagen.plan.load_shapes``).
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -49,11 +56,13 @@ class Failure:
 
 @dataclass
 class Collection:
-    """Loaded shapes (in a deterministic order) and the failures. ``root``: what was loaded."""
+    """Loaded shapes (in a deterministic order) and the failures. ``root``: what was loaded;
+    ``layouts``: {dataset layout: rows found} (``datagen.layouts``; empty for the bundled collection)."""
 
     root: str
     shapes: list[PartMesh] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    layouts: dict[str, int] = field(default_factory=dict)
 
     def categories(self) -> list[str]:
         return sorted({s.category for s in self.shapes})
@@ -71,33 +80,55 @@ class Collection:
                 return s
         raise KeyError(shape_id)
 
+    def notes(self) -> list[dict]:
+        """[{"shape", "file", "note"}]: every loaded shape's warnings (``PartMesh.notes``), in order."""
+        return [{"shape": s.shape_id, "file": s.source, "note": n} for s in self.shapes for n in s.notes]
+
     def __len__(self) -> int:
         return len(self.shapes)
 
 
-def load_collection(path=None, *, max_faces: int | None = None, progress: bool = False) -> Collection:
+def load_collection(path=None, *, max_faces: int | None = None, progress: bool = False, strict: bool = False,
+                    part_labels=None) -> Collection:
     """Load a collection (see the module docstring for what ``path`` may be).
 
-    max_faces: decimate meshes over this budget. Bad shapes become ``Failure`` entries; an InputError is
-    raised only when ``path`` itself cannot be read (missing, or an unreadable manifest).
+    max_faces: decimate meshes over this budget. strict: a shape whose data is in doubt (labelled
+    points off the surface, a skipped PartNet leaf) fails instead of loading with a note.
+    part_labels: a ShapeNet-Part tree joined to the ShapeNetCore meshes of directory ``path``.
+    Bad shapes become ``Failure`` entries; an InputError is raised only when ``path`` itself cannot be
+    read (missing, or an unreadable manifest). Files are indexed and converted shapes cached
+    (``datagen.index``), so loading the same collection again is fast.
     """
     from sketchgen.datagen import procedural
 
     if path is None:
         return _from_spec(procedural.SPEC_PATH, root="bundled", max_faces=max_faces)
+    found = collection_rows(path, part_labels=part_labels)
+    if found is None:
+        return _from_spec(Path(path), root=str(path), max_faces=max_faces)
+    rows, root = found
+    return _load_rows(rows, root, max_faces, progress, strict)
+
+
+def collection_rows(path, *, part_labels=None) -> tuple[list[dict], str] | None:
+    """The rows of the collection at ``path`` (``datagen.layouts`` lists their keys) and what they were
+    read from (a directory, a manifest, a trees file or a mesh file); None for a bundled-style spec
+    JSON. part_labels: a ShapeNet-Part tree joined to the ShapeNetCore meshes of directory ``path``.
+    Raises InputError when ``path`` cannot be read."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     if path.is_dir():
-        for name in MANIFEST_NAMES:
-            if (path / name).is_file():
-                return _from_manifest(path / name, max_faces, progress)
-        if (path / "result.json").is_file():
-            return _load_rows([{"mesh": path}], str(path), max_faces, progress)
-        return _load_rows(scan_directory(path), str(path), max_faces, progress)
+        if part_labels is None:
+            for name in MANIFEST_NAMES:
+                if (path / name).is_file():
+                    return read_manifest(path / name), str(path / name)
+        return scan_directory(path, part_labels=part_labels), str(path)
+    if part_labels is not None:
+        raise InputError(f"{path}: ShapeNet-Part labels join a directory of ShapeNetCore meshes, not a file")
     suffix = path.suffix.lower()
     if suffix in MESH_SUFFIXES:
-        return _load_rows([{"mesh": path}], str(path), max_faces, progress)
+        return [{"mesh": path}], str(path)
     if suffix == ".json":
         try:
             data = json.loads(path.read_text())
@@ -105,28 +136,21 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
             raise InputError(f"{path}: cannot read as JSON ({exc})") from None
         if isinstance(data, dict) and data.get("shapes") and isinstance(data["shapes"], list) \
                 and all(isinstance(e, dict) and "params" in e for e in data["shapes"]):
-            return _from_spec(path, root=str(path), max_faces=max_faces)
-        return _from_manifest(path, max_faces, progress)
+            return None
+        if isinstance(data, dict) and isinstance(data.get("meshes"), str):
+            return _trees_rows(path, data), str(path)
+        return read_manifest(path), str(path)
     if suffix == ".csv":
-        return _from_manifest(path, max_faces, progress)
+        return read_manifest(path), str(path)
     raise InputError(f"{path}: not a collection (expected a directory, a manifest .csv/.json or a mesh file)")
 
 
-def scan_directory(root) -> list[dict]:
-    """Manifest rows for every mesh file and PartNet directory below ``root``, sorted by path."""
-    root = Path(root)
-    rows: list[dict] = []
-    partnet_dirs = sorted(p.parent for p in root.rglob("result.json") if (p.parent / "objs").is_dir())
-    for p in sorted(root.rglob("*")):
-        if any(part.startswith(".") for part in p.relative_to(root).parts):
-            continue
-        if any(d == p or d in p.parents for d in partnet_dirs):
-            if p in partnet_dirs:
-                rows.append({"mesh": p, "category": _category_under(root, p)})
-            continue
-        if p.is_file() and p.suffix.lower() in MESH_SUFFIXES:
-            rows.append({"mesh": p, "category": _category_under(root, p)})
-    return rows
+def scan_directory(root, *, part_labels=None) -> list[dict]:
+    """One row per shape below ``root``, in a fixed order: ``datagen.layouts.discover`` (its docstring
+    lists the layouts read and the row keys)."""
+    from sketchgen.datagen.layouts import discover
+
+    return discover(root, part_labels=part_labels)
 
 
 def read_manifest(path) -> list[dict]:
@@ -175,75 +199,39 @@ def _from_spec(spec_path, root: str, max_faces) -> Collection:
     return coll
 
 
-def _from_manifest(path, max_faces, progress) -> Collection:
-    return _load_rows(read_manifest(path), str(path), max_faces, progress)
+def _trees_rows(path: Path, spec: dict) -> list[dict]:
+    """Rows of a trees file ``{"meshes": DIR, "part_labels": DIR}`` (paths relative to the file)."""
+    def where(key):
+        value = spec.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise InputError(f"{path}: \"{key}\" must be a directory path")
+        return Path(value) if Path(value).is_absolute() else path.parent / value
+
+    meshes = where("meshes")
+    if not meshes.is_dir():
+        raise InputError(f"{path}: \"meshes\" {meshes} is not a directory")
+    return scan_directory(meshes, part_labels=where("part_labels"))
 
 
-def _load_rows(rows: list[dict], root: str, max_faces, progress) -> Collection:
+def _load_rows(rows: list[dict], root: str, max_faces, progress, strict: bool = False) -> Collection:
     from tqdm import tqdm
 
-    from sketchgen.datagen.loaders import category_from_path, load_partmesh
+    from sketchgen.datagen.index import build_index, index_file_for, load_entry
+    from sketchgen.datagen.layouts import layout_counts
 
-    coll = Collection(root)
-    for row in tqdm(rows, desc="loading shapes", unit="shape", disable=not progress):
-        mesh = Path(row["mesh"])
-        category = row.get("category") or category_from_path(mesh if not mesh.is_dir() else mesh / "x")
+    index = build_index(rows, root, index_file_for(root), progress=progress)
+    coll = Collection(root, failures=list(index.failures))
+    for entry in tqdm(index.entries, desc="loading shapes", unit="shape", disable=not progress):
         try:
-            shape = load_partmesh(mesh, labels=row.get("labels"), points=row.get("points"),
-                                  keypoints=row.get("keypoints"), category=row.get("category"), shape_id=row.get("id"),
-                                  model_id=row.get("model_id"), max_faces=max_faces)
-            coll.shapes.append(shape)
+            coll.shapes.append(load_entry(index, entry, max_faces=max_faces, strict=strict))
         except InputError as exc:
-            coll.failures.append(Failure(str(mesh), str(exc), category, str(row.get("id", mesh.stem))))
+            coll.failures.append(Failure(entry.mesh, str(exc), entry.category, entry.shape_id))
         except Exception as exc:  # a loader bug must not sink the batch: record it, keep the traceback in the log
-            log.debug("loading %s failed", mesh, exc_info=True)
-            coll.failures.append(Failure(str(mesh), f"{mesh}: unexpected {type(exc).__name__}: {exc}", category,
-                                         str(row.get("id", mesh.stem))))
-    coll.shapes = _unique_ids(_unify_labels(coll.shapes))
+            log.debug("loading %s failed", entry.mesh, exc_info=True)
+            coll.failures.append(Failure(entry.mesh, f"{entry.mesh}: unexpected {type(exc).__name__}: {exc}",
+                                         entry.category, entry.shape_id))
+    coll.layouts = layout_counts(rows)
     return coll
 
-
-def _category_under(root: Path, p: Path) -> str | None:
-    """A scanned file's category: its top directory under ``root`` (a ShapeNet synset is named); None
-    for a file directly in ``root`` (the loader then asks the keypoints' class or the path)."""
-    from sketchgen.datagen.loaders import SHAPENET_SYNSETS
-
-    rel = p.relative_to(root).parts
-    if len(rel) > 1:
-        return SHAPENET_SYNSETS.get(rel[0], rel[0].lower())
-    return None
-
-
-def _unify_labels(shapes: list[PartMesh]) -> list[PartMesh]:
-    """Renumber named parts so a part name has one label within its category."""
-    import numpy as np
-
-    def named(s: PartMesh) -> bool:
-        return any(name != f"part{label}" for label, name in s.part_names.items())
-
-    out = list(shapes)
-    for category in sorted({s.category for s in shapes}):
-        members = [i for i, s in enumerate(shapes) if s.category == category and named(s)]
-        names = sorted({shapes[i].part_names[int(l)] for i in members for l in shapes[i].parts})
-        index = {n: k for k, n in enumerate(names)}
-        for i in members:
-            s = shapes[i]
-            lut = {int(l): index[s.part_names[int(l)]] for l in s.parts}
-            old_labels, new_labels = np.array(list(lut), np.int64), np.array(list(lut.values()), np.int64)
-            labels = new_labels[np.searchsorted(old_labels, s.face_labels)]  # s.parts is sorted
-            names = {lut[int(l)]: s.part_names[int(l)] for l in s.parts}
-            out[i] = dataclasses.replace(s, face_labels=labels, part_names=names)
-    return out
-
-
-def _unique_ids(shapes: list[PartMesh]) -> list[PartMesh]:
-    seen: dict[str, int] = {}
-    out = []
-    for s in shapes:
-        n = seen.get(s.shape_id, 0)
-        seen[s.shape_id] = n + 1
-        if n:
-            log.warning("shape id %s appears %d times; renamed %s-%d", s.shape_id, n + 1, s.shape_id, n + 1)
-            s = dataclasses.replace(s, shape_id=f"{s.shape_id}-{n + 1}")
-        out.append(s)
-    return out

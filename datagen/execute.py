@@ -17,6 +17,7 @@ import hashlib
 import importlib
 import json
 import logging
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -73,17 +74,28 @@ def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
         builder = importlib.import_module(job.builder)
         samples, failures = builder.build_unit(unit, job.config)
     except InputError as exc:
-        return {**base, "samples": 0, "failures": [], "skipped": False, "error": str(exc)}
+        return {**base, "samples": 0, "failures": [], "skipped": False, "error": str(exc),
+                "category": unit.category}
     except Exception as exc:  # noqa: BLE001 - a batch records the failure and carries on
         log.debug("unit %s failed:\n%s", unit.shard, traceback.format_exc())
         return {**base, "samples": 0, "failures": [], "skipped": False,
                 "error": f"{type(exc).__name__}: {exc}"}
     shard = Path(job.out_dir) / unit.shard
-    summary = {**base, "samples": len(samples), "failures": failures}
+    summary = {**base, "samples": len(samples), "failures": failures, "notes": _shape_notes(job, unit)}
     write_json_atomic(summary_path(shard), summary)
     write_shard(shard, samples)
     # CPU seconds of this unit, for benchmarks; not part of the summary file or the manifest
     return {**summary, "skipped": False, "cpu_s": time.process_time() - cpu}
+
+
+def _shape_notes(job: Job, unit: WorkUnit) -> list[dict]:
+    """[{"file", "note"}]: the warnings about the unit's shape's data (``PartMesh.notes``); the shape
+    was just loaded by the builder, so this is a lookup, not a load."""
+    from sketchgen.datagen.plan import load_shapes
+
+    shapes, _ = load_shapes(job.config.collection, strict=getattr(job.config, "strict", False))
+    shape = shapes.get(unit.shape_id)
+    return [] if shape is None else [{"file": shape.source, "note": n} for n in shape.notes]
 
 
 def _local(job: Job, units: Sequence[WorkUnit]) -> Iterator[dict[str, Any]]:
@@ -92,10 +104,15 @@ def _local(job: Job, units: Sequence[WorkUnit]) -> Iterator[dict[str, Any]]:
 
 
 def _joblib(job: Job, units: Sequence[WorkUnit], workers: int) -> Iterator[dict[str, Any]]:
+    pending = {u.index: u for u in units}
+    _quiet_resource_trackers()
+    yield from _joblib_rounds(job, pending, workers)
+
+
+def _joblib_rounds(job: Job, pending: dict[int, WorkUnit], workers: int) -> Iterator[dict[str, Any]]:
     from joblib import Parallel, delayed
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    pending = {u.index: u for u in units}
     for attempt in range(MAX_POOL_RESTARTS + 1):
         if not pending:
             return
@@ -111,6 +128,18 @@ def _joblib(job: Job, units: Sequence[WorkUnit], workers: int) -> Iterator[dict[
             if attempt == MAX_POOL_RESTARTS:
                 raise
             log.warning("a worker died (%s); running its %d unfinished units again", exc, len(pending))
+
+
+# the resource trackers (loky's and multiprocessing's, separate processes started with this
+# interpreter's -W options) report at exit semaphores whose owner never unregistered them. Python >= 3.13
+# registers loky's semaphores with both trackers and unregisters them from one (loky issue #474), so
+# every parallel run ended with a false alarm that users take for a failure.
+TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_resource_trackers() -> None:
+    if TRACKER_WARNINGS not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_WARNINGS)  # read when a tracker process is started
 
 
 def _indexed(job: Job, unit: WorkUnit) -> tuple[dict[str, Any], int]:
@@ -178,10 +207,10 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     {"units", "samples", "skipped", "errors", "manifest", "cpu_s"} (cpu_s: CPU seconds the units took).
     """
     from sketchgen.datagen.manifest import build_manifest, write_manifest
-    from sketchgen.datagen.plan import load_shapes, plan_units, select_units, shape_hash
+    from sketchgen.datagen.plan import load_shapes, plan_units, select_units
 
-    shapes, collection_failures = load_shapes(config.collection)
-    units = plan_units([(s.shape_id, s.category) for s in shapes.values()], per_category=config.shapes)
+    shapes, collection_failures = load_shapes(config.collection, strict=getattr(config, "strict", False))
+    units = plan_units(shapes.members(), per_category=config.shapes)
     if not units:
         where = config.collection or "the bundled collection"
         raise InputError(f"{where}: no shapes could be loaded")
@@ -191,14 +220,18 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     results = execute(Job(builder, config, str(out_dir)), mine, workers=workers, scheduler=scheduler,
                       progress=progress, desc=dataset)
     done = [r for r in results if not r.get("error")]
-    errors = [{"shape": r["shape"], "reason": r["error"]} for r in results if r.get("error")]
+    errors = [{"shape": r["shape"], "reason": r["error"], **({"category": r["category"]} if "category" in r else {})}
+              for r in results if r.get("error")]
     manifest_path = None
     if shard_index is None:
         manifest = build_manifest(
             dataset=dataset, config=config, seed=config.seed,
             collection={"path": config.collection,
-                        "shapes": {u.shape_id: shape_hash(shapes[u.shape_id]) for u in units},
-                        "failures": collection_failures},
+                        "shapes": {u.shape_id: shapes.content_hash(u.shape_id) for u in units},
+                        "failures": collection_failures,
+                        # from the units' summaries: the driver loads no shape to learn them
+                        "notes": [{"shape": r["shape"], **n} for r in sorted(done, key=lambda r: r["shard"])
+                                  for n in r.get("notes", [])]},
             results=done, failures=errors, out_dir=out_dir)
         manifest_path = str(write_manifest(out_dir, manifest))
     return {"units": len(mine), "samples": sum(r["samples"] for r in done),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +75,7 @@ def load_keypoints(path: str | Path, mesh=None, model_id: str | None = None) -> 
     keypoint's face must exist on it. Raises InputError naming the file and the reason.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    data = _read_json(path)
     entries = data if isinstance(data, list) else [data]
     if not entries or not all(isinstance(e, dict) for e in entries):
         raise InputError(f"{path}: expected a keypoint object or a list of KeypointNet entries")
@@ -122,12 +118,43 @@ def load_keypoints(path: str | Path, mesh=None, model_id: str | None = None) -> 
     return kp
 
 
+def is_keypoint_file(path: str | Path) -> bool:
+    """Whether ``path`` is a keypoint file of either format (an object with ``"keypoints"``, or a list
+    of such entries); False for any other or unreadable file, e.g. ShapeNet's model metadata JSON."""
+    try:
+        data = _read_json(Path(path))
+    except InputError:
+        return False
+    entries = data if isinstance(data, list) else [data]
+    return bool(entries) and all(isinstance(e, dict) and "keypoints" in e for e in entries)
+
+
 def check_faces(kp: Keypoints, n_faces: int, path) -> None:
     """Raise InputError naming ``path`` when a keypoint's face index is not below ``n_faces``."""
     bad = np.flatnonzero(kp.face >= n_faces)
     if len(bad):
         k = int(bad[0])
         raise InputError(f"{path}: keypoint {k} on face {int(kp.face[k])}, but the mesh has {n_faces} faces")
+
+
+def _read_json(path: Path):
+    """Parsed JSON of ``path``, kept for the few files last read: a KeypointNet annotation file holds a
+    whole class, read once for all its models rather than once per model. Callers must not mutate it."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return _read_json_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _read_json_cached(path: str, mtime_ns: int, size: int):
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
 
 
 def _pick_entry(entries: list[dict], path: Path, model_id: str | None) -> dict:

@@ -15,91 +15,137 @@ that budget part by part (labels kept; keypoints moved to the nearest point of t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from sketchgen.datagen.keypoints import Keypoints, load_keypoints
+from sketchgen.datagen.keypoints import Keypoints, is_keypoint_file, load_keypoints
 from sketchgen.datagen.meshfile import read_mesh, read_mesh_and_groups, validate_arrays
+from sketchgen.datagen.layouts import SHAPENET_PART_CATEGORIES, SHAPENETCORE_SYNSETS
 from sketchgen.datagen.partmesh import PartMesh, make_partmesh
 from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 
 LABEL_SUFFIXES = (".seg", ".txt", ".npy")
-# ShapeNet synset ids of the 16 ShapeNet-Part categories: directories named so get the category name
-SHAPENET_SYNSETS = {
-    "02691156": "airplane", "02773838": "bag", "02954340": "cap", "02958343": "car", "03001627": "chair",
-    "03261776": "earphone", "03467517": "guitar", "03624134": "knife", "03636649": "lamp",
-    "03642806": "laptop", "03790512": "motorbike", "03797390": "mug", "03948459": "pistol",
-    "04099429": "rocket", "04225987": "skateboard", "04379243": "table",
-}
+# layouts whose labels and keypoints sit beside the mesh under its stem (see ``load_row``)
+BESIDE_LAYOUTS = ("plain", "psb", "manifest")
+# labelled points farther from the surface than this fraction of the bounding-box diagonal (90th
+# percentile) are in another frame: ShapeNet-Part points lie on their mesh to well under 1%
+OFF_SURFACE = 0.02
+# ShapeNet synset ids of the 16 ShapeNet-Part categories, with their names
+SHAPENET_SYNSETS = {k: v for k, v in SHAPENETCORE_SYNSETS.items() if v in SHAPENET_PART_CATEGORIES}
 _HEX_ID = re.compile(r"^[0-9a-f]{16,}$")
+
+
+def load_row(row: Mapping, *, max_faces: int | None = None, strict: bool = False) -> PartMesh:
+    """Load one discovery or manifest row (keys in ``datagen.layouts``) as a PartMesh.
+
+    Files beside the mesh (labels, keypoints) are looked for only in layouts that rely on them
+    (``plain``, ``psb``, ``manifest``): a ShapeNetCore model's ``model_normalized.json`` is metadata.
+    strict: every doubt about the data (labelled points off the surface, a skipped PartNet leaf) raises
+    InputError instead of becoming a note on ``PartMesh.notes``. Raises InputError naming the file.
+    """
+    if "mesh" not in row:
+        raise InputError(f"row {dict(row)!r}: no \"mesh\"")
+    return load_partmesh(row["mesh"], labels=row.get("labels"), points=row.get("points"),
+                         keypoints=row.get("keypoints"), category=row.get("category"), shape_id=row.get("id"),
+                         model_id=row.get("model_id"), max_faces=max_faces, strict=strict,
+                         beside=row.get("layout", "manifest") in BESIDE_LAYOUTS)
 
 
 def load_partmesh(mesh_path, *, labels=None, points=None, keypoints=None, category: str | None = None,
                   shape_id: str | None = None, model_id: str | None = None,
-                  max_faces: int | None = None) -> PartMesh:
+                  max_faces: int | None = None, strict: bool = False, beside: bool = True) -> PartMesh:
     """Load one mesh file (or a PartNet directory) with its labels and keypoints as a PartMesh.
 
     labels: per-face/per-vertex label file, or per-point ``.seg`` when ``points`` (a ``.pts``) is given;
-    None looks beside the mesh. keypoints: a keypoint JSON or None (``<stem>.keypoints.json`` or
-    ``<stem>.json`` beside the
-    mesh is used when present). category: default from the directory (ShapeNet synsets are named).
-    shape_id: default the dataset's id (KeypointNet model_id, PartNet directory, a ShapeNet hash) else
-    a content hash. max_faces: decimate above this many faces.
+    None looks beside the mesh (when ``beside``). keypoints: a keypoint JSON or None (with ``beside``,
+    ``<stem>.keypoints.json``, or ``<stem>.json`` when it holds keypoints, is used when present).
+    category: default from the directory (ShapeNet synsets are named). shape_id: default the dataset's
+    id (KeypointNet model_id, PartNet directory, a ShapeNet hash) else a content hash. max_faces:
+    decimate above this many faces. strict: warnings (``PartMesh.notes``) raise InputError instead.
     """
     mesh_path = Path(mesh_path)
     if mesh_path.is_dir():
-        return load_partnet(mesh_path, category=category, shape_id=shape_id, max_faces=max_faces)
+        return load_partnet(mesh_path, category=category, shape_id=shape_id, max_faces=max_faces, strict=strict)
     mesh, obj = read_mesh_and_groups(mesh_path)
     vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
-    face_labels, names = _labels_for(mesh_path, vertices, faces, labels, points, obj)
+    notes: list[str] = []
+    checks: dict = {}
+    face_labels, names = _labels_for(mesh_path, vertices, faces, labels, points, obj, beside, notes, checks)
     kp = None
-    kp_path = Path(keypoints) if keypoints is not None else _beside(mesh_path, (".keypoints.json", ".json"))
+    kp_path = Path(keypoints) if keypoints is not None else _keypoints_beside(mesh_path) if beside else None
     if kp_path is not None:
         kp = load_keypoints(kp_path, mesh, model_id=model_id or _dataset_id(mesh_path))
     if shape_id is None:
         shape_id = model_id or (kp.model_id if kp is not None else None) or _dataset_id(mesh_path)
-    if category is None and kp is not None and kp.class_id in SHAPENET_SYNSETS:
-        category = SHAPENET_SYNSETS[kp.class_id]
+    if category is None and kp is not None and kp.class_id in SHAPENETCORE_SYNSETS:
+        category = SHAPENETCORE_SYNSETS[kp.class_id]
     category = category or category_from_path(mesh_path)
-    return _finish(vertices, faces, face_labels, names, kp, category, shape_id, mesh_path, max_faces)
+    raise_if_strict(notes, strict)
+    shape = _finish(vertices, faces, face_labels, names, kp, category, shape_id, mesh_path, max_faces)
+    return dataclasses.replace(shape, notes=tuple(notes), checks=checks)
 
 
 def load_partnet(directory, *, category: str | None = None, shape_id: str | None = None,
-                 max_faces: int | None = None) -> PartMesh:
-    """A PartNet shape: ``result.json`` + ``objs/``; parts are the root's children, named."""
+                 max_faces: int | None = None, strict: bool = False) -> PartMesh:
+    """A PartNet v0 (``result.json`` + ``objs/``) or PartNet-Mobility (``result.json`` +
+    ``textured_objs/``) shape; parts are the root's children (a Mobility tree listing several roots:
+    those), named, each the union of its leaves' OBJs.
+
+    category: default ``meta.json``'s ``model_cat``, else the tree root's name (lower case). shape_id:
+    default ``meta.json``'s ``anno_id``, else the directory's name. A leaf OBJ that is missing or holds
+    no faces is skipped and named in ``PartMesh.notes`` (strict: InputError); InputError when no leaf loads.
+    """
     directory = Path(directory)
     tree_path = directory / "result.json"
     try:
         tree = json.loads(tree_path.read_text())
     except OSError as exc:
         raise InputError(f"{tree_path}: cannot read ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{tree_path}: not valid JSON ({exc})") from None
-    root = tree[0] if isinstance(tree, list) and tree else tree
-    if not isinstance(root, dict):
+    roots = tree if isinstance(tree, list) else [tree]
+    if not roots or not all(isinstance(r, dict) for r in roots):
         raise InputError(f"{tree_path}: not a PartNet part tree")
-    children = root.get("children") or [root]
-    verts, faces, labels, names, offset = [], [], [], {}, 0
+    root = roots[0]
+    children = (root.get("children") or [root]) if len(roots) == 1 else roots
+    obj_dir = directory / ("objs" if (directory / "objs").is_dir() or not (directory / "textured_objs").is_dir()
+                           else "textured_objs")
+    meta = _partnet_meta(directory)
+    verts, faces, labels, names, offset, notes = [], [], [], {}, 0, []
     for label, child in enumerate(children):
-        names[label] = str(child.get("name", f"part{label}"))
+        name = str(child.get("name", f"part{label}"))
         for obj in _leaf_objs(child):
-            part = read_mesh(directory / "objs" / f"{obj}.obj")
+            try:
+                part = read_mesh(obj_dir / f"{obj}.obj")
+            except InputError as exc:
+                note = f"{exc} (a leaf of {name}); skipped, the shape loads from its other leaves"
+                raise_if_strict([note], strict)
+                notes.append(note)
+                continue
+            names[label] = name
             verts.append(np.asarray(part.vertices))
             faces.append(np.asarray(part.faces) + offset)
             labels.append(np.full(len(part.faces), label, np.int64))
             offset += len(part.vertices)
     if not faces:
-        raise InputError(f"{tree_path}: the part tree names no OBJ files")
+        why = f"; every leaf failed: {notes[0]}" if notes else ""
+        raise InputError(f"{tree_path}: the part tree names no OBJ file that loads{why}")
+    for note in notes:
+        log.warning("%s", note)
+    category = category or str(meta.get("model_cat") or "").strip().lower() or str(root.get("name", "unknown")).lower()
+    shape_id = shape_id or str(meta.get("anno_id") or directory.name)
     vertices, all_faces = np.concatenate(verts), np.concatenate(faces)
-    return _finish(vertices, all_faces, np.concatenate(labels), names, None,
-                   category or str(root.get("name", "unknown")).lower(), shape_id or directory.name,
-                   directory, max_faces)
+    shape = _finish(vertices, all_faces, np.concatenate(labels), names, None, category, shape_id, directory,
+                    max_faces)
+    return dataclasses.replace(shape, notes=tuple(notes))
 
 
 def read_labels(path, n_faces: int, n_vertices: int | None = None, vertex_faces: np.ndarray | None = None):
@@ -118,55 +164,138 @@ def read_labels(path, n_faces: int, n_vertices: int | None = None, vertex_faces:
     raise InputError(f"{path}: has {len(values)} labels, but the mesh has {n_faces} faces{extra}")
 
 
-def transfer_point_labels(pts_path, seg_path, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """ShapeNet-Part: (F,) int64 face labels from labelled points, by the nearest point to each face's
-    centroid (points and mesh in the same file coordinates)."""
+def transfer_point_labels(pts_path, seg_path, vertices: np.ndarray, faces: np.ndarray
+                          ) -> tuple[np.ndarray, dict]:
+    """ShapeNet-Part: face labels from labelled points, by the nearest point to each face's centroid,
+    with a check of how far the points lie from the surface.
+
+    pts_path: ``x y z`` per line; seg_path: one integer label per point, or ``pts_path`` itself when each
+    line ends with its label (ShapeNet-Part's ``_normal`` release: ``x y z nx ny nz label``). vertices (V, 3) float64 and
+    faces (F, 3) int64 in the file's coordinates, the frame the points must share. Returns ((F,) int64
+    face labels, check): check = {"file", "n", "median", "p90" (point-to-surface distances, file
+    units), "relative_p90" (p90 / the mesh's bounding-box diagonal), "point_labels", "face_labels"
+    (how many distinct labels each side carries)}; ``point_check_note`` turns it into a warning.
+    Raises InputError naming the file when either file is unreadable or their lengths differ.
+    """
+    import igl
     from scipy.spatial import cKDTree
 
     try:
         pts = np.loadtxt(pts_path, dtype=np.float64, ndmin=2)
     except (OSError, ValueError) as exc:
         raise InputError(f"{pts_path}: not a point file ({exc})") from None
-    if pts.ndim != 2 or pts.shape[1] < 3 or not np.all(np.isfinite(pts[:, :3])):
+    if pts.ndim != 2 or pts.shape[1] < 3 or len(pts) == 0 or not np.all(np.isfinite(pts[:, :3])):
         raise InputError(f"{pts_path}: expected finite 'x y z' per line")
-    point_labels = _read_int_column(seg_path)
+    if Path(seg_path) == Path(pts_path):  # ShapeNet-Part "_normal": x y z nx ny nz label per line
+        if pts.shape[1] < 4:
+            raise InputError(f"{pts_path}: expected 'x y z ... label' per line (points and labels in one file)")
+        point_labels = pts[:, -1]
+        if np.any(point_labels != np.round(point_labels)):
+            raise InputError(f"{pts_path}: the last column (labels) must hold integers")
+        point_labels = point_labels.astype(np.int64)
+    else:
+        point_labels = _read_int_column(seg_path)
+    pts = np.ascontiguousarray(pts[:, :3])
     if len(point_labels) != len(pts):
         raise InputError(f"{seg_path}: has {len(point_labels)} labels, but {pts_path} has {len(pts)} points")
+    vertices = np.ascontiguousarray(vertices, np.float64)
+    faces = np.ascontiguousarray(faces, np.int64)
     centroids = vertices[faces].mean(axis=1)
-    _, nearest = cKDTree(pts[:, :3]).query(centroids)
-    return point_labels[nearest]
+    _, nearest = cKDTree(pts).query(centroids)
+    face_labels = point_labels[nearest]
+    squared, _, _ = igl.point_mesh_squared_distance(pts, vertices, faces)
+    distance = np.sqrt(squared)
+    diagonal = float(np.linalg.norm(np.ptp(vertices, axis=0))) or 1.0
+    p90 = float(np.percentile(distance, 90))
+    check = {"file": str(pts_path), "n": int(len(pts)), "median": float(np.median(distance)), "p90": p90,
+             "relative_p90": p90 / diagonal, "point_labels": int(len(np.unique(point_labels))),
+             "face_labels": int(len(np.unique(face_labels)))}
+    return face_labels, check
+
+
+def point_check_note(check: dict) -> str | None:
+    """The one-line warning a ``transfer_point_labels`` check calls for, or None when the points lie on
+    the surface (90th-percentile distance within ``OFF_SURFACE`` of the bounding-box diagonal) and the
+    faces received more than one label whenever the points carry several."""
+    if check["relative_p90"] > OFF_SURFACE:
+        return (f"{check['file']}: labelled points lie {check['median']:.3g} (median) / {check['p90']:.3g} "
+                f"(90th percentile) from the mesh surface, {check['relative_p90']:.0%} of the shape's size "
+                f"(limit {OFF_SURFACE:.0%}): the points are in another frame than the mesh, so the "
+                "transferred labels are not to be trusted")
+    if check["point_labels"] > 1 and check["face_labels"] == 1:
+        return (f"{check['file']}: the points carry {check['point_labels']} labels but every face received "
+                "the same one")
+    return None
 
 
 def category_from_path(path) -> str:
-    """The category a file's directories suggest: a ShapeNet synset id or a known name anywhere up the
-    path, else the parent directory's name."""
+    """The category a file's directories suggest: a ShapeNet synset id or a ShapeNet-Part category name
+    anywhere up the path, else the parent directory's name."""
     path = Path(path)
     for part in reversed(path.parent.parts):
-        if part in SHAPENET_SYNSETS:
-            return SHAPENET_SYNSETS[part]
-        if part.lower() in SHAPENET_SYNSETS.values():
+        if part in SHAPENETCORE_SYNSETS:
+            return SHAPENETCORE_SYNSETS[part]
+        if part.lower() in SHAPENET_PART_CATEGORIES:
             return part.lower()
     return path.parent.name.lower() or "unknown"
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _labels_for(mesh_path: Path, vertices, faces, labels, points, obj=None):
+def _labels_for(mesh_path: Path, vertices, faces, labels, points, obj, beside: bool, notes: list,
+                checks: dict):
+    if labels is None and points is None and beside:
+        pts, seg = _beside(mesh_path, (".pts",)), _beside(mesh_path, (".seg",))
+        if pts is not None and seg is not None:
+            labels, points = seg, pts
+        else:
+            labels = _beside(mesh_path, LABEL_SUFFIXES)
     if labels is not None and points is not None:
-        return transfer_point_labels(points, labels, vertices, faces), None
+        face_labels, check = transfer_point_labels(points, labels, vertices, faces)
+        checks["points"] = check
+        note = point_check_note(check)
+        if note is not None:
+            log.warning("%s", note)
+            notes.append(note)
+        return face_labels, None
     if labels is not None:
         return read_labels(labels, len(faces), len(vertices), faces), None
-    pts = _beside(mesh_path, (".pts",))
-    seg = _beside(mesh_path, (".seg",))
-    if pts is not None and seg is not None:
-        return transfer_point_labels(pts, seg, vertices, faces), None
-    found = _beside(mesh_path, LABEL_SUFFIXES)
-    if found is not None:
-        return read_labels(found, len(faces), len(vertices), faces), None
+    if points is not None:
+        raise InputError(f"{points}: labelled points need their per-point labels (.seg) too")
     if obj is not None:
         for ids, names in ((obj.groups, obj.group_names), (obj.materials, obj.material_names)):
             if len(names) > 1 and np.all(ids >= 0):
                 return ids.copy(), dict(enumerate(names))
     return None, None
+
+
+def _keypoints_beside(mesh_path: Path) -> Path | None:
+    """``<stem>.keypoints.json``, or ``<stem>.json`` when it holds keypoints (not, say, ShapeNet's
+    ``model_normalized.json`` metadata)."""
+    named = _beside(mesh_path, (".keypoints.json",))
+    if named is not None:
+        return named
+    plain = _beside(mesh_path, (".json",))
+    if plain is not None and not is_keypoint_file(plain):
+        log.debug("%s: not a keypoint file; ignored", plain)
+        return None
+    return plain
+
+
+def raise_if_strict(notes: list[str], strict: bool) -> None:
+    """Under ``strict``, the first note (a doubt about a shape's data, naming the file) as InputError."""
+    if strict and notes:
+        raise InputError(f"{notes[0]} (strict)")
+
+
+def _partnet_meta(directory: Path) -> dict:
+    path = directory / "meta.json"
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    return meta if isinstance(meta, dict) else {}
 
 
 def _beside(mesh_path: Path, suffixes) -> Path | None:

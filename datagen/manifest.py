@@ -82,7 +82,8 @@ def build_manifest(*, dataset: str, config: Any, seed: int, collection: Mapping[
                    out_dir: str | Path) -> dict[str, Any]:
     """The manifest of a finished run.
 
-    collection: {"path", "shapes": {shape_id: hash}, "failures": [...]}.
+    collection: {"path", "shapes": {shape_id: hash}, "failures": [...], "notes": [...]} (notes: warnings
+    about shapes that loaded, ``{"shape", "file", "note"}``, from ``PartMesh.notes``).
     results: one summary per work unit ({"shard", "split", "shape", "samples", "failures"}).
     failures: run-level failures ({"shape" or "file", "reason"}), e.g. units that raised.
     """
@@ -106,7 +107,8 @@ def build_manifest(*, dataset: str, config: Any, seed: int, collection: Mapping[
         "config": config,
         "seed": seed,
         "packages": package_versions(),
-        "collection": {"path": collection.get("path"), "shapes": dict(sorted(collection["shapes"].items()))},
+        "collection": {"path": collection.get("path"), "shapes": dict(sorted(collection["shapes"].items())),
+                       "notes": sorted(collection.get("notes", []), key=lambda n: (n["shape"], n["note"]))},
         "counts": counts,
         "shards": shards,
         "failures": all_failures,

@@ -55,6 +55,7 @@ class PairConfig:
     collection: str | None = None
     seed: int = 0
     shapes: int | None = None
+    strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
     camera: ViewConfig = field(default_factory=lambda: ViewConfig(views=6, size=256))
     lines: LineConfig = field(default_factory=LineConfig)
     pairs: int = 8
@@ -167,10 +168,11 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
     partner shape from the unit's generator), so ``only=index`` builds that one sample alone,
     byte-identical to the one in the full unit (``datagen.regenerate``)."""
     rng = unit.rng(config.seed)
-    shapes, _ = load_shapes(config.collection)
+    shapes, _ = load_shapes(config.collection, strict=config.strict)
     shape = shapes[unit.shape_id]
     partner_ids = [p for p in unit.partners if p in shapes]
-    partner = shapes[partner_ids[int(rng.integers(len(partner_ids)))]] if partner_ids else None
+    # None when the partner's mesh does not load (its own unit reports why)
+    partner = shapes.get(partner_ids[int(rng.integers(len(partner_ids)))]) if partner_ids else None
     cams = base_cameras(config.camera, rng)
     own = ShapeRenders(shape, cams, config.lines)
     other = ShapeRenders(partner, cams, config.lines) if partner is not None else None

@@ -33,6 +33,10 @@ class PartMesh:
     ``bundled:<id>``).   transform: (4, 4) float64, file coordinates -> unit-sphere frame.
     file_face: (F,) int64 index of each face in the source file (-1 when made by decimation).
     cleanup: counts of removed faces {"degenerate", "duplicate", "decimated"}.
+    notes: warnings about the shape's data, one line each naming the file (a skipped PartNet leaf,
+    labelled points off the surface); empty when nothing is in doubt (``datagen.loaders``).
+    checks: measured label checks, e.g. {"points": {"file", "n", "median", "p90", "relative_p90"}}
+    for labels transferred from points (distances in file units; relative to the bounding-box diagonal).
     """
 
     vertices: np.ndarray
@@ -46,6 +50,8 @@ class PartMesh:
     transform: np.ndarray
     file_face: np.ndarray | None = None
     cleanup: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    checks: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ derived
     @property

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -164,23 +165,46 @@ def select_units(units: Sequence[WorkUnit], shard_index: int | None, num_shards:
 
 
 
-_SHAPES: dict[str | None, tuple[dict, list]] = {}
+class LoadedShapes(dict):
+    """``{shape_id: PartMesh}`` of a collection loaded whole (the bundled one, a spec), with the
+    interface of ``datagen.index.IndexedShapes``."""
+
+    def members(self) -> list[tuple[str, str]]:
+        return [(s.shape_id, s.category) for s in self.values()]
+
+    def content_hash(self, shape_id: str) -> str:
+        return shape_hash(self[shape_id])
 
 
-def load_shapes(path: str | None) -> tuple[dict, list[dict]]:
+_SHAPES: dict[tuple[str | None, bool], tuple[Mapping, list]] = {}
+
+
+def load_shapes(path: str | None, strict: bool = False) -> tuple[Mapping, list[dict]]:
     """The collection at ``path`` (None: the bundled one) as ({shape_id: PartMesh}, failures).
 
-    Loaded once per process and kept: every unit a worker runs reads the same collection. failures:
-    [{"file", "reason"}] for meshes that could not be read.
+    failures: [{"file", "shape", "category", "reason"}] for shapes known not to load. A collection of
+    files comes from its index (``datagen.index``): the mapping knows every id and category and loads
+    a shape (from the per-shape cache) only when looked up, keeping a few, so a process's memory does
+    not grow with the collection. The bundled collection and specs are generated whole. Kept per
+    process: every unit a worker runs reads the same collection. strict: shapes whose data is in doubt
+    fail (``datagen.index.load_entry``); otherwise their warnings are on ``PartMesh.notes``.
     """
-    from sketchgen.datagen.collection import load_collection
+    from sketchgen.datagen.collection import collection_rows, load_collection
+    from sketchgen.datagen.index import IndexedShapes, build_index, index_file_for
 
-    key = None if path is None else str(path)
+    key = (None if path is None else str(path), bool(strict))
     if key not in _SHAPES:
-        collection = load_collection(key)
+        found = None if key[0] is None else collection_rows(key[0])
+        if found is None:
+            collection = load_collection(key[0], strict=key[1])
+            shapes, failed = LoadedShapes((s.shape_id, s) for s in collection.shapes), collection.failures
+        else:
+            rows, root = found
+            index = build_index(rows, root, index_file_for(root), progress=sys.stderr.isatty())
+            shapes, failed = IndexedShapes(index, strict=key[1]), index.failures
         failures = [{"file": str(f.path), "shape": f.shape_id, "category": f.category, "reason": f.reason}
-                    for f in collection.failures]
-        _SHAPES[key] = ({s.shape_id: s for s in collection.shapes}, failures)
+                    for f in failed]
+        _SHAPES[key] = (shapes, failures)
     return _SHAPES[key]
 
 

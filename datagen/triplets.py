@@ -53,6 +53,7 @@ class TripletConfig:
     collection: str | None = None
     seed: int = 0
     shapes: int | None = None
+    strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
     camera: ViewConfig = field(default_factory=ViewConfig)
     lines: LineConfig = field(default_factory=LineConfig)
     points: int = 8
@@ -156,12 +157,13 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
     and the cameras and partner shape from the unit's generator, so ``only=index`` builds that one
     sample alone, byte-identical to the one in the full unit (``datagen.regenerate``)."""
     rng = unit.rng(config.seed)
-    shapes, _ = load_shapes(config.collection)
+    shapes, _ = load_shapes(config.collection, strict=config.strict)
     shape = shapes[unit.shape_id]
     partner_ids = [p for p in unit.partners if p in shapes]
     partner = None
     if partner_ids and config.other_shape > 0:
-        partner = shapes[partner_ids[int(rng.integers(len(partner_ids)))]]
+        # None when the partner's mesh does not load (its own unit reports why)
+        partner = shapes.get(partner_ids[int(rng.integers(len(partner_ids)))])
     cams = base_cameras(config.camera, rng)
     own = ShapeViews(shape, cams, config.lines)
     other = ShapeViews(partner, cams, config.lines) if partner is not None else None

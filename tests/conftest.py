@@ -3,6 +3,14 @@
 import os
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+# the collection index and shape cache of read-only fixtures go here, not into the user's cache
+if "SKETCHGEN_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["SKETCHGEN_CACHE"] = tempfile.mkdtemp(prefix="sketchgen-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SKETCHGEN_CACHE"], True)
 
 import numpy as np
 import pytest

@@ -1,13 +1,16 @@
-"""``sketchgen collection info [PATH] [--json]``: what a collection holds and what failed to load.
+"""``sketchgen collection info [PATH] [--json] [--strict] [--part-labels DIR]``: what a collection holds,
+what failed to load and what is in doubt.
 
 No PATH: the bundled collection. One row per shape (id, path, category, faces, parts, keypoints,
-status ``"ok"`` or the reason it failed), then totals per category. Exit 0 when it could list the
-collection (failures included), 2 when PATH itself cannot be read.
+status ``"ok"``, ``"warning"`` when its data is in doubt, or the reason it failed), then every warning
+(one line each, naming the file), the dataset layouts recognised and totals per category. Exit 0 when
+it could list the collection (failures included), 2 when PATH itself cannot be read.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 HELP = "list a collection's shapes (bundled when no PATH), with per-shape status and per-category totals"
@@ -17,11 +20,23 @@ def configure(parser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = sub.add_parser("info", help="per shape: id, path, category, faces, parts, keypoints, status")
     info.add_argument("path", nargs="?", default=None,
-                      help="collection directory, manifest (.csv/.json), bundled spec or mesh file "
-                           "(default: the bundled collection)")
-    info.add_argument("--json", action="store_true", help="print {\"shapes\": [...], \"totals\": {...}} on stdout")
+                      help="collection directory (any dataset layout), manifest (.csv/.json), trees file, "
+                           "bundled spec or mesh file (default: the bundled collection)")
+    info.add_argument("--json", action="store_true",
+                      help="print {\"shapes\": [...], \"notes\": [...], \"layouts\": {...}, \"totals\": {...}} on stdout")
     info.add_argument("--max-faces", type=int, default=None, metavar="N",
                       help="decimate meshes with more than N faces (part by part)")
+    add_strict_argument(info)
+    info.add_argument("--part-labels", default=None, metavar="DIR",
+                      help="a ShapeNet-Part tree (<synset>/points, points_label) whose labels join the "
+                           "ShapeNetCore meshes of PATH by model id")
+
+
+def add_strict_argument(parser) -> None:
+    """``--strict``, shared by every command that loads a collection."""
+    parser.add_argument("--strict", action="store_true",
+                        help="fail a shape whose data is in doubt (labelled points off the mesh surface, a "
+                             "missing or empty PartNet leaf) instead of loading it with a warning")
 
 
 def run(args) -> int:
@@ -30,42 +45,65 @@ def run(args) -> int:
 
     if args.max_faces is not None and args.max_faces <= 0:
         raise UsageError(f"--max-faces must be positive, got {args.max_faces}")
-    coll = load_collection(args.path, max_faces=args.max_faces, progress=not args.json and sys.stderr.isatty())
+    if args.part_labels is not None and args.path is None:
+        raise UsageError("--part-labels joins the ShapeNetCore tree given as PATH")
+    # the loaders log each warning; this report lists them itself, so they are not said twice
+    loaders_log = logging.getLogger("sketchgen.datagen.loaders")
+    level = loaders_log.level
+    loaders_log.setLevel(logging.ERROR)
+    try:
+        coll = load_collection(args.path, max_faces=args.max_faces, progress=not args.json and sys.stderr.isatty(),
+                               strict=args.strict, part_labels=args.part_labels)
+    finally:
+        loaders_log.setLevel(level)
     rows = [{"id": s.shape_id, "path": s.source, "category": s.category, "faces": int(s.n_faces),
-             "parts": int(len(s.parts)), "keypoints": int(len(s.keypoints)), "status": "ok"} for s in coll.shapes]
+             "parts": int(len(s.parts)), "keypoints": int(len(s.keypoints)),
+             "status": "warning" if s.notes else "ok", "notes": list(s.notes), "checks": s.checks}
+            for s in coll.shapes]
     rows += [{"id": f.shape_id, "path": f.path, "category": f.category, "faces": None, "parts": None,
-              "keypoints": None, "status": f.reason} for f in coll.failures]
+              "keypoints": None, "status": f.reason, "notes": [], "checks": {}} for f in coll.failures]
     totals = _totals(rows)
     if args.json:
-        json.dump({"shapes": rows, "totals": totals}, sys.stdout, indent=1)
+        json.dump({"shapes": rows, "notes": coll.notes(), "layouts": coll.layouts, "totals": totals},
+                  sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
     out = sys.stdout
     out.write(f"collection: {coll.root}\n")
+    if coll.layouts:
+        out.write("layouts: " + ", ".join(f"{name} ({n})" for name, n in coll.layouts.items()) + "\n")
     out.write(f"{'id':<34} {'category':<12} {'faces':>7} {'parts':>5} {'kps':>4}  status / path\n")
     for r in rows:
         faces = "-" if r["faces"] is None else r["faces"]
         parts = "-" if r["parts"] is None else r["parts"]
         kps = "-" if r["keypoints"] is None else r["keypoints"]
-        status = r["path"] if r["status"] == "ok" else f"FAILED: {r['status']}"
+        status = {"ok": r["path"], "warning": f"WARNING (see below) {r['path']}"}.get(r["status"],
+                                                                                     f"FAILED: {r['status']}")
         out.write(f"{r['id'][:34]:<34} {r['category'][:12]:<12} {faces:>7} {parts:>5} {kps:>4}  {status}\n")
+    notes = coll.notes()
+    if notes:
+        out.write(f"\nwarnings ({len(notes)}):\n")
+        for n in notes:
+            out.write(f"  {n['shape']}: {n['note']}\n")
     out.write("\ntotals per category:\n")
     for category, t in totals["categories"].items():
-        out.write(f"  {category:<16} {t['ok']:>4} ok  {t['failed']:>3} failed  {t['faces']:>9} faces  "
-                  f"{t['keypoints']:>5} keypoints\n")
-    out.write(f"  {'all':<16} {totals['ok']:>4} ok  {totals['failed']:>3} failed\n")
+        out.write(f"  {category:<16} {t['ok']:>4} ok  {t['warning']:>3} warned  {t['failed']:>3} failed  "
+                  f"{t['faces']:>9} faces  {t['keypoints']:>5} keypoints\n")
+    out.write(f"  {'all':<16} {totals['ok']:>4} ok  {totals['warning']:>3} warned  {totals['failed']:>3} failed\n")
     return 0
 
 
 def _totals(rows: list[dict]) -> dict:
+    """Per category and overall: shapes loaded cleanly ("ok"), loaded with warnings ("warning"), failed;
+    faces and keypoints of the loaded ones."""
     cats: dict[str, dict] = {}
     for r in rows:
-        t = cats.setdefault(r["category"], {"ok": 0, "failed": 0, "faces": 0, "keypoints": 0})
-        if r["status"] == "ok":
-            t["ok"] += 1
+        t = cats.setdefault(r["category"], {"ok": 0, "warning": 0, "failed": 0, "faces": 0, "keypoints": 0})
+        if r["status"] in ("ok", "warning"):
+            t[r["status"]] += 1
             t["faces"] += r["faces"]
             t["keypoints"] += r["keypoints"]
         else:
             t["failed"] += 1
     return {"categories": dict(sorted(cats.items())), "ok": sum(t["ok"] for t in cats.values()),
-            "failed": sum(t["failed"] for t in cats.values())}
+            "warning": sum(t["warning"] for t in cats.values()), "failed": sum(t["failed"] for t in cats.values())}

@@ -37,7 +37,7 @@ def run(args) -> int:
 
     try:
         config = PairConfig(
-            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes,
+            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
             camera=ViewConfig(views=args.views, size=args.size), lines=line_config(args), pairs=args.pairs,
             kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle,
             shading=ShadeConfig(renderer=args.shading), style=style_mix(args))

@@ -32,6 +32,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
                         help="drawing style, or a mix drawn per sample: clean, sketchy, clean:0.5,sketchy:0.5 "
                              "(default clean)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from sketchgen.datagen.commands.collection import add_strict_argument
+
+    add_strict_argument(parser)
 
 
 def collection_arg(value: str | None) -> str | None:
@@ -104,7 +107,7 @@ def run(args) -> int:
 
     try:
         config = TripletConfig(
-            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes,
+            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
             camera=ViewConfig(views=args.views), lines=line_config(args), points=args.points,
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()), style=style_mix(args))

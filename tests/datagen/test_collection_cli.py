@@ -11,7 +11,8 @@ def test_bundled_json(capsys):
     assert main(["collection", "info", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     shapes = data["shapes"]
-    assert all(set(s) == {"id", "path", "category", "faces", "parts", "keypoints", "status"} for s in shapes)
+    assert all(set(s) == {"id", "path", "category", "faces", "parts", "keypoints", "status", "notes",
+                                "checks"} for s in shapes)
     by_cat: dict[str, list] = {}
     for s in shapes:
         by_cat.setdefault(s["category"], []).append(s)
@@ -35,8 +36,8 @@ def test_mixed_directory_lists_both(tmp_path, capsys):
     assert main(["collection", "info", str(root)]) == 0
     text = capsys.readouterr().out
     assert "FAILED:" in text and "totals per category" in text
-    assert re.search(r"chair\s+2 ok\s+0 failed\s+24 faces", text)
-    assert re.search(rf"bad\s+0 ok\s+{len(failed)} failed", text)
+    assert re.search(r"chair\s+2 ok\s+0 warned\s+0 failed\s+24 faces", text)
+    assert re.search(rf"bad\s+0 ok\s+0 warned\s+{len(failed)} failed", text)
 
 
 def test_missing_path_exits_2(tmp_path, capsys):

@@ -96,3 +96,19 @@ def test_a_failing_unit_is_recorded_and_the_rest_carry_on(reference, tmp_path):
     assert not any(k.startswith(("train/mug_000", "val/mug_000", "test/mug_000")) for k in got)
     assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
         {k: v for k, v in hashes.items() if k.endswith(".tar") and "mug_000" not in k}
+
+
+def test_resource_tracker_leak_report_kept_out_of_the_output():
+    """The trackers that a parallel run starts print no leak report, and the report is real without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "if sys.argv[1] == 'quiet':\n"
+            "    from sketchgen.datagen.execute import _quiet_resource_trackers; _quiet_resource_trackers()\n"
+            "from multiprocessing import resource_tracker as rt\n"
+            "rt.ensure_running(); rt.register('/sketchgen-test-sem', 'semaphore')\n")
+    loud = subprocess.run([sys.executable, "-c", code, "loud"], capture_output=True, text=True, timeout=60)
+    quiet = subprocess.run([sys.executable, "-c", code, "quiet"], capture_output=True, text=True, timeout=60)
+    assert "resource_tracker" in loud.stderr
+    assert quiet.returncode == 0 and "resource_tracker" not in quiet.stderr and "Warning" not in quiet.stderr

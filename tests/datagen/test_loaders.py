@@ -124,3 +124,40 @@ def test_decimation_keeps_labels(tmp_path):
     for label, centre in ((0, 0.0), (1, 3.0)):
         pts = shape.to_file_coords(shape.vertices[np.unique(shape.faces[shape.face_labels == label])])
         np.testing.assert_allclose(np.linalg.norm(pts - [centre, 0, 0], axis=1), 1.0, atol=0.03)
+
+
+def test_load_row_and_point_checks(tmp_path):
+    """Rows load with their keys; labelled points that give every face one label are reported."""
+    from sketchgen.datagen.loaders import load_row, point_check_note, transfer_point_labels
+
+    mesh = _two_boxes()
+    mesh.export(tmp_path / "m.obj")
+    centroids = mesh.triangles_center
+    corners = np.asarray(mesh.vertices)
+    # label 1 at every face centroid, label 2 only at corners: on the surface, yet no face is nearest a 2
+    np.savetxt(tmp_path / "p.pts", np.concatenate([centroids, corners]))
+    (tmp_path / "p.seg").write_text("\n".join(["1"] * len(centroids) + ["2"] * len(corners)))
+    labels, check = transfer_point_labels(tmp_path / "p.pts", tmp_path / "p.seg", np.asarray(mesh.vertices),
+                                          np.asarray(mesh.faces))
+    assert set(labels.tolist()) == {1} and check["median"] < 1e-9 and check["point_labels"] == 2
+    note = point_check_note(check)
+    assert note is not None and "p.pts" in note and "every face received the same one" in note
+    row = {"mesh": tmp_path / "m.obj", "points": tmp_path / "p.pts", "labels": tmp_path / "p.seg",
+           "category": "thing", "id": "t1", "layout": "manifest"}
+    shape = load_row(row)
+    assert (shape.shape_id, shape.category, shape.n_faces, shape.notes) == ("t1", "thing", 24, (note,))
+    with pytest.raises(InputError, match=r"p\.pts.*\(strict\)"):
+        load_row(row, strict=True)
+
+
+def test_layouts_that_do_not_look_beside(tmp_path):
+    """A ShapeNetCore row never reads the files beside its OBJ; a plain one does."""
+    from sketchgen.datagen.loaders import load_row
+
+    _two_boxes().export(tmp_path / "m.obj")
+    (tmp_path / "m.seg").write_text("\n".join(["4"] * 12 + ["5"] * 12))
+    (tmp_path / "m.json").write_text(json.dumps({"id": "m", "numVertices": 16}))  # metadata, not keypoints
+    plain = load_row({"mesh": tmp_path / "m.obj", "layout": "plain"})
+    core = load_row({"mesh": tmp_path / "m.obj", "layout": "shapenetcore-v2", "id": "x", "category": "chair"})
+    assert sorted(np.unique(plain.face_labels).tolist()) == [4, 5] and len(plain.keypoints) == 0
+    assert np.unique(core.face_labels).tolist() == [0]
