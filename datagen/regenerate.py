@@ -21,13 +21,14 @@ BUILDERS = {"triplets": ("sketchgen.datagen.triplets", "TripletConfig"),
 
 def regenerate_sample(dataset: str, config, shape_id: str, index: int, unit: int = 0) -> dict:
     """Sample ``index`` of unit ``unit`` of shape ``shape_id`` of a ``dataset`` ("triplets" or "pairs")
-    built with ``config``, as the dict of members the shard holds (``__key__`` and bytes). Raises InputError when the shape is
-    not in the plan or that sample was not made (its choices met a failure)."""
+    built with ``config``, as the dict of members the shard holds (``__key__`` and bytes). Raises
+    InputError when the shape is not in the plan or that sample was not made (its choices met a
+    failure)."""
     from sketchgen.datagen.plan import load_shapes, plan_units
 
     module = importlib.import_module(_builder(dataset)[0])
-    shapes, _ = load_shapes(config.collection)
-    units = plan_units([(s.shape_id, s.category) for s in shapes.values()], per_category=config.shapes)
+    shapes, _ = load_shapes(config.collection, strict=getattr(config, "strict", False))
+    units = plan_units(shapes.members(), per_category=config.shapes)  # the plan run_dataset made
     found = [u for u in units if u.shape_id == shape_id and u.unit == unit]
     if not found:
         raise InputError(f"{config.collection or 'bundled collection'}: shape {shape_id!r} (unit {unit}) "
@@ -59,8 +60,8 @@ def regenerate_key(dataset_dir: str | Path, key: str) -> dict:
         unit, index = int(unit), int(index)
     except ValueError:
         raise InputError(f"{key!r} is not a sample key (<shape>_<unit>_<index>)") from None
-    shapes, _ = load_shapes(config.collection)
-    ids = [s for s in shapes if sample_key(s, unit, index) == key]
+    shapes, _ = load_shapes(config.collection, strict=getattr(config, "strict", False))
+    ids = [s for s, _ in shapes.members() if sample_key(s, unit, index) == key]
     if not ids:
         raise InputError(f"{path}: no shape of the collection gives the key {key!r}")
     return regenerate_sample(dataset, config, ids[0], index, unit)
