@@ -88,9 +88,10 @@ def test_a_failing_unit_is_recorded_and_the_rest_carry_on(reference, tmp_path):
     out = tmp_path / "failing"
     summary = run_dataset(dataset="triplets", builder="failing_builder", config=_config(spec), out_dir=out,
                           progress=False)
-    assert summary["errors"] == [{"shape": "mug_000", "reason": "mug_000.obj: mesh has no faces"}]
+    assert summary["errors"] == [{"shape": "mug_000", "reason": "mug_000.obj: mesh has no faces",
+                                  "category": "mug"}]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert {"shape": "mug_000", "reason": "mug_000.obj: mesh has no faces"} in manifest["failures"]
+    assert {"shape": "mug_000", "reason": "mug_000.obj: mesh has no faces", "category": "mug"} in manifest["failures"]
     got = shard_hashes(out)
     # the other units' shards are the ones an unfailing run writes; the failed unit wrote nothing
     assert not any(k.startswith(("train/mug_000", "val/mug_000", "test/mug_000")) for k in got)
