@@ -21,11 +21,11 @@ import csv
 import io
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
+from sketchgen.files import atomic_write
 from sketchgen.datagen.plan import id_words
 from sketchgen.datagen.schema import SPLITS
 from sketchgen.datagen.shards import read_shard
@@ -113,7 +113,7 @@ def export_psc(dataset: str | Path, out: str | Path) -> dict[str, int]:
             continue
         photo, sketch = f"images/{key}_A.png", f"images/{key}_B.png"
         for name, member in ((photo, "a.png"), (sketch, "b.png")):
-            _write_atomic(out / name, _rgb_png(_bgr_to_rgb(_decode(sample[member], f"{key}.{member}"))))
+            atomic_write(out / name, _rgb_png(_bgr_to_rgb(_decode(sample[member], f"{key}.{member}"))))
         cls = class_index[meta["a"]["category"]]
         if split == "train":
             tables[split] += [[photo, sketch, cls, 0], [photo, sketch, cls, 1]]
@@ -129,7 +129,7 @@ def export_psc(dataset: str | Path, out: str | Path) -> dict[str, int]:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(tables[split])
-        _write_atomic(out / f"{split}_pairs_ps.csv", buf.getvalue().encode())
+        atomic_write(out / f"{split}_pairs_ps.csv", buf.getvalue().encode())
         counts[split] = len(tables[split])
     counts["skipped"] = skipped
     if skipped:
@@ -139,9 +139,3 @@ def export_psc(dataset: str | Path, out: str | Path) -> dict[str, int]:
 
 def _bgr_to_rgb(img: np.ndarray) -> np.ndarray:
     return img[..., ::-1] if img.ndim == 3 else img
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

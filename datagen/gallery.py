@@ -47,7 +47,8 @@ def draw_gallery(out_dir: str | Path, *, seed: int = 0) -> Path:
     Writes ``<shape>_<view>.png`` and ``.svg`` per drawing and ``contact_sheet.png``; returns the
     contact sheet's path.
     """
-    from sketchgen.datagen.commands.draw import write_atomic, write_view
+    from sketchgen.datagen.commands.draw import write_view
+    from sketchgen.files import atomic_write
     from sketchgen.render.draw import DrawConfig, draw_views
     from sketchgen.render.raster import encode_png
     from sketchgen.render.sheet import contact_sheet
@@ -70,6 +71,6 @@ def draw_gallery(out_dir: str | Path, *, seed: int = 0) -> Path:
             label = f"az {AZIMUTHS_DEG[k]:.0f}" if k < len(cameras) else "sketchy"
             labels.append(f"{name} {label}, {len(view.drawing.strokes)} strokes")
     sheet = out_dir / "contact_sheet.png"
-    write_atomic(sheet, encode_png(contact_sheet(images, labels, columns=len(cameras) + 1), compression=6))
+    atomic_write(sheet, encode_png(contact_sheet(images, labels, columns=len(cameras) + 1), compression=6))
     log.info("gallery: %d drawings in %s", len(images), out_dir)
     return sheet

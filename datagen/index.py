@@ -48,6 +48,7 @@ from typing import Iterator
 
 import numpy as np
 
+from sketchgen.files import atomic_write
 from sketchgen.datagen.collection import Failure, collection_rows
 from sketchgen.datagen.keypoints import Keypoints
 from sketchgen.datagen.partmesh import PartMesh
@@ -434,23 +435,12 @@ def _write_index(index_file: Path, root: str, records: list[dict]) -> str | None
         return None
     data = {"version": _version(), "collection": root, "rows": records}
     try:
-        atomic_write_bytes(target, json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
+        atomic_write(target, json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
     except OSError as exc:
         log.warning("%s: cannot write the collection index (%s); the next run indexes again",
                     target, exc.strerror or exc)
         return None
     return str(target)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """``data`` to ``path`` under a temporary name in the same folder, then renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------------ per-shape cache
@@ -513,7 +503,7 @@ def save_shape(path: Path, shape: PartMesh) -> None:
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
 
 
 def read_shape(path: Path) -> PartMesh:

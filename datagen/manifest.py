@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from sketchgen.files import atomic_write
 from sketchgen.datagen.schema import MANIFEST, SPLITS
 
 PACKAGES = ("sketchgen", "numpy", "scipy", "trimesh", "pyrender", "PyOpenGL", "opencv-python-headless",
@@ -70,11 +70,7 @@ def to_jsonable(value: Any) -> Any:
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """JSON with sorted keys and a final newline, written to a temporary name and renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(to_jsonable(data), indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(to_jsonable(data), indent=1, sort_keys=True) + "\n")
 
 
 def build_manifest(*, dataset: str, config: Any, seed: int, collection: Mapping[str, Any],

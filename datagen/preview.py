@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sketchgen.files import atomic_write
 from sketchgen.datagen.schema import SPLITS, TRIPLET_ROLES, zoom_key
 from sketchgen.datagen.shards import read_shard
 from sketchgen.render.errors import InputError
@@ -117,7 +118,6 @@ def pair_tiles(sample: dict, flow_lines: int = 6) -> tuple[list[np.ndarray], lis
 
 def preview(dataset: str | Path, out: str | Path, *, limit: int = 8) -> Path:
     """Write a contact sheet PNG of the first ``limit`` samples of ``dataset`` to ``out``."""
-    import os
 
     import cv2
 
@@ -137,12 +137,7 @@ def preview(dataset: str | Path, out: str | Path, *, limit: int = 8) -> Path:
         tiles += t
         labels += lab
     sheet = contact_sheet(tiles, labels, columns=columns)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(".png", sheet)
     if not ok:
         raise OSError(f"{out}: PNG encoding failed")
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, out)
-    return out
+    return atomic_write(out, buf.tobytes())

@@ -356,10 +356,6 @@ def exact_correspondence(a: PartMesh, b: PartMesh, face: np.ndarray, bary: np.nd
 
 def write_spec(path: str | Path, seed: int = 0) -> None:
     """Write ``generate_spec(seed)`` to ``path`` (temporary name, then rename)."""
-    import os
+    from sketchgen.files import atomic_write
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(generate_spec(seed), indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(generate_spec(seed), indent=1) + "\n")

@@ -12,6 +12,7 @@ import os
 import tarfile
 from pathlib import Path
 from typing import Iterable, Iterator
+from sketchgen.files import atomic_target
 
 
 def write_shard(path: str | Path, samples: Iterable[dict[str, bytes | str]]) -> int:
@@ -19,11 +20,8 @@ def write_shard(path: str | Path, samples: Iterable[dict[str, bytes | str]]) -> 
 
     Members are written in sample order, extensions sorted, so output depends only on the content.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     count = 0
-    try:
+    with atomic_target(path) as tmp:
         with open(tmp, "wb") as fh:
             with tarfile.open(fileobj=fh, mode="w", format=tarfile.USTAR_FORMAT) as tar:
                 for sample in samples:
@@ -42,10 +40,6 @@ def write_shard(path: str | Path, samples: Iterable[dict[str, bytes | str]]) -> 
                     count += 1
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return count
 
 

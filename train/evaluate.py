@@ -264,10 +264,7 @@ def decode_resized(pair: dict, size: int) -> dict:
 
 def write_json(obj, path: Path) -> None:
     import json
-    import os
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    from sketchgen.files import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True))

@@ -27,6 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from sketchgen.files import atomic_target
 from sketchgen.render.errors import InputError
 from sketchgen.train.data import dataset_kind, pair_stream, point_stream, triplet_stream, zoom_drawing_of
 from sketchgen.train.descriptor import Descriptor
@@ -129,9 +130,8 @@ def _load(path: Path):
 
 
 def _save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_target(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def tensorboard_writer(out: Path):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+from sketchgen.files import atomic_write
 
 COLOURS = [(200, 80, 20), (30, 30, 220), (40, 160, 40), (150, 60, 160), (0, 140, 200), (100, 100, 100)]  # BGR
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -79,12 +79,7 @@ def bar_plot(groups: dict[str, dict[str, float]], metrics: list[str], title: str
 
 def write_png(img: np.ndarray, path: str | Path) -> Path:
     """Write atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
         raise OSError(f"{path}: PNG encoding failed")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, buf.tobytes())

@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from sketchgen.datagen.cli import UsageError
 from sketchgen.render.errors import InputError
+from sketchgen.files import atomic_write
 
 HELP = "draw a mesh from one or more cameras: PNG, SVG and projected points"
 
@@ -103,11 +103,11 @@ def write_view(view, png: Path, *, semantic_id=None, compression: int = 1) -> No
     from sketchgen.datagen.schema import STROKES_SUFFIX
     from sketchgen.render.raster import encode_png
 
-    write_atomic(png, encode_png(view.image, compression=compression))
-    write_atomic(png.with_suffix(".svg"), view.svg.encode())
-    write_atomic(png.with_suffix(STROKES_SUFFIX), view.strokes.to_npz())
+    atomic_write(png, encode_png(view.image, compression=compression))
+    atomic_write(png.with_suffix(".svg"), view.svg.encode())
+    atomic_write(png.with_suffix(STROKES_SUFFIX), view.strokes.to_npz())
     if view.points is not None:
-        write_atomic(png.with_suffix(".points.json"), points_json(view.points, semantic_id).encode())
+        atomic_write(png.with_suffix(".points.json"), points_json(view.points, semantic_id).encode())
 
 
 def points_json(points, semantic_id=None) -> str:
@@ -161,14 +161,3 @@ def keypoint_points(path: Path, mesh, mesh_path: Path):
     return kp.points(mesh.vertices, mesh.faces), kp.face, kp.semantic_id
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary name beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

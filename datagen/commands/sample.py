@@ -16,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from sketchgen.datagen.commands.draw import write_atomic
+    from sketchgen.files import atomic_write
     from sketchgen.datagen.regenerate import regenerate_key
     from sketchgen.datagen.shards import read_shard
 
@@ -31,7 +31,7 @@ def run(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for name, data in sample.items():
             if name != "__key__":
-                write_atomic(out / f"{args.key}.{name}", data)
+                atomic_write(out / f"{args.key}.{name}", data)
     if stored is None:
         print(f"sample {args.key}: made again ({len(sample) - 1} members); not found in the shards", file=sys.stderr)
         return 1
