@@ -13,6 +13,9 @@ For one shape (a work unit), from ``views`` random base cameras:
   ``hard`` (near the positive in the image, yet at least ``min_distance`` away on the surface). The
   surface distance from the positive point (the anchor's correspondence on that shape) to the negative
   is stored (``surface_distance``; mesh-graph geodesic, Euclidean between parts that do not touch);
+- more negatives per anchor after that one, ``extra_negatives`` (kind, count): strokes near the positive
+  in the image, same-part, random, hard or other-shape ones, chosen by ``datagen.negatives`` and stored
+  with their kind, pixel distance and surface distance (``negatives`` in the sample JSON);
 - every role is drawn at each SketchZooms zoom (``render.views.sketchzooms_factors``, jitter per role)
   by re-projecting the base view's visible 3D lines into the zoom camera and rasterising them at
   ``size`` x ``size`` with the same stroke width: never cropped from one image.
