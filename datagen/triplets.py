@@ -4,7 +4,8 @@ For one shape (a work unit), from ``views`` random base cameras:
 
 - anchors: Poisson-disk samples (``poisson_px`` apart in the base view) over the visible stroke
   vertices of each view, or the shape's visible keypoints (``anchors="keypoints"``);
-- positive: the same surface point seen from another view of the same shape, or, with probability
+- positive: the same surface point seen from another view of the same shape (with ``max_angle_deg``,
+  one within that angle of the anchor's view where there is one, as the pairs' B views), or, with probability
   ``other_shape``, the corresponding point on another shape of the category and split (exact for the
   bundled collection, ``datagen.registration`` otherwise; one partner shape per unit, drawn from the
   unit's generator, seen from the same base cameras), in a view where it is visible;
@@ -79,6 +80,8 @@ class TripletConfig:
     extra_negatives: tuple[tuple[str, int], ...] = (("near", 4), ("other-shape", 1))
     near_px: tuple[float, float] = (16.0, 96.0)
     near_surface: float = 0.05
+    # positives: a view within this many degrees of the anchor's (None: any view), as pairs choose B
+    max_angle_deg: float | None = None
 
     def __post_init__(self):
         bad_extra = [k for k, n in self.extra_negatives if k not in NEGATIVE_KINDS or n < 1]
@@ -150,6 +153,21 @@ def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, b
     return meta, jobs
 
 
+def view_angles(cams: list[Camera], i: int) -> np.ndarray:
+    """(V,) degrees between the directions from the origin to base camera ``i`` and to each camera."""
+    d = np.array([c.position / np.linalg.norm(c.position) for c in cams])
+    return np.degrees(np.arccos(np.clip(d @ d[i], -1.0, 1.0)))
+
+
+def near_views(views: np.ndarray, angles: np.ndarray, max_angle: float | None) -> np.ndarray:
+    """The ``views`` (indices) within ``max_angle`` degrees (``angles`` per view), else the nearest one of
+    them; all of them when ``max_angle`` is None."""
+    if max_angle is None or len(views) == 0:
+        return views
+    near = views[angles[views] <= max_angle]
+    return near if len(near) else views[[int(np.argmin(angles[views]))]]
+
+
 def negative_rules(config: TripletConfig) -> NegativeRules:
     return NegativeRules(min_distance=config.min_distance, hard_px=config.hard_px, near_px=tuple(config.near_px),
                          near_surface=config.near_surface)
@@ -198,6 +216,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
         if len(a_faces) == 0:
             problems["no visible lines in a view"] += 1
             continue
+        angles = view_angles(cams, i)
         own_vis = own.visible(a_points, a_faces)
         own_vis[i] = False
         if other is not None:
@@ -214,7 +233,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig):
             positive = None
             for source, holder in choices:
                 vis = (other_vis if holder is other else own_vis)[:, k]
-                views_ok = np.flatnonzero(vis)
+                views_ok = near_views(np.flatnonzero(vis), angles, config.max_angle_deg)
                 if len(views_ok):
                     j = int(views_ok[rng.integers(len(views_ok))])
                     if holder is other:

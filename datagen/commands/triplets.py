@@ -87,6 +87,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--near-px", type=float, nargs=2, default=(16.0, 96.0), metavar=("LOW", "HIGH"),
                         help="near negatives lie this many base-view pixels from the positive (default 16 96: "
                              "8-48 px of a 256 px drawing)")
+    parser.add_argument("--max-angle", type=float, default=None,
+                        help="positives from a view within this many degrees of the anchor's (default: any view)")
     parser.add_argument("--size", type=int, default=224, help="zoom image size in pixels (default 224)")
 
 
@@ -101,7 +103,8 @@ def run(args) -> int:
             camera=ViewConfig(views=args.views), lines=line_config(args), points=args.points,
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()),
-            extra_negatives=parse_counts(args.extra_negatives), near_px=tuple(args.near_px))
+            extra_negatives=parse_counts(args.extra_negatives), near_px=tuple(args.near_px),
+            max_angle_deg=args.max_angle)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return run_builder(args, dataset="triplets", builder="sketchgen.datagen.triplets", config=config)

@@ -171,3 +171,19 @@ def test_keypoint_anchors_are_the_shapes_keypoints(triplet_set):
         # the anchor is one of the shape's keypoints (same face, same point)
         k = np.argmin(np.linalg.norm(keypoints - anchor["point"], axis=1))
         assert np.linalg.norm(keypoints[k] - anchor["point"]) < 1e-9 and anchor["face"] == shape.keypoints.face[k]
+
+
+def test_positive_views_within_the_angle_else_the_nearest():
+    from sketchgen.datagen.triplets import near_views, view_angles
+
+    def cam(azimuth_deg):
+        a = np.radians(azimuth_deg)
+        return Camera.from_json({"position": [3 * np.sin(a), 0.0, 3 * np.cos(a)], "look_at": [0, 0, 0],
+                                 "up": [0, 1, 0], "yfov_deg": 40.0, "width": 64, "height": 64})
+
+    cams = [cam(0), cam(30), cam(90), cam(170)]
+    angles = view_angles(cams, 0)
+    np.testing.assert_allclose(angles, [0, 30, 90, 170], atol=1e-6)
+    assert near_views(np.array([1, 2, 3]), angles, 60.0).tolist() == [1]
+    assert near_views(np.array([2, 3]), angles, 60.0).tolist() == [2]  # none within 60: the nearest
+    assert near_views(np.array([2, 3]), angles, None).tolist() == [2, 3]
