@@ -18,8 +18,8 @@ on the pairs' points it reaches 0.453 after the demo's 500 steps (Shape Context 
 On triplets with one negative per anchor (600 steps) it matched no better than its untrained self (0.338).
 On the triplet set the demo builds now (6 negatives per anchor, 4 of them strokes near the positive,
 positives within 60 degrees; ``datagen.negatives``) it reaches 0.403 after 300 steps with semi-hard
-mining, 0.370 after the demo's 500 with the hardest negative: better than untrained, short of Shape
-Context. With positives from any view the hardest negative collapses the embedding (loss stuck at the
+mining (0.388 after 500, its training loss still falling), 0.370 after the demo's 500 with the hardest
+negative: better than untrained, short of Shape Context. With positives from any view the hardest negative collapses the embedding (loss stuck at the
 margin, 0.287 at step 200). Sized to finish in about eight minutes on a 2-core CPU (measured 477 s);
 ``--steps-descriptor`` / ``--steps-warp`` / ``--shapes`` trade learning for time.
 """
