@@ -34,15 +34,22 @@ Triplet sample (``kind == "triplet"``), SketchZooms:
     json          sample JSON (below)
     a0.png ...    anchor zoom images, one per zoom, largest field of view first (8-bit grey, 224x224)
     p0.png ...    positive zoom images
-    n0.png ...    negative zoom images
-    a0.strokes.npz ...   the strokes of each zoom image
+    n0.png ...    negative zoom images (the first negative)
+    n1_0.png ...  zoom images of negative 1, 2, ... (``n<k>_<zoom>.png``, ``negative_key``), when the set
+                  has more than one negative per anchor (``TripletConfig.extra_negatives``)
+    a0.strokes.npz ...   the strokes of each zoom image (``n1_0.strokes.npz`` beside ``n1_0.png``)
   Key index: base view * points + anchor (gaps where a triplet failed).
-  JSON: {"kind": "triplet", "split", "style", "anchor", "positive", "negative", "surface_distance",
+  JSON: {"kind": "triplet", "split", "style", "anchor", "positive", "negative", "negatives", "surface_distance",
   "negative_strategy": "random" | "same-part" | "hard", "positive_source": "view" | "shape"}; each role
   is {"shape", "category", "part", "face", "bary": [3], "point": [x, y, z], "base_view", "base_camera":
   {...}, "views": [{"camera": {...}, "xy": [x, y]}, ...]}, one view per zoom, the point drawn at ``xy``
   in each (the image centre, moved by the style's displacement when sketchy); ``base_camera`` is the view the lines were extracted from (same position
   as every zoom camera). ``surface_distance``: from the positive point to the negative, on their shape.
+  ``negatives``: every negative in member order (index 0 is ``negative``), each a role as above plus
+  {"kind": "near" | "hard" | "same-part" | "random" | "other-shape", "pixel_distance", "surface_distance"}
+  (``datagen.negatives``): pixels of the base view and surface distance on the negative's shape, from the
+  positive, or for an other-shape negative from the anchor's correspondence on that shape. Sets built
+  before this field have one negative and no ``negatives``.
 
 Pair sample (``kind == "pair"``), warp pretraining:
     json          sample JSON (below)
@@ -88,6 +95,12 @@ def strokes_key(image: str) -> str:
     if not image.endswith(".png"):
         raise ValueError(f"not an image member: {image!r}")
     return image[:-len(".png")] + STROKES_SUFFIX
+
+
+def negative_key(k: int, zoom: int) -> str:
+    """Member extension of negative ``k``'s zoom image: ``n<zoom>.png`` for the first, then
+    ``n<k>_<zoom>.png``: ``negative_key(0, 2) == "n2.png"``, ``negative_key(3, 1) == "n3_1.png"``."""
+    return zoom_key("n", zoom) if k == 0 else f"n{k}_{zoom}.png"
 
 
 def sample_key(shape_id: str, unit: int, index: int) -> str:

@@ -4,7 +4,8 @@ For one shape (a work unit), from ``views`` random base cameras:
 
 - anchors: Poisson-disk samples (``poisson_px`` apart in the base view) over the visible stroke
   vertices of each view, or the shape's visible keypoints (``anchors="keypoints"``);
-- positive: the same surface point seen from another view of the same shape, or, with probability
+- positive: the same surface point seen from another view of the same shape (with ``max_angle_deg``,
+  one within that angle of the anchor's view where there is one, as the pairs' B views), or, with probability
   ``other_shape``, the corresponding point on another shape of the category and split (exact for the
   bundled collection, ``datagen.registration`` otherwise; one partner shape per unit, drawn from the
   unit's generator, seen from the same base cameras), in a view where it is visible;
@@ -13,6 +14,9 @@ For one shape (a work unit), from ``views`` random base cameras:
   ``hard`` (near the positive in the image, yet at least ``min_distance`` away on the surface). The
   surface distance from the positive point (the anchor's correspondence on that shape) to the negative
   is stored (``surface_distance``; mesh-graph geodesic, Euclidean between parts that do not touch);
+- more negatives per anchor after that one, ``extra_negatives`` (kind, count): strokes near the positive
+  in the image, same-part, random, hard or other-shape ones, chosen by ``datagen.negatives`` and stored
+  with their kind, pixel distance and surface distance (``negatives`` in the sample JSON);
 - every role is drawn at each SketchZooms zoom (``render.views.sketchzooms_factors``, jitter per role)
   by re-projecting the base view's visible 3D lines into the zoom camera and rasterising them at
   ``size`` x ``size`` with the same stroke width: never cropped from one image.
@@ -31,8 +35,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sketchgen.datagen.flow import correspond
+from sketchgen.datagen.negatives import NEGATIVE_KINDS, Candidates, NegativeRules, choose_negatives
 from sketchgen.datagen.plan import WorkUnit, load_shapes
-from sketchgen.datagen.schema import ROLE_NAMES, sample_key, strokes_key, zoom_key
+from sketchgen.datagen.schema import ROLE_NAMES, negative_key, sample_key, strokes_key, zoom_key
 from sketchgen.datagen.sketchviews import (LineConfig, ShapeViews, SketchView, ViewConfig, base_cameras,  # noqa: F401
                                            face_barycentric, poisson_pick, styled_strokes)
 from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
@@ -65,9 +70,20 @@ class TripletConfig:
     hard_px: float = 48.0
     min_distance: float = 0.15
     style: tuple[tuple[str, float], ...] = CLEAN
+    # negatives n1.. after the classic one (``datagen.negatives``): (kind, count), in order
+    extra_negatives: tuple[tuple[str, int], ...] = (("near", 4), ("other-shape", 1))
+    near_px: tuple[float, float] = (16.0, 96.0)
+    near_surface: float = 0.05
+    # positives: a view within this many degrees of the anchor's (None: any view), as pairs choose B
+    max_angle_deg: float | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "style", check_style_mix(self.style))
+        bad_extra = [k for k, n in self.extra_negatives if k not in NEGATIVE_KINDS or n < 1]
+        if bad_extra:
+            raise ValueError(f"extra negatives must be kinds among {', '.join(NEGATIVE_KINDS)} with counts >= 1")
+        if not 0 <= self.near_px[0] <= self.near_px[1]:
+            raise ValueError(f"near-negative range must be 0 <= low <= high pixels, got {self.near_px}")
         if self.anchors not in ("poisson", "keypoints"):
             raise ValueError(f"anchors must be 'poisson' or 'keypoints', got {self.anchors!r}")
         bad = [n for n in self.negatives if n not in NEGATIVE_STRATEGIES]
@@ -127,26 +143,31 @@ def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, b
     return meta, records
 
 
-def _pick_negative(strategy: str, rng: np.random.Generator, labels: np.ndarray, dist: np.ndarray,
-                   image_dist: np.ndarray, pos_label: int, config: TripletConfig) -> tuple[int, str] | None:
-    """Index of the negative among candidates and the strategy that found it (random as fallback)."""
-    far = dist >= config.min_distance
-    if strategy == "same-part":
-        same = far & (labels == pos_label)
-        if same.any():
-            # the farthest quarter of the same part's candidates
-            cut = np.quantile(dist[same], 0.75)
-            pool = np.flatnonzero(same & (dist >= cut))
-            return int(pool[rng.integers(len(pool))]), strategy
-    elif strategy == "hard":
-        near = far & (image_dist <= config.hard_px)
-        if near.any():
-            pool = np.flatnonzero(near)
-            return int(pool[rng.integers(len(pool))]), strategy
-    pool = np.flatnonzero(far)
-    if len(pool) == 0:
-        return None
-    return int(pool[rng.integers(len(pool))]), "random"
+def view_angles(cams: list[Camera], i: int) -> np.ndarray:
+    """(V,) degrees between the directions from the origin to base camera ``i`` and to each camera."""
+    d = np.array([c.position / np.linalg.norm(c.position) for c in cams])
+    return np.degrees(np.arccos(np.clip(d @ d[i], -1.0, 1.0)))
+
+
+def near_views(views: np.ndarray, angles: np.ndarray, max_angle: float | None) -> np.ndarray:
+    """The ``views`` (indices) within ``max_angle`` degrees (``angles`` per view), else the nearest one of
+    them; all of them when ``max_angle`` is None."""
+    if max_angle is None or len(views) == 0:
+        return views
+    near = views[angles[views] <= max_angle]
+    return near if len(near) else views[[int(np.argmin(angles[views]))]]
+
+
+def negative_rules(config: TripletConfig) -> NegativeRules:
+    return NegativeRules(min_distance=config.min_distance, hard_px=config.hard_px, near_px=tuple(config.near_px),
+                         near_surface=config.near_surface)
+
+
+def _candidates(shape, view: SketchView, face: int, point: np.ndarray, camera: Camera, geodesic: dict) -> Candidates:
+    """The stroke points of ``view`` measured from ``point`` (on ``face`` of ``shape``) for ``datagen.negatives``."""
+    return Candidates(xy=view.xy, surface=geodesic[shape.shape_id].from_point(face, point, view.faces, view.points),
+                      labels=shape.face_labels[view.faces], ref_xy=camera.world_to_pixels(point[None])[0][0],
+                      ref_label=int(shape.face_labels[face]))
 
 
 def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
@@ -192,6 +213,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
         if len(a_faces) == 0:
             problems["no visible lines in a view"] += 1
             continue
+        angles = view_angles(cams, i)
         own_vis = own.visible(a_points, a_faces)
         own_vis[i] = False
         if other is not None:
@@ -213,7 +235,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
             positive = None
             for source, holder in choices:
                 vis = (other_vis if holder is other else own_vis)[:, k]
-                views_ok = np.flatnonzero(vis)
+                views_ok = near_views(np.flatnonzero(vis), angles, config.max_angle_deg)
                 if len(views_ok):
                     j = int(views_ok[srng.integers(len(views_ok))])
                     if holder is other:
@@ -226,43 +248,55 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
                 continue
             source, holder, j, p_face, p_bary, p_point = positive
             p_shape = holder.shape
-            # ---- negative: a stroke vertex of the positive's drawing
+            # ---- negatives: stroke points of the positive's drawing (other-shape: of the other shape's)
             p_view = holder.view(j)
             if len(p_view) == 0:
                 problems["positive view has no lines"] += 1
                 continue
-            p_xy = cams[j].world_to_pixels(p_point[None])[0][0]
-            dist = geodesic[p_shape.shape_id].from_point(p_face, p_point, p_view.faces, p_view.points)
-            image_dist = np.linalg.norm(p_view.xy - p_xy, axis=1)
+            ref = (o_faces[k], o_points[k]) if holder is own and other is not None else (a_faces[k], a_points[k])
+            cands = _candidates(p_shape, p_view, p_face, p_point, cams[j], geodesic)
+            o_holder = other if holder is own else own
+            o_cands = None
+            if o_holder is not None and len(o_holder.view(j)):
+                o_cands = _candidates(o_holder.shape, o_holder.view(j), int(ref[0]), ref[1], cams[j], geodesic)
             strategy = config.negatives[int(srng.integers(len(config.negatives)))]
-            labels = p_shape.face_labels[p_view.faces]
-            found = _pick_negative(strategy, srng, labels, dist, image_dist, int(p_shape.face_labels[p_face]), config)
-            if found is None:
+            negs = choose_negatives(((strategy, 1), *config.extra_negatives), cands, srng, negative_rules(config),
+                                    o_cands)
+            if negs is None:
                 problems["no negative far enough"] += 1
                 continue
-            n_idx, used = found
-            n_face, n_point = int(p_view.faces[n_idx]), p_view.points[n_idx]
-            n_bary = face_barycentric(p_shape.vertices, p_shape.faces, [n_face], n_point[None])[0]
-            # ---- draw the three roles
-            roles, records, names = {}, [], []
-            for role, (rshape, rface, rbary, rpoint, rview, ri) in {
-                "a": (shape, int(a_faces[k]), a_bary[k], a_points[k], view, i),
-                "p": (p_shape, p_face, p_bary, p_point, p_view, j),
-                "n": (p_shape, n_face, n_bary, n_point, p_view, j),
-            }.items():
+            # ---- draw every role: anchor, positive, negatives
+            drawn = [("a", (shape, int(a_faces[k]), a_bary[k], a_points[k], view, i)),
+                     ("p", (p_shape, p_face, p_bary, p_point, p_view, j))]
+            for neg in negs:
+                n_holder = holder if neg.source == "positive" else o_holder
+                n_view = n_holder.view(j)
+                n_face, n_point = int(n_view.faces[neg.index]), n_view.points[neg.index]
+                n_bary = face_barycentric(n_holder.shape.vertices, n_holder.shape.faces, [n_face], n_point[None])[0]
+                drawn.append(("n", (n_holder.shape, n_face, n_bary, n_point, n_view, j)))
+            roles, negatives, records, names = {}, [], [], []
+            for r, (role, (rshape, rface, rbary, rpoint, rview, ri)) in enumerate(drawn):
                 meta, role_records = _role(rshape, rface, rbary, rpoint, cams[ri], cam_json[ri], ri,
                                            sketchzooms_factors(srng), config.size, rview, style, srng, width)
-                roles[ROLE_NAMES[role]] = meta
                 records += role_records
-                names += [zoom_key(role, z) for z in range(len(role_records))]
-            # the nine zooms in one rasteriser call, from the very arrays stored beside them
+                if role == "n":
+                    neg = negs[r - 2]
+                    negatives.append({**meta, "kind": neg.kind, "pixel_distance": neg.pixel_distance,
+                                      "surface_distance": neg.surface_distance})
+                    names += [negative_key(r - 2, z) for z in range(len(role_records))]
+                    if r > 2:
+                        continue
+                else:
+                    names += [zoom_key(role, z) for z in range(len(role_records))]
+                roles[ROLE_NAMES[role]] = meta
+            # every zoom in one rasteriser call, from the very arrays stored beside them
             images = draw_strokes(records, config.size, config.size)
             members = {}
             for name, image, record in zip(names, images, records):
                 members[name] = encode_png(image)
                 members[strokes_key(name)] = record.to_npz()
-            record = {"kind": "triplet", "split": unit.split, **roles, "style": style,
-                      "surface_distance": float(dist[n_idx]), "negative_strategy": used,
+            record = {"kind": "triplet", "split": unit.split, **roles, "negatives": negatives, "style": style,
+                      "surface_distance": negs[0].surface_distance, "negative_strategy": negs[0].kind,
                       "positive_source": source}
             key = sample_key(unit.shape_id, unit.unit, index)
             samples.append({"__key__": key, "json": json.dumps(record, sort_keys=True), **members})

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from sketchgen.datagen.schema import (MANIFEST, PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, SPLITS, TRIPLET_ROLES, strokes_key,
-                                      zoom_key)
+from sketchgen.datagen.schema import (MANIFEST, PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, SPLITS, TRIPLET_ROLES,
+                                      negative_key, strokes_key, zoom_key)
 from sketchgen.datagen.shards import read_shard
 from sketchgen.render.camera import pixel_centres
 from sketchgen.render.errors import InputError
@@ -397,20 +397,30 @@ def triplet_zoom_count(sample: dict) -> int:
     return n
 
 
+def triplet_negative_count(sample: dict) -> int:
+    """Negatives per anchor in a triplet sample: 1, plus one per ``n<k>_0.png`` member (``negative_key``)."""
+    n = 1
+    while negative_key(n, 0) in sample:
+        n += 1
+    return n
+
+
 def make_triplet_decoder(size: int, *, augment: bool):
-    """Decoder of triplet samples -> {"key": str, "zooms": (3, Z, 1, S, S) float32 (anchor, positive,
-    negative)}. With ``augment``, each role gets its own rotation (uniform +-45 degrees) and flip (p=0.5),
-    the same for all of its zooms."""
+    """Decoder of triplet samples -> {"key": str, "zooms": (2 + K, Z, 1, S, S) float32 (anchor, positive,
+    then the sample's K negatives in member order, ``datagen.schema``; K = 1 for a classic triplet)}. With
+    ``augment``, each role gets its own rotation (uniform +-45 degrees) and flip (p=0.5), the same for all
+    of its zooms."""
 
     def decode(sample: dict, rng: np.random.Generator) -> dict:
         z = triplet_zoom_count(sample)
+        members = [[zoom_key(role, k) for k in range(z)] for role in TRIPLET_ROLES[:2]]
+        members += [[negative_key(n, k) for k in range(z)] for n in range(triplet_negative_count(sample))]
         roles = []
-        for role in TRIPLET_ROLES:
+        for keys in members:
             angle = float(rng.uniform(-ROTATION_DEG, ROTATION_DEG)) if augment else 0.0
             flip = bool(rng.random() < FLIP_P) if augment else False
             zooms = []
-            for k in range(z):
-                key = zoom_key(role, k)
+            for key in keys:
                 if key not in sample:
                     raise InputError(f"missing member {key}")
                 grey = decode_grey(sample[key], key)

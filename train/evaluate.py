@@ -150,7 +150,8 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
 def triplet_accuracy(model, cfg: TrainConfig, split: str = "test", *, data=None, limit: int = 400,
                      device: str = "cpu") -> dict:
     """Fraction of the triplets of ``data`` (default: the descriptor's own training data; ``split``, no
-    augmentation) whose anchor is nearer to its positive than to its negative, for the trained and the
+    augmentation) whose anchor is nearer to its positive than to every one of its negatives (a set with
+    several negatives per anchor asks more than one with one), for the trained and the
     untrained network: {"model": f, "untrained": f, "triplets": n}; {} when the split has no shards or
     the data is not a triplet set. A descriptor trained on a pair set's points is measured here on the
     triplet set's own zooms (drawn at 224 px with 1.5 px strokes, then resampled), not on zooms drawn
@@ -170,8 +171,9 @@ def triplet_accuracy(model, cfg: TrainConfig, split: str = "test", *, data=None,
     untrained = build_model(replace(cfg, weights=None)).to(device).eval()
     out = {"triplets": len(z)}
     for name, net in (("model", model.to(device).eval()), ("untrained", untrained)):
-        e = describe(net, z.flatten(0, 1)).view(len(z), 3, -1)
-        out[name] = float(((e[:, 0] - e[:, 1]).norm(dim=1) < (e[:, 0] - e[:, 2]).norm(dim=1)).float().mean())
+        e = describe(net, z.flatten(0, 1)).view(*z.shape[:2], -1)
+        nearest = (e[:, :1] - e[:, 2:]).norm(dim=2).min(dim=1).values
+        out[name] = float(((e[:, 0] - e[:, 1]).norm(dim=1) < nearest).float().mean())
     return out
 
 

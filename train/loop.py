@@ -82,8 +82,8 @@ class TrainConfig:
             raise InputError(f"unknown loss {self.loss!r} (choose from {', '.join(DESCRIPTOR_LOSSES)})")
         if self.schedule not in SCHEDULES:
             raise InputError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
-        if self.negatives < 2 or self.margin <= 0:  # 3 roles would read as a triplet
-            raise InputError("--negatives must be >= 2 and --margin > 0")
+        if self.negatives < 1 or self.margin <= 0:
+            raise InputError("--negatives must be >= 1 and --margin > 0")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("--steps must be >= 0 and --batch-size >= 1")
         return replace(self, size=self.size or DEFAULT_SIZE[self.model])
@@ -207,18 +207,21 @@ def resolve_device(device: str) -> torch.device:
 
 # --------------------------------------------------------------------------------------------- steps
 def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
-    """Loss and the fraction of anchors still violating the margin against their nearest own negative
-    (a triplet has one).
+    """Loss and the fraction of anchors still violating the margin against their nearest own negative.
 
-    batch["zooms"]: (B, R, Z, 1, S, S), roles anchor, positive, negatives. A triplet (R = 3) is also
-    mined against the next triplets' negatives (``candidate_negatives``); a point of a pair set
-    (R = 2 + negatives) against its own negatives.
+    batch["zooms"]: (B, R, Z, 1, S, S), roles anchor, positive, then R - 2 negatives. What the run trains
+    on (``cfg.data_kind``) decides the candidates: a point of a pair set is mined against its own
+    negatives; a triplet against its own negatives and the first negatives of the next triplets of the
+    batch (``candidate_negatives``: other correspondences' points, which a triplet set with a single
+    negative per anchor needs to have more than one candidate).
     """
     zooms = batch["zooms"].to(device)
     b, r = zooms.shape[:2]
     emb = model(zooms.flatten(0, 1)).view(b, r, -1)
     a, p = emb[:, 0], emb[:, 1]
-    negs = candidate_negatives(emb[:, 2]) if r == 3 else emb[:, 2:]
+    negs = emb[:, 2:]
+    if cfg.data_kind != "pairs":
+        negs = torch.cat([negs, candidate_negatives(emb[:, 2])[:, 1:]], dim=1)
     if cfg.loss == "contrastive":
         loss = contrastive(a, p, negs[:, 0], cfg.margin)
     elif cfg.loss == "hardest":

@@ -97,11 +97,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="fraction of positives taken from another shape of the category (default 0.5)")
     parser.add_argument("--negatives", default="random,same-part,hard",
                         help="negative strategies to draw from, comma-separated (random, same-part, hard)")
+    parser.add_argument("--extra-negatives", default="near:4,other-shape:1",
+                        help="more negatives per anchor after the first, as kind:count, comma-separated, among "
+                             "near, hard, same-part, random, other-shape ('' for one negative; default %(default)s)")
+    parser.add_argument("--near-px", type=float, nargs=2, default=(16.0, 96.0), metavar=("LOW", "HIGH"),
+                        help="near negatives lie this many base-view pixels from the positive (default 16 96: "
+                             "8-48 px of a 256 px drawing)")
+    parser.add_argument("--max-angle", type=float, default=None,
+                        help="positives from a view within this many degrees of the anchor's (default: any view)")
     parser.add_argument("--size", type=int, default=224, help="zoom image size in pixels (default 224)")
 
 
 def run(args) -> int:
     from sketchgen.datagen.cli import UsageError
+    from sketchgen.datagen.negatives import parse_counts
     from sketchgen.datagen.sketchviews import ViewConfig
     from sketchgen.datagen.triplets import TripletConfig
 
@@ -110,7 +119,9 @@ def run(args) -> int:
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
             camera=ViewConfig(views=args.views), lines=line_config(args), points=args.points,
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
-            negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()), style=style_mix(args))
+            negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()),
+            extra_negatives=parse_counts(args.extra_negatives), near_px=tuple(args.near_px),
+            max_angle_deg=args.max_angle, style=style_mix(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return run_builder(args, dataset="triplets", builder="sketchgen.datagen.triplets", config=config)

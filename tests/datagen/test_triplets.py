@@ -93,11 +93,52 @@ def test_positives_negatives_and_splits(triplet_set):
     assert strategies <= {"random", "same-part", "hard"} and len(strategies) >= 2
 
 
+def test_every_negative_is_where_its_kind_says(triplet_set):
+    """Each stored negative's pixel and surface distances are those of its points, and lie in its kind's
+    range; its zooms are stored under ``negative_key``."""
+    from sketchgen.datagen.schema import negative_key
+    from sketchgen.datagen.triplets import SurfaceDistance
+
+    config, out, _ = triplet_set
+    shapes = load_shapes(config.collection)[0]
+    geodesic = {k: SurfaceDistance(v) for k, v in shapes.items()}
+    kinds = set()
+    count = 1 + sum(n for _, n in config.extra_negatives)
+    for s in samples(out):
+        meta = json.loads(s["json"])
+        negs, p, a = meta["negatives"], meta["positive"], meta["anchor"]
+        assert len(negs) == count and negs[0]["point"] == meta["negative"]["point"]
+        assert {negative_key(k, z) for k in range(count) for z in range(3)} <= set(s)
+        for n in negs:
+            kinds.add(n["kind"])
+            # the reference: the positive, or for another shape's point the anchor's correspondence there
+            ref = p if n["shape"] == p["shape"] else a
+            if n["kind"] == "other-shape":
+                assert n["shape"] != p["shape"] and n["category"] == p["category"]
+                if n["shape"] != a["shape"]:  # the positive is the anchor's view: reference on the partner
+                    continue
+            base = Camera.from_json(p["base_camera"])
+            assert n["base_camera"] == p["base_camera"]
+            xy, _ = base.world_to_pixels(np.array([ref["point"], n["point"]]))
+            assert abs(np.linalg.norm(xy[0] - xy[1]) - n["pixel_distance"]) < 0.01
+            d = geodesic[n["shape"]].from_point(ref["face"], np.array(ref["point"]), np.array([n["face"]]),
+                                                np.array([n["point"]]))[0]
+            assert abs(d - n["surface_distance"]) < 1e-6
+            if n["kind"] == "near":
+                assert config.near_px[0] <= n["pixel_distance"] <= config.near_px[1]
+                assert n["surface_distance"] >= config.near_surface
+            else:
+                assert n["surface_distance"] >= config.min_distance
+    assert {"near", "other-shape"} <= kinds
+
+
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError):
         TripletConfig(negatives=("nearest",))
     with pytest.raises(ValueError):
         TripletConfig(other_shape=1.5)
+    with pytest.raises(ValueError):
+        TripletConfig(extra_negatives=(("nearest", 2),))
 
 
 def test_preview_marks_the_points(triplet_set, tmp_path):
@@ -130,3 +171,19 @@ def test_keypoint_anchors_are_the_shapes_keypoints(triplet_set):
         # the anchor is one of the shape's keypoints (same face, same point)
         k = np.argmin(np.linalg.norm(keypoints - anchor["point"], axis=1))
         assert np.linalg.norm(keypoints[k] - anchor["point"]) < 1e-9 and anchor["face"] == shape.keypoints.face[k]
+
+
+def test_positive_views_within_the_angle_else_the_nearest():
+    from sketchgen.datagen.triplets import near_views, view_angles
+
+    def cam(azimuth_deg):
+        a = np.radians(azimuth_deg)
+        return Camera.from_json({"position": [3 * np.sin(a), 0.0, 3 * np.cos(a)], "look_at": [0, 0, 0],
+                                 "up": [0, 1, 0], "yfov_deg": 40.0, "width": 64, "height": 64})
+
+    cams = [cam(0), cam(30), cam(90), cam(170)]
+    angles = view_angles(cams, 0)
+    np.testing.assert_allclose(angles, [0, 30, 90, 170], atol=1e-6)
+    assert near_views(np.array([1, 2, 3]), angles, 60.0).tolist() == [1]
+    assert near_views(np.array([2, 3]), angles, 60.0).tolist() == [2]  # none within 60: the nearest
+    assert near_views(np.array([2, 3]), angles, None).tolist() == [2, 3]

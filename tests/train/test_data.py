@@ -102,6 +102,28 @@ def test_augmentation_is_shared_by_the_zooms_of_a_role(synth):
     assert not torch.equal(out[0, 0], out[1, 0])  # roles draw their own rotation and flip
 
 
+def test_triplet_decoder_reads_every_negative_in_member_order(synth):
+    from sketchgen.datagen.schema import negative_key
+
+    rng = np.random.default_rng(0)
+    sample = {"__key__": "k"}
+    images = {}
+    for role in ("a", "p"):
+        for z in range(3):
+            sample[f"{role}{z}.png"] = synth.png(synth.pattern(0, 32, rng))
+    for k in range(4):  # negative k draws class k + 1: every negative looks different
+        images[k] = synth.pattern(k + 1, 32, rng)
+        for z in range(3):
+            sample[negative_key(k, z)] = synth.png(images[k])
+    out = make_triplet_decoder(32, augment=False)(sample, np.random.default_rng(0))["zooms"]
+    assert out.shape == (6, 3, 1, 32, 32)
+    for k in range(4):
+        assert torch.equal(out[2 + k, 1, 0], torch.from_numpy(to_ink(images[k])))
+    # a classic triplet (n0.png .. only) still decodes to three roles
+    del sample[negative_key(1, 0)]
+    assert make_triplet_decoder(32, augment=False)(sample, np.random.default_rng(0))["zooms"].shape[0] == 3
+
+
 def test_resize_flow_is_exact_for_a_shift():
     flow = np.zeros((64, 64, 2), np.float32)
     flow[...] = (6.0, -4.0)

@@ -107,10 +107,34 @@ def test_tensorboard_writer_is_closed_when_a_step_fails(tmp_path, data, monkeypa
     assert Writer.scalars == 3 and Writer.closed  # step 1's loss, metric, rate written; then closed
 
 
-def test_pair_points_need_two_negatives():
-    # one negative would make 3 roles, which the loss reads as a triplet (and mines across the batch)
-    with pytest.raises(InputError, match="--negatives must be >= 2"):
-        TrainConfig("descriptor", "d", "o", negatives=1).resolved()
+def test_the_data_kind_not_the_role_count_picks_the_negatives():
+    """Three roles are a classic triplet, mined across the batch, only when the run trained on a triplet
+    set; a pair set's point with one negative is measured against that negative alone."""
+    from sketchgen.train.loop import descriptor_loss
+
+    # 1-D embeddings: each role's image is constant, and the fake network returns that constant
+    values = torch.tensor([[0.0, 0.1, 0.9], [5.0, 5.1, 5.9], [0.2, 0.3, 0.35]])  # (B, R): anchor, positive, negative
+    batch = {"zooms": values[:, :, None, None, None, None].expand(3, 3, 3, 1, 4, 4).clone()}
+
+    def net(images):
+        return images.mean(dim=(1, 2, 3, 4))[:, None]
+
+    margin = 0.5
+    d_pos = torch.full((3,), 0.1)
+    for kind in ("pairs", "triplets"):
+        cfg = TrainConfig("descriptor", "d", "o", loss="hardest", margin=margin, negatives=1, data_kind=kind)
+        loss, _ = descriptor_loss(net, batch, cfg, "cpu")
+        own = (values[:, 2] - values[:, 0]).abs()
+        if kind == "pairs":
+            nearest = own
+        else:  # the other two triplets' negatives are candidates too: anchor 0.0 meets negative 0.35
+            every = (values[:, 2][None, :] - values[:, 0][:, None]).abs()
+            nearest = every.min(dim=1).values
+        expected = torch.relu(d_pos - nearest + margin).mean()
+        assert abs(loss.item() - expected.item()) < 1e-5, kind
+    assert TrainConfig("descriptor", "d", "o", negatives=1).resolved().negatives == 1
+    with pytest.raises(InputError, match="--negatives must be >= 1"):
+        TrainConfig("descriptor", "d", "o", negatives=0).resolved()
 
 
 def test_cosine_schedule_falls_from_lr_to_zero():

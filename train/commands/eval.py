@@ -47,7 +47,7 @@ def format_table(metrics: dict, keys: dict[str, list[str]] | None = None) -> str
 
 
 def describe_triplets(trip: dict, split: str) -> str:
-    return (f"triplet accuracy on the {split} triplets (anchor nearer its positive than its negative; "
+    return (f"triplet accuracy on the {split} triplets (anchor nearer its positive than every negative; "
             f"{trip['triplets']} triplets): model {trip['model']:.3f}, untrained {trip['untrained']:.3f}")
 
 
