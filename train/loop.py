@@ -33,7 +33,7 @@ from sketchgen.train.descriptor import Descriptor
 from sketchgen.train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
                                     grid_error_px, hardest_negative, multiscale_flow_loss, pixel_flow_loss,
                                     triplet_semi_hard)
-from sketchgen.train.warp import STN_SIZE, WarpEstimator
+from sketchgen.train.warp import BASES, STN_SIZE, WarpEstimator
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class TrainConfig:
     drawing: tuple | None = None   # descriptor, recorded at training: (px, stroke width px) of its zooms
     cycle_weight: float = 0.5      # warp: weight of the forward-backward consistency term
     flow_loss: str = "nodes"       # warp: supervision on the exact flow, one of FLOW_LOSSES
+    warp_base: str = "identity"    # warp: the grid the first block adds to (warp.BASES)
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
     psc_layout: bool = True        # warp: correlation channels index target positions, as PSC's code
@@ -85,6 +86,8 @@ class TrainConfig:
             raise InputError(f"unknown model {self.model!r} (choose from {', '.join(MODELS)})")
         if self.loss not in DESCRIPTOR_LOSSES:
             raise InputError(f"unknown loss {self.loss!r} (choose from {', '.join(DESCRIPTOR_LOSSES)})")
+        if self.warp_base not in BASES:
+            raise InputError(f"unknown warp base {self.warp_base!r} (choose from {', '.join(BASES)})")
         if self.flow_loss not in FLOW_LOSSES:
             raise InputError(f"unknown flow loss {self.flow_loss!r} (choose from {', '.join(FLOW_LOSSES)})")
         if self.schedule not in SCHEDULES:
@@ -102,7 +105,7 @@ def build_model(cfg: "TrainConfig") -> nn.Module:
         return Descriptor(cfg.backbone, weights=cfg.weights)
     if cfg.model == "warp":
         return WarpEstimator(cfg.backbone, weights=cfg.weights, stn_width=cfg.stn_width, stn_layers=cfg.stn_layers,
-                             psc_layout=cfg.psc_layout)
+                             psc_layout=cfg.psc_layout, base=cfg.warp_base)
     raise InputError(f"unknown model {cfg.model!r}")
 
 
@@ -294,7 +297,8 @@ def train(cfg: TrainConfig) -> dict:
     if last.is_file():
         ckpt = _load(last)
         saved = json.loads(ckpt["config"])
-        for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout", "data_kind"):
+        for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout", "warp_base",
+                    "data_kind"):
             if key in saved and saved[key] != getattr(cfg, key):
                 raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
                                  f"{getattr(cfg, key)!r}; use another --out")

@@ -33,6 +33,12 @@ linearly from its own channels); a PSC user would then call ``corr`` with its ar
 With ``--stn-width W`` (a CPU-sized estimator: first convolution 512 -> W, then ``--stn-layers`` halvings)
 the key names stay the same but the shapes differ from PSC's; the default (no width) is PSC's.
 
+With ``--warp-base softargmax`` the first block adds its residual to the soft argmax of the resized
+features' cosine similarity (each target node's softmax-weighted mean source node, inverse temperature
+50, as SFNet's matching without its kernel) instead of the identity (``base_map``): the correlation then
+places every node directly and the blocks learn corrections, not the whole argmax. It adds no
+parameters and no keys; a PSC user loading such a checkpoint adds the same base in ``STN.forward``.
+
 A PSC user loads the estimator with ``psc_model.stn.load_state_dict({k[4:]: v for k, v in
 state.items() if k.startswith("stn.")})``. The encoder fits PSC's ResNet-18 only where the channel
 counts agree (``--backbone resnet18`` with grey input: PSC's encoder takes RGB and has per-domain BN).
@@ -50,6 +56,8 @@ CORR_LAYERS = (2, 3)
 FEAT_SIZE = 16
 STN_SIZE = 16
 STN_LAYERS = 5
+BASES = ("identity", "softargmax")
+SOFTARGMAX_BETA = 50.0  # SFNet's inverse temperature, on cosine similarities in [-1, 1]
 
 
 def identity_grid(size: int, batch: int = 1, device=None) -> torch.Tensor:
@@ -62,8 +70,12 @@ class STN(nn.Module):
     """PSC's three-block grid estimator over the correlation of two feature dicts."""
 
     def __init__(self, corr_layers=CORR_LAYERS, feat_size: int = FEAT_SIZE, stn_size: int = STN_SIZE,
-                 n_layers: int = STN_LAYERS, width: int | None = None, psc_layout: bool = True):
+                 n_layers: int = STN_LAYERS, width: int | None = None, psc_layout: bool = True,
+                 base: str = "identity"):
         super().__init__()
+        if base not in BASES:
+            raise ValueError(f"unknown base {base!r} (choose from {', '.join(BASES)})")
+        self.base = base
         self.psc_layout = psc_layout
         # width None = PSC's (the correlation's 512 channels); smaller widths make a CPU-sized estimator
         self.width = width
@@ -121,11 +133,25 @@ class STN(nn.Module):
         return {k: F.grid_sample(v, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
                 for k, v in feats.items()}
 
+    def soft_argmax(self, target: dict[str, torch.Tensor], source: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, 16, 16, 2) grid: each target node's softmax-weighted mean source node position (SFNet's soft
+        argmax, Lee et al. CVPR 2019, without its kernel), over the cosine similarity of the resized
+        features averaged over the correlated layers, inverse temperature ``SOFTARGMAX_BETA``."""
+        sims = 0.0
+        for i in self.corr_layers:
+            t = F.normalize(target[f"layer{i}"], dim=1).flatten(2)  # (B, C, T)
+            s = F.normalize(source[f"layer{i}"], dim=1).flatten(2)  # (B, C, S)
+            sims = sims + t.transpose(1, 2) @ s
+        weights = torch.softmax(SOFTARGMAX_BETA * sims / len(self.corr_layers), dim=-1)  # (B, T, S)
+        n = self.stn_size
+        return (weights @ self.base_map.reshape(1, n * n, 2)).view(-1, n, n, 2)
+
     def forward(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         """Grids at the three scales, coarse to fine: [(B, 16, 16, 2)] * 3 float32 (the 4x4 and 8x8
         blocks' outputs are upsampled to 16x16 by their last layer)."""
         source, target = self.resize(source), self.resize(target)
-        grid = self.net_4x(self.correlation(target, source)).permute(0, 2, 3, 1) + self.base_map
+        base = self.base_map if self.base == "identity" else self.soft_argmax(target, source)
+        grid = self.net_4x(self.correlation(target, source)).permute(0, 2, 3, 1) + base
         grids = [grid]
         for block in (self.net_8x, self.net_16x):
             warped = self.warp(source, grid)
@@ -139,11 +165,11 @@ class WarpEstimator(nn.Module):
     (B, 16, 16, 2) grids over the target frame, coarse to fine; ``estimate`` upsamples the finest."""
 
     def __init__(self, backbone: str = "resnet18", *, weights=None, stn_width: int | None = None,
-                 stn_layers: int = STN_LAYERS, psc_layout: bool = True):
+                 stn_layers: int = STN_LAYERS, psc_layout: bool = True, base: str = "identity"):
         super().__init__()
         self.backbone_name = backbone
         self.encoder = build_backbone(backbone, weights=weights)
-        self.stn = STN(n_layers=stn_layers, width=stn_width, psc_layout=psc_layout)
+        self.stn = STN(n_layers=stn_layers, width=stn_width, psc_layout=psc_layout, base=base)
 
     def encode(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.encoder.features(images)

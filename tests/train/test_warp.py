@@ -104,3 +104,18 @@ def test_pixel_flow_loss_both_ways_falls_on_a_tiny_affine_set(tmp_path, synth):
     loss = [float(r.split(",")[1]) for r in rows]
     first, last = sum(loss[:8]) / 8, sum(loss[-8:]) / 8
     assert last < 0.7 * first, (first, last)
+
+
+def test_soft_argmax_base_finds_a_shift_of_distinct_features():
+    from sketchgen.train.warp import STN
+
+    # one-hot features: every node is like itself only, so the soft argmax is its own exact match
+    eye = torch.eye(256).view(1, 256, 16, 16)
+    target = {"layer2": eye, "layer3": eye}
+    source = {k: torch.roll(v, shifts=(2, -3), dims=(2, 3)) for k, v in target.items()}  # down 2, left 3
+    stn = STN(width=8, n_layers=1, base="softargmax")
+    grid = stn.soft_argmax(target, source)
+    step = 2.0 / 15  # one node in normalised units
+    inner = grid[0, 2:14, 3:13] - stn.base_map[0, 2:14, 3:13]  # nodes whose match did not wrap around
+    assert torch.allclose(inner, torch.tensor([-3 * step, 2 * step]), atol=1e-4)
+    assert torch.allclose(stn.soft_argmax(target, target), stn.base_map, atol=1e-4)
