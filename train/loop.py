@@ -32,8 +32,9 @@ from sketchgen.render.errors import InputError
 from sketchgen.train.data import dataset_kind, pair_stream, point_stream, triplet_stream, zoom_drawing_of
 from sketchgen.train.descriptor import Descriptor
 from sketchgen.train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
-                          grid_error_px, hardest_negative, multiscale_flow_loss, triplet_semi_hard)
-from sketchgen.train.warp import STN_SIZE, WarpEstimator
+                                    grid_error_px, hardest_negative, multiscale_flow_loss, pixel_flow_loss,
+                                    triplet_semi_hard)
+from sketchgen.train.warp import BASES, STN_SIZE, WarpEstimator
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ DEFAULT_SIZE = {"descriptor": 224, "warp": 256}
 LOG_FIELDS = ("step", "loss", "metric", "lr", "samples_per_s", "elapsed_s")
 DESCRIPTOR_LOSSES = ("triplet", "hardest", "contrastive")
 SCHEDULES = ("constant", "cosine")
+# warp supervision: "nodes" = the grid's 16x16 nodes whose neighbourhood is all on the object, A -> B;
+# "pixels" = every valid pixel of the flow, read from the grid as evaluation reads keypoints, A -> B;
+# "both" = "pixels" in both directions (B -> A at the positions in B the flow reaches)
+FLOW_LOSSES = ("nodes", "pixels", "both")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class TrainConfig:
     data_kind: str | None = None   # recorded at training: "triplets" or "pairs" (from the data's manifest)
     drawing: tuple | None = None   # descriptor, recorded at training: (px, stroke width px) of its zooms
     cycle_weight: float = 0.5      # warp: weight of the forward-backward consistency term
+    flow_loss: str = "nodes"       # warp: supervision on the exact flow, one of FLOW_LOSSES
+    warp_base: str = "identity"    # warp: the grid the first block adds to (warp.BASES)
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
     psc_layout: bool = True        # warp: correlation channels index target positions, as PSC's code
@@ -80,6 +87,10 @@ class TrainConfig:
             raise InputError(f"unknown model {self.model!r} (choose from {', '.join(MODELS)})")
         if self.loss not in DESCRIPTOR_LOSSES:
             raise InputError(f"unknown loss {self.loss!r} (choose from {', '.join(DESCRIPTOR_LOSSES)})")
+        if self.warp_base not in BASES:
+            raise InputError(f"unknown warp base {self.warp_base!r} (choose from {', '.join(BASES)})")
+        if self.flow_loss not in FLOW_LOSSES:
+            raise InputError(f"unknown flow loss {self.flow_loss!r} (choose from {', '.join(FLOW_LOSSES)})")
         if self.schedule not in SCHEDULES:
             raise InputError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
         if self.negatives < 1 or self.margin <= 0:
@@ -95,7 +106,7 @@ def build_model(cfg: "TrainConfig") -> nn.Module:
         return Descriptor(cfg.backbone, weights=cfg.weights)
     if cfg.model == "warp":
         return WarpEstimator(cfg.backbone, weights=cfg.weights, stn_width=cfg.stn_width, stn_layers=cfg.stn_layers,
-                             psc_layout=cfg.psc_layout)
+                             psc_layout=cfg.psc_layout, base=cfg.warp_base)
     raise InputError(f"unknown model {cfg.model!r}")
 
 
@@ -235,16 +246,20 @@ def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) ->
 
 
 def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
-    """Supervised multi-scale grid error + forward-backward consistency; also the finest end-point error
-    in pixels. batch: "a", "b" (B, 1, S, S), "flow" (B, S, S, 2) A -> B pixels, NaN invalid."""
+    """Supervised multi-scale flow error (``cfg.flow_loss``) + forward-backward consistency; also the
+    finest grid's end-point error in pixels on the nodes. batch: "a", "b" (B, 1, S, S), "flow" (B, S, S, 2)
+    A -> B pixels, NaN invalid."""
     a, b, flow = batch["a"].to(device), batch["b"].to(device), batch["flow"].to(device)
     h, w = a.shape[-2:]
     feats_a, feats_b = model.encode(a), model.encode(b)
     grids_ab = model.stn(feats_b, feats_a)  # over A's frame: where A's points are in B
     gt, valid = flow_to_grid(flow, STN_SIZE)
-    loss = multiscale_flow_loss(grids_ab, gt, valid, w, h)
+    grids_ba = model.stn(feats_a, feats_b) if cfg.cycle_weight > 0 or cfg.flow_loss == "both" else None
+    if cfg.flow_loss == "nodes":
+        loss = multiscale_flow_loss(grids_ab, gt, valid, w, h)
+    else:
+        loss = pixel_flow_loss(grids_ab, flow, w, h, grids_ba if cfg.flow_loss == "both" else None)
     if cfg.cycle_weight > 0:
-        grids_ba = model.stn(feats_a, feats_b)
         loss = loss + cfg.cycle_weight * forward_backward_loss(grids_ab[-1], grids_ba[-1], valid, w, h)
     with torch.no_grad():
         epe = grid_error_px(grids_ab[-1], gt, valid, w, h).item()
@@ -285,7 +300,8 @@ def train(cfg: TrainConfig) -> dict:
     if last.is_file():
         ckpt = _load(last)
         saved = json.loads(ckpt["config"])
-        for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout", "data_kind"):
+        for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout", "warp_base",
+                    "data_kind"):
             if key in saved and saved[key] != getattr(cfg, key):
                 raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
                                  f"{getattr(cfg, key)!r}; use another --out")

@@ -6,11 +6,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from sketchgen.train.warp import grid_to_pixels, identity_grid, pixels_to_grid
+from sketchgen.train.warp import grid_to_pixels, identity_grid, pixels_to_grid, sample_grid_at
 
 TRIPLET_MARGIN = 1.0
 MAX_NEGATIVES = 5
 SCALE_WEIGHTS = (0.25, 0.5, 1.0)  # 4x4, 8x8, 16x16 blocks: the finest grid is what is evaluated
+FLOW_POINTS = 1024  # valid pixels per pair read by the pixel flow loss (a 128 px drawing has ~1,600)
 
 
 def _dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -110,3 +111,61 @@ def forward_backward_loss(grid_ab: torch.Tensor, grid_ba: torch.Tensor, valid: t
                          align_corners=True).permute(0, 2, 3, 1)
     home = identity_grid(grid_ab.shape[1], grid_ab.shape[0], device=grid_ab.device)
     return grid_error_px(back, home, valid, width, height)
+
+
+def flow_points(flow: torch.Tensor, max_points: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pixels of A with their exact positions in B.
+
+    flow: (B, H, W, 2) float32 pixels, NaN where invalid. Returns (xy_a, xy_b, valid): (B, N, 2), (B, N, 2)
+    float32 pixels (origin at the top-left corner, so pixel centres at +0.5; invalid entries 0) and (B, N)
+    bool, false where the flow is NaN or leaves B's frame (B's grid has no node there). N = H*W in raster
+    order, or with ``max_points`` N = min(max_points, H*W): a uniform draw (torch's generator) among each
+    sample's valid pixels, padded with invalid ones where it has fewer: a drawing's object covers a
+    tenth of the frame, so reading the grid at every pixel costs ten times the work for no more signal.
+    """
+    b, h, w, _ = flow.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype, device=flow.device) + 0.5,
+                            torch.arange(w, dtype=flow.dtype, device=flow.device) + 0.5, indexing="ij")
+    xy_a = torch.stack([xs, ys], dim=-1).reshape(1, h * w, 2).expand(b, -1, -1)
+    xy_b = xy_a + flow.reshape(b, h * w, 2)
+    valid = torch.isfinite(xy_b).all(dim=-1)
+    valid &= (xy_b[..., 0] >= 0) & (xy_b[..., 0] <= w) & (xy_b[..., 1] >= 0) & (xy_b[..., 1] <= h)
+    xy_b = torch.nan_to_num(xy_b, nan=0.0, posinf=0.0, neginf=0.0)
+    if max_points is not None and max_points < h * w:
+        # valid pixels score above every invalid one, in random order among themselves
+        pick = (torch.rand(b, h * w, device=flow.device) + valid).topk(max_points, dim=1).indices
+        xy_a = torch.gather(xy_a, 1, pick.unsqueeze(-1).expand(-1, -1, 2))
+        xy_b = torch.gather(xy_b, 1, pick.unsqueeze(-1).expand(-1, -1, 2))
+        valid = torch.gather(valid, 1, pick)
+    return xy_a, xy_b, valid
+
+
+def transfer_error_px(grid: torch.Tensor, src_xy: torch.Tensor, dst_xy: torch.Tensor, valid: torch.Tensor,
+                      width: int, height: int) -> torch.Tensor:
+    """Mean end-point error in pixels of carrying points by a grid, as evaluation carries keypoints.
+
+    grid: (B, s, s, 2) over a W x H target frame, positions in the source (normalised); src_xy (B, N, 2)
+    target pixels, dst_xy (B, N, 2) their true source pixels, valid (B, N) bool. The grid is read
+    bilinearly at each point (``warp.sample_grid_at``), so a point between nodes is supervised as it is
+    then evaluated (PCK), and thin parts whose nodes are not all on the object are supervised too.
+    """
+    err = _dist(sample_grid_at(grid, src_xy, width, height), dst_xy)
+    return (err * valid).sum() / valid.sum().clamp_min(1)
+
+
+def pixel_flow_loss(grids_ab: list[torch.Tensor], flow: torch.Tensor, width: int, height: int,
+                    grids_ba: list[torch.Tensor] | None = None, weights=SCALE_WEIGHTS,
+                    max_points: int | None = FLOW_POINTS) -> torch.Tensor:
+    """Weighted sum over the blocks of the end-point error (pixels) on every valid pixel of the exact flow.
+
+    grids_ab: grids over A's frame (positions in B), coarse to fine; flow (B, H, W, 2) A -> B pixels, NaN
+    invalid. With ``grids_ba`` (over B's frame, positions in A) the same correspondences also supervise
+    the B -> A direction at the B positions the flow reaches: each pixel of A visible in B is a point of
+    B whose position in A is known, so both directions that evaluation averages are trained on exact flow.
+    """
+    xy_a, xy_b, valid = flow_points(flow)
+    loss = sum(wk * transfer_error_px(g, xy_a, xy_b, valid, width, height) for wk, g in zip(weights, grids_ab))
+    if grids_ba is not None:
+        loss = loss + sum(wk * transfer_error_px(g, xy_b, xy_a, valid, width, height)
+                          for wk, g in zip(weights, grids_ba))
+    return loss

@@ -1,8 +1,8 @@
 import torch
 
-from sketchgen.train.losses import (candidate_negatives, contrastive, flow_to_grid, forward_backward_loss, grid_error_px,
-                          hardest_negative, triplet_semi_hard)
-from sketchgen.train.warp import grid_to_pixels, identity_grid
+from sketchgen.train.losses import (candidate_negatives, contrastive, flow_points, flow_to_grid, forward_backward_loss,
+                                    grid_error_px, hardest_negative, pixel_flow_loss, triplet_semi_hard)
+from sketchgen.train.warp import grid_to_pixels, identity_grid, pixels_to_grid
 
 
 def _on_line(*xs):
@@ -62,3 +62,67 @@ def test_forward_backward_is_zero_for_inverse_shifts_and_not_otherwise():
     valid[:, :4] = False
     assert forward_backward_loss(ab, ba, valid, 64, 64).item() < 1e-4
     assert forward_backward_loss(ab, ba + 0.1, valid, 64, 64).item() > 3.0
+
+
+def _affine_flow(size: int, m: torch.Tensor, t: torch.Tensor, invalid_cols: int = 0) -> torch.Tensor:
+    """(1, size, size, 2) flow of q = m p + t in pixels (pixel centres at +0.5), NaN in the last columns."""
+    ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+    p = torch.stack([xs, ys], dim=-1)
+    flow = (p @ m.T + t - p).unsqueeze(0)
+    if invalid_cols:
+        flow[0, :, -invalid_cols:] = float("nan")
+    return flow
+
+
+def _pixel_affine_grid(m: torch.Tensor, t: torch.Tensor, size: int, nodes: int = 16) -> torch.Tensor:
+    """(1, nodes, nodes, 2) normalised grid of the pixel map q = m p + t over a size x size frame."""
+    p = grid_to_pixels(identity_grid(nodes), size, size)
+    return pixels_to_grid(p @ m.T + t, size, size)
+
+
+def test_pixel_flow_loss_is_zero_for_the_exact_affine_both_ways_and_the_displacement_for_the_identity():
+    size = 64
+    m = torch.tensor([[1.1, 0.1], [-0.05, 0.9]])
+    t = torch.tensor([3.0, -4.0])
+    flow = _affine_flow(size, m, t, invalid_cols=10)
+    exact_ab = _pixel_affine_grid(m, t, size)
+    m_inv = torch.linalg.inv(m)
+    exact_ba = _pixel_affine_grid(m_inv, -t @ m_inv.T, size)
+    ident = identity_grid(16)
+    one = (1.0,)  # one block
+
+    def loss(ab, ba=None):
+        return pixel_flow_loss([ab], flow, size, size, None if ba is None else [ba], weights=one,
+                               max_points=None).item()
+
+    assert loss(exact_ab) < 1e-3
+    assert loss(exact_ab, exact_ba) < 1e-2  # points within half a pixel of B's edge read the clamped grid
+    # the identity's error is the mean displacement over the valid pixels, in each direction
+    _, xy_b, valid = flow_points(flow)
+    assert 0 < valid.sum() < 64 * 54  # some of A's pixels land outside B: not counted
+    mean_disp = flow.view(1, -1, 2)[valid].norm(dim=-1).mean().item()
+    assert abs(loss(ident) - mean_disp) < 1e-3
+    assert abs(loss(exact_ab, ident) - mean_disp) < 1e-2
+    # the invalid columns are not counted: a wrong grid there costs nothing
+    wrong_right = exact_ab.clone()
+    wrong_right[:, :, -1] += 0.5  # nodes right of the last valid pixel's cell
+    assert loss(wrong_right) < 1e-3
+
+
+def test_flow_points_pair_each_valid_pixel_of_a_with_its_place_in_b():
+    flow = _affine_flow(8, torch.eye(2), torch.tensor([2.0, -1.0]), invalid_cols=3)
+    xy_a, xy_b, valid = flow_points(flow)
+    assert xy_a.shape == (1, 64, 2) and valid.sum().item() == 7 * 5  # the first row lands above B
+    assert xy_a[0, 9].tolist() == [1.5, 1.5] and xy_b[0, 9].tolist() == [3.5, 0.5]
+    assert valid[0, 12] and not valid[0, 15] and not valid[0, 4]
+
+
+def test_flow_points_draws_only_valid_pixels_when_there_are_enough():
+    torch.manual_seed(0)
+    flow = _affine_flow(32, torch.eye(2), torch.tensor([1.0, 1.0]), invalid_cols=24)  # 8 x 31 valid
+    xy_a, xy_b, valid = flow_points(flow, max_points=100)
+    assert xy_a.shape == (1, 100, 2) and valid.all()
+    assert (xy_a[0, :, 0] < 8).all() and torch.allclose(xy_b - xy_a, torch.tensor([1.0, 1.0]))
+    assert len({tuple(p) for p in xy_a[0].tolist()}) == 100  # no pixel twice
+    _, _, valid = flow_points(flow, max_points=300)
+    assert valid.sum().item() == 8 * 31

@@ -1,5 +1,12 @@
+import io
+import json
+
+import cv2
+import numpy as np
 import torch
 
+from sketchgen.datagen.schema import sample_key
+from sketchgen.datagen.shards import write_shard
 from sketchgen.train.loop import TrainConfig, train
 from sketchgen.train.warp import WarpEstimator, grid_to_pixels, identity_grid, pixels_to_grid, sample_grid_at
 
@@ -33,10 +40,16 @@ def test_warp_loss_falls_on_a_tiny_set(tmp_path, synth):
     cfg = TrainConfig("warp", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=4, lr=1e-3,
                       backbone="small", size=64, stn_width=32, stn_layers=2, log_every=1, checkpoint_every=1000)
     train(cfg)
-    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
-    epe = [float(r.split(",")[2]) for r in rows]
-    first, last = sum(epe[:8]) / 8, sum(epe[-8:]) / 8
+    first, last = first_and_last(tmp_path / "run", "metric")  # end-point error on the grid's nodes
     assert last < 0.7 * first, (first, last)
+
+
+def first_and_last(run, column: str, n: int = 8) -> tuple[float, float]:
+    """Means of a log.csv column over a run's first and last ``n`` logged steps."""
+    header, *rows = (run / "log.csv").read_text().splitlines()
+    k = header.split(",").index(column)
+    values = [float(r.split(",")[k]) for r in rows]
+    return sum(values[:n]) / n, sum(values[-n:]) / n
 
 
 def test_correlation_layout_is_psc_by_default():
@@ -51,3 +64,62 @@ def test_correlation_layout_is_psc_by_default():
     assert torch.allclose(corr[0, 256 + t, 7, 2], (tgt["layer3"][0, :, 3, 5] * src["layer3"][0, :, 7, 2]).sum())
     other = STN(width=8, n_layers=1, psc_layout=False).correlation(tgt, src)  # channel = source position
     assert torch.allclose(other[0, s, 3, 5], corr[0, t, 7, 2])
+
+
+def affine_pair(size: int, rng: np.random.Generator, key: str, png) -> dict:
+    """Random strokes A and B = A under a random affine map (rotation/shear/scale/shift as PSC's
+    augmentation, smaller), with its exact flow where A's pixel lands inside B, NaN elsewhere."""
+    a = np.full((size, size), 255, np.uint8)
+    pts = rng.uniform(size * 0.2, size * 0.8, size=(6, 2))
+    for k in range(5):
+        cv2.line(a, tuple(int(v) for v in pts[k]), tuple(int(v) for v in pts[k + 1]), 0, 2)
+    ang, scale = rng.uniform(-0.3, 0.3), rng.uniform(0.85, 1.15)
+    lin = scale * np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    centre = np.array([size / 2.0, size / 2.0])
+    shift = rng.uniform(-size / 10, size / 10, size=2)
+    off = centre - lin @ centre + shift  # q = lin p + off in sketchgen pixels (centres at +0.5)
+    # cv2's pixel centres are at integers: q' = q - 0.5, p' = p - 0.5
+    m_cv = np.hstack([lin, (off + lin @ [0.5, 0.5] - 0.5)[:, None]])
+    b = cv2.warpAffine(a, m_cv, (size, size), flags=cv2.INTER_LINEAR, borderValue=255)
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5
+    p = np.stack([xs, ys], -1)
+    q = p @ lin.T + off
+    flow = (q - p).astype(np.float32)
+    flow[~((q >= 0) & (q <= size)).all(-1)] = np.nan
+    buf = io.BytesIO()
+    np.save(buf, flow)
+    meta = {"kind": "pair", "pair_kind": "deform", "modality": "sketch-sketch", "split": "train",
+            "a": {"shape": "s", "category": "synthetic", "camera": {}, "keypoints": []},
+            "b": {"shape": "s", "category": "synthetic", "camera": {}, "keypoints": []}}
+    mask = np.full((size, size), 255, np.uint8)
+    return {"__key__": key, "a.png": png(a), "b.png": png(b), "flow.npy": buf.getvalue(),
+            "amask.png": png(mask), "bmask.png": png(mask), "json": json.dumps(meta)}
+
+
+def test_pixel_flow_loss_both_ways_falls_on_a_tiny_affine_set(tmp_path, synth):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "data"
+    write_shard(root / "train" / "train-0000.tar",
+                [affine_pair(64, rng, sample_key("shape0", 0, i), synth.png) for i in range(6)])
+    (root / "manifest.json").write_text(json.dumps({"dataset": "pairs"}))
+    cfg = TrainConfig("warp", str(root), str(tmp_path / "run"), steps=40, batch_size=3, lr=1e-3,
+                      backbone="small", size=64, stn_width=32, stn_layers=2, log_every=1, checkpoint_every=1000,
+                      flow_loss="both", cycle_weight=0.0)
+    train(cfg)
+    first, last = first_and_last(tmp_path / "run", "loss")  # the pixel loss, A -> B plus B -> A
+    assert last < 0.7 * first, (first, last)
+
+
+def test_soft_argmax_base_finds_a_shift_of_distinct_features():
+    from sketchgen.train.warp import STN
+
+    # one-hot features: every node is like itself only, so the soft argmax is its own exact match
+    eye = torch.eye(256).view(1, 256, 16, 16)
+    target = {"layer2": eye, "layer3": eye}
+    source = {k: torch.roll(v, shifts=(2, -3), dims=(2, 3)) for k, v in target.items()}  # down 2, left 3
+    stn = STN(width=8, n_layers=1, base="softargmax")
+    grid = stn.soft_argmax(target, source)
+    step = 2.0 / 15  # one node in normalised units
+    inner = grid[0, 2:14, 3:13] - stn.base_map[0, 2:14, 3:13]  # nodes whose match did not wrap around
+    assert torch.allclose(inner, torch.tensor([-3 * step, 2 * step]), atol=1e-4)
+    assert torch.allclose(stn.soft_argmax(target, target), stn.base_map, atol=1e-4)

@@ -43,6 +43,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "default; a pair set's points are never augmented)")
     parser.add_argument("--cycle-weight", type=float, default=0.5,
                         help="warp: weight of forward-backward consistency (default 0.5)")
+    parser.add_argument("--flow-loss", choices=("nodes", "pixels", "both"), default="nodes",
+                        help="warp: supervision on the exact flow: the 16x16 grid's nodes on the object (nodes, "
+                             "default), every valid pixel as evaluation reads keypoints (pixels), or every "
+                             "valid pixel in both directions A->B and B->A (both)")
+    parser.add_argument("--warp-base", choices=("identity", "softargmax"), default="identity",
+                        help="warp: the grid the first block adds its residual to: the identity (PSC's, "
+                             "default) or the soft argmax of the features' cosine similarity (SFNet's)")
     parser.add_argument("--stn-width", type=int, default=None,
                         help="warp: channels of the estimator blocks (default: PSC's 512; e.g. 64 on a CPU)")
     parser.add_argument("--stn-layers", type=int, default=5, help="warp: 3x3 layers per block (default 5, PSC's)")
@@ -63,7 +70,7 @@ def config_from_args(args):
                        batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device,
                        seed=args.seed, backbone=args.backbone, size=args.size, loss=args.loss, margin=args.margin,
                        negatives=args.negatives, augment=not args.no_augment,
-                       cycle_weight=args.cycle_weight,
+                       cycle_weight=args.cycle_weight, flow_loss=args.flow_loss, warp_base=args.warp_base,
                        stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
                        workers=args.workers,
                        checkpoint_every=args.checkpoint_every, weights=args.weights, tensorboard=args.tensorboard)
