@@ -1,7 +1,6 @@
 import io
 import json
 
-import cv2
 import numpy as np
 import torch
 
@@ -67,20 +66,26 @@ def test_correlation_layout_is_psc_by_default():
 
 
 def affine_pair(size: int, rng: np.random.Generator, key: str, png) -> dict:
-    """Random strokes A and B = A under a random affine map (rotation/shear/scale/shift as PSC's
-    augmentation, smaller), with its exact flow where A's pixel lands inside B, NaN elsewhere."""
-    a = np.full((size, size), 255, np.uint8)
+    """Random strokes A and B = A's strokes under a random affine map (rotation/shear/scale/shift as PSC's
+    augmentation, smaller), both drawn by sketchgen's rasteriser from the strokes stored beside them,
+    with the exact flow where A's pixel lands inside B, NaN elsewhere."""
+    from sketchgen.datagen.schema import strokes_key
+    from sketchgen.render.strokearrays import StrokeArrays, draw_strokes
+
     pts = rng.uniform(size * 0.2, size * 0.8, size=(6, 2))
-    for k in range(5):
-        cv2.line(a, tuple(int(v) for v in pts[k]), tuple(int(v) for v in pts[k + 1]), 0, 2)
     ang, scale = rng.uniform(-0.3, 0.3), rng.uniform(0.85, 1.15)
     lin = scale * np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
     centre = np.array([size / 2.0, size / 2.0])
     shift = rng.uniform(-size / 10, size / 10, size=2)
     off = centre - lin @ centre + shift  # q = lin p + off in sketchgen pixels (centres at +0.5)
-    # cv2's pixel centres are at integers: q' = q - 0.5, p' = p - 0.5
-    m_cv = np.hstack([lin, (off + lin @ [0.5, 0.5] - 0.5)[:, None]])
-    b = cv2.warpAffine(a, m_cv, (size, size), flags=cv2.INTER_LINEAR, borderValue=255)
+
+    def strokes(xy):
+        n = len(xy)
+        return StrokeArrays.of(xy=xy, offset=np.zeros((n, 2)), stroke=np.zeros(n), point=np.zeros((n, 3)),
+                               face=np.zeros(n), part=np.zeros(n), kind=np.zeros(n), weight=np.ones(n), width=[2.0])
+
+    strokes_a, strokes_b = strokes(pts), strokes(pts @ lin.T + off)
+    a, b = draw_strokes([strokes_a, strokes_b], size, size)
     ys, xs = np.mgrid[0:size, 0:size] + 0.5
     p = np.stack([xs, ys], -1)
     q = p @ lin.T + off
@@ -93,6 +98,7 @@ def affine_pair(size: int, rng: np.random.Generator, key: str, png) -> dict:
             "b": {"shape": "s", "category": "synthetic", "camera": {}, "keypoints": []}}
     mask = np.full((size, size), 255, np.uint8)
     return {"__key__": key, "a.png": png(a), "b.png": png(b), "flow.npy": buf.getvalue(),
+            strokes_key("a.png"): strokes_a.to_npz(), strokes_key("b.png"): strokes_b.to_npz(),
             "amask.png": png(mask), "bmask.png": png(mask), "json": json.dumps(meta)}
 
 
