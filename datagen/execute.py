@@ -47,15 +47,35 @@ def summary_path(shard: Path) -> Path:
     return shard.with_suffix(".json")
 
 
+def unit_inputs(job: Job, unit: WorkUnit) -> str:
+    """SHA-256 of what a unit's shard is made from: the builder, its resolved config, and the content
+    hashes of the unit's shape and partner shapes (from the collection index: no mesh is loaded). A
+    shard on disk counts as complete only when its summary records the same digest, so a run with
+    changed options or changed meshes rebuilds it instead of keeping a stale one."""
+    from sketchgen.datagen.manifest import to_jsonable
+    from sketchgen.datagen.plan import load_shapes
+
+    shapes, _ = load_shapes(job.config.collection, strict=getattr(job.config, "strict", False))
+    hashes = {sid: shapes.content_hash(sid) for sid in (unit.shape_id, *unit.partners) if sid in shapes}
+    text = json.dumps({"builder": job.builder, "config": to_jsonable(job.config), "shapes": hashes,
+                       "unit": to_jsonable(unit)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def completed(job: Job, unit: WorkUnit) -> dict[str, Any] | None:
-    """The summary of a unit whose shard is complete, else None."""
+    """The summary of a unit whose shard is complete and was made from the same inputs
+    (``unit_inputs``), else None."""
     shard = Path(job.out_dir) / unit.shard
     meta = summary_path(shard)
     if shard.exists() and meta.exists():
         try:
-            return json.loads(meta.read_text())
+            summary = json.loads(meta.read_text())
         except (OSError, json.JSONDecodeError):
             return None
+        if summary.get("inputs") != unit_inputs(job, unit):
+            log.info("%s: made from other options or meshes; building it again", shard)
+            return None
+        return summary
     return None
 
 
@@ -81,7 +101,8 @@ def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
         return {**base, "samples": 0, "failures": [], "skipped": False,
                 "error": f"{type(exc).__name__}: {exc}"}
     shard = Path(job.out_dir) / unit.shard
-    summary = {**base, "samples": len(samples), "failures": failures, "notes": _shape_notes(job, unit)}
+    summary = {**base, "samples": len(samples), "failures": failures, "notes": _shape_notes(job, unit),
+               "inputs": unit_inputs(job, unit)}
     write_json_atomic(summary_path(shard), summary)
     write_shard(shard, samples)
     # CPU seconds of this unit, for benchmarks; not part of the summary file or the manifest
@@ -204,7 +225,8 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     config: the builder's frozen config (with ``collection``, ``seed`` and ``shapes``). Writes the
     shards and, for a whole run (no ``shard_index``), ``manifest.json``; array jobs leave the manifest
     to a final run without ``--shard-index``, which skips every complete shard. Returns
-    {"units", "samples", "skipped", "errors", "manifest", "cpu_s"} (cpu_s: CPU seconds the units took).
+    {"units", "samples", "skipped", "errors", "manifest", "cpu_s", "shape_failures"} (cpu_s: CPU seconds
+    the units took; shape_failures: the collection's shapes that could not be read, as in the manifest).
     """
     from sketchgen.datagen.manifest import build_manifest, write_manifest
     from sketchgen.datagen.plan import load_shapes, plan_units, select_units
@@ -236,4 +258,4 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
         manifest_path = str(write_manifest(out_dir, manifest))
     return {"units": len(mine), "samples": sum(r["samples"] for r in done),
             "skipped": sum(1 for r in done if r.get("skipped")), "errors": errors, "manifest": manifest_path,
-            "cpu_s": sum(r.get("cpu_s", 0.0) for r in done)}
+            "cpu_s": sum(r.get("cpu_s", 0.0) for r in done), "shape_failures": collection_failures}

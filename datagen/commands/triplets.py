@@ -60,6 +60,14 @@ def run_builder(args, *, dataset: str, builder: str, config) -> int:
           f"({summary['skipped']} already complete) -> {where}", file=sys.stderr)
     for err in summary["errors"]:
         print(f"  failed: {err['shape']}: {err['reason']}", file=sys.stderr)
+    unread = summary.get("shape_failures", [])
+    if unread:
+        print(f"  {len(unread)} shape(s) of the collection could not be read and were left out "
+              f"(listed in the manifest's failures):", file=sys.stderr)
+        for f in unread[:5]:
+            print(f"    {f['reason']}", file=sys.stderr)
+        if len(unread) > 5:
+            print(f"    ... and {len(unread) - 5} more", file=sys.stderr)
     return 1 if summary["errors"] and len(summary["errors"]) == summary["units"] else 0
 
 

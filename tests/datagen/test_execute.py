@@ -113,3 +113,42 @@ def test_resource_tracker_leak_report_kept_out_of_the_output():
     quiet = subprocess.run([sys.executable, "-c", code, "quiet"], capture_output=True, text=True, timeout=60)
     assert "resource_tracker" in loud.stderr
     assert quiet.returncode == 0 and "resource_tracker" not in quiet.stderr and "Warning" not in quiet.stderr
+
+
+def test_a_rerun_with_other_options_rebuilds_the_shards_it_would_have_kept(reference, tmp_path):
+    """A finished folder rebuilt with another option must not keep shards made with the old one."""
+    spec, out, _, hashes = reference
+    folder = tmp_path / "changed"
+    shutil.copytree(out, folder)
+    other = TripletConfig(collection=str(spec), seed=11, camera=ViewConfig(views=2, size=256), points=1, size=96,
+                          style=(("clean", 0.5), ("sketchy", 0.5)))
+    summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=other, out_dir=folder,
+                          progress=False)
+    assert summary["skipped"] == 0 and summary["units"] == 3
+    fresh = tmp_path / "fresh"
+    run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=other, out_dir=fresh, progress=False)
+    rebuilt = shard_hashes(folder)
+    assert rebuilt == shard_hashes(fresh)
+    assert {k: v for k, v in rebuilt.items() if k.endswith(".tar")} != {k: v for k, v in hashes.items() if k.endswith(".tar")}
+    # the same options again: every shard kept
+    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=other, out_dir=folder,
+                       progress=False)["skipped"] == 3
+
+
+def test_the_command_says_which_shapes_of_the_collection_could_not_be_read(tmp_path, capsys, monkeypatch):
+    import trimesh
+
+    from sketchgen.datagen.cli import main
+
+    monkeypatch.setenv("SKETCHGEN_CACHE", str(tmp_path / "cache"))
+    coll = tmp_path / "coll" / "ball"
+    coll.mkdir(parents=True)
+    trimesh.creation.icosphere(subdivisions=2).export(coll / "good.off")
+    (coll / "nan.obj").write_text("v 0 0 0\nv 1 0 nan\nv 0 1 0\nf 1 2 3\n")
+    code = main(["triplets", "--collection", str(tmp_path / "coll"), "--out", str(tmp_path / "out"),
+                 "--views", "2", "--points", "1", "--size", "64", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "1 shape(s) of the collection could not be read" in err and "nan.obj" in err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [f for f in manifest["failures"] if "nan.obj" in f["reason"]]
