@@ -58,10 +58,11 @@ def run(args) -> int:
         loaders_log.setLevel(level)
     rows = [{"id": s.shape_id, "path": s.source, "category": s.category, "faces": int(s.n_faces),
              "parts": int(len(s.parts)), "keypoints": int(len(s.keypoints)),
-             "status": "warning" if s.notes else "ok", "notes": list(s.notes), "checks": s.checks}
+             "status": "warning" if s.notes else "ok", "notes": list(s.notes), "checks": s.checks,
+             "removed": {k: int(v) for k, v in s.cleanup.items()}}
             for s in coll.shapes]
     rows += [{"id": f.shape_id, "path": f.path, "category": f.category, "faces": None, "parts": None,
-              "keypoints": None, "status": f.reason, "notes": [], "checks": {}} for f in coll.failures]
+              "keypoints": None, "status": f.reason, "notes": [], "checks": {}, "removed": {}} for f in coll.failures]
     totals = _totals(rows)
     if args.json:
         json.dump({"shapes": rows, "notes": coll.notes(), "layouts": coll.layouts, "totals": totals},
@@ -72,14 +73,17 @@ def run(args) -> int:
     out.write(f"collection: {coll.root}\n")
     if coll.layouts:
         out.write("layouts: " + ", ".join(f"{name} ({n})" for name, n in coll.layouts.items()) + "\n")
-    out.write(f"{'id':<34} {'category':<12} {'faces':>7} {'parts':>5} {'kps':>4}  status / path\n")
+    out.write(f"{'id':<34} {'category':<16} {'faces':>7} {'parts':>5} {'kps':>4}  status / path\n")
     for r in rows:
         faces = "-" if r["faces"] is None else r["faces"]
         parts = "-" if r["parts"] is None else r["parts"]
         kps = "-" if r["keypoints"] is None else r["keypoints"]
         status = {"ok": r["path"], "warning": f"WARNING (see below) {r['path']}"}.get(r["status"],
                                                                                      f"FAILED: {r['status']}")
-        out.write(f"{r['id'][:34]:<34} {r['category'][:12]:<12} {faces:>7} {parts:>5} {kps:>4}  {status}\n")
+        removed = ", ".join(f"{n} {kind}" for kind, n in r["removed"].items() if n)
+        if removed:
+            status += f"  ({removed} faces removed)"
+        out.write(f"{r['id'][:34]:<34} {r['category'][:16]:<16} {faces:>7} {parts:>5} {kps:>4}  {status}\n")
     notes = coll.notes()
     if notes:
         out.write(f"\nwarnings ({len(notes)}):\n")

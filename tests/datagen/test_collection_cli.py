@@ -12,7 +12,7 @@ def test_bundled_json(capsys):
     data = json.loads(capsys.readouterr().out)
     shapes = data["shapes"]
     assert all(set(s) == {"id", "path", "category", "faces", "parts", "keypoints", "status", "notes",
-                                "checks"} for s in shapes)
+                                "checks", "removed"} for s in shapes)
     by_cat: dict[str, list] = {}
     for s in shapes:
         by_cat.setdefault(s["category"], []).append(s)
@@ -45,3 +45,21 @@ def test_missing_path_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such file or directory" in err
     assert main(["collection", "info", "--max-faces", "0"]) == 2
+
+
+def test_faces_stored_twice_are_counted_as_removed(tmp_path, capsys, monkeypatch):
+    """A box whose 12 triangles are each stored again with the opposite winding (double-sided export)."""
+    import trimesh
+
+    monkeypatch.setenv("SKETCHGEN_CACHE", str(tmp_path / "cache"))
+    box = trimesh.creation.box()
+    lines = [f"v {x} {y} {z}" for x, y, z in box.vertices]
+    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in box.faces]
+    lines += [f"f {c + 1} {b + 1} {a + 1}" for a, b, c in box.faces]
+    (tmp_path / "coll").mkdir()
+    (tmp_path / "coll" / "box.obj").write_text("\n".join(lines) + "\n")
+    assert main(["collection", "info", str(tmp_path / "coll"), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["shapes"]
+    assert row["faces"] == 12 and row["removed"]["duplicate"] == 12
+    assert main(["collection", "info", str(tmp_path / "coll")]) == 0
+    assert "(12 duplicate faces removed)" in capsys.readouterr().out
