@@ -102,7 +102,7 @@ def validate_arrays(vertices, faces, path: str | Path) -> tuple[np.ndarray, np.n
     bad = ~np.isfinite(vertices).all(axis=1)
     if bad.any():
         raise InputError(f"{path}: {int(bad.sum())} vertices have NaN or infinite coordinates "
-                         f"(first: vertex {int(np.argmax(bad))})")
+                         f"(first: the {_ordinal(int(np.argmax(bad)) + 1)} vertex in the file)")
     faces = faces.astype(np.int64)
     if faces.min() < 0 or faces.max() >= len(vertices):
         worst = int(faces.max()) if faces.max() >= len(vertices) else int(faces.min())
@@ -171,3 +171,9 @@ def _load_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(loaded, trimesh.PointCloud):
         raise InputError(f"{path}: has {len(loaded.vertices)} vertices but no faces")
     raise InputError(f"{path}: not a triangle mesh ({type(loaded).__name__})")
+
+
+def _ordinal(n: int) -> str:
+    """1 -> "1st", 2 -> "2nd", 11 -> "11th": a position as a person counts, whatever the format's base."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

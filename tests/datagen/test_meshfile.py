@@ -48,7 +48,7 @@ def _bad_files(tmp_path):
         "empty.ply": (b"", "empty file"),
         "garbage.off": (b"\x00\x01\x02 not a mesh at all" * 20, "cannot parse as OFF (not a text file"),
         "notoff.off": (b"ply\nformat ascii 1.0\n", "cannot parse as OFF"),
-        "nan.obj": (b"v 0 0 0\nv nan 0 0\nv 0 1 0\nf 1 2 3\n", "NaN or infinite"),
+        "nan.obj": (b"v 0 0 0\nv nan 0 0\nv 0 1 0\nf 1 2 3\n", "NaN or infinite coordinates (first: the 2nd vertex in the file)"),
         "inf.off": (b"OFF\n3 1 0\n0 0 0\n1 inf 0\n0 1 0\n3 0 1 2\n", "NaN or infinite"),
         "pastend.ply": ((tri_header + "0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n").encode(), "refers to vertex 7"),
         "pastend.obj": (b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n", "refers to vertex 8"),
