@@ -8,7 +8,7 @@ pixels thinned to one per ``candidate_px`` cell. Each anchor is matched to the c
 nearest descriptor; the error is that candidate's distance to the true correspondence, and acc@d is the
 fraction of anchors with error <= d px. Network descriptors see SketchZooms' three zoom windows of each
 point (half-sizes ``sketchzooms_factors() x H / 2`` px of the 256 px drawing, the triplets' framing),
-re-rasterised from the drawing's stored strokes (``train.data.StrokeZooms``) at the size and stroke width
+re-rasterised from the drawing's stored strokes (``train.zooms.StrokeZooms``) at the size and stroke width
 of the zooms the network was trained on (``zoom_drawing``: a triplet set's, or a pair set's points');
 Shape Context and HOG see the drawing itself.
 
@@ -32,13 +32,17 @@ from sketchgen.datagen.shards import read_shard
 from sketchgen.render.errors import InputError
 from sketchgen.render.views import sketchzooms_factors
 from sketchgen.train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
-from sketchgen.train.data import (TRIPLET_DRAWING, StrokeZooms, correspondence_points, dataset_kind, decode_pair_arrays,
-                        list_shards, read_manifest, triplet_stream, zoom_drawing_of)
 from sketchgen.train.descriptor import describe
+from sketchgen.train.images import to_ink
 from sketchgen.train.loop import TrainConfig, build_model, seed_everything
 from sketchgen.train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
                            nearest_neighbours, pck_both_refs)
+from sketchgen.train.pairs import decode_pair_arrays, resize_flow
+from sketchgen.train.points import correspondence_points
+from sketchgen.train.shards import dataset_kind, list_shards, read_dataset_manifest
+from sketchgen.train.triplets import triplet_stream
 from sketchgen.train.warp import sample_grid_at
+from sketchgen.train.zooms import TRIPLET_DRAWING, StrokeZooms, zoom_drawing_of
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +70,7 @@ def iter_pairs(root, split: str = "test", *, limit: int | None = None, sketch_on
 def split_shapes(root, split: str) -> set[str]:
     """Shape ids of a dataset's ``split``, from its manifest's shard list (empty without a manifest)."""
     try:
-        shards = read_manifest(root).get("shards", [])
+        shards = read_dataset_manifest(root).get("shards", [])
     except InputError:
         return set()
     return {s["shape"] for s in shards if isinstance(s, dict) and "shape" in s
@@ -250,8 +254,6 @@ def decode_resized(pair: dict, size: int) -> dict:
     h = pair["a_grey"].shape[0]
     if h == size:
         return pair
-    from sketchgen.train.data import resize_flow, to_ink
-
     s = size / h
     out = dict(pair)
     for k in ("a_grey", "b_grey"):

@@ -56,7 +56,7 @@ def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: st
                  device: str = "cpu") -> dict:
     """Evaluate one run; writes OUT/<model>.png and returns {"metrics": {...}, "details": {...}}."""
     from sketchgen.render.errors import InputError
-    from sketchgen.train.data import dataset_kind
+    from sketchgen.train.shards import dataset_kind
     from sketchgen.train.evaluate import evaluate_descriptor, evaluate_warp, trained_on, triplet_accuracy
     from sketchgen.train.loop import load_run
     from sketchgen.train.plots import bar_plot, curve_plot, write_png
