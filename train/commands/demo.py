@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sketchgen.datagen.cli import UsageError, main as cli
-    from sketchgen.train.commands.eval import describe_triplets, evaluate_run, format_table
-    from sketchgen.train.evaluate import write_json
+    from sketchgen.train.commands.eval import describe_triplets, format_table, warn
+    from sketchgen.train.evaluate import evaluate_run, write_json
     from sketchgen.train.loop import TrainConfig, default_threads, train
     from sketchgen.train.zooms import point_drawing
 
@@ -121,10 +121,10 @@ def run(args: argparse.Namespace) -> int:
 
     plots = out / "plots"
     desc = evaluate_run("descriptor", str(runs / "descriptor"), str(data / "pairs"), plots, pairs=args.eval_pairs,
-                        triplets=str(data / "triplets"), device=args.device)
+                        triplets=str(data / "triplets"), device=args.device, warn=warn)
     _stage("descriptor evaluated", t0)
     warp = evaluate_run("warp", str(runs / "warp"), str(data / "pairs"), plots, pairs=3 * args.eval_pairs,
-                        device=args.device)
+                        device=args.device, warn=warn)
     _stage("warp estimator evaluated", t0)
     metrics = {"descriptor": desc["metrics"]["descriptor"], "warp": warp["metrics"]["warp"]}
     write_json(metrics, out / "metrics.json")
