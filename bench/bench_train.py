@@ -65,7 +65,9 @@ def time_decoding(size_trip: int, size_pair: int, n: int = 40) -> tuple[float, f
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
     from conftest import pair_samples, triplet_samples  # the tests' schema-exact synthetic samples
 
-    from sketchgen.train.data import make_pair_decoder, make_point_decoder, make_triplet_decoder
+    from sketchgen.train.pairs import make_pair_decoder
+    from sketchgen.train.points import make_point_decoder
+    from sketchgen.train.triplets import make_triplet_decoder
 
     rng = np.random.default_rng(0)
     trips = triplet_samples(n, size=224)

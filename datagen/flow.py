@@ -202,7 +202,7 @@ def correspond(a, b, face: np.ndarray, bary: np.ndarray) -> tuple[np.ndarray, np
 
 def shape_point_map(a, b, *, min_confidence: float = 0.5) -> PointMap:
     """A ``dense_flow`` point map from PartMesh ``a`` to ``b`` (both in their unit-sphere frames)."""
-    from sketchgen.datagen.sketchviews import face_barycentric
+    from sketchgen.render.gbuffer import face_barycentric
 
     def point_map(faces: np.ndarray, points: np.ndarray):
         bary = face_barycentric(a.vertices, a.faces, faces, points)

@@ -11,7 +11,7 @@ For one shape (a work unit), ``pairs`` samples, each of one kind drawn from ``ki
   A's, and B's keypoint ``xy`` follow the deformation.
 
 and of one modality from ``modalities``: ``sketch-sketch`` (both line drawings) or ``sketch-shaded``
-(A is a shaded render with random lighting and material, ``datagen.shaded``: numpy Blinn-Phong from
+(A is a shaded render with random lighting and material, ``render.shading``: numpy Blinn-Phong from
 the G-buffer by default, pyrender's PBR with ``shading.renderer="pyrender"``; B a line drawing, as in
 photo-sketch correspondence where A is the photo).
 
@@ -34,7 +34,7 @@ from sketchgen.datagen.deform import DeformConfig, random_deformation
 from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, restyle_mask, shape_point_map
 from sketchgen.datagen.plan import WorkUnit, load_shapes
 from sketchgen.datagen.schema import sample_key, strokes_key
-from sketchgen.datagen.shaded import ShadeConfig
+from sketchgen.datagen.shaded import RENDERERS, ShadeConfig, shaded_image
 from sketchgen.datagen.sketchviews import LineConfig, ShapeViews, ViewConfig, base_cameras, draw_styled
 from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
 from sketchgen.render.camera import Camera
@@ -78,7 +78,7 @@ class PairConfig:
             raise ValueError(f"--shapes must be at least 1, got {self.shapes}")
         if self.camera.size < 16:
             raise ValueError(f"--size must be at least 16 pixels, got {self.camera.size}")
-        if self.shading.renderer not in ("gbuffer", "pyrender"):
+        if self.shading.renderer not in RENDERERS:
             raise ValueError(f"shading renderer must be 'gbuffer' or 'pyrender', got {self.shading.renderer!r}")
         if self.pairs < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 pair per shape and 2 views per shape")
@@ -143,14 +143,6 @@ def _npy(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _shaded_image(renders: ShapeRenders, i: int, camera: Camera, rng, config: "PairConfig") -> np.ndarray:
-    from sketchgen.datagen.shaded import shade_gbuffer, shaded_render
-
-    if config.shading.renderer == "pyrender":
-        return shaded_render(renders.shape.trimesh, camera, rng, config.shading)
-    return shade_gbuffer(renders.shape, renders.gbuffer(i), rng, config.shading)
-
-
 def _drawn(renders: ShapeRenders, i: int, camera: Camera, style: str, rng, width: float):
     """(StrokeArrays, the style object) of base view i of ``renders`` seen by ``camera`` in ``style``."""
     return draw_styled(renders.view(i), camera, style, rng, width, renders.shape.face_labels)
@@ -202,7 +194,7 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
             record_a, drawer_a = None, CleanStyle()
         else:
             record_a, drawer_a = _drawn(own, i, cam_a, style, srng, width)
-        image_a = _shaded_image(own, i, cam_a, srng, config) if shaded else None
+        image_a = shaded_image(own, i, cam_a, srng, config.shading) if shaded else None
         shown_a = CleanStyle() if shaded else drawer_a  # what moved the positions of A's image
         ids, pts, kxy, kvis = own.keypoints(cam_a)
         kp_a = (ids, pts, shown_a.displace(kxy), kvis)

@@ -242,29 +242,6 @@ def _sample_segments(p0: np.ndarray, p1: np.ndarray, face: np.ndarray, camera: C
     return p0[seg] + t[:, None] * (p1[seg] - p0[seg]), face[seg]
 
 
-def face_barycentric(vertices: np.ndarray, faces: np.ndarray, face: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(N, 3) float64 barycentric weights of (N, 3) ``points`` lying on faces ``face`` (N,).
-
-    Points a rounding error off the face are projected onto its plane; weights are clipped to >= 0 and
-    renormalised, so the weights always name a point of the triangle.
-    """
-    tri = np.asarray(vertices, np.float64)[np.asarray(faces)[np.asarray(face, np.int64)]]
-    p = np.asarray(points, np.float64).reshape(-1, 3)
-    v0, v1 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-    v2 = p - tri[:, 0]
-    d00 = (v0 * v0).sum(1)
-    d01 = (v0 * v1).sum(1)
-    d11 = (v1 * v1).sum(1)
-    d20 = (v2 * v0).sum(1)
-    d21 = (v2 * v1).sum(1)
-    den = d00 * d11 - d01 * d01
-    den = np.where(np.abs(den) > 1e-300, den, 1e-300)
-    b1 = (d11 * d20 - d01 * d21) / den
-    b2 = (d00 * d21 - d01 * d20) / den
-    bary = np.clip(np.stack([1.0 - b1 - b2, b1, b2], axis=1), 0.0, None)
-    return bary / np.maximum(bary.sum(1, keepdims=True), 1e-300)
-
-
 def poisson_pick(xy: np.ndarray, radius: float, count: int, rng: np.random.Generator,
                  allowed: np.ndarray | None = None) -> np.ndarray:
     """Indices of up to ``count`` of the (N, 2) ``xy`` at least ``radius`` apart (dart throwing).

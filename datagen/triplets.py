@@ -39,9 +39,10 @@ from sketchgen.datagen.negatives import NEGATIVE_KINDS, Candidates, NegativeRule
 from sketchgen.datagen.plan import WorkUnit, load_shapes
 from sketchgen.datagen.schema import ROLE_NAMES, negative_key, sample_key, strokes_key, zoom_key
 from sketchgen.datagen.sketchviews import (LineConfig, ShapeViews, SketchView, ViewConfig, base_cameras,  # noqa: F401
-                                           face_barycentric, poisson_pick, styled_strokes)
+                                           poisson_pick, styled_strokes)
 from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
 from sketchgen.render.camera import Camera
+from sketchgen.render.gbuffer import face_barycentric
 from sketchgen.render.raster import encode_png
 from sketchgen.render.strokearrays import draw_strokes
 from sketchgen.render.views import sketchzooms_factors, zoom_cameras

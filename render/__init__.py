@@ -1,4 +1,5 @@
-"""sketchgen's renderer: cameras, G-buffers, object-space lines, strokes and their rasterisation.
+"""sketchgen's renderer: cameras, G-buffers, object-space lines, strokes and their rasterisation, and shading
+over the G-buffer (``shading``).
 
 Never imports ``datagen`` or ``train``.
 """

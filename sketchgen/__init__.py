@@ -13,7 +13,8 @@ The entry points a user needs from Python are exported here and imported on firs
 - ``load_collection(path=None)`` -> ``Collection`` (``sketchgen.datagen.collection``)
 - ``Camera``, ``DrawConfig``, ``draw_views(mesh, cameras, config)`` (``sketchgen.render``)
 - ``read_shard(path)``, ``write_shard(path, samples)`` (``sketchgen.datagen.shards``)
-- ``triplet_stream(root, split)``, ``pair_stream(root, split)`` (``sketchgen.train.data``; need torch)
+- ``triplet_stream(root, split)``, ``pair_stream(root, split)`` (``sketchgen.train.triplets``,
+  ``sketchgen.train.pairs``; need torch)
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ _EXPORTS = {
     "draw_views": "sketchgen.render.draw",
     "read_shard": "sketchgen.datagen.shards",
     "write_shard": "sketchgen.datagen.shards",
-    "triplet_stream": "sketchgen.train.data",
-    "pair_stream": "sketchgen.train.data",
+    "triplet_stream": "sketchgen.train.triplets",
+    "pair_stream": "sketchgen.train.pairs",
 }
 
 __all__ = sorted(_EXPORTS)

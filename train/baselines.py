@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from sketchgen.train.data import crop
+from sketchgen.train.images import crop
 
 SC_RADIAL = 6
 SC_ANGULAR = 12

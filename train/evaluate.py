@@ -8,13 +8,16 @@ pixels thinned to one per ``candidate_px`` cell. Each anchor is matched to the c
 nearest descriptor; the error is that candidate's distance to the true correspondence, and acc@d is the
 fraction of anchors with error <= d px. Network descriptors see SketchZooms' three zoom windows of each
 point (half-sizes ``sketchzooms_factors() x H / 2`` px of the 256 px drawing, the triplets' framing),
-re-rasterised from the drawing's stored strokes (``train.data.StrokeZooms``) at the size and stroke width
+re-rasterised from the drawing's stored strokes (``train.zooms.StrokeZooms``) at the size and stroke width
 of the zooms the network was trained on (``zoom_drawing``: a triplet set's, or a pair set's points');
 Shape Context and HOG see the drawing itself.
 
 Warps are evaluated on the pairs' keypoints visible in both images (or, for pairs without keypoints, 8
 pixels of A's object with valid flow, seeded), in both directions, by PCK with alpha x image size (PSC)
 and alpha x the keypoints' bounding box (SFNet).
+
+``evaluate_run`` evaluates a training run folder as ``sketchgen eval`` and ``sketchgen demo`` do (the
+metrics, their details and a plot); the commands print what it returns.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -32,13 +36,18 @@ from sketchgen.datagen.shards import read_shard
 from sketchgen.render.errors import InputError
 from sketchgen.render.views import sketchzooms_factors
 from sketchgen.train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
-from sketchgen.train.data import (TRIPLET_DRAWING, StrokeZooms, correspondence_points, dataset_kind, decode_pair_arrays,
-                        list_shards, read_manifest, triplet_stream, zoom_drawing_of)
 from sketchgen.train.descriptor import describe
-from sketchgen.train.loop import TrainConfig, build_model, seed_everything
+from sketchgen.train.images import to_ink
+from sketchgen.train.loop import TrainConfig, build_model, load_run, seed_everything
 from sketchgen.train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
                            nearest_neighbours, pck_both_refs)
+from sketchgen.train.pairs import decode_pair_arrays, resize_flow
+from sketchgen.train.plots import bar_plot, curve_plot, write_png
+from sketchgen.train.points import correspondence_points
+from sketchgen.train.shards import dataset_kind, list_shards, read_dataset_manifest
+from sketchgen.train.triplets import triplet_stream
 from sketchgen.train.warp import sample_grid_at
+from sketchgen.train.zooms import TRIPLET_DRAWING, StrokeZooms, zoom_drawing_of
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +75,7 @@ def iter_pairs(root, split: str = "test", *, limit: int | None = None, sketch_on
 def split_shapes(root, split: str) -> set[str]:
     """Shape ids of a dataset's ``split``, from its manifest's shard list (empty without a manifest)."""
     try:
-        shards = read_manifest(root).get("shards", [])
+        shards = read_dataset_manifest(root).get("shards", [])
     except InputError:
         return set()
     return {s["shape"] for s in shards if isinstance(s, dict) and "shape" in s
@@ -244,14 +253,68 @@ def evaluate_warp(model, cfg: TrainConfig, data, split: str = "test", *, max_pai
             "by_kind": {k: {m: mean_records(r) for m, r in v.items()} for k, v in sorted(by_kind.items())}}
 
 
+def evaluate_run(model: str, run: str | Path, data: str | Path | None, out: Path, *, split: str = "test",
+                 pairs: int = 40, psc6k: str | None = None, psc6k_images: str | None = None,
+                 triplets: str | None = None, device: str = "cpu",
+                 warn: Callable[[str], None] | None = None) -> dict:
+    """Evaluate one training run (a ``sketchgen train`` folder) of ``model`` ("descriptor" or "warp") on
+    the ``split`` of the pair set ``data`` (and, for a warp, the PSC6k test set at ``psc6k``) against the
+    baselines; writes OUT/<model>.png (OUT/warp_psc6k.png) and returns {"metrics": {part: {method:
+    {metric: float}}}, "details": {part: ..., "trained_on_eval_shapes": [shape id] when the run trained
+    on shapes of the evaluated split}}. ``warn`` gets that case as a one-line message (default: logged).
+    Raises InputError for a run of another model, a descriptor without ``data``, a ``triplets`` folder
+    that is not a triplet set, or a warp with neither ``data`` nor ``psc6k``."""
+    net, cfg = load_run(run, device)
+    if cfg.model != model:
+        raise InputError(f"{run}: this run trained a {cfg.model}, not a {model}")
+    details: dict = {}
+    seen = trained_on(cfg, data, split) if data is not None else []
+    if seen:
+        # the figures below are then not all on held-out shapes: say so, and record it with them
+        (warn or log.warning)(f"{len(seen)} shapes of {data} ({split}) were training shapes of {run}: "
+                              f"{', '.join(seen[:5])}{' ...' if len(seen) > 5 else ''}")
+        details["trained_on_eval_shapes"] = seen
+    if model == "descriptor":
+        if data is None:
+            raise InputError("eval descriptor needs --data (a pair dataset)")
+        if triplets is not None and (not Path(triplets).is_dir() or dataset_kind(triplets) != "triplets"):
+            raise InputError(f"{triplets}: not a triplet set (--triplets wants a folder from sketchgen triplets)")
+        res = evaluate_descriptor(net, cfg, data, split, max_pairs=pairs, device=device)
+        res["triplet_accuracy"] = triplet_accuracy(net, cfg, split, data=triplets, device=device)
+        # the same on the train split's triplets: with the test figure it tells under- from over-fitting
+        res["triplet_accuracy_train"] = triplet_accuracy(net, cfg, "train", data=triplets, limit=200, device=device)
+        metrics = {"descriptor": res["methods"]}
+        details["descriptor"] = res
+        write_png(curve_plot(res["thresholds_px"], res["curves"], f"matching accuracy, {split} split "
+                             f"({res['anchors']} points, {res['pairs']} pairs)", "d (px)", "acc@d"),
+                  out / "descriptor.png")
+    else:
+        metrics = {}
+        if data is not None:
+            res = evaluate_warp(net, cfg, data, split, max_pairs=pairs, device=device)
+            metrics["warp"] = res["methods"]
+            details["warp"] = res
+            write_png(bar_plot(res["methods"], ["pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"],
+                               f"warp PCK, {split} split ({res['pairs']} pairs)"), out / "warp.png")
+        if psc6k is not None:
+            from sketchgen.train.psc6k import evaluate_psc6k
+
+            res = evaluate_psc6k(net, cfg.size, psc6k, psc6k_images, device=device)
+            metrics["warp_psc6k"] = res["methods"]
+            details["warp_psc6k"] = res
+            write_png(bar_plot(res["methods"], ["pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"],
+                               f"PSC6k PCK ({res['pairs']} pairs)"), out / "warp_psc6k.png")
+        if not metrics:
+            raise InputError("eval warp needs --data (a pair dataset) or --psc6k")
+    return {"metrics": metrics, "details": details}
+
+
 def decode_resized(pair: dict, size: int) -> dict:
     """A decoded pair (stored resolution) brought to the network's input size: images, masks, flow and
     keypoints."""
     h = pair["a_grey"].shape[0]
     if h == size:
         return pair
-    from sketchgen.train.data import resize_flow, to_ink
-
     s = size / h
     out = dict(pair)
     for k in ("a_grey", "b_grey"):

@@ -29,12 +29,16 @@ from tqdm import tqdm
 
 from sketchgen.files import atomic_target
 from sketchgen.render.errors import InputError
-from sketchgen.train.data import dataset_kind, pair_stream, point_stream, triplet_stream, zoom_drawing_of
 from sketchgen.train.descriptor import Descriptor
 from sketchgen.train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
                                     grid_error_px, hardest_negative, multiscale_flow_loss, pixel_flow_loss,
                                     triplet_semi_hard)
+from sketchgen.train.pairs import pair_stream
+from sketchgen.train.points import point_stream
+from sketchgen.train.shards import dataset_kind
+from sketchgen.train.triplets import triplet_stream
 from sketchgen.train.warp import BASES, STN_SIZE, WarpEstimator
+from sketchgen.train.zooms import zoom_drawing_of
 
 log = logging.getLogger(__name__)
 

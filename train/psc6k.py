@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from sketchgen.render.errors import InputError
-from sketchgen.train.data import to_ink
+from sketchgen.train.images import to_ink
 from sketchgen.train.evaluate import WARP_METHODS, warp_records
 from sketchgen.train.metrics import mean_records
 

@@ -220,7 +220,7 @@ def test_preview_sheet(pair_set, tmp_path):
 
 
 def test_pyrender_shading_covers_the_gbuffer_mask():
-    from sketchgen.datagen.shaded import ShadeConfig, shade_gbuffer, shaded_render
+    from sketchgen.render.shading import ShadeConfig, shade_gbuffer, shaded_render
     from sketchgen.render.gbuffer import get_renderer
 
     shape = next(iter(load_shapes(None)[0].values()))

@@ -1,10 +1,14 @@
 import json
+import logging
 import subprocess
 import sys
 
 import cv2
+import pytest
 
 from sketchgen.datagen.cli import main
+from sketchgen.render.errors import InputError
+from sketchgen.train.evaluate import evaluate_run
 
 
 def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
@@ -41,7 +45,7 @@ def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
 
 def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth, monkeypatch):
     import sketchgen.train.evaluate
-    from sketchgen.train.data import StrokeZooms
+    from sketchgen.train.zooms import StrokeZooms
     from sketchgen.train.evaluate import zoom_drawing
     from sketchgen.train.loop import load_run
 
@@ -92,7 +96,7 @@ def _claim_shapes(root, shards: dict[str, str]) -> None:
     (root / "manifest.json").write_text(json.dumps(manifest))
 
 
-def test_eval_warns_when_the_run_trained_on_shapes_of_the_evaluated_split(tmp_path, synth, capsys):
+def test_eval_warns_when_the_run_trained_on_shapes_of_the_evaluated_split(tmp_path, synth, capsys, caplog):
     # two builds of one collection can split it differently: what was train in one is test in the other
     trained = synth.write_dataset(tmp_path / "a", "pair", {"train": [3]}, size=64)
     _claim_shapes(trained, {"train/train-0000.tar": "chair_002", "train/x.tar": "mug_000"})
@@ -106,6 +110,13 @@ def test_eval_warns_when_the_run_trained_on_shapes_of_the_evaluated_split(tmp_pa
     assert "1 shapes of" in capsys.readouterr().err
     details = json.loads((tmp_path / "e" / "details.json").read_text())
     assert details["trained_on_eval_shapes"] == ["chair_002"]  # mug_000 is train in both: no warning for it
+    # the library function logs the warning the command prints, and records it alike
+    with caplog.at_level(logging.WARNING, logger="sketchgen.train.evaluate"):
+        res = evaluate_run("warp", tmp_path / "rw", other, tmp_path / "e2")
+    assert "1 shapes of" in caplog.text and res["details"]["trained_on_eval_shapes"] == ["chair_002"]
+    assert set(res["metrics"]["warp"]) == {"model", "identity", "affine"} and (tmp_path / "e2" / "warp.png").is_file()
+    with pytest.raises(InputError, match="trained a warp, not a descriptor"):
+        evaluate_run("descriptor", tmp_path / "rw", other, tmp_path / "e3")
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

@@ -6,7 +6,7 @@
 3. both models trained briefly on the train split (the small CNN backbone on a CPU): the warp estimator
    on the pairs (its first block starting from the soft argmax of its features, cosine learning rate
    from 1e-3); the descriptor on points of the pairs' dense correspondence, each with 6
-   negatives, 4 of them 8-48 px from the true match (``train.data.make_point_decoder``), triplet loss
+   negatives, 4 of them 8-48 px from the true match (``train.points.make_point_decoder``), triplet loss
    against the hardest negative (margin 0.5), cosine learning rate from 1e-3;
 4. both evaluated on the test split's shapes, which training never saw, against the baselines (the
    descriptor also by triplet accuracy on the test triplets): a table printed, ``DIR/metrics.json`` =
@@ -59,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sketchgen.datagen.cli import UsageError, main as cli
-    from sketchgen.train.commands.eval import describe_triplets, evaluate_run, format_table
-    from sketchgen.train.data import point_drawing
-    from sketchgen.train.evaluate import write_json
+    from sketchgen.train.commands.eval import describe_triplets, format_table, warn
+    from sketchgen.train.evaluate import evaluate_run, write_json
     from sketchgen.train.loop import TrainConfig, default_threads, train
+    from sketchgen.train.zooms import point_drawing
 
     t0 = time.perf_counter()
     out: Path = args.out
@@ -121,10 +121,10 @@ def run(args: argparse.Namespace) -> int:
 
     plots = out / "plots"
     desc = evaluate_run("descriptor", str(runs / "descriptor"), str(data / "pairs"), plots, pairs=args.eval_pairs,
-                        triplets=str(data / "triplets"), device=args.device)
+                        triplets=str(data / "triplets"), device=args.device, warn=warn)
     _stage("descriptor evaluated", t0)
     warp = evaluate_run("warp", str(runs / "warp"), str(data / "pairs"), plots, pairs=3 * args.eval_pairs,
-                        device=args.device)
+                        device=args.device, warn=warn)
     _stage("warp estimator evaluated", t0)
     metrics = {"descriptor": desc["metrics"]["descriptor"], "warp": warp["metrics"]["warp"]}
     write_json(metrics, out / "metrics.json")

@@ -51,65 +51,15 @@ def describe_triplets(trip: dict, split: str) -> str:
             f"{trip['triplets']} triplets): model {trip['model']:.3f}, untrained {trip['untrained']:.3f}")
 
 
-def evaluate_run(model: str, run: str, data: str | None, out: Path, *, split: str = "test", pairs: int = 40,
-                 psc6k: str | None = None, psc6k_images: str | None = None, triplets: str | None = None,
-                 device: str = "cpu") -> dict:
-    """Evaluate one run; writes OUT/<model>.png and returns {"metrics": {...}, "details": {...}}."""
-    from sketchgen.render.errors import InputError
-    from sketchgen.train.data import dataset_kind
-    from sketchgen.train.evaluate import evaluate_descriptor, evaluate_warp, trained_on, triplet_accuracy
-    from sketchgen.train.loop import load_run
-    from sketchgen.train.plots import bar_plot, curve_plot, write_png
-
-    net, cfg = load_run(run, device)
-    if cfg.model != model:
-        raise InputError(f"{run}: this run trained a {cfg.model}, not a {model}")
-    details: dict = {}
-    seen = trained_on(cfg, data, split) if data is not None else []
-    if seen:
-        # the figures below are then not all on held-out shapes: say so, and record it with them
-        print(f"eval: warning: {len(seen)} shapes of {data} ({split}) were training shapes of {run}: "
-              f"{', '.join(seen[:5])}{' ...' if len(seen) > 5 else ''}", file=sys.stderr)
-        details["trained_on_eval_shapes"] = seen
-    if model == "descriptor":
-        if data is None:
-            raise InputError("eval descriptor needs --data (a pair dataset)")
-        if triplets is not None and (not Path(triplets).is_dir() or dataset_kind(triplets) != "triplets"):
-            raise InputError(f"{triplets}: not a triplet set (--triplets wants a folder from sketchgen triplets)")
-        res = evaluate_descriptor(net, cfg, data, split, max_pairs=pairs, device=device)
-        res["triplet_accuracy"] = triplet_accuracy(net, cfg, split, data=triplets, device=device)
-        # the same on the train split's triplets: with the test figure it tells under- from over-fitting
-        res["triplet_accuracy_train"] = triplet_accuracy(net, cfg, "train", data=triplets, limit=200, device=device)
-        metrics = {"descriptor": res["methods"]}
-        details["descriptor"] = res
-        write_png(curve_plot(res["thresholds_px"], res["curves"], f"matching accuracy, {split} split "
-                             f"({res['anchors']} points, {res['pairs']} pairs)", "d (px)", "acc@d"),
-                  out / "descriptor.png")
-    else:
-        metrics = {}
-        if data is not None:
-            res = evaluate_warp(net, cfg, data, split, max_pairs=pairs, device=device)
-            metrics["warp"] = res["methods"]
-            details["warp"] = res
-            write_png(bar_plot(res["methods"], ["pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"],
-                               f"warp PCK, {split} split ({res['pairs']} pairs)"), out / "warp.png")
-        if psc6k is not None:
-            from sketchgen.train.psc6k import evaluate_psc6k
-
-            res = evaluate_psc6k(net, cfg.size, psc6k, psc6k_images, device=device)
-            metrics["warp_psc6k"] = res["methods"]
-            details["warp_psc6k"] = res
-            write_png(bar_plot(res["methods"], ["pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"],
-                               f"PSC6k PCK ({res['pairs']} pairs)"), out / "warp_psc6k.png")
-        if not metrics:
-            raise InputError("eval warp needs --data (a pair dataset) or --psc6k")
-    return {"metrics": metrics, "details": details}
+def warn(message: str) -> None:
+    """The warnings of an evaluation, one line on stderr."""
+    print(f"eval: warning: {message}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from sketchgen.train.evaluate import write_json
+    from sketchgen.train.evaluate import evaluate_run, write_json
     from sketchgen.train.loop import default_threads
 
     torch.set_num_threads(args.threads or default_threads())
@@ -117,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     res = evaluate_run(args.model, args.run, args.data, out, split=args.split, pairs=args.pairs,
                        psc6k=args.psc6k, psc6k_images=args.psc6k_images, triplets=args.triplets,
-                       device=args.device)
+                       device=args.device, warn=warn)
     write_json(res["metrics"], out / "metrics.json")
     write_json(res["details"], out / "details.json")
     print(format_table(res["metrics"]))
