@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sketchgen.datagen.options import parse_named
+
 NEGATIVE_KINDS = ("near", "hard", "same-part", "random", "other-shape")
 
 
@@ -77,21 +79,10 @@ class Negative:
 def parse_counts(text: str) -> tuple[tuple[str, int], ...]:
     """``"near:4,other-shape:1"`` -> (("near", 4), ("other-shape", 1)); a bare kind counts 1; "" -> ().
     Raises ValueError naming a bad kind or count."""
-    out = []
-    for item in (t.strip() for t in text.split(",")):
-        if not item:
-            continue
-        kind, _, count = item.partition(":")
-        kind = kind.strip()
-        if kind not in NEGATIVE_KINDS:
-            raise ValueError(f"negative kind {kind!r} is not one of {', '.join(NEGATIVE_KINDS)}")
-        try:
-            n = int(count) if count.strip() else 1
-        except ValueError:
-            raise ValueError(f"negative count {count!r} of {kind} is not an integer") from None
+    out = parse_named(text, NEGATIVE_KINDS, what="negative kind", cast=int)
+    for kind, n in out:
         if n < 1:
             raise ValueError(f"negative count of {kind} must be at least 1, got {n}")
-        out.append((kind, n))
     return tuple(out)
 
 

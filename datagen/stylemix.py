@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sketchgen.datagen.options import parse_named
 from sketchgen.render.style import STYLES
 
 CLEAN = (("clean", 1.0),)
@@ -16,19 +17,11 @@ CLEAN = (("clean", 1.0),)
 def parse_style_mix(text: str) -> tuple[tuple[str, float], ...]:
     """``"sketchy"`` or ``"clean:0.5,sketchy:0.5"`` -> (("clean", 0.5), ("sketchy", 0.5)), weights
     normalised to sum to 1. Raises ValueError naming the bad entry."""
-    entries = [e.strip() for e in str(text).split(",") if e.strip()]
+    entries = parse_named(text, STYLES, what="style", cast=float)
     if not entries:
         raise ValueError("--style needs at least one style")
     mix: dict[str, float] = {}
-    for entry in entries:
-        name, _, weight = entry.partition(":")
-        name = name.strip()
-        if name not in STYLES:
-            raise ValueError(f"unknown style {name!r} in --style (choose from {', '.join(STYLES)})")
-        try:
-            w = float(weight) if weight.strip() else 1.0
-        except ValueError:
-            raise ValueError(f"--style weight of {name!r} is not a number: {weight!r}") from None
+    for name, w in entries:
         if not (np.isfinite(w) and w >= 0):
             raise ValueError(f"--style weight of {name!r} must be >= 0, got {w}")
         mix[name] = mix.get(name, 0.0) + w
