@@ -196,20 +196,21 @@ STYLE_MARGIN_PX = 12.0  # strokes kept this far outside a styled image: the styl
 
 
 def draw_styled(view: "SketchView", camera: Camera, style: str, rng: np.random.Generator, width: float,
-                face_labels=None, xy=None):
+                face_labels=None, xy=None, keep=None):
     """(StrokeArrays of ``view``'s lines seen by ``camera`` drawn in ``style``, the style object, whose
     ``displace`` moves any other pixel position with the strokes).
 
     The style gets a generator seeded from one draw of ``rng``, whatever the style (so the draws that
     follow do not depend on it). Clean strokes are kept within 2 px of the image, styled ones within
-    ``STYLE_MARGIN_PX``. xy: the vertices' ``camera.world_to_pixels`` when already known.
+    ``STYLE_MARGIN_PX``. xy: the vertices' ``camera.world_to_pixels`` when already known. keep: (K, 2)
+    pixel positions of correspondences that must stay on ink (no gap or dropped stroke takes it).
     """
     seed = int(rng.integers(0, 2**63 - 1))  # drawn whatever the style
     if style == "clean":
         return view.strokes(camera, width, face_labels=face_labels, xy=xy), _CLEAN
     drawer = make_style(style, np.random.default_rng(seed), line_width=width)
     clean = view.strokes(camera, width, face_labels=face_labels, margin=STYLE_MARGIN_PX, xy=xy)
-    return styled(clean, camera, drawer, line_width=width, face_labels=face_labels), drawer
+    return styled(clean, camera, drawer, line_width=width, face_labels=face_labels, keep=keep), drawer
 
 
 def styled_strokes(view: "SketchView", cameras, point: np.ndarray, style: str, rng: np.random.Generator,
@@ -226,7 +227,8 @@ def styled_strokes(view: "SketchView", cameras, point: np.ndarray, style: str, r
     for cam in cameras:
         same_pose = cam.is_ortho == first.is_ortho and np.array_equal(cam.pose, first.pose)
         xy = cam.image_plane_to_pixels(uv) if same_pose else cam.world_to_pixels(world)[0]
-        record, drawer = draw_styled(view, cam, style, rng, width, face_labels, xy[:-1])
+        # the point is the zoom's correspondence: the style keeps its ink
+        record, drawer = draw_styled(view, cam, style, rng, width, face_labels, xy[:-1], keep=xy[-1:])
         yield cam, record, (xy[-1:] if style == "clean" else drawer.displace(xy[-1:]))[0]
 
 

@@ -179,17 +179,18 @@ def to_drawing(arrays: StrokeArrays, camera) -> Drawing:
 
 
 def styled(arrays: StrokeArrays, camera, style, *, line_width: float,
-           face_labels: np.ndarray | None = None) -> StrokeArrays:
+           face_labels: np.ndarray | None = None, keep=None) -> StrokeArrays:
     """The record drawn in ``style`` (a ``render.style`` object: ``apply(drawing)``), as a record with
     ``line_width`` px strokes. A vertex whose stroke the style left without an ``offset`` gets its drawn
-    position minus the exact projection of its point by ``camera``: the offset's definition."""
+    position minus the exact projection of its point by ``camera``: the offset's definition.
+    keep: (K, 2) projected pixel positions whose ink the style must not take away (``SketchyStyle.apply``)."""
     from sketchgen.render.style import CleanStyle
 
     if isinstance(style, CleanStyle):
         return arrays
     from dataclasses import replace
 
-    drawing = style.apply(to_drawing(arrays, camera))
+    drawing = style.apply(to_drawing(arrays, camera), keep=keep)
     strokes = []
     for s in drawing.strokes:
         if s.offset is None and len(s):

@@ -12,7 +12,7 @@ wander slowly. The sketchy style does each of these, every choice drawn from one
   view (correspondences, keypoints, flow) move with the strokes: a point lying on a stroke before
   styling lies on that stroke's styled pieces (``Stroke.retrace`` False) after, to within the field's
   bending of one ``spacing_px`` segment (under 0.01 px by default), unless the stroke was dropped or
-  the point falls in a gap. Its magnitude is bounded: ``|displace(xy) - xy| <= wobble_px`` everywhere.
+  the point falls in a gap; points passed to ``apply(drawing, keep=...)`` are spared both. Its magnitude is bounded: ``|displace(xy) - xy| <= wobble_px`` everywhere.
 - pressure: the stroke weight (a width factor for ``render.raster``) varies slowly along each stroke
   and tapers where a pen lands and lifts.
 - overshoot: open strokes run on past their ends along their end tangents, tapering.
@@ -138,7 +138,7 @@ _DRAWS = {"overshoot": 2, "phase": 1, "gap_at": MAX_GAPS, "gap_len": MAX_GAPS, "
 class CleanStyle:
     """The identity style: strokes and points as projected (``Stroke.offset`` None: zeros)."""
 
-    def apply(self, drawing: Drawing) -> Drawing:
+    def apply(self, drawing: Drawing, keep=None) -> Drawing:
         return drawing
 
     def displace(self, xy: np.ndarray) -> np.ndarray:
@@ -176,9 +176,14 @@ class SketchyStyle:
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         return xy + np.sin(xy @ self._freq.T + self._phase) @ self._amp
 
-    def apply(self, drawing: Drawing) -> Drawing:
+    def apply(self, drawing: Drawing, keep=None) -> Drawing:
         """A new Drawing: short strokes dropped, the rest resampled, overshot, cut into overlapping
         pieces, some retraced, pressure-weighted, gapped and wobbled (see the module docstring).
+
+        keep: (K, 2) pixel positions (as projected, before styling) whose ink must survive: a stroke
+        passing within ``keep_px`` of one is never dropped and gets no gap there, so a correspondence
+        stored at such a point (a triplet's zoom centre) lies on ink. The random draws are the same
+        with or without ``keep``.
 
         Output order: for each kept input stroke in order, its pieces from start to end, then their
         retraces. Every output stroke has ``offset``, ``source`` (the input stroke's index in
@@ -202,6 +207,10 @@ class SketchyStyle:
         # a short stroke joined to other strokes at both ends is a fragment of a longer line (hidden-line
         # removal and chaining cut lines at every visibility change and junction), not a detail
         drop[drop] = _joined_ends(v, np.flatnonzero(drop), cfg.join_px) < 2
+        keep_xy = None if keep is None else np.asarray(keep, np.float64).reshape(-1, 2)
+        reach = self.keep_px
+        if keep_xy is not None and len(keep_xy) and drop.any():
+            drop &= ~np.bincount(v.sid, weights=_near(v.xy, keep_xy, reach), minlength=len(drop)).astype(bool)
         keep = ~drop
         if not keep.any():
             return Drawing(camera=camera, strokes=[])
@@ -216,7 +225,10 @@ class SketchyStyle:
         arc, total = _arc_lengths(v)
         head = arc[v.starts + before]  # arc length where the unstyled stroke begins
         weight = v.weight * fade * self._pressure(arc, u["phase"][v.sid, 0])
-        weight[self._in_gap(arc, total, v.sid, u)] = 0.0
+        gap = self._in_gap(arc, total, v.sid, u)
+        if keep_xy is not None and len(keep_xy) and gap.any():
+            gap &= ~_near(v.xy, keep_xy, reach).astype(bool)  # subdivided: gaps end within a vertex spacing
+        weight[gap] = 0.0
 
         pieces, src, oid, first_arc, last_arc = _Pieces.plan(cfg, u, length, head, arc, total, v).gather(
             arc, total, v)
@@ -232,6 +244,12 @@ class SketchyStyle:
             Stroke(xy=xy[a:b], depth=depth[a:b], points=points[a:b], faces=faces[a:b], kind=strokes[s].kind,
                    weight=weight[a:b], offset=offset[a:b], source=int(source[s]), retrace=r)
             for a, b, s, r in zip(bounds[:-1], bounds[1:], pieces.sid.tolist(), pieces.is_retrace.tolist())])
+
+    @property
+    def keep_px(self) -> float:
+        """Radius (pixels) around a ``keep`` point within which no gap or dropped stroke takes the ink:
+        the longest gap plus the line width, so a gap cannot cover the point from either side."""
+        return float(self.config.gap_px[1] + 2.0 * self.line_width + self.config.spacing_px)
 
     def _pressure(self, arc: np.ndarray, phase_u: np.ndarray) -> np.ndarray:
         """(V,) weight factor: a slow sine along each stroke between the ``pressure`` bounds."""
@@ -390,6 +408,13 @@ class _Pieces:
         factor = (taper(a - first_arc[oid], self.head_len[oid])
                   * taper(last_arc[oid] - a, self.tail_len[oid]) * self.retrace_weight[oid])
         return lateral, factor
+
+
+def _near(xy: np.ndarray, points: np.ndarray, radius: float) -> np.ndarray:
+    """(N,) float64 1.0 where a vertex of ``xy`` (N, 2) lies within ``radius`` px of one of ``points``
+    (K, 2), else 0.0 (K is a few points: a dense (N, K) distance is cheap)."""
+    d2 = ((xy[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
+    return (d2.min(axis=1) <= radius * radius).astype(np.float64)
 
 
 def _joined_ends(v: _Vertices, strokes: np.ndarray, join_px: float) -> np.ndarray:

@@ -366,3 +366,29 @@ def test_sketchy_chair_offsets_and_ink():
         far = distance_transform_edt(view.image > 160)
         col, row = np.floor(view.points.xy).astype(int).T
         assert (far[row, col] <= 1.5).mean() >= 0.85, name
+
+
+def test_kept_points_keep_their_ink_through_gaps_and_drops():
+    """Points given as ``keep`` (a zoom's correspondence) lie on ink even where the style would leave a
+    gap or drop the short stroke they lie on; without ``keep`` the same draws take the ink of some."""
+    width = 1.5
+    cam = camera(512)
+    long_lines = segments(60, 120.0, size=512, seed=3)
+    short = segments(200, 2.0, size=512, seed=4)
+    drawing = Drawing(cam, long_lines.strokes + short.strokes)
+    rng = np.random.default_rng(1)
+    points = np.concatenate([on_stroke(s, rng, n=10) for s in drawing.strokes])
+    points = points[((points > 8) & (points < 504)).all(axis=1)]  # inside the image, with room for the wobble
+    config = SketchyConfig(**{**PLAIN, "gap_every_px": 25.0, "drop_prob": 0.9, "drop_below_px": 3.0})
+
+    def inked(keep):
+        style = SketchyStyle(np.random.default_rng(7), config, line_width=width)
+        image = rasterize(style.apply(drawing, keep=keep), line_width=width)
+        col, row = np.floor(style.displace(points)).astype(int).T
+        # darkest pixel of the 3x3 around each displaced point
+        near = np.min([image[row + dr, col + dc] for dr in (-1, 0, 1) for dc in (-1, 0, 1)], axis=0)
+        return near < 128
+
+    without = inked(None)
+    assert without.mean() < 0.9  # frequent gaps and dropped short strokes took ink from many points
+    assert inked(points).all()
