@@ -48,10 +48,11 @@ from typing import Iterator
 
 import numpy as np
 
-from sketchgen.files import atomic_write
 from sketchgen.datagen.collection import Failure, collection_rows
 from sketchgen.datagen.keypoints import Keypoints
+from sketchgen.datagen.loaders import BESIDE_LAYOUTS
 from sketchgen.datagen.partmesh import PartMesh
+from sketchgen.files import atomic_write
 from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -209,8 +210,9 @@ def row_files(row: dict, listings: dict[str, set[str]] | None = None) -> list[Pa
         except OSError:
             listings[folder] = set()
     names, stem = listings[folder], mesh.stem
-    files += [mesh.parent / (stem + suffix) for suffix in BESIDE_SUFFIXES
-              if stem + suffix in names and stem + suffix != mesh.name]
+    if row.get("layout", "manifest") in BESIDE_LAYOUTS:  # other layouts' loaders never read them
+        files += [mesh.parent / (stem + suffix) for suffix in BESIDE_SUFFIXES
+                  if stem + suffix in names and stem + suffix != mesh.name]
     return list(dict.fromkeys(files))
 
 
@@ -291,23 +293,20 @@ def _known_identity(row: dict, files: list[Path]) -> tuple[str, str, list[str] |
     without building the mesh; None when only loading can tell. Part names of an OBJ are every group
     and material name in the file: a superset of the names its parts get, which is all that numbering
     them per category needs."""
-    from sketchgen.datagen.loaders import _dataset_id, _leaf_objs, category_from_path
+    from sketchgen.datagen.loaders import _dataset_id, _leaf_objs, category_from_path, partnet_parts
 
     mesh = Path(row["mesh"])
-    if mesh.is_dir():  # PartNet: the id is the directory, the parts the part tree's root children
+    if mesh.is_dir():  # PartNet: the parts as the loader numbers them (loaders.partnet_parts)
         try:
-            tree = json.loads((mesh / "result.json").read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            return None
-        root = tree[0] if isinstance(tree, list) and tree else tree
-        if not isinstance(root, dict):
-            return None
-        children = root.get("children") or [root]
-        names = [str(c.get("name", f"part{k}")) for k, c in enumerate(children) if isinstance(c, dict)]
+            root, children = partnet_parts(mesh)
+        except InputError:
+            return None  # loading says why
+        if not row.get("id") or not row.get("category"):
+            return None  # meta.json or the tree names them: the loader's rule decides
+        names = [str(c.get("name", f"part{k}")) for k, c in enumerate(children)]
         used = sorted({n for c, n in zip(children, names) if _leaf_objs(c)})
         named = any(n != f"part{k}" for k, n in enumerate(names))
-        return (row.get("id") or mesh.name, row.get("category") or str(root.get("name", "unknown")).lower(),
-                used if named else None)
+        return row["id"], row["category"], used if named else None
     suffix = mesh.suffix.lower()
     if suffix not in _UNNAMED_SUFFIXES + (".obj",):
         return None
@@ -426,7 +425,21 @@ def _read_index(where: Path | None) -> dict[str, dict]:
         return {}
     if not isinstance(data, dict) or data.get("version") != _version():
         return {}
-    return {r["row"]: r for r in data.get("rows", []) if isinstance(r, dict) and "row" in r}
+    rows = data.get("rows")
+    return {r["row"]: r for r in rows if _well_formed(r)} if isinstance(rows, list) else {}
+
+
+def _well_formed(record) -> bool:
+    """A stored index record this code can use as it is; anything else (an older or edited file) is
+    indexed again rather than trusted."""
+    if not (isinstance(record, dict) and isinstance(record.get("row"), str)
+            and isinstance(record.get("stats"), list)):
+        return False
+    if isinstance(record.get("failure"), dict):
+        return {"path", "reason"} <= set(record["failure"])
+    entry = record.get("entry")
+    return isinstance(entry, dict) and {"shape_id", "category", "mesh", "row", "content_hash", "size",
+                                        "part_names"} <= set(entry)
 
 
 def _write_index(index_file: Path, root: str, records: list[dict]) -> str | None:

@@ -93,6 +93,27 @@ def load_partmesh(mesh_path, *, labels=None, points=None, keypoints=None, catego
     return dataclasses.replace(shape, notes=tuple(notes), checks=checks)
 
 
+def partnet_parts(directory) -> tuple[dict, list[dict]]:
+    """(root node, part nodes) of a PartNet shape's ``result.json``: the root's children, or every root
+    when the file lists several (PartNet-Mobility). Part k is labelled k and named by its ``name``.
+    Raises InputError naming the file when it cannot be read or is not a part tree."""
+    tree_path = Path(directory) / "result.json"
+    try:
+        tree = json.loads(tree_path.read_text())
+    except OSError as exc:
+        raise InputError(f"{tree_path}: cannot read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{tree_path}: not valid JSON ({exc})") from None
+    roots = tree if isinstance(tree, list) else [tree]
+    if not roots or not all(isinstance(r, dict) for r in roots):
+        raise InputError(f"{tree_path}: not a PartNet part tree")
+    root = roots[0]
+    children = (root.get("children") or [root]) if len(roots) == 1 else roots
+    if not all(isinstance(c, dict) for c in children):
+        raise InputError(f"{tree_path}: not a PartNet part tree")
+    return root, children
+
+
 def load_partnet(directory, *, category: str | None = None, shape_id: str | None = None,
                  max_faces: int | None = None, strict: bool = False) -> PartMesh:
     """A PartNet v0 (``result.json`` + ``objs/``) or PartNet-Mobility (``result.json`` +
@@ -105,17 +126,7 @@ def load_partnet(directory, *, category: str | None = None, shape_id: str | None
     """
     directory = Path(directory)
     tree_path = directory / "result.json"
-    try:
-        tree = json.loads(tree_path.read_text())
-    except OSError as exc:
-        raise InputError(f"{tree_path}: cannot read ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{tree_path}: not valid JSON ({exc})") from None
-    roots = tree if isinstance(tree, list) else [tree]
-    if not roots or not all(isinstance(r, dict) for r in roots):
-        raise InputError(f"{tree_path}: not a PartNet part tree")
-    root = roots[0]
-    children = (root.get("children") or [root]) if len(roots) == 1 else roots
+    root, children = partnet_parts(directory)
     obj_dir = directory / ("objs" if (directory / "objs").is_dir() or not (directory / "textured_objs").is_dir()
                            else "textured_objs")
     meta = _partnet_meta(directory)

@@ -331,3 +331,20 @@ def test_shapenet_part_normal_release(tmp_path):
     shape = load_row(row)
     _check_part_labels(shape, 3)
     assert sorted(np.unique(shape.face_labels).tolist()) == [12, 13, 14] and not shape.notes
+
+
+def test_partnet_mobility_with_several_roots_loads_through_the_index(tmp_path, monkeypatch):
+    """PartNet-Mobility lists several roots in result.json (one per movable body): each root is a
+    part, in the index's part numbering as in the loader's (a mismatch failed the shape)."""
+    monkeypatch.setenv("SKETCHGEN_CACHE", str(tmp_path / "cache"))
+    trees.partnet(tmp_path / "dataset", "7128", model_cat="Faucet", mobility=True)
+    tree_path = tmp_path / "dataset" / "7128" / "result.json"
+    (single,) = json.loads(tree_path.read_text())
+    tree_path.write_text(json.dumps(single["children"]))  # seat, back and base as three roots
+    coll = load_collection(tmp_path / "dataset")
+    assert not coll.failures, coll.failures
+    (shape,) = coll.shapes
+    assert (shape.shape_id, shape.category, shape.n_faces) == ("7128", "faucet", 48)
+    assert sorted(shape.part_names.values()) == ["chair_back", "chair_base", "chair_seat"]
+    faces_of = {shape.part_names[int(k)]: int(n) for k, n in zip(*np.unique(shape.face_labels, return_counts=True))}
+    assert faces_of == {"chair_seat": 12, "chair_back": 12, "chair_base": 24}
