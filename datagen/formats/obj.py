@@ -108,12 +108,13 @@ def _parse_faces(path: Path, rows: list[str], lines: list[int], state: np.ndarra
     joined = _SLASH.sub("", " ".join(rows))
     try:
         idx = np.array(joined.split(), dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):
         for row, lineno in zip(rows, lines):
             for token in row.split():
                 try:
-                    int(token.split("/", 1)[0])
-                except ValueError:
+                    if abs(int(token.split("/", 1)[0])) >= 2**63:  # no mesh has that many vertices
+                        raise ValueError
+                except (ValueError, OverflowError):
                     raise InputError(f"{path}: line {lineno}: bad face index {token!r}") from None
         raise InputError(f"{path}: malformed face lines") from None
     if len(idx) != counts.sum():

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.formats.polygons import triangulate_polygons
-from sketchgen.datagen.formats.text import parse_vertices, read_lines
+from sketchgen.datagen.formats.text import fixed_width_tokens, parse_vertices, read_lines
 from sketchgen.render.errors import InputError
 
 _HEADER = re.compile(r"^(ST)?(C)?(N)?(4)?(n)?OFF(.*)$")
@@ -81,13 +81,14 @@ def _parse_faces(path: Path, rows, vertices: np.ndarray) -> tuple[np.ndarray, np
     if not rows:
         return np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
     lineno = np.array([n for n, _ in rows], np.int64)
+    tokens = fixed_width_tokens([r for _, r in rows], 4)
     try:  # the common case, all triangles without colours, in one conversion
-        flat = np.array(" ".join(r for _, r in rows).split(), dtype=np.int64)
-        if len(flat) == 4 * len(rows) and (flat[::4] == 3).all():
+        flat = None if tokens is None else np.array(tokens, dtype=np.int64)
+        if flat is not None and (flat[::4] == 3).all():
             idx = flat.reshape(-1, 4)[:, 1:].ravel()
             _check_off_indices(path, idx, np.full(len(rows), 3, np.int64), lineno, len(vertices))
             return idx.reshape(-1, 3), np.arange(len(rows), dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     tokens = [r.split() for _, r in rows]
     try:
@@ -96,12 +97,13 @@ def _parse_faces(path: Path, rows, vertices: np.ndarray) -> tuple[np.ndarray, np
         if short.any():
             raise ValueError
         idx = np.array([v for t, n in zip(tokens, counts.tolist()) for v in t[1:n + 1]], dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):
         for (line, _), t in zip(rows, tokens):
             try:
                 n = int(t[0])
-                [int(v) for v in t[1:n + 1]]
-            except ValueError:
+                if any(abs(int(v)) >= 2**63 for v in [n, *t[1:n + 1]]):  # no mesh has that many vertices
+                    raise ValueError
+            except (ValueError, OverflowError):
                 raise InputError(f"{path}: line {line}: face is not 'n i1 ... in' with integer indices") from None
             if len(t) - 1 < n:
                 raise InputError(f"{path}: line {line}: face says {n} vertices but lists {len(t) - 1}")

@@ -52,16 +52,27 @@ def read_text(path: Path, kind: str) -> str:
         return data.decode("latin-1")
 
 
+def fixed_width_tokens(rows: list[str], width: int) -> list[str] | None:
+    """The tokens of ``rows`` in order when every row holds exactly ``width`` of them, else None: one
+    split of the joined text, with a separator between rows so that a short row next to a long one
+    cannot pass for two right ones."""
+    tokens = " ; ".join(rows).split()
+    if len(tokens) != (width + 1) * len(rows) - 1 or tokens[width::width + 1].count(";") != len(rows) - 1:
+        return None
+    del tokens[width::width + 1]
+    return tokens
+
+
 def parse_vertices(path: Path, rows: list[str], lines: list[int]) -> np.ndarray:
     """(V, 3) float64 from vertex lines' text ``rows`` (their keyword removed; the first three numbers
     count, colours or weights after them are ignored); ``lines``: their line numbers, for the message
     of the InputError raised on a malformed one."""
-    try:  # the common case, three numbers a line, in one conversion
-        flat = np.array(" ".join(rows).split(), dtype=np.float64)
-        if len(flat) == 3 * len(rows):
-            return flat.reshape(-1, 3)
-    except ValueError:
-        pass
+    flat = fixed_width_tokens(rows, 3)
+    if flat is not None:  # the common case, three numbers on every line, in one conversion
+        try:
+            return np.array(flat, dtype=np.float64).reshape(-1, 3)
+        except ValueError:
+            pass
     try:
         return np.array([r.split()[:3] for r in rows], dtype=np.float64).reshape(-1, 3)
     except ValueError:

@@ -272,3 +272,23 @@ def test_missing_texture_logs_no_trimesh_traceback(tmp_path, caplog):
     assert len(mesh.faces) == 12
     assert not [r for r in caplog.records if r.name.startswith("trimesh")]
     assert logging.getLogger("trimesh").level == logging.NOTSET  # restored after loading
+
+
+@pytest.mark.parametrize("name, text, reason", [
+    ("short_long.obj", "v 0 0 0 1\nv 1 0\nv 0 1 0\nf 1 2 3\n", "line 2"),
+    ("short_long.off", "OFF\n3 2 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2 3\n0 1 2\n", "line 7"),
+    ("huge.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 99999999999999999999\n", "line 4"),
+    ("huge.off", "OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 99999999999999999999\n", "line 6"),
+])
+def test_ragged_lines_and_huge_indices_are_refused_with_their_line(tmp_path, name, text, reason):
+    """A 4-number line beside a 2-number line must not pass for two 3-number lines; an index past any
+    integer type is a bad index, not a crash."""
+    from sketchgen.datagen.meshfile import read_mesh
+    from sketchgen.render.errors import InputError
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        read_mesh(path)
+    message = str(err.value)
+    assert str(path) in message and reason in message and "\n" not in message
