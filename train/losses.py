@@ -163,7 +163,7 @@ def pixel_flow_loss(grids_ab: list[torch.Tensor], flow: torch.Tensor, width: int
     the B -> A direction at the B positions the flow reaches: each pixel of A visible in B is a point of
     B whose position in A is known, so both directions that evaluation averages are trained on exact flow.
     """
-    xy_a, xy_b, valid = flow_points(flow)
+    xy_a, xy_b, valid = flow_points(flow, max_points)
     loss = sum(wk * transfer_error_px(g, xy_a, xy_b, valid, width, height) for wk, g in zip(weights, grids_ab))
     if grids_ba is not None:
         loss = loss + sum(wk * transfer_error_px(g, xy_b, xy_a, valid, width, height)

@@ -126,3 +126,14 @@ def test_flow_points_draws_only_valid_pixels_when_there_are_enough():
     assert len({tuple(p) for p in xy_a[0].tolist()}) == 100  # no pixel twice
     _, _, valid = flow_points(flow, max_points=300)
     assert valid.sum().item() == 8 * 31
+
+
+def test_pixel_flow_loss_reads_at_most_flow_points_pixels_by_default(monkeypatch):
+    import sketchgen.train.losses as losses
+
+    seen = []
+    real = losses.transfer_error_px
+    monkeypatch.setattr(losses, "transfer_error_px", lambda g, a, b, v, w, h: seen.append(a.shape) or real(g, a, b, v, w, h))
+    flow = torch.zeros(2, 64, 64, 2)
+    losses.pixel_flow_loss([identity_grid(16).expand(2, -1, -1, -1)], flow, 64, 64, weights=(1.0,))
+    assert seen == [torch.Size([2, losses.FLOW_POINTS, 2])] and losses.FLOW_POINTS < 64 * 64
