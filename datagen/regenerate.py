@@ -54,6 +54,8 @@ def regenerate_key(dataset_dir: str | Path, key: str) -> dict:
     manifest = read_manifest(path)
     dataset = manifest.get("dataset")
     module_name, config_name = _builder(dataset)
+    if not isinstance(manifest.get("config"), dict):
+        raise InputError(f"{path}: holds no builder config (not a manifest sketchgen wrote)")
     config = from_jsonable(getattr(importlib.import_module(module_name), config_name), manifest["config"])
     try:
         _, unit, index = key.rsplit("_", 2)

@@ -34,7 +34,7 @@ def parse_style_mix(text: str) -> tuple[tuple[str, float], ...]:
 def check_style_mix(mix) -> tuple[tuple[str, float], ...]:
     """A config's style mix as a tuple of (name, weight) pairs (lists from a manifest's JSON accepted)."""
     out = tuple((str(name), float(w)) for name, w in mix)
-    bad = [name for name, _ in out if name not in STYLES]
+    bad = [name for name, w in out if name not in STYLES or not (np.isfinite(w) and w >= 0)]
     if bad or not out or sum(w for _, w in out) <= 0:
         raise ValueError(f"style mix must name styles among {', '.join(STYLES)} with a positive weight, got {mix!r}")
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from sketchgen.render.camera import Camera
+from sketchgen.render.errors import InputError
 from sketchgen.render.strokearrays import draw_strokes, from_drawing
 from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing
 from sketchgen.render.style import STYLES, make_style
@@ -95,6 +96,8 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
     from sketchgen.render.prepared import prepare
 
     mesh, cleanup = without_duplicates(mesh)
+    if len(cleanup.keep) == 0:
+        raise InputError(f"all {len(cleanup.old_to_new)} faces are degenerate (zero area): nothing to draw")
     if cleanup.degenerate or cleanup.duplicate:
         log.info("drawing without %d degenerate and %d duplicate faces", cleanup.degenerate, cleanup.duplicate)
     if point_faces is not None and len(cleanup.keep) < len(cleanup.old_to_new):

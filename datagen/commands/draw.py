@@ -71,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
     warn_clipping(args.mesh, mesh, cameras, args.camera)
     outputs = output_paths(args.out, len(cameras))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    for view, png in zip(draw_views(mesh, cameras, config, points=points, point_faces=faces), outputs):
-        write_view(view, png, semantic_id=semantic)
+    try:
+        for view, png in zip(draw_views(mesh, cameras, config, points=points, point_faces=faces), outputs):
+            write_view(view, png, semantic_id=semantic)
+    except InputError as exc:  # the drawing's own reasons (all faces degenerate) name no file
+        raise exc if str(exc).startswith(str(args.mesh)) else InputError(f"{args.mesh}: {exc}") from None
     log.info("drew %d view(s) of %s to %s", len(cameras), args.mesh, outputs[0].parent)
     return 0
 

@@ -292,3 +292,16 @@ def test_ragged_lines_and_huge_indices_are_refused_with_their_line(tmp_path, nam
         read_mesh(path)
     message = str(err.value)
     assert str(path) in message and reason in message and "\n" not in message
+
+
+def test_a_mesh_of_degenerate_faces_only_is_refused_by_draw_in_one_line(tmp_path, capsys):
+    from sketchgen.datagen.cli import main
+
+    mesh = tmp_path / "collinear.off"
+    mesh.write_text("OFF\n4 2 0\n0 0 0\n1 0 0\n2 0 0\n3 0 0\n3 0 1 2\n3 1 2 3\n")
+    cam = tmp_path / "cam.json"
+    cam.write_text('{"position": [0, 0, 5], "look_at": [0, 0, 0], "up": [0, 1, 0], "yfov_deg": 40, '
+                   '"width": 64, "height": 64}')
+    assert main(["draw", str(mesh), "--camera", str(cam), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(mesh) in err and "all 2 faces are degenerate" in err

@@ -26,3 +26,11 @@ def test_bad_style_mixes_are_named(text, message):
 def test_bad_negative_counts_are_named(text, message):
     with pytest.raises(ValueError, match=message):
         parse_counts(text)
+
+
+def test_a_config_style_mix_with_a_negative_weight_is_refused():
+    from sketchgen.datagen.stylemix import check_style_mix
+
+    with pytest.raises(ValueError, match="positive weight"):
+        check_style_mix((("clean", 2.0), ("sketchy", -1.0)))
+    assert check_style_mix([["clean", 1], ["sketchy", 0]]) == (("clean", 1.0), ("sketchy", 0.0))

@@ -190,3 +190,12 @@ def test_sample_command_remakes_a_stored_sample_and_style_flag_is_checked(built,
     assert "unknown style 'wobbly'" in capsys.readouterr().err
     assert parse_style_mix("sketchy") == (("sketchy", 1.0),)
     assert parse_style_mix("clean:1,sketchy:3") == (("clean", 0.25), ("sketchy", 0.75))
+
+
+def test_sample_command_on_a_manifest_without_a_config_says_so(tmp_path, capsys):
+    from sketchgen.datagen.cli import main
+
+    (tmp_path / "manifest.json").write_text('{"dataset": "pairs"}')
+    assert main(["sample", str(tmp_path), "mug_000_0000_0000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "manifest.json: holds no builder config" in err
