@@ -35,7 +35,7 @@ from sketchgen.train.losses import (TRIPLET_MARGIN, candidate_negatives, contras
                                     triplet_semi_hard)
 from sketchgen.train.pairs import pair_stream
 from sketchgen.train.points import point_stream
-from sketchgen.train.shards import dataset_kind
+from sketchgen.train.shards import dataset_kind, require_strokes
 from sketchgen.train.triplets import triplet_stream
 from sketchgen.train.warp import BASES, STN_SIZE, WarpEstimator
 from sketchgen.train.zooms import zoom_drawing_of
@@ -291,6 +291,8 @@ def train(cfg: TrainConfig) -> dict:
     # what the run trained on, recorded in config.json: evaluation draws its zooms the same way without
     # needing the dataset folder where it was (a relative --data read from elsewhere would not be found)
     kind = dataset_kind(cfg.data)
+    if cfg.model == "descriptor" and kind == "pairs":
+        require_strokes(cfg.data)  # here, not in a DataLoader worker whose error comes as a traceback
     cfg = replace(cfg, data=str(Path(cfg.data).resolve()), data_kind=kind,
                   drawing=tuple(zoom_drawing_of(cfg.data, cfg.size)) if cfg.model == "descriptor" else None)
     device = resolve_device(cfg.device)

@@ -72,11 +72,12 @@ def pair_keypoints(meta: dict, scale: tuple[float, float] = (1.0, 1.0)) -> tuple
     return ka, kb
 
 
-def decode_pair_arrays(sample: dict, size: int | None = None) -> dict:
+def decode_pair_arrays(sample: dict, size: int | None = None, *, with_strokes: bool = True) -> dict:
     """A pair sample as arrays: {"key", "meta", "a", "b": (S, S) float32 ink, "a_grey", "b_grey": (S, S)
     uint8, "a_strokes", "b_strokes": ``StrokeArrays`` in the pixels of the S x S images (None for a
     shaded image), "flow": (S, S, 2) float32 pixels (NaN invalid), "amask", "bmask": (S, S) bool, "kp_a",
-    "kp_b": (K, 2) float64 pixels}. ``size`` None keeps the stored size."""
+    "kp_b": (K, 2) float64 pixels}. ``size`` None keeps the stored size. with_strokes False: the strokes
+    are not read (None), so a reader of images and flow alone takes sets built before strokes were stored."""
     meta = pair_meta(sample)
     for name in (*PAIR_IMAGES, PAIR_FLOW):
         if name not in sample:
@@ -95,7 +96,8 @@ def decode_pair_arrays(sample: dict, size: int | None = None) -> dict:
     resized = [cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA) if g.shape != (size, size) else g
                for g in (grey_a, grey_b)]
     kp_a, kp_b = pair_keypoints(meta, (size / w, size / h))
-    strokes = {f"{side}_strokes": pair_strokes(sample, f"{side}.png", (size / w, size / h)) for side in "ab"}
+    strokes = {f"{side}_strokes": pair_strokes(sample, f"{side}.png", (size / w, size / h)) if with_strokes
+               else None for side in "ab"}
     return {"key": sample["__key__"], "meta": meta, "a_grey": resized[0], "b_grey": resized[1], **strokes,
             "a": to_ink(resized[0]), "b": to_ink(resized[1]), "flow": resize_flow(flow, size),
             "amask": masks[0], "bmask": masks[1], "kp_a": kp_a, "kp_b": kp_b}
@@ -127,7 +129,7 @@ def make_pair_decoder(size: int):
     float32 pixels A -> B (NaN invalid)}."""
 
     def decode(sample: dict, rng: np.random.Generator) -> dict:
-        p = decode_pair_arrays(sample, size)
+        p = decode_pair_arrays(sample, size, with_strokes=False)  # the warp reads images and flow only
         return {"key": p["key"], "a": torch.from_numpy(p["a"])[None], "b": torch.from_numpy(p["b"])[None],
                 "flow": torch.from_numpy(p["flow"])}
 

@@ -54,6 +54,15 @@ def read_dataset_manifest(root: str | Path) -> dict:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
 
 
+def require_strokes(root: str | Path) -> None:
+    """Raise InputError naming the manifest when the dataset at ``root`` was built before samples held
+    their strokes (manifest "schema" below 2: ``datagen.schema``), which readers of strokes need."""
+    schema = read_dataset_manifest(root).get("schema", 1)
+    if not isinstance(schema, int) or schema < 2:
+        raise InputError(f"{Path(root) / MANIFEST}: a dataset of schema {schema}, built before sketchgen stored "
+                         f"strokes beside its drawings: rebuild it")
+
+
 def dataset_kind(root: str | Path) -> str:
     """"triplets" or "pairs", from the dataset's manifest ("triplets" when it has none)."""
     return read_dataset_manifest(root).get("dataset", "triplets")

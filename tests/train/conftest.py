@@ -125,7 +125,8 @@ def write_dataset(root, kind: str, counts: dict[str, list[int]], **kwargs):
         for k, n in enumerate(sizes):
             write_shard(root / split / f"{split}-{k:04d}.tar", make(n, split=split, unit=unit, seed=unit, **kwargs))
             unit += 1
-    (root / "manifest.json").write_text(json.dumps({"dataset": f"{kind}s"}))  # as datagen's manifests name it
+    # as datagen's manifests name the dataset; schema 2: strokes beside every line drawing
+    (root / "manifest.json").write_text(json.dumps({"dataset": f"{kind}s", "schema": 2}))
     return root
 
 

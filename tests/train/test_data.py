@@ -1,3 +1,4 @@
+import json
 import numpy as np
 import pytest
 import torch
@@ -243,3 +244,26 @@ def test_train_data_still_exports_every_public_name_from_its_module():
         if name != "read_manifest":
             assert getattr(data, name) is homes[name], name
     assert data.read_manifest is shards.read_dataset_manifest
+
+
+def test_a_pair_set_without_strokes_trains_the_warp_and_refuses_the_descriptor_in_one_line(tmp_path, synth):
+    """A set built before samples held strokes: the warp reads images and flow only; the descriptor,
+    which redraws strokes, is refused before any DataLoader worker starts (manifest schema 1)."""
+    from sketchgen.datagen.schema import strokes_key
+    from sketchgen.datagen.shards import write_shard
+    from sketchgen.render.errors import InputError
+    from sketchgen.train.loop import TrainConfig, train
+    from sketchgen.train.pairs import make_pair_decoder
+
+    samples = synth.pair_samples(4, size=32)
+    for s in samples:
+        for image in ("a.png", "b.png"):
+            del s[strokes_key(image)]
+    root = tmp_path / "old"
+    write_shard(root / "train" / "train-0000.tar", samples)
+    (root / "manifest.json").write_text(json.dumps({"dataset": "pairs"}))
+    decoded = make_pair_decoder(32)(samples[0], np.random.default_rng(0))
+    assert decoded["a"].shape == (1, 32, 32) and decoded["flow"].shape == (32, 32, 2)
+    cfg = TrainConfig("descriptor", str(root), str(tmp_path / "run"), steps=1, backbone="small", size=32, workers=2)
+    with pytest.raises(InputError, match="schema 1, built before sketchgen stored strokes"):
+        train(cfg)
