@@ -92,7 +92,7 @@ def lift(depth: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     idx = np.flatnonzero(mask)
     points = np.full((h * w, 3), np.nan)
     # only object pixels: arithmetic on the background's inf/NaN runs many times slower
-    centres = np.stack([idx % w + 0.5, idx // w + 0.5], axis=1).astype(np.float64)
+    centres = pixel_centres(w, h)[idx]
     points[idx] = camera.pixels_to_world(centres, depth.ravel()[idx].astype(np.float64))
     return points, mask
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from sketchgen.render.cleanup import FaceCleanup, clean_faces  # noqa: F401  (collections use them from here)
 from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)

@@ -167,10 +167,10 @@ class SketchView:
     def _columns(self, face_labels):
         """(point float32, face int32, part int32, weight float32) per vertex, in the record's dtypes,
         made once per (view, face labels)."""
-        key = None if face_labels is None else id(face_labels)
-        if "columns" not in self._cache or self._cache["labels"] != key:
+        # the array itself is kept and compared by identity: an id() alone could be reused by another array
+        if "columns" not in self._cache or self._cache["labels"] is not face_labels:
             part = (np.full(len(self.face), -1) if face_labels is None else np.asarray(face_labels)[self.face])
-            self._cache["labels"] = key
+            self._cache["labels"] = face_labels
             self._cache["columns"] = (self.vertices.astype(np.float32), self.face.astype(np.int32),
                                       part.astype(np.int32), self.weight.astype(np.float32))
         return self._cache["columns"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketchgen.render.camera import Camera
+from sketchgen.render.camera import Camera, pixel_centres
 from sketchgen.render.errors import InputError
 from sketchgen.render.gbuffer import face_barycentric
 
@@ -152,7 +152,7 @@ def shade_gbuffer(shape, gbuffer, rng: np.random.Generator, config: ShadeConfig 
     idx = np.flatnonzero(gbuffer.face_id.ravel() >= 0)
     if len(idx):
         faces = gbuffer.face_id.ravel()[idx].astype(np.int64)
-        centres = np.stack([idx % w + 0.5, idx // w + 0.5], axis=1).astype(np.float64)
+        centres = pixel_centres(w, h)[idx]
         points = camera.pixels_to_world(centres, gbuffer.depth.ravel()[idx].astype(np.float64))
         mesh = shape.trimesh
         bary = face_barycentric(shape.vertices, shape.faces, faces, points)

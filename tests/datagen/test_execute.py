@@ -6,7 +6,7 @@ import pytest
 from sketchgen.datagen.execute import Job, execute, run_dataset
 from sketchgen.datagen.plan import plan_units
 from sketchgen.datagen.triplets import TripletConfig, ViewConfig
-from dying_builder import DIE_UNIT, marker
+from dying_builder import marker
 from tiny_datasets import any_spec, shard_hashes
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.meshfile import clean_faces, read_mesh
+from sketchgen.datagen.meshfile import read_mesh
+from sketchgen.render.cleanup import clean_faces
 from sketchgen.render.errors import InputError
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from sketchgen.datagen import procedural
 from sketchgen.datagen.collection import load_collection
-from sketchgen.datagen.meshfile import clean_faces
+from sketchgen.render.cleanup import clean_faces
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,10 @@ def test_strokes_rasterised_reproduce_every_png_and_points_project_to_their_vert
             assert np.abs(position - rec.xy).max() < 2e-3, (s["__key__"], image)
             assert rec.kind.max() <= 3 and (rec.part >= 0).all() and (np.diff(rec.stroke) >= 0).all()
             if meta["style"] == "clean":
-                assert not rec.offset.any() and np.abs(exact - rec.xy).max() < 0.5 or meta.get("pair_kind") == "deform"
+                assert not rec.offset.any()
+                # a deformed B's strokes are A's moved by the deformation, not B's camera projection
+                if not (meta.get("pair_kind") == "deform" and image == "b.png"):
+                    assert np.abs(exact - rec.xy).max() < 0.5, (s["__key__"], image)
             else:
                 moved += int(np.abs(rec.offset).max() > 0.5)
     # a triplet draws 3 zooms of the anchor, the positive and each of its negatives
