@@ -17,7 +17,8 @@ For one shape (a work unit), from ``views`` random base cameras:
 - more negatives per anchor after that one, ``extra_negatives`` (kind, count): strokes near the positive
   in the image, same-part, random, hard or other-shape ones, chosen by ``datagen.negatives`` and stored
   with their kind, pixel distance and surface distance (``negatives`` in the sample JSON);
-- every role is drawn at each SketchZooms zoom (``render.views.sketchzooms_factors``, jitter per role)
+- every role is drawn at each SketchZooms zoom (``render.views.sketchzooms_factors``, jitter per role,
+  ``zoom_jitter``)
   by re-projecting the base view's visible 3D lines into the zoom camera and rasterising them at
   ``size`` x ``size`` with the same stroke width: never cropped from one image.
 
@@ -45,7 +46,7 @@ from sketchgen.render.camera import Camera
 from sketchgen.render.gbuffer import face_barycentric
 from sketchgen.render.raster import encode_png
 from sketchgen.render.strokearrays import draw_strokes
-from sketchgen.render.views import sketchzooms_factors, zoom_cameras
+from sketchgen.render.views import SKETCHZOOMS_JITTER, SKETCHZOOMS_Z, sketchzooms_factors, zoom_cameras
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ class TripletConfig:
     near_surface: float = 0.05
     # positives: a view within this many degrees of the anchor's (None: any view), as pairs choose B
     max_angle_deg: float | None = None
+    # each role's zooms z - u, u ~ U(-zoom_jitter, zoom_jitter) (``render.views.sketchzooms_factors``)
+    zoom_jitter: float = SKETCHZOOMS_JITTER
 
     def __post_init__(self):
         object.__setattr__(self, "style", check_style_mix(self.style))
@@ -96,6 +99,8 @@ class TripletConfig:
             raise ValueError(f"--shapes must be at least 1, got {self.shapes}")
         if self.size < 16 or self.camera.size < 16:
             raise ValueError(f"image sizes must be at least 16 pixels, got {self.size} and {self.camera.size}")
+        if not 0.0 <= self.zoom_jitter < min(SKETCHZOOMS_Z):
+            raise ValueError(f"zoom jitter must lie in [0, {min(SKETCHZOOMS_Z)}), got {self.zoom_jitter}")
         if self.points < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 point per view and 2 views per shape")
 
@@ -278,7 +283,8 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
             roles, negatives, records, names = {}, [], [], []
             for r, (role, (rshape, rface, rbary, rpoint, rview, ri)) in enumerate(drawn):
                 meta, role_records = _role(rshape, rface, rbary, rpoint, cams[ri], cam_json[ri], ri,
-                                           sketchzooms_factors(srng), config.size, rview, style, srng, width)
+                                           sketchzooms_factors(srng, config.zoom_jitter), config.size, rview, style,
+                                           srng, width)
                 records += role_records
                 if role == "n":
                     neg = negs[r - 2]

@@ -62,14 +62,15 @@ def random_views(n: int, rng: np.random.Generator, *, elevation_range=(-20.0, 60
     return [camera_from_direction(direction(e, a), **kwargs) for e, a in zip(el, az)]
 
 
-def sketchzooms_factors(rng: np.random.Generator | None = None) -> list[float]:
+def sketchzooms_factors(rng: np.random.Generator | None = None, jitter: float = SKETCHZOOMS_JITTER) -> list[float]:
     """SketchZooms' three zoom factors as fractions of the base view's half-height.
 
     The paper renders 512x512 centred on the point and crops windows of half-size 100*z px with
-    z = [1.8, 1.3, 0.8] - u, u ~ U(-0.3, 0.3) shared; a window of half-size 100*z of a 256 px half-height
-    render shows the fraction 100*z/256 of it. Without ``rng`` u = 0.
+    z = [1.8, 1.3, 0.8] - u, u ~ U(-jitter, jitter) shared (the paper's jitter: 0.3); a window of
+    half-size 100*z of a 256 px half-height render shows the fraction 100*z/256 of it. Without ``rng``, or
+    with ``jitter`` 0, u = 0 (and ``rng`` is not drawn from).
     """
-    u = 0.0 if rng is None else float(rng.uniform(-SKETCHZOOMS_JITTER, SKETCHZOOMS_JITTER))
+    u = 0.0 if rng is None or jitter == 0 else float(rng.uniform(-jitter, jitter))
     return [SKETCHZOOMS_WINDOW_HALF * (z - u) / SKETCHZOOMS_RENDER_HALF for z in SKETCHZOOMS_Z]
 
 

@@ -187,3 +187,30 @@ def test_positive_views_within_the_angle_else_the_nearest():
     assert near_views(np.array([1, 2, 3]), angles, 60.0).tolist() == [1]
     assert near_views(np.array([2, 3]), angles, 60.0).tolist() == [2]  # none within 60: the nearest
     assert near_views(np.array([2, 3]), angles, None).tolist() == [2, 3]
+
+
+def _zoom_ratios(out) -> np.ndarray:
+    """(roles, 2) tan(yfov/2) of zooms 1 and 2 over zoom 0's: (z1 - u) / (z0 - u), (z2 - u) / (z0 - u)."""
+    ratios = []
+    for s in samples(out):
+        meta = json.loads(s["json"])
+        for role in ("anchor", "positive", "negative"):
+            t = np.tan(np.radians([Camera.from_json(v["camera"]).yfov_deg for v in meta[role]["views"]]) / 2)
+            ratios.append(t[1:] / t[0])
+    return np.array(ratios)
+
+
+def test_zoom_jitter_zero_draws_every_role_at_the_fixed_zooms(triplet_set, tmp_path):
+    # SketchZooms' jitter (the default, 0.3) moves each role's zooms: the ratios vary from role to role
+    jittered = _zoom_ratios(triplet_set[1])
+    assert jittered[:, 1].max() - jittered[:, 1].min() > 0.05
+    spec = tiny_spec(tmp_path)
+    config = TripletConfig(collection=str(spec), seed=3, camera=ViewConfig(views=2, size=256), points=2, size=64,
+                           other_shape=0.0, extra_negatives=(), zoom_jitter=0.0)
+    run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config, out_dir=tmp_path / "out",
+                progress=False)
+    fixed = _zoom_ratios(tmp_path / "out")
+    assert len(fixed) >= 6
+    np.testing.assert_allclose(fixed, np.tile([130 / 180, 80 / 180], (len(fixed), 1)), rtol=1e-6)
+    with pytest.raises(ValueError):
+        TripletConfig(zoom_jitter=0.8)
