@@ -4,11 +4,13 @@ For one shape (a work unit), from ``views`` random base cameras:
 
 - anchors: Poisson-disk samples (``poisson_px`` apart in the base view) over the visible stroke
   vertices of each view, or the shape's visible keypoints (``anchors="keypoints"``);
-- positive: the same surface point seen from another view of the same shape (with ``max_angle_deg``,
+- positive: the same surface point seen from another view of the same shape (with ``positive_px``, one
+  where it lies on a stroke, as a person marking correspondences would mark it; with ``max_angle_deg``,
   one within that angle of the anchor's view where there is one, as the pairs' B views), or, with probability
   ``other_shape``, the corresponding point on another shape of the category and split (exact for the
   bundled collection, ``datagen.registration`` otherwise; one partner shape per unit, drawn from the
-  unit's generator, seen from the same base cameras), in a view where it is visible;
+  unit's generator, seen from the same base cameras), in a view where it is visible (with
+  ``other_same_view``, the anchor's own view where it is visible there);
 - negative: a stroke vertex of the positive's drawing, by one of ``negatives`` (picked per triplet):
   ``random``; ``same-part`` (same part label as the positive, among the farthest on the surface);
   ``hard`` (near the positive in the image, yet at least ``min_distance`` away on the surface). The
@@ -78,6 +80,12 @@ class TripletConfig:
     near_surface: float = 0.05
     # positives: a view within this many degrees of the anchor's (None: any view), as pairs choose B
     max_angle_deg: float | None = None
+    # positives only where the point lies within this many base-view pixels of a stroke of the positive's
+    # view (None: wherever the point is visible)
+    positive_px: float | None = None
+    # other-shape positives from the anchor's own view where the point is seen there (as a ``shapes`` pair
+    # shows two shapes from one camera); else from the views ``max_angle_deg`` allows
+    other_same_view: bool = False
     # each role's zooms z - u, u ~ U(-zoom_jitter, zoom_jitter) (``render.views.sketchzooms_factors``)
     zoom_jitter: float = SKETCHZOOMS_JITTER
 
@@ -99,6 +107,8 @@ class TripletConfig:
             raise ValueError(f"--shapes must be at least 1, got {self.shapes}")
         if self.size < 16 or self.camera.size < 16:
             raise ValueError(f"image sizes must be at least 16 pixels, got {self.size} and {self.camera.size}")
+        if self.positive_px is not None and not self.positive_px > 0:
+            raise ValueError(f"positive stroke distance must be > 0 pixels, got {self.positive_px}")
         if not 0.0 <= self.zoom_jitter < min(SKETCHZOOMS_Z):
             raise ValueError(f"zoom jitter must lie in [0, {min(SKETCHZOOMS_Z)}), got {self.zoom_jitter}")
         if self.points < 1 or self.camera.views < 2:
@@ -162,6 +172,21 @@ def near_views(views: np.ndarray, angles: np.ndarray, max_angle: float | None) -
         return views
     near = views[angles[views] <= max_angle]
     return near if len(near) else views[[int(np.argmin(angles[views]))]]
+
+
+def on_strokes(holder: ShapeViews, views: np.ndarray, point: np.ndarray, px: float | None) -> np.ndarray:
+    """The ``views`` (indices) of ``holder`` in which ``point`` (3,) world projects within ``px`` base-view
+    pixels of a stroke point (``SketchView.xy``, spaced ``LineConfig.spacing_px`` along the strokes); all
+    of them when ``px`` is None."""
+    if px is None:
+        return views
+    keep = []
+    for j in views:
+        strokes = holder.view(int(j)).xy
+        xy = holder.cameras[int(j)].world_to_pixels(point[None])[0][0]
+        if len(strokes) and np.min(np.sum((strokes - xy) ** 2, axis=1)) <= px * px:
+            keep.append(j)
+    return np.asarray(keep, dtype=np.int64)
 
 
 def negative_rules(config: TripletConfig) -> NegativeRules:
@@ -241,7 +266,11 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
             positive = None
             for source, holder in choices:
                 vis = (other_vis if holder is other else own_vis)[:, k]
-                views_ok = near_views(np.flatnonzero(vis), angles, config.max_angle_deg)
+                where = o_points[k] if holder is other else a_points[k]
+                views_ok = near_views(on_strokes(holder, np.flatnonzero(vis), where, config.positive_px), angles,
+                                      config.max_angle_deg)
+                if holder is other and config.other_same_view and i in views_ok:
+                    views_ok = np.array([i])
                 if len(views_ok):
                     j = int(views_ok[srng.integers(len(views_ok))])
                     if holder is other:

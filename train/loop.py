@@ -32,7 +32,7 @@ from sketchgen.render.errors import InputError
 from sketchgen.train.descriptor import Descriptor
 from sketchgen.train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
                                     grid_error_px, hardest_negative, multiscale_flow_loss, pixel_flow_loss,
-                                    triplet_semi_hard)
+                                    triplet_all, triplet_semi_hard)
 from sketchgen.train.pairs import pair_stream
 from sketchgen.train.points import point_stream
 from sketchgen.train.shards import dataset_kind, require_strokes
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 MODELS = ("descriptor", "warp")
 DEFAULT_SIZE = {"descriptor": 224, "warp": 256}
 LOG_FIELDS = ("step", "loss", "metric", "lr", "samples_per_s", "elapsed_s")
-DESCRIPTOR_LOSSES = ("triplet", "hardest", "contrastive")
+DESCRIPTOR_LOSSES = ("triplet", "hardest", "all", "contrastive")
 SCHEDULES = ("constant", "cosine")
 # warp supervision: "nodes" = the grid's 16x16 nodes whose neighbourhood is all on the object, A -> B;
 # "pixels" = every valid pixel of the flow, read from the grid as evaluation reads keypoints, A -> B;
@@ -68,7 +68,8 @@ class TrainConfig:
     seed: int = 0
     backbone: str = "resnet18"
     size: int | None = None
-    loss: str = "triplet"          # descriptor: "triplet" (semi-hard), "hardest" (nearest negative) or "contrastive"
+    loss: str = "triplet"          # descriptor: "triplet" (semi-hard), "hardest" (nearest negative), "all"
+    #                                (every negative) or "contrastive"
     margin: float = TRIPLET_MARGIN  # descriptor: the losses' margin
     augment: bool = True           # descriptor: SketchZooms' rotation +-45 degrees and flip, per role (triplets)
     negatives: int = 6             # descriptor on a pair set: negatives per point (up to 4 of them near it)
@@ -241,6 +242,8 @@ def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) ->
         loss = contrastive(a, p, negs[:, 0], cfg.margin)
     elif cfg.loss == "hardest":
         loss = hardest_negative(a, p, negs, cfg.margin)
+    elif cfg.loss == "all":
+        loss = triplet_all(a, p, negs, cfg.margin)
     else:
         loss = triplet_semi_hard(a, p, negs, cfg.margin)
     with torch.no_grad():

@@ -57,6 +57,21 @@ def hardest_negative(anchor: torch.Tensor, positive: torch.Tensor, negatives: to
     return F.relu(d_pos - d_neg + margin).mean()
 
 
+def triplet_all(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.Tensor,
+                margin: float = TRIPLET_MARGIN) -> torch.Tensor:
+    """Triplet margin loss over every negative ("batch all", Hermans, Beyer, Leibe, "In Defense of the
+    Triplet Loss for Person Re-Identification", 2017): the mean of max(0, d_pos - d_neg + margin) over the
+    (anchor, negative) terms that are not zero, so that easy negatives do not dilute the hard ones.
+
+    anchor, positive: (B, D); negatives: (B, K, D). Returns a scalar (0 when every term is zero).
+    """
+    if negatives.dim() == 2:
+        negatives = negatives.unsqueeze(1)
+    d_pos = _dist(anchor, positive)
+    terms = F.relu(d_pos.unsqueeze(1) - _dist(anchor.unsqueeze(1), negatives) + margin)
+    return terms.sum() / (terms > 0).sum().clamp(min=1)
+
+
 def contrastive(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
                 margin: float = TRIPLET_MARGIN) -> torch.Tensor:
     """Contrastive loss: mean of d_pos^2 and max(0, margin - d_neg)^2 over the batch, a scalar."""

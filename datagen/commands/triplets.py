@@ -114,6 +114,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-angle", type=float, default=None,
                         help="positives from a view within this many degrees of the anchor's (default: any view)")
     parser.add_argument("--size", type=int, default=224, help="zoom image size in pixels (default 224)")
+    parser.add_argument("--positive-px", type=float, default=None,
+                        help="positives only from views where the point lies within this many base-view pixels of "
+                             "a stroke (default: any view where it is visible)")
+    parser.add_argument("--other-same-view", action="store_true",
+                        help="other-shape positives from the anchor's own view where the point is seen there, as "
+                             "a shapes pair (default: any view --max-angle allows)")
     parser.add_argument("--zoom-jitter", type=float, default=0.3,
                         help="each role's zoom factors z - u, u ~ U(-J, J) (SketchZooms: 0.3, the default; "
                              "0 draws every role at the evaluation's fixed zooms)")
@@ -132,7 +138,9 @@ def run(args) -> int:
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()),
             extra_negatives=parse_counts(args.extra_negatives), near_px=tuple(args.near_px),
-            max_angle_deg=args.max_angle, zoom_jitter=args.zoom_jitter, style=style_mix(args))
+            max_angle_deg=args.max_angle, zoom_jitter=args.zoom_jitter, positive_px=args.positive_px,
+            other_same_view=args.other_same_view,
+            style=style_mix(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return run_builder(args, dataset="triplets", builder="sketchgen.datagen.triplets", config=config)

@@ -189,6 +189,22 @@ def test_positive_views_within_the_angle_else_the_nearest():
     assert near_views(np.array([2, 3]), angles, None).tolist() == [2, 3]
 
 
+def test_positives_on_strokes_keeps_the_views_where_the_point_meets_a_stroke():
+    from types import SimpleNamespace
+
+    from sketchgen.datagen.triplets import on_strokes
+
+    cam = Camera.from_json({"position": [0.0, 0.0, 3.0], "look_at": [0, 0, 0], "up": [0, 1, 0], "yfov_deg": 40.0,
+                            "width": 64, "height": 64})
+    point = np.array([0.0, 0.0, 0.0])  # the image centre, pixel (32, 32)
+    xy = {0: [[35.0, 32.0]], 1: [[32.0, 33.5], [10.0, 10.0]], 2: np.zeros((0, 2))}
+    holder = SimpleNamespace(cameras=[cam] * 3, view=lambda j: SimpleNamespace(xy=np.asarray(xy[j], float)))
+    views = np.array([0, 1, 2])
+    assert on_strokes(holder, views, point, 2.0).tolist() == [1]      # 3 px away, 1.5 px away, no strokes
+    assert on_strokes(holder, views, point, 3.0).tolist() == [0, 1]
+    assert on_strokes(holder, views, point, None).tolist() == [0, 1, 2]
+
+
 def _zoom_ratios(out) -> np.ndarray:
     """(roles, 2) tan(yfov/2) of zooms 1 and 2 over zoom 0's: (z1 - u) / (z0 - u), (z2 - u) / (z0 - u)."""
     ratios = []
@@ -206,11 +222,18 @@ def test_zoom_jitter_zero_draws_every_role_at_the_fixed_zooms(triplet_set, tmp_p
     assert jittered[:, 1].max() - jittered[:, 1].min() > 0.05
     spec = tiny_spec(tmp_path)
     config = TripletConfig(collection=str(spec), seed=3, camera=ViewConfig(views=2, size=256), points=2, size=64,
-                           other_shape=0.0, extra_negatives=(), zoom_jitter=0.0)
-    run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config, out_dir=tmp_path / "out",
-                progress=False)
+                           other_shape=0.0, extra_negatives=(), zoom_jitter=0.0, positive_px=2.0)
+    kept = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config,
+                       out_dir=tmp_path / "out", progress=False)
     fixed = _zoom_ratios(tmp_path / "out")
     assert len(fixed) >= 6
     np.testing.assert_allclose(fixed, np.tile([130 / 180, 80 / 180], (len(fixed), 1)), rtol=1e-6)
+    # positives within 2 base-view px of a stroke; at 1e-3 px (the stroke points are 3 px apart) only a
+    # point that projects onto one exactly, such as a corner where strokes meet, is left
+    exact = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", out_dir=tmp_path / "exact",
+                        progress=False, config=TripletConfig(**{**vars(config), "positive_px": 1e-3}))
+    assert exact["samples"] <= kept["samples"] / 3
+    with pytest.raises(ValueError):
+        TripletConfig(positive_px=0.0)
     with pytest.raises(ValueError):
         TripletConfig(zoom_jitter=0.8)

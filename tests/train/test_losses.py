@@ -1,7 +1,8 @@
 import torch
 
 from sketchgen.train.losses import (candidate_negatives, contrastive, flow_points, flow_to_grid, forward_backward_loss,
-                                    grid_error_px, hardest_negative, pixel_flow_loss, triplet_semi_hard)
+                                    grid_error_px, hardest_negative, pixel_flow_loss, triplet_all,
+                                    triplet_semi_hard)
 from sketchgen.train.warp import grid_to_pixels, identity_grid, pixels_to_grid
 
 
@@ -26,6 +27,14 @@ def test_hardest_negative_uses_the_nearest_negative():
     negatives = torch.stack([_on_line(3.0, 0.7, 0.2)])
     assert abs(hardest_negative(anchor, positive, negatives, margin=1.0).item() - 1.3) < 1e-5  # 0.5 - 0.2 + 1
     assert hardest_negative(anchor, positive, torch.stack([_on_line(3.0, 2.0)]), margin=1.0).item() == 0.0
+
+
+def test_triplet_all_averages_the_violating_terms():
+    anchor, positive = _on_line(0.0), _on_line(0.5)
+    negatives = torch.stack([_on_line(3.0, 0.7, 0.2)])
+    # terms: 0.5 - 3.0 + 1 < 0 (not counted), 0.5 - 0.7 + 1 = 0.8, 0.5 - 0.2 + 1 = 1.3 -> mean 1.05
+    assert abs(triplet_all(anchor, positive, negatives, margin=1.0).item() - 1.05) < 1e-5
+    assert triplet_all(anchor, positive, torch.stack([_on_line(3.0, 2.0)]), margin=1.0).item() == 0.0
 
 
 def test_candidate_negatives_put_the_own_negative_first():

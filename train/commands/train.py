@@ -31,9 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=None,
                         help="input size in px (default: 224 descriptor, 256 warp; warp sizes must divide 256)")
     parser.add_argument("--weights", default=None, help="local backbone weights to start from (.pt state dict)")
-    parser.add_argument("--loss", choices=("triplet", "hardest", "contrastive"), default="triplet",
+    parser.add_argument("--loss", choices=("triplet", "hardest", "all", "contrastive"), default="triplet",
                         help="descriptor loss: triplet with semi-hard mining (default), triplet against the "
-                             "hardest negative, or contrastive")
+                             "hardest negative, triplet over every negative (all), or contrastive")
     parser.add_argument("--margin", type=float, default=1.0, help="descriptor: the loss's margin (default 1.0)")
     parser.add_argument("--negatives", type=int, default=6,
                         help="descriptor trained on a pair set: negatives per point, up to 4 of them near it "
