@@ -169,8 +169,8 @@ def evaluate_sets(model: str, run: Path, sets: dict, plots: Path, args, details:
                                triplets=triplets, device=args.device, warn=warn)
             got = res["details"][model]
             parts.append((res["metrics"][model], got[WEIGHT[model]]))
-            details.setdefault(name, {})[split] = {"pairs": got["pairs"], "anchors": got.get("anchors"),
-                                                   "by_kind": got["by_kind"]}
+            details.setdefault(name, {})[split] = {"pairs": got["pairs"], "by_kind": got["by_kind"],
+                                                   **({"anchors": got["anchors"]} if "anchors" in got else {})}
             if got.get("triplet_accuracy"):
                 details["triplet_accuracy"] = got["triplet_accuracy"]
         out[name] = pool_splits(parts)
@@ -315,8 +315,9 @@ def main(argv=None) -> int:
         for key, info in res["runs"].items():
             trip = info.get("triplet_accuracy")
             how = ("the demo's run" if info["reused_demo_run"] else
-                   f"trained {info['trained_steps']} steps in {info['train_s']:.0f} s"
-                   + (f" ({info['s_per_step']:.3f} s/step, {info['threads']} threads)" if info["s_per_step"] else ""))
+                   f"trained {info['trained_steps']} steps in {info['train_s']:.0f} s "
+                   f"({info['s_per_step']:.3f} s/step, {info['threads']} threads)" if info["trained_steps"] else
+                   f"trained by an earlier command ({info['run']})")
             print(f"{model} {key}: {info['steps']} steps, {how}; evaluated in {info['eval_s']:.0f} s"
                   + (f"; test triplet accuracy {trip['model']:.3f} (untrained {trip['untrained']:.3f})" if trip else ""))
     print()
