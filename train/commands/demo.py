@@ -31,6 +31,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported when a command runs, not when the CLI lists its commands
+    from sketchgen.train.loop import TrainConfig
 
 DESCRIPTOR_SIZE = 64  # px: the small CNN's input on a CPU
 HELP = "run the whole story on the bundled collection: data, training, evaluation, plots"
@@ -58,11 +62,10 @@ def _stage(name: str, t0: float) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from sketchgen.datagen.cli import UsageError, main as cli
+    from sketchgen.datagen.cli import main as cli
     from sketchgen.train.commands.eval import describe_triplets, format_table, warn
     from sketchgen.train.evaluate import evaluate_run, write_json
-    from sketchgen.train.loop import TrainConfig, default_threads, train
-    from sketchgen.train.zooms import point_drawing
+    from sketchgen.train.loop import default_threads, train
 
     t0 = time.perf_counter()
     out: Path = args.out
@@ -78,19 +81,10 @@ def run(args: argparse.Namespace) -> int:
         pass
 
     data = out / "data"
-    common = ["--shapes", str(args.shapes), "--workers", str(args.workers), "--seed", str(args.seed),
-              "--style", args.style]
-    # the triplets' zooms are drawn at the descriptor's input size, with the stroke width a 224 px zoom
-    # has once resampled to it (``point_drawing``): the 64 px images of a triplet's 8 roles cost less to
-    # draw and decode than 3 roles at 224 px, and look as the evaluation's zooms look; positives within
-    # 60 degrees of the anchor's view, as the pairs' B views
-    native, width = point_drawing(DESCRIPTOR_SIZE)
-    if cli(["triplets", "--out", str(data / "triplets"), "--views", "6", "--points", "12", "--size", str(native),
-            "--width", f"{width:.6f}", "--max-angle", "60", *common]) != 0:
-        raise UsageError("building the triplet set failed (see above)")
+    common = data_arguments(args.shapes, args.workers, args.seed, args.style)
+    build_triplets(data / "triplets", common)
     _stage("triplet set built", t0)
-    if cli(["pairs", "--out", str(data / "pairs"), "--pairs", "6", *common]) != 0:
-        raise UsageError("building the pair set failed (see above)")
+    build_pairs(data / "pairs", common)
     _stage("pair set built", t0)
     previews = out / "previews"
     for name in ("triplets", "pairs"):
@@ -98,23 +92,12 @@ def run(args: argparse.Namespace) -> int:
     _stage(f"previews in {previews}/", t0)
 
     runs = out / "runs"
-    # the descriptor learns from the pair set's dense correspondence (negatives near the true match);
-    # the triplet set measures it by triplet accuracy (see the module's docstring for why)
-    desc_cfg = TrainConfig("descriptor", str(data / "pairs"), str(runs / "descriptor"),
-                           steps=args.steps_descriptor, batch_size=16, lr=1e-3, device=args.device,
-                           seed=args.seed, backbone="small", size=DESCRIPTOR_SIZE, loss="hardest", margin=0.5,
-                           schedule="cosine", workers=1, checkpoint_every=100)
+    desc_cfg, warp_cfg = demo_configs(data, runs, args.steps_descriptor, args.steps_warp, device=args.device,
+                                      seed=args.seed)
     # threads are chosen when each model starts training, after the dataset builders' workers have ended
     torch.set_num_threads(args.threads or default_threads())
     res = train(desc_cfg)
     _stage(f"descriptor trained: {res['step']} steps, last loss {res['loss']:.3f}", t0)
-    # the first block starts from the soft argmax of the features (not the identity), cosine learning rate:
-    # measured on the held-out shapes after 400 steps, PCK@0.05 / 0.10 / bbox 0.10 of 0.204 / 0.382 / 0.193
-    # against 0.143 / 0.328 / 0.122 with PSC's identity start at a constant rate (train/warp.py lists the
-    # other trials)
-    warp_cfg = TrainConfig("warp", str(data / "pairs"), str(runs / "warp"), steps=args.steps_warp, batch_size=8,
-                           lr=1e-3, schedule="cosine", device=args.device, seed=args.seed, backbone="small",
-                           size=128, stn_width=64, stn_layers=2, checkpoint_every=50, warp_base="softargmax")
     torch.set_num_threads(args.threads or default_threads())
     res = train(warp_cfg)
     _stage(f"warp estimator trained: {res['step']} steps, last loss {res['loss']:.3f}", t0)
@@ -141,6 +124,57 @@ def run(args: argparse.Namespace) -> int:
     print(f"demo finished in {time.perf_counter() - t0:.0f} s: metrics {out / 'metrics.json'}, plots {plots}/, "
           f"previews {previews}/, models {runs}/")
     return 0
+
+
+def data_arguments(shapes: int, workers: int, seed: int, style: str) -> list[str]:
+    """The dataset builders' arguments the demo's triplet and pair sets share."""
+    return ["--shapes", str(shapes), "--workers", str(workers), "--seed", str(seed), "--style", style]
+
+
+def build_triplets(out: Path, common: list[str]) -> None:
+    """The demo's triplet set (``sketchgen triplets``) in ``out``. Raises UsageError when the build fails."""
+    from sketchgen.datagen.cli import UsageError, main as cli
+    from sketchgen.train.zooms import point_drawing
+
+    # the triplets' zooms are drawn at the descriptor's input size, with the stroke width a 224 px zoom
+    # has once resampled to it (``point_drawing``): the 64 px images of a triplet's 8 roles cost less to
+    # draw and decode than 3 roles at 224 px, and look as the evaluation's zooms look; positives within
+    # 60 degrees of the anchor's view, as the pairs' B views
+    native, width = point_drawing(DESCRIPTOR_SIZE)
+    if cli(["triplets", "--out", str(out), "--views", "6", "--points", "12", "--size", str(native),
+            "--width", f"{width:.6f}", "--max-angle", "60", *common]) != 0:
+        raise UsageError("building the triplet set failed (see above)")
+
+
+def build_pairs(out: Path, common: list[str]) -> None:
+    """The demo's pair set (``sketchgen pairs``) in ``out``; ``common`` may add builder options (another
+    ``--collection``, ``--kinds``). Raises UsageError when the build fails."""
+    from sketchgen.datagen.cli import UsageError, main as cli
+
+    if cli(["pairs", "--out", str(out), "--pairs", "6", *common]) != 0:
+        raise UsageError("building the pair set failed (see above)")
+
+
+def demo_configs(data: Path, runs: Path, steps_descriptor: int, steps_warp: int, *, device: str,
+                 seed: int) -> tuple[TrainConfig, TrainConfig]:
+    """The demo's two TrainConfigs (descriptor, warp estimator), both trained on ``data/pairs``, writing to
+    ``runs/descriptor`` and ``runs/warp``."""
+    from sketchgen.train.loop import TrainConfig
+
+    # the descriptor learns from the pair set's dense correspondence (negatives near the true match);
+    # the triplet set measures it by triplet accuracy (see the module's docstring for why)
+    desc_cfg = TrainConfig("descriptor", str(data / "pairs"), str(runs / "descriptor"),
+                           steps=steps_descriptor, batch_size=16, lr=1e-3, device=device,
+                           seed=seed, backbone="small", size=DESCRIPTOR_SIZE, loss="hardest", margin=0.5,
+                           schedule="cosine", workers=1, checkpoint_every=100)
+    # the first block starts from the soft argmax of the features (not the identity), cosine learning rate:
+    # measured on the held-out shapes after 400 steps, PCK@0.05 / 0.10 / bbox 0.10 of 0.204 / 0.382 / 0.193
+    # against 0.143 / 0.328 / 0.122 with PSC's identity start at a constant rate (train/warp.py lists the
+    # other trials)
+    warp_cfg = TrainConfig("warp", str(data / "pairs"), str(runs / "warp"), steps=steps_warp, batch_size=8,
+                           lr=1e-3, schedule="cosine", device=device, seed=seed, backbone="small",
+                           size=128, stn_width=64, stn_layers=2, checkpoint_every=50, warp_base="softargmax")
+    return desc_cfg, warp_cfg
 
 
 def _write_warp_examples(run: Path, pairs: Path, path: Path, device: str, n: int = 4) -> None:

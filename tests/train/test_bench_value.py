@@ -1,0 +1,56 @@
+"""The learning-curve bench's pure helpers (bench/bench_value.py): budgets, pooling, reuse of a demo run."""
+
+import json
+from dataclasses import asdict
+
+import pytest
+import torch
+
+from bench.bench_value import budget_steps, finished_demo_run, parse_budgets, pool_splits, same_recipe
+from sketchgen.train.commands.demo import demo_configs
+
+
+def test_budgets_parse_and_scale():
+    assert parse_budgets("16,1,4,4") == [1.0, 4.0, 16.0]
+    assert parse_budgets("0.5") == [0.5]
+    for bad in ("1,x", "0", "-2"):
+        with pytest.raises(ValueError, match="budget"):
+            parse_budgets(bad)
+    assert budget_steps(500, 4) == 2000
+    assert budget_steps(400, 2, 0.02) == 16
+    assert budget_steps(400, 1, 0.0001) == 1  # never a run of no steps
+
+
+def test_pool_splits_weights_by_count():
+    # 30 of 100 points right in one split and 10 of 50 in the other: 40 of 150 right together
+    a = {"model": {"acc@10px": 0.3, "acc@5px": 0.1}, "hog": {"acc@10px": 0.5}}
+    b = {"model": {"acc@10px": 0.2, "acc@5px": 0.4}, "hog": {"acc@10px": 0.0}, "extra": {"acc@10px": 1.0}}
+    pooled = pool_splits([(a, 100), (b, 50)])
+    assert list(pooled) == ["model", "hog"]  # the first split's order; a method missing from one left out
+    assert pooled["model"]["acc@10px"] == pytest.approx(40 / 150)
+    assert pooled["model"]["acc@5px"] == pytest.approx((10 + 20) / 150)
+    assert pooled["hog"] == {"acc@10px": pytest.approx(50 / 150)}
+    with pytest.raises(ValueError):
+        pool_splits([])
+
+
+def test_demo_run_reused_only_when_it_is_the_same_finished_recipe(tmp_path):
+    data = tmp_path / "demo" / "data"
+    desc, _ = demo_configs(data, tmp_path / "demo" / "runs", 500, 400, device="cpu", seed=0)
+    run = tmp_path / "demo" / "runs" / "descriptor"
+    run.mkdir(parents=True)
+    # what train() records: the resolved config, the data as an absolute path, the drawing it measured
+    saved = asdict(desc.resolved())
+    saved.update(data=str(data.resolve() / "pairs"), data_kind="pairs", drawing=[64, 0.43])
+    (run / "config.json").write_text(json.dumps(saved))
+    (run / "model.pt").write_bytes(b"")
+    torch.save({"step": 500}, run / "last.pt")
+    bench_cfg = desc.__class__(**{**asdict(desc), "out": str(tmp_path / "value" / "descriptor-500")})
+    assert same_recipe(saved, bench_cfg)
+    assert finished_demo_run(run, bench_cfg)
+    # another budget, another learning rate or another seed is another run
+    for change in ({"steps": 2000}, {"lr": 1e-4}, {"seed": 1}, {"data": str(tmp_path / "other" / "pairs")}):
+        other = desc.__class__(**{**asdict(bench_cfg), **change})
+        assert not finished_demo_run(run, other), change
+    torch.save({"step": 300}, run / "last.pt")  # a demo stopped part way
+    assert not finished_demo_run(run, bench_cfg)
