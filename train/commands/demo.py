@@ -3,25 +3,45 @@
 1. a gallery of drawings (PNG, SVG, contact sheet);
 2. a small SketchZooms triplet set and a small pair set (``sketchgen triplets`` / ``pairs``), split by
    shape, with contact-sheet previews;
-3. both models trained briefly on the train split (the small CNN backbone on a CPU): the warp estimator
-   on the pairs (its first block starting from the soft argmax of its features, cosine learning rate
-   from 1e-3); the descriptor on points of the pairs' dense correspondence, each with 6
-   negatives, 4 of them 8-48 px from the true match (``train.points.make_point_decoder``), triplet loss
-   against the hardest negative (margin 0.5), cosine learning rate from 1e-3;
+3. both models trained briefly on the train split (the small CNN backbone on a CPU): the descriptor on
+   the triplet set (each anchor against its 6 stored negatives, 4 of them strokes 8-48 px of a 256 px
+   drawing from the positive, and 4 other triplets' first negatives; semi-hard mining, margin 1.0,
+   cosine learning rate from 1e-3, no rotation/flip augmentation); the warp estimator on the pair set
+   (its first block starting from the soft argmax of its features, cosine learning rate from 1e-3);
 4. both evaluated on the test split's shapes, which training never saw, against the baselines (the
    descriptor also by triplet accuracy on the test triplets): a table printed, ``DIR/metrics.json`` =
    ``{"descriptor": {"model": {"acc@10px": ..}, "shape_context": .., "hog": .., "untrained": ..}, "warp":
    {"model": {"pck@0.05": .., "pck@0.10": .., ..}, "identity": .., "affine": ..}}``, ``DIR/details.json``
-   (curves, counts, per-kind figures), plots and previews.
+   (curves, counts, per-kind figures), plots and previews. Each run's ``config.json`` records what it
+   trained on (``data_kind``: "triplets" for the descriptor).
 
-Why the descriptor learns from the pairs here (measured on this data, acc@10px on the test pairs, seed 0):
-on the pairs' points it reaches 0.453 after the demo's 500 steps (Shape Context 0.426, untrained 0.345).
-On triplets with one negative per anchor (600 steps) it matched no better than its untrained self (0.338).
-On the triplet set the demo builds now (6 negatives per anchor, 4 of them strokes near the positive,
-positives within 60 degrees; ``datagen.negatives``) it reaches 0.403 after 300 steps with semi-hard
-mining (0.388 after 500, its training loss still falling), 0.370 after the demo's 500 with the hardest
-negative: better than untrained, short of Shape Context. With positives from any view the hardest negative collapses the embedding (loss stuck at the
-margin, 0.287 at step 200). Sized to finish in about eight minutes on a 2-core CPU (measured 477 s);
+What made the triplet set teach matching (acc@5 / 10 / 20 px on the demo's 20 test pairs of held-out
+shapes, seed 0, small CNN at 64 px; Shape Context 0.271 / 0.395 / 0.559, untrained 0.189 / 0.321 /
+0.504):
+
+==========================================================================  =====================
+descriptor training data and loss (margin 0.5 unless named)                 acc@5 / 10 / 20 px
+==========================================================================  =====================
+pair set's points, hardest negative, 500 steps (the old demo)               0.287 / 0.463 / 0.632
+pair set's points, semi-hard, 300 steps                                     0.225 / 0.360 / 0.511
+triplets (zoom jitter, positives anywhere visible), semi-hard, 300 steps    0.242 / 0.398 / 0.560
+the same without zoom jitter (``--zoom-jitter 0``)                          0.226 / 0.390 / 0.574
+the same, every violating negative (``--loss all``)                         0.225 / 0.379 / 0.557
+no jitter, positives on a stroke of their view (``--positive-px 4``)        0.234 / 0.406 / 0.580
+and other-shape positives from the anchor's camera (``--other-same-view``)  0.266 / 0.430 / 0.585
+the same, 500 steps                                                         0.275 / 0.441 / 0.601
+the same, ``--loss all``, 500 steps                                         0.253 / 0.410 / 0.581
+the same, semi-hard, margin 1.0 (SketchZooms'), 500 steps                   0.289 / 0.454 / 0.584
+==========================================================================  =====================
+
+The hardest negative collapses the embedding on triplets (the loss stays at the margin, every anchor
+violating it, through 400 steps), with or without those data changes; semi-hard mining does not. At
+equal settings the triplets teach more than the pair set's points (0.430 against 0.360 at 300 steps,
+semi-hard); the pair route's old figure came from the hardest negative, which does not collapse there.
+By pair kind the triplet-trained descriptor leads Shape Context on deformed copies (acc@10px 0.594
+against 0.438) and other views (0.421 against 0.383) and trails it on other shapes seen from the same
+camera (0.325 against 0.392). Training triplet accuracy 0.75 against 0.565 on the test triplets: more
+triplets would help more than more steps. Sized to finish in about nine minutes on a 2-core CPU;
 ``--steps-descriptor`` / ``--steps-warp`` / ``--shapes`` trade learning for time.
 """
 
@@ -138,11 +158,14 @@ def build_triplets(out: Path, common: list[str]) -> None:
 
     # the triplets' zooms are drawn at the descriptor's input size, with the stroke width a 224 px zoom
     # has once resampled to it (``point_drawing``): the 64 px images of a triplet's 8 roles cost less to
-    # draw and decode than 3 roles at 224 px, and look as the evaluation's zooms look; positives within
-    # 60 degrees of the anchor's view, as the pairs' B views
+    # draw and decode than 3 roles at 224 px, and look as the evaluation's zooms look. Every role at the
+    # evaluation's fixed zooms (no jitter); positives on a stroke of their view (within 4 px of the 512 px
+    # base view: 2 px of a 256 px drawing, as the evaluation's anchors), within 60 degrees of the anchor's
+    # view as the pairs' B views, other-shape ones from the anchor's own camera as a shapes pair
     native, width = point_drawing(DESCRIPTOR_SIZE)
     if cli(["triplets", "--out", str(out), "--views", "6", "--points", "12", "--size", str(native),
-            "--width", f"{width:.6f}", "--max-angle", "60", *common]) != 0:
+            "--width", f"{width:.6f}", "--max-angle", "60", "--zoom-jitter", "0", "--positive-px", "4",
+            "--other-same-view", *common]) != 0:
         raise UsageError("building the triplet set failed (see above)")
 
 
@@ -157,16 +180,17 @@ def build_pairs(out: Path, common: list[str]) -> None:
 
 def demo_configs(data: Path, runs: Path, steps_descriptor: int, steps_warp: int, *, device: str,
                  seed: int) -> tuple[TrainConfig, TrainConfig]:
-    """The demo's two TrainConfigs (descriptor, warp estimator), both trained on ``data/pairs``, writing to
-    ``runs/descriptor`` and ``runs/warp``."""
+    """The demo's two TrainConfigs: the descriptor trained on ``data/triplets``, the warp estimator on
+    ``data/pairs``, writing to ``runs/descriptor`` and ``runs/warp``."""
     from sketchgen.train.loop import TrainConfig
 
-    # the descriptor learns from the pair set's dense correspondence (negatives near the true match);
-    # the triplet set measures it by triplet accuracy (see the module's docstring for why)
-    desc_cfg = TrainConfig("descriptor", str(data / "pairs"), str(runs / "descriptor"),
+    # the descriptor learns from the triplet set (its config.json records data_kind "triplets"): each
+    # anchor against its own 6 negatives and 4 other triplets' first ones, semi-hard mining with
+    # SketchZooms' margin 1.0, no rotation/flip augmentation (the module's docstring has what was measured)
+    desc_cfg = TrainConfig("descriptor", str(data / "triplets"), str(runs / "descriptor"),
                            steps=steps_descriptor, batch_size=16, lr=1e-3, device=device,
-                           seed=seed, backbone="small", size=DESCRIPTOR_SIZE, loss="hardest", margin=0.5,
-                           schedule="cosine", workers=1, checkpoint_every=100)
+                           seed=seed, backbone="small", size=DESCRIPTOR_SIZE, loss="triplet", margin=1.0,
+                           augment=False, schedule="cosine", workers=1, checkpoint_every=100)
     # the first block starts from the soft argmax of the features (not the identity), cosine learning rate:
     # measured on the held-out shapes after 400 steps, PCK@0.05 / 0.10 / bbox 0.10 of 0.204 / 0.382 / 0.193
     # against 0.143 / 0.328 / 0.122 with PSC's identity start at a constant rate (train/warp.py lists the
