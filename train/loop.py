@@ -31,7 +31,7 @@ from sketchgen.files import atomic_target
 from sketchgen.render.errors import InputError
 from sketchgen.train.descriptor import Descriptor
 from sketchgen.train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
-                                    grid_error_px, hardest_negative, multiscale_flow_loss, pixel_flow_loss,
+                                    SCALE_WEIGHTS, grid_error_px, hardest_negative, multiscale_flow_loss, pixel_flow_loss,
                                     triplet_semi_hard)
 from sketchgen.train.pairs import pair_stream
 from sketchgen.train.points import point_stream
@@ -80,6 +80,9 @@ class TrainConfig:
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
     psc_layout: bool = True        # warp: correlation channels index target positions, as PSC's code
+    refine: int | None = None      # warp: None = PSC's 16x16 output; e.g. 32 = a residual refinement at 32x32
+    softargmax_prior: float = 0.0  # warp: soft argmax similarity penalty per squared normalised distance
+    refine_weight: float = 1.0     # warp: weight of the refined grid's end-point error in the flow loss
     workers: int = 0
     checkpoint_every: int = 100
     log_every: int = 10
@@ -110,7 +113,8 @@ def build_model(cfg: "TrainConfig") -> nn.Module:
         return Descriptor(cfg.backbone, weights=cfg.weights)
     if cfg.model == "warp":
         return WarpEstimator(cfg.backbone, weights=cfg.weights, stn_width=cfg.stn_width, stn_layers=cfg.stn_layers,
-                             psc_layout=cfg.psc_layout, base=cfg.warp_base)
+                             psc_layout=cfg.psc_layout, base=cfg.warp_base, refine=cfg.refine,
+                             prior=cfg.softargmax_prior)
     raise InputError(f"unknown model {cfg.model!r}")
 
 
@@ -256,13 +260,20 @@ def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tu
     a, b, flow = batch["a"].to(device), batch["b"].to(device), batch["flow"].to(device)
     h, w = a.shape[-2:]
     feats_a, feats_b = model.encode(a), model.encode(b)
-    grids_ab = model.stn(feats_b, feats_a)  # over A's frame: where A's points are in B
+    grids_ab = model.grids(feats_b, feats_a)  # over A's frame: where A's points are in B
     gt, valid = flow_to_grid(flow, STN_SIZE)
-    grids_ba = model.stn(feats_a, feats_b) if cfg.cycle_weight > 0 or cfg.flow_loss == "both" else None
+    grids_ba = model.grids(feats_a, feats_b) if cfg.cycle_weight > 0 or cfg.flow_loss == "both" else None
+    weights = (*SCALE_WEIGHTS, cfg.refine_weight)[:len(grids_ab)]
     if cfg.flow_loss == "nodes":
-        loss = multiscale_flow_loss(grids_ab, gt, valid, w, h)
+        loss = multiscale_flow_loss(grids_ab[:len(SCALE_WEIGHTS)], gt, valid, w, h)
+        if cfg.refine:
+            # the refined grid against the exact flow at its own, finer nodes
+            gt, valid = flow_to_grid(flow, cfg.refine)
+            loss = loss + cfg.refine_weight * grid_error_px(grids_ab[-1], gt, valid, w, h)
     else:
-        loss = pixel_flow_loss(grids_ab, flow, w, h, grids_ba if cfg.flow_loss == "both" else None)
+        loss = pixel_flow_loss(grids_ab, flow, w, h, grids_ba if cfg.flow_loss == "both" else None, weights)
+        if cfg.refine:
+            gt, valid = flow_to_grid(flow, cfg.refine)
     if cfg.cycle_weight > 0:
         loss = loss + cfg.cycle_weight * forward_backward_loss(grids_ab[-1], grids_ba[-1], valid, w, h)
     with torch.no_grad():
@@ -307,7 +318,7 @@ def train(cfg: TrainConfig) -> dict:
         ckpt = _load(last)
         saved = json.loads(ckpt["config"])
         for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout", "warp_base",
-                    "data_kind"):
+                    "refine", "data_kind"):
             if key in saved and saved[key] != getattr(cfg, key):
                 raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
                                  f"{getattr(cfg, key)!r}; use another --out")

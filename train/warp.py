@@ -84,6 +84,9 @@ FEAT_SIZE = 16
 STN_SIZE = 16
 STN_LAYERS = 5
 BASES = ("identity", "softargmax")
+REFINE_LAYERS = ("layer1",)  # the refinement's features (stride 4)
+REFINE_RADIUS = 3  # nodes either side of the local correlation's window
+REFINE_WIDTH = 32  # channels of the refinement's head
 SOFTARGMAX_BETA = 50.0  # SFNet's inverse temperature, on cosine similarities in [-1, 1]
 
 
@@ -98,11 +101,12 @@ class STN(nn.Module):
 
     def __init__(self, corr_layers=CORR_LAYERS, feat_size: int = FEAT_SIZE, stn_size: int = STN_SIZE,
                  n_layers: int = STN_LAYERS, width: int | None = None, psc_layout: bool = True,
-                 base: str = "identity"):
+                 base: str = "identity", prior: float = 0.0):
         super().__init__()
         if base not in BASES:
             raise ValueError(f"unknown base {base!r} (choose from {', '.join(BASES)})")
         self.base = base
+        self.prior = prior
         self.psc_layout = psc_layout
         # width None = PSC's (the correlation's 512 channels); smaller widths make a CPU-sized estimator
         self.width = width
@@ -169,9 +173,13 @@ class STN(nn.Module):
             t = F.normalize(target[f"layer{i}"], dim=1).flatten(2)  # (B, C, T)
             s = F.normalize(source[f"layer{i}"], dim=1).flatten(2)  # (B, C, S)
             sims = sims + t.transpose(1, 2) @ s
-        weights = torch.softmax(SOFTARGMAX_BETA * sims / len(self.corr_layers), dim=-1)  # (B, T, S)
         n = self.stn_size
-        return (weights @ self.base_map.reshape(1, n * n, 2)).view(-1, n, n, 2)
+        nodes = self.base_map.reshape(n * n, 2)
+        if self.prior:
+            # a match far from the node's own position must be that much more similar to win
+            sims = sims - self.prior * len(self.corr_layers) * torch.cdist(nodes, nodes).square()
+        weights = torch.softmax(SOFTARGMAX_BETA * sims / len(self.corr_layers), dim=-1)  # (B, T, S)
+        return (weights @ nodes).view(-1, n, n, 2)
 
     def forward(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         """Grids at the three scales, coarse to fine: [(B, 16, 16, 2)] * 3 float32 (the 4x4 and 8x8
@@ -187,22 +195,112 @@ class STN(nn.Module):
         return grids
 
 
+def local_correlation(target: torch.Tensor, source: torch.Tensor, radius: int) -> torch.Tensor:
+    """Cost volume of a window (PWC-Net, Sun et al. CVPR 2018): target, source (B, C, H, W) ->
+    (B, (2r+1)^2, H, W), channel ``(dy + r) * (2r+1) + (dx + r)`` = the channel mean of
+    target[y, x] * source[y + dy, x + dx] (0 outside the source)."""
+    return _LocalCorrelation.apply(target, source, radius)
+
+
+class _LocalCorrelation(torch.autograd.Function):
+    # one product per offset, and a backward that accumulates into one padded buffer: unfolding every
+    # window, or autograd through 49 slices (a zero-filled padded copy each), costs several times more
+    @staticmethod
+    def forward(ctx, target, source, radius):
+        h, w = target.shape[-2:]
+        k = 2 * radius + 1
+        padded = F.pad(source, (radius, radius, radius, radius))
+        ctx.save_for_backward(target, padded)
+        ctx.radius = radius
+        return torch.stack([(target * padded[:, :, dy:dy + h, dx:dx + w]).mean(dim=1)
+                            for dy in range(k) for dx in range(k)], dim=1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        target, padded = ctx.saved_tensors
+        r = ctx.radius
+        h, w = target.shape[-2:]
+        k = 2 * r + 1
+        grad = grad / target.shape[1]
+        grad_t = torch.zeros_like(target)
+        grad_p = torch.zeros_like(padded)
+        for i in range(k * k):
+            dy, dx = divmod(i, k)
+            g = grad[:, i:i + 1]
+            grad_t.addcmul_(g, padded[:, :, dy:dy + h, dx:dx + w])
+            grad_p[:, :, dy:dy + h, dx:dx + w].addcmul_(g, target)
+        return grad_t, grad_p[:, :, r:r + h, r:r + w], None
+
+
+class Refine(nn.Module):
+    """Residual flow above the 16x16 grid: the grid upsampled to ``size`` x ``size`` nodes, the source's
+    finer features warped by it, a local correlation (radius ``radius`` nodes) with the target's, and
+    a small convolutional head adding a residual to each node (PWC-Net's refinement step).
+
+    Features: ``layers`` of the encoder resized to ``size`` (e.g. ``layer1``, stride 4, and ``layer2``),
+    each L2-normalised per position; the head reads the cost volumes, the target's features and the
+    current displacement from the identity. Its last convolution starts at zero, so an untrained
+    refinement returns the upsampled 16x16 grid unchanged."""
+
+    def __init__(self, channels: dict[str, int], size: int = 32, radius: int = REFINE_RADIUS,
+                 width: int = REFINE_WIDTH, layers=REFINE_LAYERS):
+        super().__init__()
+        self.size, self.radius, self.layers = size, radius, tuple(layers)
+        k = (2 * radius + 1) ** 2
+        c_in = len(self.layers) * k + sum(channels[name] for name in self.layers) + 2
+        self.head = nn.Sequential(
+            nn.Conv2d(c_in, width, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, width, 3, 1, 2, dilation=2), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, width, 3, 1, 4, dilation=4), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, 2, 3, 1, 1))
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+        self.register_buffer("base_map", identity_grid(size).clone())
+
+    def features(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        size = (self.size, self.size)
+        return {k: F.normalize(F.interpolate(feats[k], size, mode="bilinear", align_corners=False), dim=1)
+                for k in self.layers}
+
+    def forward(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
+                grid: torch.Tensor) -> torch.Tensor:
+        """source, target: the encoder's feature dicts; grid (B, 16, 16, 2) -> (B, size, size, 2)."""
+        grid = upsample_grid(grid, (self.size, self.size))
+        fs, ft = self.features(source), self.features(target)
+        costs = [local_correlation(ft[k], F.grid_sample(fs[k], grid, mode="bilinear", padding_mode="zeros",
+                                                        align_corners=True), self.radius) for k in self.layers]
+        shift = (grid - self.base_map).permute(0, 3, 1, 2)
+        x = torch.cat([*costs, *(ft[k] for k in self.layers), shift], dim=1)
+        return grid + self.head(x).permute(0, 2, 3, 1)
+
+
 class WarpEstimator(nn.Module):
-    """Encoder + STN. ``forward(source, target)``: (B, 1, H, W) float32 images (ink = 1) -> list of three
-    (B, 16, 16, 2) grids over the target frame, coarse to fine; ``estimate`` upsamples the finest."""
+    """Encoder + STN (+ ``Refine`` when ``refine`` is a node count). ``forward(source, target)``:
+    (B, 1, H, W) float32 images (ink = 1) -> list of three (B, 16, 16, 2) grids over the target frame,
+    coarse to fine, then the refined (B, refine, refine, 2) grid with ``refine``; ``estimate`` upsamples
+    the finest."""
 
     def __init__(self, backbone: str = "resnet18", *, weights=None, stn_width: int | None = None,
-                 stn_layers: int = STN_LAYERS, psc_layout: bool = True, base: str = "identity"):
+                 stn_layers: int = STN_LAYERS, psc_layout: bool = True, base: str = "identity",
+                 refine: int | None = None, prior: float = 0.0):
         super().__init__()
         self.backbone_name = backbone
         self.encoder = build_backbone(backbone, weights=weights)
-        self.stn = STN(n_layers=stn_layers, width=stn_width, psc_layout=psc_layout, base=base)
+        self.stn = STN(n_layers=stn_layers, width=stn_width, psc_layout=psc_layout, base=base, prior=prior)
+        self.refine = Refine(self.encoder.channels, size=refine) if refine else None
 
     def encode(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.encoder.features(images)
 
+    def grids(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The grids of ``forward`` from the two images' encoder features."""
+        grids = self.stn(source, target)
+        if self.refine is not None:
+            grids.append(self.refine(source, target, grids[-1]))
+        return grids
+
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
-        return self.stn(self.encode(source), self.encode(target))
+        return self.grids(self.encode(source), self.encode(target))
 
     def estimate(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """(B, H, W, 2) float32 grid over the target's pixels (``align_corners=True`` convention)."""
