@@ -203,3 +203,19 @@ def test_refinement_learns_a_sub_cell_shift_from_local_correlation():
         optim.step()
         losses.append(loss.item())
     assert losses[0] > 0.08 and losses[-1] < 0.3 * losses[0], (losses[0], losses[-1])
+
+
+def test_soft_argmax_prior_picks_the_nearer_of_two_equal_matches():
+    from sketchgen.train.warp import STN
+
+    # every source node looks like its target node and like the node 8 columns further (wrapping): without
+    # the prior the soft argmax averages the two, with it the nearer (its own position) wins
+    eye = torch.eye(256).view(1, 256, 16, 16)
+    source = {k: eye + torch.roll(eye, shifts=8, dims=3) for k in ("layer2", "layer3")}
+    target = {k: eye for k in ("layer2", "layer3")}
+    plain = STN(width=8, n_layers=1, base="softargmax").soft_argmax(target, source)
+    near = STN(width=8, n_layers=1, base="softargmax", prior=0.25)
+    grid = near.soft_argmax(target, source)
+    node = 2.0 / 15
+    assert (plain - near.base_map).abs().max() > 3 * node  # the two matches averaged
+    assert torch.allclose(grid, near.base_map, atol=0.1 * node)
