@@ -30,9 +30,9 @@ from tqdm import tqdm
 from sketchgen.files import atomic_target
 from sketchgen.render.errors import InputError
 from sketchgen.train.descriptor import Descriptor
-from sketchgen.train.losses import (TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid, forward_backward_loss,
-                                    grid_error_px, hardest_negative, multiscale_flow_loss, pixel_flow_loss,
-                                    triplet_all, triplet_semi_hard)
+from sketchgen.train.losses import (SCALE_WEIGHTS, TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid,
+                                    forward_backward_loss, grid_error_px, hardest_negative, multiscale_flow_loss,
+                                    pixel_flow_loss, triplet_all, triplet_semi_hard)
 from sketchgen.train.pairs import pair_stream
 from sketchgen.train.points import point_stream
 from sketchgen.train.shards import dataset_kind, require_strokes
@@ -81,6 +81,10 @@ class TrainConfig:
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
     psc_layout: bool = True        # warp: correlation channels index target positions, as PSC's code
+    refine: int | None = None      # warp: None = PSC's 16x16 output; e.g. 32 = a residual refinement at 32x32
+    corr_layers: tuple = (2, 3)    # warp: encoder layers correlated at 16x16 (PSC: layer2 and layer3)
+    softargmax_prior: float = 0.0  # warp: soft argmax similarity penalty per squared normalised distance
+    refine_weight: float = 1.0     # warp: weight of the refined grid's end-point error in the flow loss
     workers: int = 0
     checkpoint_every: int = 100
     log_every: int = 10
@@ -111,7 +115,8 @@ def build_model(cfg: "TrainConfig") -> nn.Module:
         return Descriptor(cfg.backbone, weights=cfg.weights)
     if cfg.model == "warp":
         return WarpEstimator(cfg.backbone, weights=cfg.weights, stn_width=cfg.stn_width, stn_layers=cfg.stn_layers,
-                             psc_layout=cfg.psc_layout, base=cfg.warp_base)
+                             psc_layout=cfg.psc_layout, base=cfg.warp_base, refine=cfg.refine,
+                             prior=cfg.softargmax_prior, corr_layers=tuple(cfg.corr_layers))
     raise InputError(f"unknown model {cfg.model!r}")
 
 
@@ -253,19 +258,27 @@ def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) ->
 
 
 def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
-    """Supervised multi-scale flow error (``cfg.flow_loss``) + forward-backward consistency; also the
-    finest grid's end-point error in pixels on the nodes. batch: "a", "b" (B, 1, S, S), "flow" (B, S, S, 2)
+    """Supervised multi-scale flow error (``cfg.flow_loss``; with ``cfg.refine`` the refined grid too, weight
+    ``cfg.refine_weight``, at its own nodes) + forward-backward consistency of the finest grids; also the
+    finest grid's end-point error in pixels on its nodes. batch: "a", "b" (B, 1, S, S), "flow" (B, S, S, 2)
     A -> B pixels, NaN invalid."""
     a, b, flow = batch["a"].to(device), batch["b"].to(device), batch["flow"].to(device)
     h, w = a.shape[-2:]
     feats_a, feats_b = model.encode(a), model.encode(b)
-    grids_ab = model.stn(feats_b, feats_a)  # over A's frame: where A's points are in B
+    grids_ab = model.grids(feats_b, feats_a)  # over A's frame: where A's points are in B
     gt, valid = flow_to_grid(flow, STN_SIZE)
-    grids_ba = model.stn(feats_a, feats_b) if cfg.cycle_weight > 0 or cfg.flow_loss == "both" else None
+    grids_ba = model.grids(feats_a, feats_b) if cfg.cycle_weight > 0 or cfg.flow_loss == "both" else None
     if cfg.flow_loss == "nodes":
-        loss = multiscale_flow_loss(grids_ab, gt, valid, w, h)
+        loss = multiscale_flow_loss(grids_ab[:len(SCALE_WEIGHTS)], gt, valid, w, h)
+        if cfg.refine:
+            # the refined grid against the exact flow at its own, finer nodes
+            gt, valid = flow_to_grid(flow, cfg.refine)
+            loss = loss + cfg.refine_weight * grid_error_px(grids_ab[-1], gt, valid, w, h)
     else:
-        loss = pixel_flow_loss(grids_ab, flow, w, h, grids_ba if cfg.flow_loss == "both" else None)
+        weights = (*SCALE_WEIGHTS, cfg.refine_weight)[:len(grids_ab)]
+        loss = pixel_flow_loss(grids_ab, flow, w, h, grids_ba if cfg.flow_loss == "both" else None, weights)
+        if cfg.refine:
+            gt, valid = flow_to_grid(flow, cfg.refine)
     if cfg.cycle_weight > 0:
         loss = loss + cfg.cycle_weight * forward_backward_loss(grids_ab[-1], grids_ba[-1], valid, w, h)
     with torch.no_grad():
@@ -310,8 +323,9 @@ def train(cfg: TrainConfig) -> dict:
         ckpt = _load(last)
         saved = json.loads(ckpt["config"])
         for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout", "warp_base",
-                    "data_kind"):
-            if key in saved and saved[key] != getattr(cfg, key):
+                    "refine", "softargmax_prior", "corr_layers", "data_kind"):
+            # compared as JSON holds them (a tuple comes back a list)
+            if key in saved and saved[key] != json.loads(json.dumps(getattr(cfg, key))):
                 raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
                                  f"{getattr(cfg, key)!r}; use another --out")
         model.load_state_dict(ckpt["model"])

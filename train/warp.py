@@ -38,6 +38,19 @@ features' cosine similarity (each target node's softmax-weighted mean source nod
 50, as SFNet's matching without its kernel) instead of the identity (``base_map``): the correlation then
 places every node directly and the blocks learn corrections, not the whole argmax. It adds no
 parameters and no keys; a PSC user loading such a checkpoint adds the same base in ``STN.forward``.
+``--softargmax-prior G`` (``STN(prior=G)``) takes ``G x d^2`` off each cosine similarity, d the distance
+in normalised units between the target node and the source node: of two equally similar matches the
+nearer wins, and where the features are ambiguous the node stays near its own position (many pairs
+barely move: another shape from the same camera, a nearby view). It adds no keys either.
+
+With ``--refine N`` (``Refine``, extra keys ``refine.*``; PSC's ``stn.*`` keys are unchanged, so the
+16x16 estimator still loads into PSC's ``STN``) the 16x16 grid is upsampled to N x N nodes and a
+residual added there: the source's ``layer1`` features (stride 4) warped by the grid, their local
+correlation (PWC-Net's, +-3 nodes) with the target's, and a four-layer head reading that cost volume,
+the target's features and the current displacement. It is supervised on the exact flow at its own
+nodes; ``forward`` returns its grid as a fourth, finest one, which ``estimate`` and evaluation read.
+``--corr-layers 1,2`` correlates ``layer1`` and ``layer2`` instead of PSC's ``layer2`` and ``layer3``
+(same shapes, finer features).
 
 Measured on the demo's pair set (42 pairs of held-out shapes, 128 px, small CNN, ``--stn-width 64
 --stn-layers 2``, batch 8, lr 1e-3, 400 steps, training seed 0 unless named; another seed moves a
@@ -66,6 +79,47 @@ identity at PCK@0.10 only); supervising every pixel (both ways) did not, measura
 PCK@0.10, not PCK@0.05. A 16x16 grid fitted to the exact flow by least squares reaches 0.97 / 0.98 /
 0.91 on the same keypoints, so the grid's resolution is not what limits these figures: the features are.
 
+On the current demo pair set (42 test pairs, 128 px, the demo's settings: softargmax, nodes, cosine,
+400 steps, one torch thread; identity 0.221 / 0.367 / 0.250), PCK@0.05 / PCK@0.10 / bbox PCK@0.10 (the
+demo's own run of the same settings, with two threads: 0.197 / 0.448 / 0.198):
+
+=============================================  =====================  ======================
+change from the demo's settings, seed          model                  global affine baseline
+=============================================  =====================  ======================
+none, 0                                        0.205 / 0.483 / 0.250  0.133 / 0.346 / 0.133
+refine 32, 0                                   0.193 / 0.446 / 0.209  0.131 / 0.341 / 0.159
+softargmax prior 0.25, 0                       0.239 / 0.480 / 0.272  0.137 / 0.331 / 0.148
+softargmax prior 0.25, 1                       0.241 / 0.475 / 0.277  0.139 / 0.324 / 0.159
+softargmax prior 1.0, 0                        0.241 / 0.462 / 0.253  0.103 / 0.276 / 0.129
+prior 0.25, refine 32, 0                       0.235 / 0.453 / 0.261  0.144 / 0.322 / 0.162
+prior 0.25, refine 32, 1                       0.249 / 0.476 / 0.275  0.165 / 0.312 / 0.182
+prior 0.25, corr layers 1,2, 0                 0.219 / 0.468 / 0.236  0.070 / 0.197 / 0.108
+prior 0.25, 600 steps, 0                       0.217 / 0.478 / 0.285  0.133 / 0.336 / 0.142
+prior 0.25, SOFTARGMAX_BETA 100, 0             0.252 / 0.474 / 0.266  0.138 / 0.341 / 0.160
+prior 0.25, SOFTARGMAX_BETA 100, 1             0.241 / 0.466 / 0.277  0.190 / 0.367 / 0.199
+softargmax prior 0.5, 0                        0.229 / 0.426 / 0.270  0.161 / 0.343 / 0.165
+prior 0.25, flow loss pixels, 0                0.282 / 0.490 / 0.294  0.126 / 0.285 / 0.140
+prior 0.25, lr 2e-3, 0 (demo)                  0.265 / 0.499 / 0.292  0.149 / 0.332 / 0.164
+prior 0.25, lr 2e-3, 1 (demo)                  0.270 / 0.512 / 0.294  0.193 / 0.400 / 0.206
+lr 2e-3, no prior, 0                           0.244 / 0.507 / 0.277  0.190 / 0.403 / 0.227
+prior 0.25, lr 2e-3, refine 32, 0              0.277 / 0.508 / 0.296  0.195 / 0.372 / 0.225
+prior 0.25, lr 2e-3, refine 32, 1              0.287 / 0.525 / 0.337  0.191 / 0.386 / 0.218
+=============================================  =====================  ======================
+
+The prior helped (seeds 0 and 1 against seed 0 without it: +0.035 / -0.005 / +0.025), and with it a
+learning rate of 2e-3: the demo's settings (``TrainConfig(..., lr=2e-3, schedule="cosine",
+warp_base="softargmax", softargmax_prior=0.25)``) beat the identity by 0.044-0.049 / 0.132-0.145 /
+0.042-0.044 and the affine by 0.08 or more over seeds 0-1. The refinement improves on its own 16x16
+grid (read alone: 0.168 / 0.436 / 0.193, 0.222 / 0.449 / 0.267, 0.238 / 0.486 / 0.276 and 0.255 / 0.505 /
+0.293 in the first four refined runs); at lr 1e-3 the run as a whole gained little from it (sharing the
+encoder, the 16x16 grid beneath it ends worse), at 2e-3 it adds 0.012-0.017 / 0.009-0.013 / 0.004-0.043
+over seeds 0-1, the best figures measured. It costs about 40% more per step, which takes the demo's
+warp training past its time, so the demo goes without it; ``--refine 32`` is there for a longer budget.
+Supervising every pixel (with the prior, seed 0 only) did about as well as the nodes; a stronger prior,
+a sharper soft argmax, 600 steps or ``layer1``/``layer2`` correlation did not help. The errors left are
+mostly of 1-3 cells of the 16x16 grid (6-25 px), not below a cell, so the correlated features, not the
+output's resolution, still set the figures.
+
 A PSC user loads the estimator with ``psc_model.stn.load_state_dict({k[4:]: v for k, v in
 state.items() if k.startswith("stn.")})``. The encoder fits PSC's ResNet-18 only where the channel
 counts agree (``--backbone resnet18`` with grey input: PSC's encoder takes RGB and has per-domain BN).
@@ -84,6 +138,9 @@ FEAT_SIZE = 16
 STN_SIZE = 16
 STN_LAYERS = 5
 BASES = ("identity", "softargmax")
+REFINE_LAYERS = ("layer1",)  # the refinement's features (stride 4)
+REFINE_RADIUS = 3  # nodes either side of the local correlation's window
+REFINE_WIDTH = 32  # channels of the refinement's head
 SOFTARGMAX_BETA = 50.0  # SFNet's inverse temperature, on cosine similarities in [-1, 1]
 
 
@@ -98,11 +155,12 @@ class STN(nn.Module):
 
     def __init__(self, corr_layers=CORR_LAYERS, feat_size: int = FEAT_SIZE, stn_size: int = STN_SIZE,
                  n_layers: int = STN_LAYERS, width: int | None = None, psc_layout: bool = True,
-                 base: str = "identity"):
+                 base: str = "identity", prior: float = 0.0):
         super().__init__()
         if base not in BASES:
             raise ValueError(f"unknown base {base!r} (choose from {', '.join(BASES)})")
         self.base = base
+        self.prior = prior
         self.psc_layout = psc_layout
         # width None = PSC's (the correlation's 512 channels); smaller widths make a CPU-sized estimator
         self.width = width
@@ -163,15 +221,20 @@ class STN(nn.Module):
     def soft_argmax(self, target: dict[str, torch.Tensor], source: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, 16, 16, 2) grid: each target node's softmax-weighted mean source node position (SFNet's soft
         argmax, Lee et al. CVPR 2019, without its kernel), over the cosine similarity of the resized
-        features averaged over the correlated layers, inverse temperature ``SOFTARGMAX_BETA``."""
+        features averaged over the correlated layers, inverse temperature ``SOFTARGMAX_BETA``, less
+        ``prior`` x the squared normalised distance between the two nodes."""
         sims = 0.0
         for i in self.corr_layers:
             t = F.normalize(target[f"layer{i}"], dim=1).flatten(2)  # (B, C, T)
             s = F.normalize(source[f"layer{i}"], dim=1).flatten(2)  # (B, C, S)
             sims = sims + t.transpose(1, 2) @ s
-        weights = torch.softmax(SOFTARGMAX_BETA * sims / len(self.corr_layers), dim=-1)  # (B, T, S)
         n = self.stn_size
-        return (weights @ self.base_map.reshape(1, n * n, 2)).view(-1, n, n, 2)
+        nodes = self.base_map.reshape(n * n, 2)
+        if self.prior:
+            # a match far from the node's own position must be that much more similar to win
+            sims = sims - self.prior * len(self.corr_layers) * torch.cdist(nodes, nodes).square()
+        weights = torch.softmax(SOFTARGMAX_BETA * sims / len(self.corr_layers), dim=-1)  # (B, T, S)
+        return (weights @ nodes).view(-1, n, n, 2)
 
     def forward(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         """Grids at the three scales, coarse to fine: [(B, 16, 16, 2)] * 3 float32 (the 4x4 and 8x8
@@ -187,22 +250,113 @@ class STN(nn.Module):
         return grids
 
 
+def local_correlation(target: torch.Tensor, source: torch.Tensor, radius: int) -> torch.Tensor:
+    """Cost volume of a window (PWC-Net, Sun et al. CVPR 2018): target, source (B, C, H, W) ->
+    (B, (2r+1)^2, H, W), channel ``(dy + r) * (2r+1) + (dx + r)`` = the channel mean of
+    target[y, x] * source[y + dy, x + dx] (0 outside the source)."""
+    return _LocalCorrelation.apply(target, source, radius)
+
+
+class _LocalCorrelation(torch.autograd.Function):
+    # one product per offset, and a backward that accumulates into one padded buffer: unfolding every
+    # window, or autograd through 49 slices (a zero-filled padded copy each), costs several times more
+    @staticmethod
+    def forward(ctx, target, source, radius):
+        h, w = target.shape[-2:]
+        k = 2 * radius + 1
+        padded = F.pad(source, (radius, radius, radius, radius))
+        ctx.save_for_backward(target, padded)
+        ctx.radius = radius
+        return torch.stack([(target * padded[:, :, dy:dy + h, dx:dx + w]).mean(dim=1)
+                            for dy in range(k) for dx in range(k)], dim=1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        target, padded = ctx.saved_tensors
+        r = ctx.radius
+        h, w = target.shape[-2:]
+        k = 2 * r + 1
+        grad = grad / target.shape[1]
+        grad_t = torch.zeros_like(target)
+        grad_p = torch.zeros_like(padded)
+        for i in range(k * k):
+            dy, dx = divmod(i, k)
+            g = grad[:, i:i + 1]
+            grad_t.addcmul_(g, padded[:, :, dy:dy + h, dx:dx + w])
+            grad_p[:, :, dy:dy + h, dx:dx + w].addcmul_(g, target)
+        return grad_t, grad_p[:, :, r:r + h, r:r + w], None
+
+
+class Refine(nn.Module):
+    """Residual flow above the 16x16 grid: the grid upsampled to ``size`` x ``size`` nodes, the source's
+    finer features warped by it, a local correlation (radius ``radius`` nodes) with the target's, and
+    a small convolutional head adding a residual to each node (PWC-Net's refinement step).
+
+    Features: ``layers`` of the encoder resized to ``size`` (e.g. ``layer1``, stride 4, and ``layer2``),
+    each L2-normalised per position; the head reads the cost volumes, the target's features and the
+    current displacement from the identity. Its last convolution starts at zero, so an untrained
+    refinement returns the upsampled 16x16 grid unchanged."""
+
+    def __init__(self, channels: dict[str, int], size: int = 32, radius: int = REFINE_RADIUS,
+                 width: int = REFINE_WIDTH, layers=REFINE_LAYERS):
+        super().__init__()
+        self.size, self.radius, self.layers = size, radius, tuple(layers)
+        k = (2 * radius + 1) ** 2
+        c_in = len(self.layers) * k + sum(channels[name] for name in self.layers) + 2
+        self.head = nn.Sequential(
+            nn.Conv2d(c_in, width, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, width, 3, 1, 2, dilation=2), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, width, 3, 1, 4, dilation=4), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, 2, 3, 1, 1))
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+        self.register_buffer("base_map", identity_grid(size).clone())
+
+    def features(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        size = (self.size, self.size)
+        return {k: F.normalize(F.interpolate(feats[k], size, mode="bilinear", align_corners=False), dim=1)
+                for k in self.layers}
+
+    def forward(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
+                grid: torch.Tensor) -> torch.Tensor:
+        """source, target: the encoder's feature dicts; grid (B, 16, 16, 2) -> (B, size, size, 2)."""
+        grid = upsample_grid(grid, (self.size, self.size))
+        fs, ft = self.features(source), self.features(target)
+        costs = [local_correlation(ft[k], F.grid_sample(fs[k], grid, mode="bilinear", padding_mode="zeros",
+                                                        align_corners=True), self.radius) for k in self.layers]
+        shift = (grid - self.base_map).permute(0, 3, 1, 2)
+        x = torch.cat([*costs, *(ft[k] for k in self.layers), shift], dim=1)
+        return grid + self.head(x).permute(0, 2, 3, 1)
+
+
 class WarpEstimator(nn.Module):
-    """Encoder + STN. ``forward(source, target)``: (B, 1, H, W) float32 images (ink = 1) -> list of three
-    (B, 16, 16, 2) grids over the target frame, coarse to fine; ``estimate`` upsamples the finest."""
+    """Encoder + STN (+ ``Refine`` when ``refine`` is a node count). ``forward(source, target)``:
+    (B, 1, H, W) float32 images (ink = 1) -> list of three (B, 16, 16, 2) grids over the target frame,
+    coarse to fine, then the refined (B, refine, refine, 2) grid with ``refine``; ``estimate`` upsamples
+    the finest."""
 
     def __init__(self, backbone: str = "resnet18", *, weights=None, stn_width: int | None = None,
-                 stn_layers: int = STN_LAYERS, psc_layout: bool = True, base: str = "identity"):
+                 stn_layers: int = STN_LAYERS, psc_layout: bool = True, base: str = "identity",
+                 refine: int | None = None, prior: float = 0.0, corr_layers=CORR_LAYERS):
         super().__init__()
         self.backbone_name = backbone
         self.encoder = build_backbone(backbone, weights=weights)
-        self.stn = STN(n_layers=stn_layers, width=stn_width, psc_layout=psc_layout, base=base)
+        self.stn = STN(corr_layers, n_layers=stn_layers, width=stn_width, psc_layout=psc_layout, base=base,
+                       prior=prior)
+        self.refine = Refine(self.encoder.channels, size=refine) if refine else None
 
     def encode(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.encoder.features(images)
 
+    def grids(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The grids of ``forward`` from the two images' encoder features."""
+        grids = self.stn(source, target)
+        if self.refine is not None:
+            grids.append(self.refine(source, target, grids[-1]))
+        return grids
+
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
-        return self.stn(self.encode(source), self.encode(target))
+        return self.grids(self.encode(source), self.encode(target))
 
     def estimate(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """(B, H, W, 2) float32 grid over the target's pixels (``align_corners=True`` convention)."""

@@ -43,6 +43,20 @@ def test_warp_loss_falls_on_a_tiny_set(tmp_path, synth):
     assert last < 0.7 * first, (first, last)
 
 
+def test_refined_warp_trains_and_records_its_size(tmp_path, synth):
+    from sketchgen.train.loop import load_run
+
+    synth.write_dataset(tmp_path / "data", "pair", {"train": [4]}, size=64, max_shift=8)
+    cfg = TrainConfig("warp", str(tmp_path / "data"), str(tmp_path / "run"), steps=2, batch_size=2, lr=1e-3,
+                      backbone="small", size=64, stn_width=16, stn_layers=1, log_every=1, checkpoint_every=1000,
+                      warp_base="softargmax", refine=32, softargmax_prior=0.25)
+    result = train(cfg)
+    assert 0 < result["metric"] < 64  # the refined grid's end-point error in px, finite
+    model, loaded = load_run(tmp_path / "run")
+    assert (loaded.refine, loaded.softargmax_prior) == (32, 0.25)
+    assert model(torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64))[-1].shape == (1, 32, 32, 2)
+
+
 def first_and_last(run, column: str, n: int = 8) -> tuple[float, float]:
     """Means of a log.csv column over a run's first and last ``n`` logged steps."""
     header, *rows = (run / "log.csv").read_text().splitlines()
@@ -129,3 +143,79 @@ def test_soft_argmax_base_finds_a_shift_of_distinct_features():
     inner = grid[0, 2:14, 3:13] - stn.base_map[0, 2:14, 3:13]  # nodes whose match did not wrap around
     assert torch.allclose(inner, torch.tensor([-3 * step, 2 * step]), atol=1e-4)
     assert torch.allclose(stn.soft_argmax(target, target), stn.base_map, atol=1e-4)
+
+
+def test_local_correlation_reads_the_window_around_each_target_node():
+    from sketchgen.train.warp import local_correlation
+
+    g = torch.Generator().manual_seed(0)
+    target, source = torch.randn(2, 5, 9, 9, generator=g), torch.randn(2, 5, 9, 9, generator=g)
+    cost = local_correlation(target, source, 2)
+    assert cost.shape == (2, 25, 9, 9)
+    dy, dx, y, x = 1, -2, 4, 5  # channel (dy + 2) * 5 + (dx + 2)
+    assert torch.allclose(cost[1, 3 * 5 + 0, y, x], (target[1, :, y, x] * source[1, :, y + dy, x + dx]).mean())
+    assert cost[0, 0, 0, 0] == 0  # the window's corner lies outside the source
+    # its hand-written backward agrees with autograd through the plain products
+    t, s = target.clone().requires_grad_(), source.clone().requires_grad_()
+    weights = torch.randn(2, 25, 9, 9, generator=g)
+    (local_correlation(t, s, 2) * weights).sum().backward()
+    t2, s2 = target.clone().requires_grad_(), source.clone().requires_grad_()
+    padded = torch.nn.functional.pad(s2, (2, 2, 2, 2))
+    plain = torch.stack([(t2 * padded[:, :, i // 5:i // 5 + 9, i % 5:i % 5 + 9]).mean(1) for i in range(25)], 1)
+    (plain * weights).sum().backward()
+    assert torch.allclose(t.grad, t2.grad, atol=1e-5) and torch.allclose(s.grad, s2.grad, atol=1e-5)
+
+
+def test_refinement_starts_as_the_upsampled_grid_and_adds_only_its_own_keys():
+    from sketchgen.train.warp import upsample_grid
+
+    torch.manual_seed(0)
+    model = WarpEstimator("small", stn_width=16, stn_layers=1, base="softargmax", refine=32).eval()
+    plain = WarpEstimator("small", stn_width=16, stn_layers=1, base="softargmax")
+    a, b = torch.rand(2, 1, 128, 128), torch.rand(2, 1, 128, 128)
+    grids = model(b, a)
+    assert [tuple(g.shape) for g in grids] == [(2, 16, 16, 2)] * 3 + [(2, 32, 32, 2)]
+    assert torch.allclose(grids[-1], upsample_grid(grids[-2], (32, 32)), atol=1e-6)  # zero residual at first
+    extra = set(model.state_dict()) - set(plain.state_dict())
+    assert extra and all(k.startswith("refine.") for k in extra)
+    assert set(plain.state_dict()) <= set(model.state_dict())  # PSC's keys as they were
+    assert model.estimate(b, a).shape == (2, 128, 128, 2)
+
+
+def test_refinement_learns_a_sub_cell_shift_from_local_correlation():
+    from sketchgen.train.warp import Refine, identity_grid
+
+    # distinct per-node features; the source is the target moved right by 1 refined node (half a 16x16 cell)
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    target = {"layer1": torch.randn(2, 8, 24, 24, generator=g)}
+    source = {"layer1": torch.roll(target["layer1"], shifts=1, dims=3)}
+    refine = Refine({"layer1": 8}, size=24, radius=2, width=16)
+    coarse = identity_grid(12, 2)
+    truth = identity_grid(24, 2) + torch.tensor([2.0 / 23, 0.0])  # one node right in the source
+    inner = (slice(None), slice(2, 22), slice(2, 22))  # nodes whose match does not wrap around
+    optim = torch.optim.Adam(refine.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss = (refine(source, target, coarse) - truth)[inner].norm(dim=-1).mean()
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        losses.append(loss.item())
+    assert losses[0] > 0.08 and losses[-1] < 0.3 * losses[0], (losses[0], losses[-1])
+
+
+def test_soft_argmax_prior_picks_the_nearer_of_two_equal_matches():
+    from sketchgen.train.warp import STN
+
+    # every source node looks like its target node and like the node 8 columns further (wrapping): without
+    # the prior the soft argmax averages the two, with it the nearer (its own position) wins
+    eye = torch.eye(256).view(1, 256, 16, 16)
+    source = {k: eye + torch.roll(eye, shifts=8, dims=3) for k in ("layer2", "layer3")}
+    target = {k: eye for k in ("layer2", "layer3")}
+    plain = STN(width=8, n_layers=1, base="softargmax").soft_argmax(target, source)
+    near = STN(width=8, n_layers=1, base="softargmax", prior=0.25)
+    grid = near.soft_argmax(target, source)
+    node = 2.0 / 15
+    assert (plain - near.base_map).abs().max() > 3 * node  # the two matches averaged
+    assert torch.allclose(grid, near.base_map, atol=0.1 * node)

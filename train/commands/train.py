@@ -56,6 +56,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corr-layout", choices=("psc", "source"), default="psc",
                         help="warp: correlation channels index target positions as PSC's code (psc, default) "
                              "or source positions (source)")
+    parser.add_argument("--refine", type=int, default=None,
+                        help="warp: add a residual refinement of the 16x16 grid at this many nodes a side (e.g. "
+                             "32) from the encoder's finer features and a local correlation (default: none, PSC's)")
+    parser.add_argument("--corr-layers", default="2,3",
+                        help="warp: the two encoder layers correlated at 16x16 (default 2,3: PSC's; 1,2 reads "
+                             "finer features)")
+    parser.add_argument("--softargmax-prior", type=float, default=0.0,
+                        help="warp, softargmax base: cosine similarity taken off a match per squared normalised "
+                             "distance from the node's own position (default 0: none)")
+    parser.add_argument("--refine-weight", type=float, default=1.0,
+                        help="warp: weight of the refined grid's error in the flow loss (default 1.0)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
     parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the idle cores)")
@@ -72,8 +83,22 @@ def config_from_args(args):
                        negatives=args.negatives, augment=not args.no_augment,
                        cycle_weight=args.cycle_weight, flow_loss=args.flow_loss, warp_base=args.warp_base,
                        stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
+                       refine=args.refine, refine_weight=args.refine_weight,
+                       softargmax_prior=args.softargmax_prior, corr_layers=corr_layers(args.corr_layers),
                        workers=args.workers,
                        checkpoint_every=args.checkpoint_every, weights=args.weights, tensorboard=args.tensorboard)
+
+
+def corr_layers(text: str) -> tuple[int, int]:
+    from sketchgen.render.errors import InputError
+
+    try:
+        layers = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        layers = ()
+    if len(layers) != 2 or not all(1 <= i <= 4 for i in layers):
+        raise InputError(f"--corr-layers {text!r}: two encoder layers 1-4, e.g. 2,3")
+    return layers
 
 
 def run(args: argparse.Namespace) -> int:
