@@ -101,7 +101,8 @@ def same_recipe(saved: dict, cfg: TrainConfig) -> bool:
     the bookkeeping ones (output folder, checkpoint and log intervals) equal, the data folder compared as
     a resolved path."""
     want = asdict(replace(cfg.resolved(), data=str(Path(cfg.data).resolve())))
-    return all(saved.get(k) == v for k, v in want.items() if k not in BOOKKEEPING)
+    # compared as config.json holds them (tuples as lists)
+    return all(saved.get(k) == json.loads(json.dumps(v)) for k, v in want.items() if k not in BOOKKEEPING)
 
 
 def steps_done(run: Path) -> int:

@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -40,8 +41,8 @@ def test_demo_run_reused_only_when_it_is_the_same_finished_recipe(tmp_path):
     run = tmp_path / "demo" / "runs" / "descriptor"
     run.mkdir(parents=True)
     # what train() records: the resolved config, the data as an absolute path, the drawing it measured
-    saved = asdict(desc.resolved())
-    saved.update(data=str(data.resolve() / "pairs"), data_kind="pairs", drawing=[64, 0.43])
+    saved = json.loads(json.dumps(asdict(desc.resolved())))  # as config.json holds it
+    saved.update(data=str(Path(desc.data).resolve()), data_kind="triplets", drawing=[64, 0.43])
     (run / "config.json").write_text(json.dumps(saved))
     (run / "model.pt").write_bytes(b"")
     torch.save({"step": 500}, run / "last.pt")
@@ -49,7 +50,7 @@ def test_demo_run_reused_only_when_it_is_the_same_finished_recipe(tmp_path):
     assert same_recipe(saved, bench_cfg)
     assert finished_demo_run(run, bench_cfg)
     # another budget, another learning rate or another seed is another run
-    for change in ({"steps": 2000}, {"lr": 1e-4}, {"seed": 1}, {"data": str(tmp_path / "other" / "pairs")}):
+    for change in ({"steps": 2000}, {"lr": 1e-4}, {"seed": 1}, {"data": str(tmp_path / "other" / "triplets")}):
         other = desc.__class__(**{**asdict(bench_cfg), **change})
         assert not finished_demo_run(run, other), change
     torch.save({"step": 300}, run / "last.pt")  # a demo stopped part way
