@@ -116,15 +116,18 @@ def _angle(a: Camera, b: Camera) -> float:
     return float(np.degrees(np.arccos(np.clip(np.dot(da, db), -1.0, 1.0))))
 
 
-def _near_view(cams: list[Camera], i: int, max_angle: float, rng: np.random.Generator, *, allow_same: bool) -> int:
+def _near_view(cams: list[Camera], i: int, max_angle: float, rng: np.random.Generator, *,
+               allow_same: bool) -> tuple[int, bool]:
+    """(B's view among ``cams`` for A's view ``i``: a random one within ``max_angle`` degrees, else the
+    nearest other one; whether it is that fallback)."""
     angles = np.array([_angle(cams[i], c) for c in cams])
     ok = np.flatnonzero(angles <= max_angle)
     if not allow_same:
         ok = ok[ok != i]
     if len(ok):
-        return int(ok[rng.integers(len(ok))])
+        return int(ok[rng.integers(len(ok))]), False
     angles[i] = np.inf
-    return int(np.argmin(angles))
+    return int(np.argmin(angles)), True
 
 
 def _keypoints_json(ids, points, xy, visible) -> list[dict]:
@@ -228,7 +231,9 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
                                     "tps_dst": deformation.tps.dst.tolist() if deformation.tps else None}
         else:
             holder = other if kind == "shapes" else own
-            j = _near_view(cams, i, config.max_angle_deg, srng, allow_same=kind == "shapes")
+            j, fallback = _near_view(cams, i, config.max_angle_deg, srng, allow_same=kind == "shapes")
+            if fallback:  # reported with the unit's failures, as a substitution (the pair is still made)
+                problems[f"no view within {config.max_angle_deg:g} degrees: the nearest view instead"] += 1
             cam_b = cams[j]
             gb_b = holder.gbuffer(j)
             record_b, drawer_b = _drawn(holder, j, cam_b, style, srng, width)

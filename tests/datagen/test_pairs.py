@@ -236,3 +236,19 @@ def test_pyrender_shading_covers_the_gbuffer_mask():
         far_left = image[rows, 0].astype(int)  # column 0 is background in this view
         diff = np.abs(image.astype(int) - far_left[:, None, :]).max(axis=2)
         assert np.mean(diff[~edge] <= 3) > 0.97 and np.mean(diff[inner] > 3) > 0.9
+
+
+def test_near_view_says_when_no_view_lies_within_the_angle():
+    from sketchgen.datagen.pairs import _near_view
+    from sketchgen.render.camera import Camera
+
+    def cam(azimuth_deg):
+        a = np.radians(azimuth_deg)
+        return Camera.from_json({"position": [3 * np.sin(a), 0.0, 3 * np.cos(a)], "look_at": [0, 0, 0],
+                                 "up": [0, 1, 0], "yfov_deg": 40.0, "width": 64, "height": 64})
+
+    cams = [cam(0), cam(30), cam(90), cam(170)]
+    rng = np.random.default_rng(0)
+    assert _near_view(cams, 0, 60.0, rng, allow_same=False) == (1, False)
+    assert _near_view(cams, 3, 60.0, rng, allow_same=False) == (2, True)   # 80 degrees away: the nearest
+    assert _near_view(cams, 3, 60.0, rng, allow_same=True) == (3, False)   # a shapes pair may keep the view
