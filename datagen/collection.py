@@ -174,6 +174,8 @@ def read_manifest(path) -> list[dict]:
         if "mesh" not in row:
             raise InputError(f"{path}: row {k + 1} has no \"mesh\"")
         for key in ("mesh", "labels", "points", "keypoints"):
+            if key in row and not isinstance(row[key], (str, Path)):
+                raise InputError(f"{path}: row {k + 1}: \"{key}\" must be a file path, got {row[key]!r}")
             if key in row:
                 row[key] = (path.parent / row[key]) if not Path(row[key]).is_absolute() else Path(row[key])
         out.append(row)

@@ -134,3 +134,12 @@ def test_bundled_style_spec_with_a_bad_entry(tmp_path):
     reasons = sorted(f.reason for f in coll.failures)
     assert "spec.json#chair_001" in reasons[0] and "missing parameter 'seat_w'" in reasons[0]
     assert "unknown bundled category 'sofa'" in reasons[1]
+
+
+def test_manifest_row_with_a_number_for_a_path_is_one_line_naming_the_row(tmp_path):
+    from sketchgen.datagen.collection import read_manifest
+
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps([{"mesh": "a.obj"}, {"mesh": 7}]))
+    with pytest.raises(InputError, match=r'm\.json: row 2: "mesh" must be a file path, got 7'):
+        read_manifest(path)
