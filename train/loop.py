@@ -106,6 +106,11 @@ class TrainConfig:
             raise InputError("--negatives must be >= 1 and --margin > 0")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("--steps must be >= 0 and --batch-size >= 1")
+        if self.refine is not None and self.refine <= STN_SIZE:
+            raise InputError(f"--refine must be more than {STN_SIZE} nodes a side (the grid it refines), "
+                             f"got {self.refine}")
+        if self.softargmax_prior < 0 or self.refine_weight < 0:
+            raise InputError("--softargmax-prior and --refine-weight must be >= 0")
         return replace(self, size=self.size or DEFAULT_SIZE[self.model])
 
 

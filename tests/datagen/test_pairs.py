@@ -11,7 +11,7 @@ from sketchgen.datagen.pairs import PairConfig
 from sketchgen.datagen.plan import load_shapes
 from sketchgen.datagen.triplets import ViewConfig
 from sketchgen.render.camera import Camera
-from tiny_datasets import samples, tiny_spec
+from tiny_datasets import ring_camera, samples, tiny_spec
 
 SIZE = 128
 
@@ -240,14 +240,7 @@ def test_pyrender_shading_covers_the_gbuffer_mask():
 
 def test_near_view_says_when_no_view_lies_within_the_angle():
     from sketchgen.datagen.pairs import _near_view
-    from sketchgen.render.camera import Camera
-
-    def cam(azimuth_deg):
-        a = np.radians(azimuth_deg)
-        return Camera.from_json({"position": [3 * np.sin(a), 0.0, 3 * np.cos(a)], "look_at": [0, 0, 0],
-                                 "up": [0, 1, 0], "yfov_deg": 40.0, "width": 64, "height": 64})
-
-    cams = [cam(0), cam(30), cam(90), cam(170)]
+    cams = [ring_camera(a) for a in (0, 30, 90, 170)]
     rng = np.random.default_rng(0)
     assert _near_view(cams, 0, 60.0, rng, allow_same=False) == (1, False)
     assert _near_view(cams, 3, 60.0, rng, allow_same=False) == (2, True)   # 80 degrees away: the nearest

@@ -8,7 +8,7 @@ from sketchgen.datagen.execute import run_dataset
 from sketchgen.datagen.plan import assign_splits, load_shapes
 from sketchgen.datagen.triplets import TripletConfig, ViewConfig
 from sketchgen.render.camera import Camera
-from tiny_datasets import samples, tiny_spec
+from tiny_datasets import ring_camera, samples, tiny_spec
 
 SIZE = 160
 
@@ -176,12 +176,7 @@ def test_keypoint_anchors_are_the_shapes_keypoints(triplet_set):
 def test_positive_views_within_the_angle_else_the_nearest():
     from sketchgen.datagen.triplets import near_views, view_angles
 
-    def cam(azimuth_deg):
-        a = np.radians(azimuth_deg)
-        return Camera.from_json({"position": [3 * np.sin(a), 0.0, 3 * np.cos(a)], "look_at": [0, 0, 0],
-                                 "up": [0, 1, 0], "yfov_deg": 40.0, "width": 64, "height": 64})
-
-    cams = [cam(0), cam(30), cam(90), cam(170)]
+    cams = [ring_camera(a) for a in (0, 30, 90, 170)]
     angles = view_angles(cams, 0)
     np.testing.assert_allclose(angles, [0, 30, 90, 170], atol=1e-6)
     assert near_views(np.array([1, 2, 3]), angles, 60.0).tolist() == [1]

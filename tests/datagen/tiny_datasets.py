@@ -4,6 +4,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
+
 from sketchgen.datagen.plan import assign_splits
 from sketchgen.datagen.procedural import load_spec
 from sketchgen.datagen.shards import read_shard
@@ -45,3 +47,12 @@ def any_spec(folder: Path, category: str, n: int) -> Path:
     path = Path(folder) / f"any_{category}_{n}.json"
     path.write_text(json.dumps({"version": 1, "seed": 0, "shapes": entries}))
     return path
+
+
+def ring_camera(azimuth_deg: float):
+    """A 64 px camera 3 units from the origin at ``azimuth_deg`` about the y axis, looking at the origin."""
+    from sketchgen.render.camera import Camera
+
+    a = np.radians(azimuth_deg)
+    return Camera.from_json({"position": [3 * np.sin(a), 0.0, 3 * np.cos(a)], "look_at": [0, 0, 0],
+                             "up": [0, 1, 0], "yfov_deg": 40.0, "width": 64, "height": 64})

@@ -159,3 +159,12 @@ def test_busy_cores_sees_a_process_spinning_now():
         spinner.wait()
     assert during >= before + 0.5, (before, during)
     assert during <= usable_cores() + 1e-9
+
+
+def test_warp_options_out_of_range_are_refused_in_one_line():
+    for change, words in (({"refine": 8}, "--refine must be more than 16"), ({"refine": -5}, "--refine"),
+                          ({"softargmax_prior": -0.1}, "--softargmax-prior"),
+                          ({"refine_weight": -1.0}, "--refine-weight")):
+        with pytest.raises(InputError, match=words):
+            TrainConfig("warp", "d", "o", **change).resolved()
+    assert TrainConfig("warp", "d", "o", refine=32, softargmax_prior=0.25).resolved().refine == 32
