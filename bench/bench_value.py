@@ -222,8 +222,10 @@ def build_data(args, clock: Clock) -> dict:
     """The evaluation sets {name: (pair set, splits, {model: pairs per split})}, building what is missing."""
     common = [*demo.data_arguments(args.shapes, args.workers, args.seed, args.style), "--no-progress"]
     if args.demo:
-        if not (args.data / "pairs").is_dir():
-            raise SystemExit(f"bench_value: {args.data / 'pairs'}: no pair set (run sketchgen demo --out {args.demo})")
+        for name in ("triplets", "pairs"):  # the descriptor trains on the triplets, the warp on the pairs
+            if not (args.data / name).is_dir():
+                raise SystemExit(f"bench_value: {args.data / name}: no {name[:-1]} set "
+                                 f"(run sketchgen demo --out {args.demo})")
         print(f"value: the demo's data in {args.data}", file=sys.stderr)
     else:
         t0 = time.perf_counter()
