@@ -55,6 +55,7 @@ COLUMNS = {"descriptor": ["acc@5px", "acc@10px", "acc@20px"], "warp": ["pck@0.05
 # what a pooled figure is weighted by: the points matched (descriptor), the pairs (warp: two directions each)
 WEIGHT = {"descriptor": "anchors", "warp": "pairs"}
 # settings of a run that do not change what it trains
+FULL_DESCRIPTOR_SIZE = 224  # px: SketchZooms' ResNet-18 input
 BOOKKEEPING = ("out", "data_kind", "drawing", "checkpoint_every", "log_every", "tensorboard")
 
 
@@ -122,9 +123,9 @@ def finished_demo_run(run: Path, cfg: TrainConfig) -> bool:
 
 def full_size(cfg: TrainConfig) -> TrainConfig:
     """The demo's run with the published networks: SketchZooms' ResNet-18 at 224 px, PSC's estimator
-    (ResNet-18 at 256 px, full-width blocks of 5 layers); ``size=None`` is each model's default size."""
+    (ResNet-18 at 256 px, full-width blocks of 5 layers; ``size=None``: the estimator's default)."""
     if cfg.model == "descriptor":
-        return replace(cfg, backbone="resnet18", size=None)
+        return replace(cfg, backbone="resnet18", size=FULL_DESCRIPTOR_SIZE)
     return replace(cfg, backbone="resnet18", size=None, stn_width=None, stn_layers=5)
 
 
@@ -185,7 +186,7 @@ def bench_model(model: str, cfg1: TrainConfig, args, sets: dict, clock: Clock) -
     for budget in args.budgets:
         key = budget_name(budget)
         steps = budget_steps(demo_steps, budget, args.steps_scale)
-        cfg = replace(cfg1, steps=steps,
+        cfg = replace(cfg1, steps=steps, workers=cfg1.workers if args.train_workers is None else args.train_workers,
                       out=str(args.out / "runs" / f"{model}{'-full' if args.full_size else ''}-{steps}"))
         demo_run = args.demo / "runs" / model if args.demo else None
         info = {"steps": steps}
@@ -229,7 +230,9 @@ def build_data(args, clock: Clock) -> dict:
         print(f"value: the demo's data in {args.data}", file=sys.stderr)
     else:
         t0 = time.perf_counter()
-        demo.build_triplets(args.data / "triplets", common)
+        # full-size: zooms drawn at the ResNet-18's 224 px input, not upsampled from the small CNN's 64
+        demo.build_triplets(args.data / "triplets", common, size=FULL_DESCRIPTOR_SIZE if args.full_size
+                            else demo.DESCRIPTOR_SIZE)
         demo.build_pairs(args.data / "pairs", common)
         clock.done("build the demo's triplet and pair sets", t0)
     # the demo's evaluation sizes: ``--eval-pairs`` test pairs for the descriptor, three times as many for the warp
@@ -270,6 +273,8 @@ def main(argv=None) -> int:
     ap.add_argument("--style", default=d.style)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the idle cores)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ap.add_argument("--train-workers", type=int, default=None,
+                    help="data loader processes per run (default: the demo's; more feed a GPU)")
     ap.add_argument("--full-size", action="store_true",
                     help="ResNet-18 at 224 px for the descriptor and PSC's full estimator (for a GPU)")
     args = ap.parse_args(argv)

@@ -91,8 +91,8 @@ def feature_matches(model, source: torch.Tensor, target: torch.Tensor, target_ma
         ft = {k: torch.nn.functional.normalize(v, dim=1) for k, v in stn.resize(model.encode(target)).items()}
         n = stn.feat_size
         corr = sum(ft[k][0].flatten(1).T @ fs[k][0].flatten(1) for k in ft)  # (t, s) cosines, summed
-    best = corr.argmax(dim=1).numpy()  # for each target node, the source node
-    nodes = stn.base_map[0].reshape(-1, 2).numpy()
+    best = corr.argmax(dim=1).cpu().numpy()  # for each target node, the source node
+    nodes = stn.base_map[0].reshape(-1, 2).cpu().numpy()
     keep = np.ones(n * n, bool)
     if target_mask is not None:
         small = cv2.resize(target_mask.astype(np.uint8), (n, n), interpolation=cv2.INTER_AREA) > 0

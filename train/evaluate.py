@@ -210,8 +210,8 @@ def warp_records(model, a: torch.Tensor, b: torch.Tensor, kp_a: np.ndarray, kp_b
     size = a.shape[-1]
     recs: dict[str, list[dict]] = {m: [] for m in WARP_METHODS}
     with torch.no_grad():
-        grid_ab = model(b, a)[-1]  # over A: where A's points lie in B
-        grid_ba = model(a, b)[-1]
+        grid_ab = model(b, a)[-1].cpu()  # over A: where A's points lie in B
+        grid_ba = model(a, b)[-1].cpu()
         aff_ab = affine_grid(model, b, a, amask)
         aff_ba = affine_grid(model, a, b, bmask)
     for (src_kp, dst_kp, g, aff) in ((kp_a, kp_b, grid_ab, aff_ab), (kp_b, kp_a, grid_ba, aff_ba)):

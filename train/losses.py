@@ -89,9 +89,10 @@ def flow_to_grid(flow: torch.Tensor, size: int = 16, *, min_valid: float = 0.99)
     is all valid.
     """
     b, h, w, _ = flow.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype) + 0.5, torch.arange(w, dtype=flow.dtype) + 0.5,
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype, device=flow.device) + 0.5,
+                            torch.arange(w, dtype=flow.dtype, device=flow.device) + 0.5,
                             indexing="ij")
-    target = flow + torch.stack([xs, ys], dim=-1).to(flow.device)
+    target = flow + torch.stack([xs, ys], dim=-1)
     ok = torch.isfinite(target).all(dim=-1, keepdim=True).to(flow.dtype)
     target = torch.nan_to_num(target, nan=0.0, posinf=0.0, neginf=0.0) * ok
     nodes = identity_grid(size, b, device=flow.device)

@@ -155,8 +155,9 @@ def data_arguments(shapes: int, workers: int, seed: int, style: str) -> list[str
     return ["--shapes", str(shapes), "--workers", str(workers), "--seed", str(seed), "--style", style]
 
 
-def build_triplets(out: Path, common: list[str]) -> None:
-    """The demo's triplet set (``sketchgen triplets``) in ``out``. Raises UsageError when the build fails."""
+def build_triplets(out: Path, common: list[str], size: int = DESCRIPTOR_SIZE) -> None:
+    """The demo's triplet set (``sketchgen triplets``) in ``out``, its zooms drawn for a descriptor of input
+    ``size`` px (the demo's 64; 224 for SketchZooms' ResNet-18). Raises UsageError when the build fails."""
     from sketchgen.datagen.cli import UsageError, main as cli
     from sketchgen.train.zooms import point_drawing
 
@@ -166,7 +167,7 @@ def build_triplets(out: Path, common: list[str]) -> None:
     # evaluation's fixed zooms (no jitter); positives on a stroke of their view (within 4 px of the 512 px
     # base view: 2 px of a 256 px drawing, as the evaluation's anchors), within 60 degrees of the anchor's
     # view as the pairs' B views, other-shape ones from the anchor's own camera as a shapes pair
-    native, width = point_drawing(DESCRIPTOR_SIZE)
+    native, width = point_drawing(size)
     if cli(["triplets", "--out", str(out), "--views", "6", "--points", "12", "--size", str(native),
             "--width", f"{width:.6f}", "--max-angle", "60", "--zoom-jitter", "0", "--positive-px", "4",
             "--other-same-view", *common]) != 0:
@@ -227,7 +228,7 @@ def _write_warp_examples(run: Path, pairs: Path, path: Path, device: str, n: int
         a = torch.from_numpy(p["a"])[None, None].to(device)
         b = torch.from_numpy(p["b"])[None, None].to(device)
         with torch.no_grad():
-            grid = model(b, a)[-1]
+            grid = model(b, a)[-1].cpu()
         pred = sample_grid_at(grid, torch.as_tensor(kp_a, dtype=torch.float32)[None], cfg.size, cfg.size)[0].numpy()
         tiles = [cv2.cvtColor(p[k], cv2.COLOR_GRAY2BGR) for k in ("a_grey", "b_grey", "b_grey")]
         for (xa, ya), (xb, yb), (xp, yp) in zip(kp_a, kp_b, pred):
