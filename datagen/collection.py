@@ -102,7 +102,8 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
     from sketchgen.datagen import procedural
 
     if path is None:
-        return _from_spec(procedural.SPEC_PATH, root="bundled", max_faces=max_faces)
+        # None: the shipped spec, or the spec it holds regenerated where an install left assets/ out
+        return _from_spec(None, root="bundled", max_faces=max_faces)
     found = collection_rows(path, part_labels=part_labels)
     if found is None:
         return _from_spec(Path(path), root=str(path), max_faces=max_faces)

@@ -1,6 +1,7 @@
 """One import namespace: ``sketchgen.render``, ``sketchgen.datagen`` and ``sketchgen.train``, and
 nothing else at top level, so a user's own ``train.py`` or ``render.py`` never shadows them."""
 
+import os
 import subprocess
 import sys
 from importlib import metadata
@@ -35,3 +36,26 @@ def test_importing_sketchgen_loads_neither_opengl_nor_torch(tmp_path):
     code = "import sys, sketchgen; print('OpenGL' in sys.modules, 'torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "False False", proc.stderr
+
+
+def test_a_wheel_ships_the_bundled_collection(tmp_path):
+    """A non-editable install (a wheel, as pip installs from an index) holds assets/bundled/collection.json
+    where datagen.procedural looks for it, so the demo's collection loads outside the source tree."""
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                           "-w", str(tmp_path / "dist"), str(root)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    wheel, = (tmp_path / "dist").glob("sketchgen-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        assert "sketchgen/assets/bundled/collection.json" in z.namelist()
+        z.extractall(tmp_path / "site")
+    code = ("import sketchgen.datagen.procedural as p; from sketchgen import load_collection\n"
+            "c = load_collection(); print(p.SPEC_PATH.is_file(), str(p.SPEC_PATH).startswith(%r), len(c.shapes))"
+            % str(tmp_path / "site"))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True", "60"]
