@@ -82,7 +82,10 @@ for k, v in m.items(): print(f"  {k:<15}" + " ".join(f"{v[t]:.3f}" for t in ("ac
 timeout $(($(left) - 10)) bash -c "$(declare -f trials sk); work=$work start=$start; trials" >"$out/trials.txt" 2>&1 &
 tri=$!
 
-timeout 200 python3 -m pytest tests -q -x -p no:cacheprovider -n 3 >"$out/tests.log" 2>&1
+# the repository after the installed package on the path: the tests import their helpers as tests.*, and
+# sketchgen must come from the install, not from the source folder of the same name
+PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" timeout 200 python3 -m pytest tests -q -x -p no:cacheprovider -n 3 \
+    >"$out/tests.log" 2>&1
 echo "== tests: rc $? at $((SECONDS - start)) s"; tail -n 4 "$out/tests.log"
 
 wait $tri; echo "== trials: rc $? at $((SECONDS - start)) s"; cat "$out/trials.txt"
