@@ -25,11 +25,14 @@ budget tell that the evaluation drew the same points); the global affine is fitt
 estimator's features, so it moves with it.
 
     python bench/bench_value.py [--demo out/demo] [--out out/value] [--budgets 1,4,16] [--steps-scale 1]
-                                [--threads N] [--device cuda --full-size] [--only descriptor|warp]
+                                [--threads N] [--device cuda --full-size] [--train-workers N]
+                                [--only descriptor|warp]
 
 ``--steps-scale 0.02 --budgets 1,2`` is a check of the whole path in a few minutes. ``--full-size`` trains
 the SketchZooms descriptor (ResNet-18, 224 px) and PSC's estimator (ResNet-18, 256 px, PSC's blocks)
-instead of the demo's small CNNs: for a GPU (``--device cuda``).
+instead of the demo's small CNNs: for a GPU (``--device cuda``); built here (no ``--demo``), the triplets'
+zooms are then drawn at the ResNet-18's 224 px. ``--train-workers`` sets each run's data loader processes
+(the demo's 1 starves a GPU; 6 fed an H200, ``bench/gpu.sh``).
 """
 
 from __future__ import annotations
