@@ -59,3 +59,15 @@ def test_a_wheel_ships_the_bundled_collection(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "True", "60"]
+
+
+def test_render_picks_headless_egl_before_opengl_and_pyglet_load(tmp_path):
+    """sketchgen.render sets PYOPENGL_PLATFORM=egl and PYGLET_HEADLESS=1 unless the user set them, so
+    pyrender's import needs no X11 libraries (a GPU server without libXrender)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYOPENGL_PLATFORM", "PYGLET_HEADLESS")}
+    code = ("import os, sketchgen.render, pyrender, pyglet\n"
+            "print(os.environ['PYOPENGL_PLATFORM'], os.environ['PYGLET_HEADLESS'], pyglet.options['headless'])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["egl", "1", "True"]
