@@ -277,7 +277,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the idle cores)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     ap.add_argument("--train-workers", type=int, default=None,
-                    help="data loader processes per run (default: the demo's; more feed a GPU)")
+                    help="data loader processes per run (default: the demo's; more feed a GPU). Another count "
+                         "than the demo's changes the sample order, so --demo's 1x run is trained again")
     ap.add_argument("--full-size", action="store_true",
                     help="ResNet-18 at 224 px for the descriptor and PSC's full estimator (for a GPU)")
     args = ap.parse_args(argv)

@@ -6,7 +6,8 @@
 For three bundled shapes and the PSB meshes (``../shared/fixtures/realworld/psb`` by default), from 4
 cameras at 256 px, each ``.npz`` holds the G-buffer (``face_id`` (V, H, W) int32, ``depth`` (V, H, W)
 float32 view depth, inf on background), the drawing (``image`` (V, H, W) uint8) and the stroke record's
-vertices (``xy`` float64 pixels, ``face`` int64, concatenated over views, ``counts`` (V,) per view).
+vertices (``xy`` (N, 2) float64 pixels, ``face`` (N,) int64 mesh faces, concatenated over the views;
+``counts`` (V,) int64 vertices per view).
 The comparison prints the fraction of pixels whose face differs, the largest depth difference where the
 face agrees, the fraction of image pixels that differ by more than 16 grey levels, and the stroke vertex
 counts: what a dataset's ground truth would change if it were rendered by the other driver.

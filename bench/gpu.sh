@@ -17,9 +17,12 @@ limit=${2:-540}
 psb=${3:-../shared/fixtures/realworld/psb}
 work=${4:-/tmp/sketchgen-gpu}
 mkdir -p "$out" "$work"
-export PYOPENGL_PLATFORM=egl PYTHONUNBUFFERED=1
+# headless EGL for OpenGL and pyglet before anything imports them (the check below imports pyrender first)
+export PYOPENGL_PLATFORM=egl PYGLET_HEADLESS=1 PYTHONUNBUFFERED=1
+export work out psb  # read by the parts run in their own bash below
 start=$SECONDS
 left() { echo $((limit - (SECONDS - start))); }
+budget() { local t=$(($(left) - $1)); echo $((t > 1 ? t : 1)); }  # seconds left less a margin, at least 1
 sk() { python3 -c 'import sys; from sketchgen.datagen.cli import main; sys.exit(main(sys.argv[1:]))' "$@"; }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -48,7 +51,7 @@ full_curve() {  # one budget per command, so the 1x figures come back even if 4x
         cp "$work/value-full/value.json" "$out/value-full-${b}x.json"
     done
 }
-timeout $(($(left) - 15)) bash -c "$(declare -f full_curve); work=$work out=$out psb=$psb; full_curve" \
+timeout "$(budget 15)" bash -c "$(declare -f full_curve); full_curve" \
     >"$out/full.log" 2>&1 &
 full=$!
 
@@ -79,13 +82,16 @@ for k, v in m.items(): print(f"  {k:<15}" + " ".join(f"{v[t]:.3f}" for t in ("ac
     one near8x6 "--near-px 8 96 --extra-negatives near:6,other-shape:1" "" &
     wait
 }
-timeout $(($(left) - 10)) bash -c "$(declare -f trials sk); work=$work start=$start; trials" >"$out/trials.txt" 2>&1 &
+# SECONDS starts again at 0 in the new bash: its start is set back by the seconds already spent
+timeout "$(budget 10)" bash -c "$(declare -f trials sk); start=$((start - SECONDS)); trials" >"$out/trials.txt" 2>&1 &
 tri=$!
 
-# the repository after the installed package on the path: the tests import their helpers as tests.*, and
-# sketchgen must come from the install, not from the source folder of the same name
-PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" timeout 200 python3 -m pytest tests -q -x -p no:cacheprovider -n 3 \
-    >"$out/tests.log" 2>&1
+# with a non-editable install, sketchgen must come from the install, not from the source folder of the same
+# name: no current folder on the path (PYTHONSAFEPATH), the repository after the install for the tests'
+# own helpers (tests.*); three processes where pytest-xdist is there
+xdist=$(python3 -c 'import xdist' 2>/dev/null && echo "-n 3")
+PYTHONSAFEPATH=1 PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" timeout 200 python3 -m pytest tests -q -x \
+    -p no:cacheprovider $xdist >"$out/tests.log" 2>&1
 echo "== tests: rc $? at $((SECONDS - start)) s"; tail -n 4 "$out/tests.log"
 
 wait $tri; echo "== trials: rc $? at $((SECONDS - start)) s"; cat "$out/trials.txt"

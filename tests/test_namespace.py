@@ -44,9 +44,15 @@ def test_a_wheel_ships_the_bundled_collection(tmp_path):
     import zipfile
     from pathlib import Path
 
+    import shutil
+
+    # built from a copy of the sources: no stale build/ of the checkout can slip into the wheel
     root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(root, src, ignore=shutil.ignore_patterns(".*", "out", "build", "*.egg-info", "__pycache__",
+                                                             "tests"))
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                           "-w", str(tmp_path / "dist"), str(root)], capture_output=True, text=True, timeout=300)
+                           "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     wheel, = (tmp_path / "dist").glob("sketchgen-*.whl")
     with zipfile.ZipFile(wheel) as z:
