@@ -337,6 +337,8 @@ def train(cfg: TrainConfig) -> dict:
         optim.load_state_dict(ckpt["optimizer"])
         step = int(ckpt["step"])
         torch.set_rng_state(ckpt["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in ckpt:  # the GPU's own generator (pixel-flow point picks)
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
         log.info("resumed %s at step %d", last, step)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
     loss_fn = descriptor_loss if cfg.model == "descriptor" else warp_loss
@@ -380,6 +382,8 @@ def train(cfg: TrainConfig) -> dict:
                             board.add_scalar(f"{cfg.model}/{name}", value, step)
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                     _save({"step": step, "model": model.state_dict(), "optimizer": optim.state_dict(),
-                           "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(cfg))}, last)
+                           "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(cfg)),
+                           **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})},
+                          last)
     _save(model.state_dict(), out / "model.pt")
     return result

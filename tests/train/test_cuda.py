@@ -32,5 +32,8 @@ def test_both_models_train_and_evaluate_on_cuda_as_on_the_cpu(tmp_path, synth):
         for method, figures in got["cpu"].items():
             for name, value in figures.items():
                 assert got["cuda"][method][name] == pytest.approx(value, abs=0.05), (model, method, name)
+    # the GPU's generator is checkpointed beside the CPU's, so a resumed run draws what it would have drawn
+    ckpt = torch.load(tmp_path / "rw" / "last.pt", map_location="cpu", weights_only=True)
+    assert ckpt["step"] == 3 and ckpt["cuda_rng"].dtype == torch.uint8 and len(ckpt["cuda_rng"]) > 0
     config = json.loads((tmp_path / "rw" / "config.json").read_text())
     assert config["device"] == "cuda" and config["refine"] == 32
