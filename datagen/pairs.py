@@ -159,9 +159,12 @@ def _drawn_mask(mask: np.ndarray, drawer) -> np.ndarray:
 def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
     """The pair samples of one shape and the failures met, as (samples, failures).
 
-    Pair ``index`` draws every random choice from ``unit.sample_rng(seed, index)`` (the cameras and the
-    partner shape from the unit's generator), so ``only=index`` builds that one sample alone,
-    byte-identical to the one in the full unit (``datagen.regenerate``)."""
+    Pair ``index`` draws every random choice from ``unit.sample_rng(seed, index)`` (the cameras, the
+    partner shape and the order in which pairs take their A view from the unit's generator), so
+    ``only=index`` builds that one sample alone, byte-identical to the one in the full unit
+    (``datagen.regenerate``). Pair ``index`` takes A's view ``order[index % views]``: no two pairs of a unit
+    share A's view while there are views left, so a unit never holds the same pair twice (drawn
+    independently, 10 of the demo's 360 pairs were byte-identical copies of another of their unit)."""
     rng = unit.rng(config.seed)
     shapes, _ = load_shapes(config.collection, strict=config.strict)
     shape = shapes[unit.shape_id]
@@ -169,6 +172,7 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
     # None when the partner's mesh does not load (its own unit reports why)
     partner = shapes.get(partner_ids[int(rng.integers(len(partner_ids)))]) if partner_ids else None
     cams = base_cameras(config.camera, rng)
+    order = rng.permutation(len(cams))  # A's view of each pair, cycled: every view before any twice
     own = ShapeRenders(shape, cams, config.lines)
     other = ShapeRenders(partner, cams, config.lines) if partner is not None else None
     width = config.lines.width
@@ -184,7 +188,7 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
             problems["no partner shape: a views pair instead"] += 1
         modality = config.modalities[int(srng.integers(len(config.modalities)))]
         shaded = modality == "sketch-shaded"
-        i = int(srng.integers(len(cams)))
+        i = int(order[index % len(cams)])
         cam_a = cams[i]
         gb_a = own.gbuffer(i)
         if not gb_a.mask.any():

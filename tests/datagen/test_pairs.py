@@ -245,3 +245,20 @@ def test_near_view_says_when_no_view_lies_within_the_angle():
     assert _near_view(cams, 0, 60.0, rng, allow_same=False) == (1, False)
     assert _near_view(cams, 3, 60.0, rng, allow_same=False) == (2, True)   # 80 degrees away: the nearest
     assert _near_view(cams, 3, 60.0, rng, allow_same=True) == (3, False)   # a shapes pair may keep the view
+
+
+def test_a_unit_takes_every_view_as_a_before_any_twice(pair_set):
+    """Pairs take A's view from a per-unit order, cycled: with 6 pairs over 3 views each view is A twice,
+    and no two samples of a unit are the same pair (drawn independently, a unit could repeat one)."""
+    config, out, _ = pair_set
+    by_shape: dict[str, list] = {}
+    for s in samples(out):
+        meta = json.loads(s["json"])
+        by_shape.setdefault(meta["a"]["shape"], []).append(s)
+    assert len(by_shape) == 2
+    for shape, got in by_shape.items():
+        cams = [json.dumps(json.loads(s["json"])["a"]["camera"], sort_keys=True) for s in got]
+        counts = sorted(cams.count(c) for c in set(cams))
+        assert counts == [2, 2, 2], (shape, counts)
+        pngs = [(s["a.png"], s["b.png"]) for s in got]
+        assert len(set(pngs)) == len(pngs), shape
