@@ -48,17 +48,21 @@ def summary_path(shard: Path) -> Path:
 
 
 def unit_inputs(job: Job, unit: WorkUnit) -> str:
-    """SHA-256 of what a unit's shard is made from: the builder, its resolved config, and the content
-    hashes of the unit's shape and partner shapes (from the collection index: no mesh is loaded). A
-    shard on disk counts as complete only when its summary records the same digest, so a run with
-    changed options or changed meshes rebuilds it instead of keeping a stale one."""
+    """SHA-256 of what a unit's shard is made from: the builder and its ``BUILD_VERSION`` (where it has
+    one), its resolved config, and the content hashes of the unit's shape and partner shapes (from the
+    collection index: no mesh is loaded). A shard on disk counts as complete only when its summary records
+    the same digest, so a run with changed options, changed meshes or a builder that now samples
+    differently rebuilds it instead of keeping a stale one beside new ones."""
     from sketchgen.datagen.manifest import to_jsonable
     from sketchgen.datagen.plan import load_shapes
 
     shapes, _ = load_shapes(job.config.collection, strict=getattr(job.config, "strict", False))
     hashes = {sid: shapes.content_hash(sid) for sid in (unit.shape_id, *unit.partners) if sid in shapes}
-    text = json.dumps({"builder": job.builder, "config": to_jsonable(job.config), "shapes": hashes,
-                       "unit": to_jsonable(unit)}, sort_keys=True)
+    inputs = {"builder": job.builder, "config": to_jsonable(job.config), "shapes": hashes, "unit": to_jsonable(unit)}
+    version = getattr(importlib.import_module(job.builder), "BUILD_VERSION", None)
+    if version is not None:  # builders without one keep the digests their finished folders hold
+        inputs["builder_version"] = version
+    text = json.dumps(inputs, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -48,6 +48,11 @@ PAIR_KINDS = ("views", "shapes", "deform")
 MODALITIES = ("sketch-sketch", "sketch-shaded")
 
 
+# what a resumed build compares (datagen.execute.unit_inputs): 2 since pairs take A's view from a per-unit
+# order (no pair twice in a unit); shards of version 1 are built again, not kept beside version 2's
+BUILD_VERSION = 2
+
+
 @dataclass(frozen=True)
 class PairConfig:
     """Everything that defines a pair dataset (the manifest records it)."""

@@ -152,3 +152,21 @@ def test_the_command_says_which_shapes_of_the_collection_could_not_be_read(tmp_p
     assert "1 shape(s) of the collection could not be read" in err and "nan.obj" in err
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert [f for f in manifest["failures"] if "nan.obj" in f["reason"]]
+
+
+def test_a_builder_that_samples_differently_rebuilds_its_old_shards(reference, tmp_path, monkeypatch):
+    """A builder's BUILD_VERSION is part of each unit's digest: a finished folder resumed by a builder that
+    now samples differently is built again, never half old and half new."""
+    import sketchgen.datagen.triplets as builder
+
+    spec, out, _, _ = reference
+    folder = tmp_path / "versioned"
+    shutil.copytree(out, folder)
+    # no BUILD_VERSION (the triplet builder's case): the folder's digests still match and every shard is kept
+    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
+                       out_dir=folder, progress=False)["skipped"] == 3
+    monkeypatch.setattr(builder, "BUILD_VERSION", 2, raising=False)
+    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
+                       out_dir=folder, progress=False)["skipped"] == 0
+    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
+                       out_dir=folder, progress=False)["skipped"] == 3
