@@ -46,7 +46,9 @@ from pathlib import Path
 
 import torch
 
+from sketchgen.datagen.cli import UsageError  # noqa: E402
 from sketchgen.files import atomic_write  # noqa: E402
+from sketchgen.render.errors import InputError  # noqa: E402
 from sketchgen.train.commands import demo  # noqa: E402
 from sketchgen.train.commands.eval import warn  # noqa: E402
 from sketchgen.train.evaluate import evaluate_run  # noqa: E402
@@ -57,8 +59,8 @@ PSB = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "real
 COLUMNS = {"descriptor": ["acc@5px", "acc@10px", "acc@20px"], "warp": ["pck@0.05", "pck@0.10", "pck_bbox@0.10"]}
 # what a pooled figure is weighted by: the points matched (descriptor), the pairs (warp: two directions each)
 WEIGHT = {"descriptor": "anchors", "warp": "pairs"}
-# settings of a run that do not change what it trains
 FULL_DESCRIPTOR_SIZE = 224  # px: SketchZooms' ResNet-18 input
+# settings of a run that do not change what it trains
 BOOKKEEPING = ("out", "data_kind", "drawing", "checkpoint_every", "log_every", "tensorboard")
 
 
@@ -89,8 +91,9 @@ def budget_name(budget: float) -> str:
 def pool_splits(parts: list[tuple[dict, float]]) -> dict:
     """Weighted mean of per-split figures: ``parts`` = [({method: {metric: value}}, weight)], e.g. the
     metrics of each split with its points or pairs; returns {method: {metric: value}} over the methods and
-    metrics every part has, the methods in the first part's order. A split's acc@d is a fraction of its points and its PCK a mean over its pairs,
-    so weighting by those counts gives the figure of all splits evaluated as one."""
+    metrics every part has, the methods in the first part's order. A split's acc@d is a fraction of its
+    points and its PCK a mean over its pairs, so weighting by those counts gives the figure of all splits
+    evaluated as one."""
     total = sum(w for _, w in parts)
     if not parts or total <= 0:
         raise ValueError("nothing to pool: no split with a positive weight")
@@ -110,9 +113,14 @@ def same_recipe(saved: dict, cfg: TrainConfig) -> bool:
 
 
 def steps_done(run: Path) -> int:
-    """Steps of a run folder's ``last.pt`` (0 when it has none)."""
+    """Steps of a run folder's ``last.pt`` (0 when it has none). Raises InputError naming an unreadable one."""
     last = run / "last.pt"
-    return int(torch.load(last, map_location="cpu", weights_only=True)["step"]) if last.is_file() else 0
+    if not last.is_file():
+        return 0
+    try:
+        return int(torch.load(last, map_location="cpu", weights_only=True)["step"])
+    except Exception as exc:  # a truncated or foreign file: one line naming it, not a traceback
+        raise InputError(f"{last}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
 
 
 def finished_demo_run(run: Path, cfg: TrainConfig) -> bool:
@@ -339,4 +347,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (InputError, UsageError) as exc:  # bad input (a missing GPU, a broken run folder): one line
+        print(f"bench_value: {exc}", file=sys.stderr)
+        sys.exit(2)

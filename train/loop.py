@@ -120,8 +120,8 @@ def build_model(cfg: "TrainConfig") -> nn.Module:
 
     The descriptor's weights are laid out channels-last (NHWC): its training step then runs 1.4-1.5x
     faster on a CPU (``bench/bench_train.py``, the demo's small CNN on 16 triplets of 8 roles: 302 against
-    465 ms, medians of 3 alternated runs on 2 cores), the same arithmetic in another memory order. The warp estimator gains 1.05x
-    at most and stays as it is."""
+    465 ms, medians of 3 alternated runs on 2 cores), the same arithmetic in another memory order. The
+    warp estimator gains 1.05x at most and stays as it is."""
     if cfg.model == "descriptor":
         return Descriptor(cfg.backbone, weights=cfg.weights).to(memory_format=torch.channels_last)
     if cfg.model == "warp":

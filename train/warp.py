@@ -107,14 +107,15 @@ prior 0.25, lr 2e-3, refine 32, 1              0.287 / 0.525 / 0.337  0.191 / 0.
 =============================================  =====================  ======================
 
 The prior helped (seeds 0 and 1 against seed 0 without it: +0.035 / -0.005 / +0.025), and with it a
-learning rate of 2e-3: the demo's settings (``TrainConfig(..., lr=2e-3, schedule="cosine",
-warp_base="softargmax", softargmax_prior=0.25)``) beat the identity by 0.044-0.049 / 0.132-0.145 /
-0.042-0.044 and the affine by 0.08 or more over seeds 0-1. The refinement improves on its own 16x16
+learning rate of 2e-3 (``TrainConfig(..., lr=2e-3, schedule="cosine", warp_base="softargmax",
+softargmax_prior=0.25)``) beat the identity by 0.044-0.049 / 0.132-0.145 / 0.042-0.044 and the affine by
+0.08 or more over seeds 0-1. The refinement improves on its own 16x16
 grid (read alone: 0.168 / 0.436 / 0.193, 0.222 / 0.449 / 0.267, 0.238 / 0.486 / 0.276 and 0.255 / 0.505 /
 0.293 in the first four refined runs); at lr 1e-3 the run as a whole gained little from it (sharing the
 encoder, the 16x16 grid beneath it ends worse), at 2e-3 it adds 0.012-0.017 / 0.009-0.013 / 0.004-0.043
-over seeds 0-1, the best figures measured. It costs about 40% more per step, which takes the demo's
-warp training past its time, so the demo goes without it; ``--refine 32`` is there for a longer budget.
+over seeds 0-1, the best figures measured. It costs about 40% more per step; the demo uses it
+(``refine=32``) since the descriptor's channels-last layout freed that time (on the pair set without
+repeated pairs: 0.357 / 0.558 / 0.355 with it, 0.320 / 0.538 / 0.339 without).
 Supervising every pixel (with the prior, seed 0 only) did about as well as the nodes; a stronger prior,
 a sharper soft argmax, 600 steps or ``layer1``/``layer2`` correlation did not help. The errors left are
 mostly of 1-3 cells of the 16x16 grid (6-25 px), not below a cell, so the correlated features, not the

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.bench_value import budget_steps, finished_demo_run, parse_budgets, pool_splits, same_recipe
+from bench.bench_value import budget_steps, finished_demo_run, parse_budgets, pool_splits, same_recipe, steps_done
+from sketchgen.render.errors import InputError
 from sketchgen.train.commands.demo import demo_configs
 
 
@@ -55,3 +56,12 @@ def test_demo_run_reused_only_when_it_is_the_same_finished_recipe(tmp_path):
         assert not finished_demo_run(run, other), change
     torch.save({"step": 300}, run / "last.pt")  # a demo stopped part way
     assert not finished_demo_run(run, bench_cfg)
+
+
+def test_steps_done_reads_a_checkpoint_and_names_a_broken_one(tmp_path):
+    assert steps_done(tmp_path) == 0  # no last.pt: nothing trained yet
+    torch.save({"step": 37}, tmp_path / "last.pt")
+    assert steps_done(tmp_path) == 37
+    (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match=r"last\.pt: unreadable checkpoint"):
+        steps_done(tmp_path)
