@@ -32,7 +32,7 @@ from sketchgen.render.errors import InputError
 from sketchgen.train.descriptor import Descriptor
 from sketchgen.train.losses import (SCALE_WEIGHTS, TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid,
                                     forward_backward_loss, grid_error_px, hardest_negative, multiscale_flow_loss,
-                                    pixel_flow_loss, triplet_all, triplet_semi_hard)
+                                    info_nce, pixel_flow_loss, triplet_all, triplet_semi_hard)
 from sketchgen.train.pairs import pair_stream
 from sketchgen.train.points import point_stream
 from sketchgen.train.shards import dataset_kind, require_strokes
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 MODELS = ("descriptor", "warp")
 DEFAULT_SIZE = {"descriptor": 224, "warp": 256}
 LOG_FIELDS = ("step", "loss", "metric", "lr", "samples_per_s", "elapsed_s")
-DESCRIPTOR_LOSSES = ("triplet", "hardest", "all", "contrastive")
+DESCRIPTOR_LOSSES = ("triplet", "hardest", "all", "contrastive", "infonce")
 SCHEDULES = ("constant", "cosine")
 # warp supervision: "nodes" = the grid's 16x16 nodes whose neighbourhood is all on the object, A -> B;
 # "pixels" = every valid pixel of the flow, read from the grid as evaluation reads keypoints, A -> B;
@@ -69,8 +69,9 @@ class TrainConfig:
     backbone: str = "resnet18"
     size: int | None = None
     loss: str = "triplet"          # descriptor: "triplet" (semi-hard), "hardest" (nearest negative), "all"
-    #                                (every negative) or "contrastive"
+    #                                (every negative), "contrastive" or "infonce" (every point of the batch)
     margin: float = TRIPLET_MARGIN  # descriptor: the losses' margin
+    temperature: float = 0.1       # descriptor: the InfoNCE loss's temperature
     augment: bool = True           # descriptor: SketchZooms' rotation +-45 degrees and flip, per role (triplets)
     negatives: int = 6             # descriptor on a pair set: negatives per point (up to 4 of them near it)
     data_kind: str | None = None   # recorded at training: "triplets" or "pairs" (from the data's manifest)
@@ -102,8 +103,8 @@ class TrainConfig:
             raise InputError(f"unknown flow loss {self.flow_loss!r} (choose from {', '.join(FLOW_LOSSES)})")
         if self.schedule not in SCHEDULES:
             raise InputError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
-        if self.negatives < 1 or self.margin <= 0:
-            raise InputError("--negatives must be >= 1 and --margin > 0")
+        if self.negatives < 1 or self.margin <= 0 or self.temperature <= 0:
+            raise InputError("--negatives must be >= 1, --margin and --temperature > 0")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("--steps must be >= 0 and --batch-size >= 1")
         if self.refine is not None and self.refine <= STN_SIZE:
@@ -245,7 +246,8 @@ def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) ->
     on (``cfg.data_kind``) decides the candidates: a point of a pair set is mined against its own
     negatives; a triplet against its own negatives and the first negatives of the next triplets of the
     batch (``candidate_negatives``: other correspondences' points, which a triplet set with a single
-    negative per anchor needs to have more than one candidate).
+    negative per anchor needs to have more than one candidate). With ``cfg.loss == "infonce"`` every anchor
+    is scored against every positive and every negative of the batch (``losses.info_nce``).
     """
     zooms = batch["zooms"].to(device)
     b, r = zooms.shape[:2]
@@ -256,6 +258,8 @@ def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) ->
         negs = torch.cat([negs, candidate_negatives(emb[:, 2])[:, 1:]], dim=1)
     if cfg.loss == "contrastive":
         loss = contrastive(a, p, negs[:, 0], cfg.margin)
+    elif cfg.loss == "infonce":
+        loss = info_nce(a, p, emb[:, 2:], cfg.temperature)
     elif cfg.loss == "hardest":
         loss = hardest_negative(a, p, negs, cfg.margin)
     elif cfg.loss == "all":

@@ -72,6 +72,23 @@ def triplet_all(anchor: torch.Tensor, positive: torch.Tensor, negatives: torch.T
     return terms.sum() / (terms > 0).sum().clamp(min=1)
 
 
+def info_nce(anchor: torch.Tensor, positive: torch.Tensor, others: torch.Tensor,
+             temperature: float = 0.1) -> torch.Tensor:
+    """InfoNCE over the whole batch (van den Oord, Li, Vinyals, "Representation Learning with Contrastive
+    Predictive Coding", 2018; as local descriptors use it, e.g. CAPS, Wang et al. 2020): each anchor is
+    scored against its positive and against every other point of the batch (the other anchors' positives
+    and every stored negative of every anchor), by cosine similarity over ``temperature``, and the loss is
+    the cross-entropy of picking its positive.
+
+    anchor, positive: (B, D) unit-norm; others: (B, K, D) unit-norm negatives (each anchor's own first).
+    Returns a scalar.
+    """
+    b = len(anchor)
+    flat = others.reshape(-1, others.shape[-1])
+    target = torch.arange(b, device=anchor.device)
+    return F.cross_entropy(anchor @ torch.cat([positive, flat], dim=0).T / temperature, target)
+
+
 def contrastive(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
                 margin: float = TRIPLET_MARGIN) -> torch.Tensor:
     """Contrastive loss: mean of d_pos^2 and max(0, margin - d_neg)^2 over the batch, a scalar."""

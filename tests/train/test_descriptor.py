@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from sketchgen.train.descriptor import Descriptor
@@ -22,10 +23,11 @@ def test_zoom_pooling_is_elementwise_across_zooms(monkeypatch):
     assert torch.allclose(out.norm(dim=1), torch.ones(b))
 
 
-def test_descriptor_loss_falls_on_a_tiny_set(tmp_path, synth):
+@pytest.mark.parametrize("loss", ["triplet", "infonce"])
+def test_descriptor_loss_falls_on_a_tiny_set(tmp_path, synth, loss):
     synth.write_dataset(tmp_path / "data", "triplet", {"train": [16]}, size=32)
     cfg = TrainConfig("descriptor", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=8, lr=1e-3,
-                      backbone="small", size=32, log_every=1, checkpoint_every=1000)
+                      backbone="small", size=32, log_every=1, checkpoint_every=1000, loss=loss)
     train(cfg)
     first, last = _first_and_last_losses(tmp_path / "run", 40, 8)
     assert last < 0.75 * first, (first, last)

@@ -1,7 +1,7 @@
 import torch
 
 from sketchgen.train.losses import (candidate_negatives, contrastive, flow_points, flow_to_grid, forward_backward_loss,
-                                    grid_error_px, hardest_negative, pixel_flow_loss, triplet_all,
+                                    grid_error_px, hardest_negative, info_nce, pixel_flow_loss, triplet_all,
                                     triplet_semi_hard)
 from sketchgen.train.warp import grid_to_pixels, identity_grid, pixels_to_grid
 
@@ -43,6 +43,23 @@ def test_candidate_negatives_put_the_own_negative_first():
     assert cand.shape == (6, 5, 1)
     assert cand[:, 0, 0].tolist() == [0, 1, 2, 3, 4, 5]
     assert cand[4, :, 0].tolist() == [4, 5, 0, 1, 2]
+
+
+def test_info_nce_scores_each_anchor_against_every_positive_and_negative_of_the_batch():
+    import math
+
+    anchor = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    positive = torch.tensor([[0.6, 0.8], [0.0, 1.0]])
+    others = torch.tensor([[[0.0, 1.0]], [[-1.0, 0.0]]])  # one negative per anchor, shape (2, 1, 2)
+    t = 0.5
+    # anchor 0: similarities to the pool [p0, p1, n0, n1] = [0.6, 0, 0, -1]; anchor 1: [0.8, 1, 1, 0]
+    want = []
+    for sims, own in (([0.6, 0.0, 0.0, -1.0], 0), ([0.8, 1.0, 1.0, 0.0], 1)):
+        want.append(-sims[own] / t + math.log(sum(math.exp(s / t) for s in sims)))
+    assert abs(info_nce(anchor, positive, others, t).item() - sum(want) / 2) < 1e-5
+    # another anchor's negative that equals this anchor's positive is scored as a negative: anchor 1
+    # loses what a pool without it would give
+    assert info_nce(anchor, positive, others, t).item() > info_nce(anchor, positive, others[:, :0], t).item()
 
 
 def test_contrastive_value():

@@ -31,10 +31,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=None,
                         help="input size in px (default: 224 descriptor, 256 warp; warp sizes must divide 256)")
     parser.add_argument("--weights", default=None, help="local backbone weights to start from (.pt state dict)")
-    parser.add_argument("--loss", choices=("triplet", "hardest", "all", "contrastive"), default="triplet",
+    parser.add_argument("--loss", choices=("triplet", "hardest", "all", "contrastive", "infonce"), default="triplet",
                         help="descriptor loss: triplet with semi-hard mining (default), triplet against the "
-                             "hardest negative, triplet over every negative (all), or contrastive")
+                             "hardest negative, triplet over every negative (all), contrastive, or InfoNCE "
+                             "over every point of the batch (infonce)")
     parser.add_argument("--margin", type=float, default=1.0, help="descriptor: the loss's margin (default 1.0)")
+    parser.add_argument("--temperature", type=float, default=0.1,
+                        help="descriptor: the InfoNCE loss's temperature (default 0.1)")
     parser.add_argument("--negatives", type=int, default=6,
                         help="descriptor trained on a pair set: negatives per point, up to 4 of them near it "
                              "(default 6, at least 2)")
@@ -80,7 +83,7 @@ def config_from_args(args):
     return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
                        batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device,
                        seed=args.seed, backbone=args.backbone, size=args.size, loss=args.loss, margin=args.margin,
-                       negatives=args.negatives, augment=not args.no_augment,
+                       temperature=args.temperature, negatives=args.negatives, augment=not args.no_augment,
                        cycle_weight=args.cycle_weight, flow_loss=args.flow_loss, warp_base=args.warp_base,
                        stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
                        refine=args.refine, refine_weight=args.refine_weight,
