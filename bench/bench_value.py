@@ -41,7 +41,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -52,7 +52,7 @@ from sketchgen.render.errors import InputError  # noqa: E402
 from sketchgen.train.commands import demo  # noqa: E402
 from sketchgen.train.commands.eval import warn  # noqa: E402
 from sketchgen.train.evaluate import evaluate_run  # noqa: E402
-from sketchgen.train.loop import TrainConfig, default_threads, train  # noqa: E402
+from sketchgen.train.loop import TrainConfig, default_threads, retrain_other_recipe, same_recipe, train  # noqa: E402
 from sketchgen.train.shards import SPLITS  # noqa: E402
 
 PSB = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "realworld" / "psb"
@@ -60,8 +60,6 @@ COLUMNS = {"descriptor": ["acc@5px", "acc@10px", "acc@20px"], "warp": ["pck@0.05
 # what a pooled figure is weighted by: the points matched (descriptor), the pairs (warp: two directions each)
 WEIGHT = {"descriptor": "anchors", "warp": "pairs"}
 FULL_DESCRIPTOR_SIZE = 224  # px: SketchZooms' ResNet-18 input
-# settings of a run that do not change what it trains
-BOOKKEEPING = ("out", "data_kind", "drawing", "checkpoint_every", "log_every", "tensorboard")
 
 
 def parse_budgets(text: str) -> list[float]:
@@ -101,15 +99,6 @@ def pool_splits(parts: list[tuple[dict, float]]) -> dict:
     return {name: {key: sum(m[name][key] * w for m, w in parts) / total
                    for key in sorted(set.intersection(*(set(m[name]) for m, _ in parts)))}
             for name in methods}
-
-
-def same_recipe(saved: dict, cfg: TrainConfig) -> bool:
-    """Whether a run's recorded settings (its ``config.json``) train what ``cfg`` trains: every setting but
-    the bookkeeping ones (output folder, checkpoint and log intervals) equal, the data folder compared as
-    a resolved path."""
-    want = asdict(replace(cfg.resolved(), data=str(Path(cfg.data).resolve())))
-    # compared as config.json holds them (tuples as lists)
-    return all(saved.get(k) == json.loads(json.dumps(v)) for k, v in want.items() if k not in BOOKKEEPING)
 
 
 def steps_done(run: Path) -> int:
@@ -207,6 +196,7 @@ def bench_model(model: str, cfg1: TrainConfig, args, sets: dict, clock: Clock) -
             print(f"value: {model} {key}: the demo's run {run} ({steps} steps, same settings)", file=sys.stderr)
         else:
             run = Path(cfg.out)
+            retrain_other_recipe(cfg)  # a run of a former recipe in --out is not this budget's run
             before = steps_done(run)
             torch.set_num_threads(args.threads or default_threads())
             t0 = time.perf_counter()

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import time
 from contextlib import closing, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
@@ -130,6 +131,47 @@ def build_model(cfg: "TrainConfig") -> nn.Module:
                              psc_layout=cfg.psc_layout, base=cfg.warp_base, refine=cfg.refine,
                              prior=cfg.softargmax_prior, corr_layers=tuple(cfg.corr_layers))
     raise InputError(f"unknown model {cfg.model!r}")
+
+
+# settings that do not change what a run learns: its folder, what training recorded, its logging
+BOOKKEEPING = ("out", "data_kind", "drawing", "checkpoint_every", "log_every", "tensorboard")
+
+
+def same_recipe(saved: dict, cfg: TrainConfig) -> bool:
+    """Whether a run's recorded settings (its ``config.json``) train what ``cfg`` trains: every setting but
+    the bookkeeping ones (output folder, checkpoint and log intervals) equal, the data folder compared as
+    a resolved path; a setting the record lacks (added to sketchgen since) counts as its default."""
+    want = asdict(replace(cfg.resolved(), data=str(Path(cfg.data).resolve())))
+    # a setting added to sketchgen after the run was recorded counts as its default value
+    default = {f.name: f.default for f in fields(TrainConfig)}
+    # compared as config.json holds them (tuples as lists)
+    return all(json.loads(json.dumps(saved.get(k, default.get(k)))) == json.loads(json.dumps(v))
+               for k, v in want.items() if k not in BOOKKEEPING)
+
+
+def retrain_other_recipe(cfg: TrainConfig) -> bool:
+    """Remove the run folder ``cfg.out`` when it holds a run of another recipe than ``cfg`` (its
+    ``config.json`` differs beyond ``BOOKKEEPING``: an earlier run with other options, or of another
+    sketchgen's recipe), so that what trains there next starts afresh instead of resuming that run or
+    reusing its model. A run of the same recipe is kept (an interrupted one resumes). For the folders the
+    demo and the benches own; ``sketchgen train`` itself resumes whatever ``--out`` holds. Returns whether
+    the folder was removed."""
+    run = Path(cfg.out)
+    recorded = []
+    try:
+        recorded.append(json.loads((run / "config.json").read_text()))
+    except (OSError, ValueError):
+        pass
+    if (run / "last.pt").is_file():  # what the checkpoint was trained with (config.json is rewritten at each start)
+        try:
+            recorded.append(json.loads(_load(run / "last.pt")["config"]))
+        except (InputError, KeyError, TypeError, ValueError):
+            recorded.append({})  # unreadable: not this recipe's
+    if all(same_recipe(saved, cfg) for saved in recorded):
+        return False
+    log.warning("%s was trained with other settings: training it again", run)
+    shutil.rmtree(run)
+    return True
 
 
 def load_run(run: str | Path, device: str = "cpu") -> tuple[nn.Module, TrainConfig]:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.bench_value import budget_steps, finished_demo_run, parse_budgets, pool_splits, same_recipe, steps_done
+from bench.bench_value import budget_steps, finished_demo_run, parse_budgets, pool_splits, steps_done
 from sketchgen.render.errors import InputError
 from sketchgen.train.commands.demo import demo_configs
+from sketchgen.train.loop import retrain_other_recipe, same_recipe
 
 
 def test_budgets_parse_and_scale():
@@ -49,6 +50,9 @@ def test_demo_run_reused_only_when_it_is_the_same_finished_recipe(tmp_path):
     torch.save({"step": 500}, run / "last.pt")
     bench_cfg = desc.__class__(**{**asdict(desc), "out": str(tmp_path / "value" / "descriptor-500")})
     assert same_recipe(saved, bench_cfg)
+    # a run recorded before a setting existed has it at its default
+    assert same_recipe({k: v for k, v in saved.items() if k != "temperature"}, bench_cfg)
+    assert not same_recipe({k: v for k, v in saved.items() if k != "loss"}, bench_cfg)  # default "triplet"
     assert finished_demo_run(run, bench_cfg)
     # another budget, another learning rate or another seed is another run
     for change in ({"steps": 2000}, {"lr": 1e-4}, {"seed": 1}, {"data": str(tmp_path / "other" / "triplets")}):
@@ -65,3 +69,29 @@ def test_steps_done_reads_a_checkpoint_and_names_a_broken_one(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match=r"last\.pt: unreadable checkpoint"):
         steps_done(tmp_path)
+
+
+def test_a_run_of_another_recipe_is_trained_again_and_one_of_the_same_kept(tmp_path, caplog):
+    data = tmp_path / "demo" / "data"
+    desc, _ = demo_configs(data, tmp_path / "demo" / "runs", 500, 400, device="cpu", seed=0)
+    run = Path(desc.out)
+    run.mkdir(parents=True)
+    saved = json.loads(json.dumps(asdict(desc.resolved())))
+    saved.update(data=str(Path(desc.data).resolve()), data_kind="triplets", drawing=[64, 0.43])
+    (run / "config.json").write_text(json.dumps(saved))
+    torch.save({"step": 300, "config": json.dumps(saved)}, run / "last.pt")
+    assert not retrain_other_recipe(desc)  # the same recipe part way: kept, the demo resumes it
+    assert (run / "last.pt").is_file()
+    # a finished run of the former recipe (semi-hard triplet loss): removed, trained afresh
+    (run / "config.json").write_text(json.dumps({**saved, "loss": "triplet"}))
+    assert retrain_other_recipe(desc)
+    assert not run.exists()
+    assert "trained with other settings" in caplog.text
+    assert not retrain_other_recipe(desc)  # nothing there: nothing to do
+    # config.json rewritten by a start that then resumed the former recipe's checkpoint: the
+    # checkpoint's own record decides
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(saved))
+    torch.save({"step": 2000, "config": json.dumps({**saved, "loss": "triplet"})}, run / "last.pt")
+    assert retrain_other_recipe(desc)
+    assert not run.exists()

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from sketchgen.datagen.cli import main as cli
     from sketchgen.train.commands.eval import describe_triplets, format_table, warn
     from sketchgen.train.evaluate import evaluate_run, write_json
-    from sketchgen.train.loop import default_threads, train
+    from sketchgen.train.loop import default_threads, retrain_other_recipe, train
 
     t0 = time.perf_counter()
     out: Path = args.out
@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     runs = out / "runs"
     desc_cfg, warp_cfg = demo_configs(data, runs, args.steps_descriptor, args.steps_warp, device=args.device,
                                       seed=args.seed)
+    for cfg in (desc_cfg, warp_cfg):
+        retrain_other_recipe(cfg)
     # threads are chosen when each model starts training, after the dataset builders' workers have ended
     torch.set_num_threads(args.threads or default_threads())
     res = train(desc_cfg)
