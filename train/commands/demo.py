@@ -91,7 +91,7 @@ recipe (seed 0 unless named), machine 2       val                    test       
 24 anchors per view (7,918; the demo)         0.180 / 0.334 / 0.497  0.291 / 0.476 / 0.645  0.266 / 0.427 / 0.578
 the same, training seed 1                     0.174 / 0.304 / 0.489  0.280 / 0.466 / 0.630  not run
 the same, 1,000 steps                         0.201 / 0.335 / 0.486  0.282 / 0.476 / 0.634  not run
-the same, 2,000 steps (the bench's 4x)        not run                0.318 / 0.486 / 0.623  0.278 / 0.423 / 0.577
+the same, 2,000 steps (the bench's 4x)        0.205 / 0.330 / 0.464  0.318 / 0.486 / 0.623  0.278 / 0.423 / 0.577
 the same, near negatives 4-24 px (8 48)       0.166 / 0.305 / 0.490  0.274 / 0.453 / 0.613  not run
 36 anchors per view (11,613 triplets)         0.182 / 0.324 / 0.504  0.274 / 0.474 / 0.651  not run
 ============================================  =====================  =====================  =====================
