@@ -36,7 +36,7 @@ from sketchgen.train.losses import (SCALE_WEIGHTS, TRIPLET_MARGIN, candidate_neg
                                     info_nce, pixel_flow_loss, triplet_all, triplet_semi_hard)
 from sketchgen.train.pairs import pair_stream
 from sketchgen.train.points import point_stream
-from sketchgen.train.shards import dataset_kind, require_strokes
+from sketchgen.train.shards import dataset_digest, dataset_kind, require_strokes
 from sketchgen.train.triplets import triplet_stream
 from sketchgen.train.warp import BASES, STN_SIZE, WarpEstimator
 from sketchgen.train.zooms import zoom_drawing_of
@@ -76,6 +76,7 @@ class TrainConfig:
     augment: bool = True           # descriptor: SketchZooms' rotation +-45 degrees and flip, per role (triplets)
     negatives: int = 6             # descriptor on a pair set: negatives per point (up to 4 of them near it)
     data_kind: str | None = None   # recorded at training: "triplets" or "pairs" (from the data's manifest)
+    data_sha256: str | None = None  # recorded at training: the data's shards' digest (shards.dataset_digest)
     drawing: tuple | None = None   # descriptor, recorded at training: (px, stroke width px) of its zooms
     cycle_weight: float = 0.5      # warp: weight of the forward-backward consistency term
     flow_loss: str = "nodes"       # warp: supervision on the exact flow, one of FLOW_LOSSES
@@ -134,7 +135,7 @@ def build_model(cfg: "TrainConfig") -> nn.Module:
 
 
 # settings that do not change what a run learns: its folder, what training recorded, its logging
-BOOKKEEPING = ("out", "data_kind", "drawing", "checkpoint_every", "log_every", "tensorboard")
+BOOKKEEPING = ("out", "data_kind", "data_sha256", "drawing", "checkpoint_every", "log_every", "tensorboard")
 
 
 def same_recipe(saved: dict, cfg: TrainConfig) -> bool:
@@ -152,8 +153,9 @@ def same_recipe(saved: dict, cfg: TrainConfig) -> bool:
 def retrain_other_recipe(cfg: TrainConfig) -> bool:
     """Remove the run folder ``cfg.out`` when it holds a run of another recipe than ``cfg`` (its
     ``config.json`` differs beyond ``BOOKKEEPING``: an earlier run with other options, or of another
-    sketchgen's recipe), so that what trains there next starts afresh instead of resuming that run or
-    reusing its model. A run of the same recipe is kept (an interrupted one resumes). For the folders the
+    sketchgen's recipe) or of other data (its recorded ``data_sha256`` is not the data's digest now: the
+    data folder rebuilt with other builder options), so that what trains there next starts afresh instead
+    of resuming that run or reusing its model. A run of the same recipe is kept (an interrupted one resumes). For the folders the
     demo and the benches own; ``sketchgen train`` itself resumes whatever ``--out`` holds. Returns whether
     the folder was removed."""
     run = Path(cfg.out)
@@ -167,9 +169,14 @@ def retrain_other_recipe(cfg: TrainConfig) -> bool:
             recorded.append(json.loads(_load(run / "last.pt")["config"]))
         except (InputError, KeyError, TypeError, ValueError):
             recorded.append({})  # unreadable: not this recipe's
-    if all(same_recipe(saved, cfg) for saved in recorded):
+    try:
+        digest = dataset_digest(cfg.data)
+    except InputError:
+        digest = None  # unreadable data: training will say so
+    # the same settings on data rebuilt since (other builder options or meshes) are another run too
+    if all(same_recipe(saved, cfg) and saved.get("data_sha256") in (None, digest) for saved in recorded):
         return False
-    log.warning("%s was trained with other settings: training it again", run)
+    log.warning("%s was trained with other settings or data: training it again", run)
     shutil.rmtree(run)
     return True
 
@@ -367,6 +374,7 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.model == "descriptor" and kind == "pairs":
         require_strokes(cfg.data)  # here, not in a DataLoader worker whose error comes as a traceback
     cfg = replace(cfg, data=str(Path(cfg.data).resolve()), data_kind=kind,
+                  data_sha256=dataset_digest(cfg.data),
                   drawing=tuple(zoom_drawing_of(cfg.data, cfg.size)) if cfg.model == "descriptor" else None)
     device = resolve_device(cfg.device)
     out = Path(cfg.out)

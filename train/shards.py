@@ -12,6 +12,7 @@ environment variables (set by ``torchrun``), else 0 and 1; they can also be give
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -61,6 +62,17 @@ def require_strokes(root: str | Path) -> None:
     if not isinstance(schema, int) or schema < 2:
         raise InputError(f"{Path(root) / MANIFEST}: a dataset of schema {schema}, built before sketchgen stored "
                          f"strokes beside its drawings: rebuild it")
+
+
+def dataset_digest(root: str | Path) -> str | None:
+    """SHA-256 (hex) over the dataset's shards as its ``manifest.json`` lists them (path and SHA-256 of
+    each, sorted by path): the same for the same data, another for data rebuilt with other options or
+    meshes. None when the manifest lists no shards. Raises InputError if the manifest is corrupt."""
+    shards = read_dataset_manifest(root).get("shards") or []
+    if not shards:
+        return None
+    lines = sorted(f"{s.get('shard')} {s.get('sha256')}" for s in shards)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def dataset_kind(root: str | Path) -> str:

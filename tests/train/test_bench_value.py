@@ -11,6 +11,7 @@ from bench.bench_value import budget_steps, finished_demo_run, parse_budgets, po
 from sketchgen.render.errors import InputError
 from sketchgen.train.commands.demo import demo_configs
 from sketchgen.train.loop import retrain_other_recipe, same_recipe
+from sketchgen.train.shards import dataset_digest
 
 
 def test_budgets_parse_and_scale():
@@ -95,3 +96,38 @@ def test_a_run_of_another_recipe_is_trained_again_and_one_of_the_same_kept(tmp_p
     torch.save({"step": 2000, "config": json.dumps({**saved, "loss": "triplet"})}, run / "last.pt")
     assert retrain_other_recipe(desc)
     assert not run.exists()
+
+
+def test_a_run_of_the_same_recipe_on_rebuilt_data_is_trained_again(tmp_path, caplog):
+    data = tmp_path / "demo" / "data"
+    desc, _ = demo_configs(data, tmp_path / "demo" / "runs", 500, 400, device="cpu", seed=0)
+    shards = [{"shard": "train/a-000.tar", "sha256": "1" * 64}, {"shard": "test/b-000.tar", "sha256": "2" * 64}]
+    Path(desc.data).mkdir(parents=True)
+    (Path(desc.data) / "manifest.json").write_text(json.dumps({"dataset": "triplets", "shards": shards}))
+    digest = dataset_digest(desc.data)
+    assert len(digest) == 64
+    run = Path(desc.out)
+    run.mkdir(parents=True)
+    saved = json.loads(json.dumps(asdict(desc.resolved())))
+    saved.update(data=str(Path(desc.data).resolve()), data_kind="triplets", drawing=[64, 0.43], data_sha256=digest)
+    (run / "config.json").write_text(json.dumps(saved))
+    assert not retrain_other_recipe(desc)  # the same settings on the same data: kept
+    # the builder run again with other options: one shard's bytes differ, the run is of other data
+    shards[1]["sha256"] = "3" * 64
+    (Path(desc.data) / "manifest.json").write_text(json.dumps({"dataset": "triplets", "shards": shards}))
+    assert dataset_digest(desc.data) != digest
+    assert retrain_other_recipe(desc)
+    assert not run.exists()
+    assert "trained with other settings" in caplog.text
+
+
+def test_dataset_digest_follows_the_shards_not_their_order(tmp_path):
+    shards = [{"shard": f"train/s-{i:03d}.tar", "sha256": f"{i:064x}"} for i in range(3)]
+    for name, listed in (("a", shards), ("b", shards[::-1])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"shards": listed}))
+    assert dataset_digest(tmp_path / "a") == dataset_digest(tmp_path / "b")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "manifest.json").write_text(json.dumps({"shards": shards[:2]}))
+    assert dataset_digest(tmp_path / "c") != dataset_digest(tmp_path / "a")
+    assert dataset_digest(tmp_path) is None  # no manifest: nothing to digest
