@@ -29,7 +29,8 @@ estimator's features, so it moves with it.
                                 [--only descriptor|warp]
 
 On a 2-core CPU the default took 4,088 s (68 minutes) with the demo's runs and an earlier command's 4x
-runs reused (the 16x runs 1,965 s and 1,869 s): about 85 minutes in all with the 4x runs.
+runs reused (the 16x runs 1,965 s and 1,869 s): about 85 minutes in all with the 4x runs, measured with
+the demo's former 500 descriptor steps; at today's 1,000 the descriptor's budgets double (about two hours).
 ``--steps-scale 0.02 --budgets 1,2`` is a check of the whole path in a few minutes. ``--full-size`` trains
 the SketchZooms descriptor (ResNet-18, 224 px) and PSC's estimator (ResNet-18, 256 px, PSC's blocks)
 instead of the demo's small CNNs: for a GPU (``--device cuda``); built here (no ``--demo``), the triplets'

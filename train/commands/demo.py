@@ -6,7 +6,8 @@
 3. both models trained briefly on the train split (the small CNN backbone on a CPU): the descriptor on
    the triplet set (InfoNCE at temperature 0.1: each anchor against every positive and every stored
    negative of the batch, 16 triplets of 6 negatives each, 4 of them strokes 8-48 px of a 256 px drawing
-   from the positive; 24 anchors per view; cosine learning rate from 1e-3, no rotation/flip augmentation); the warp estimator
+   from the positive; 12 views per shape, 24 anchors per view; 1,000 steps, cosine learning rate from 1e-3,
+   no rotation/flip augmentation); the warp estimator
    on the pair set (its first block starting from the soft argmax of its features, far matches
    penalised, cosine learning rate from 2e-3);
 4. both evaluated on the test split's shapes, which training never saw, against the baselines (the
@@ -100,7 +101,7 @@ the same, near negatives 4-24 px (8 48)       0.166 / 0.305 / 0.490  0.274 / 0.4
 the same, temperature 0.2                     0.161 / 0.300 / 0.494  0.271 / 0.438 / 0.565  not run
 the same, learning rate 5e-4                  0.188 / 0.321 / 0.506  0.275 / 0.456 / 0.605  not run
 36 anchors per view (11,613 triplets)         0.182 / 0.324 / 0.504  0.274 / 0.474 / 0.651  not run
-the 24-anchor set at 96 px input (``--size``)  0.159 / 0.297 / 0.456  0.297 / 0.445 / 0.609  not run
+24 anchors, 96 px input (``--size``)          0.159 / 0.297 / 0.456  0.297 / 0.445 / 0.609  not run
 12 views x 24 anchors (13,457), 1,000 steps   0.194 / 0.338 / 0.507  0.330 / 0.504 / 0.660  see README
 the same, training seed 1                     0.206 / 0.334 / 0.497  0.319 / 0.507 / 0.654  not run
 ============================================  =====================  =====================  =====================
@@ -242,7 +243,8 @@ def build_triplets(out: Path, common: list[str], size: int = DESCRIPTOR_SIZE) ->
     # draw and decode than 3 roles at 224 px, and look as the evaluation's zooms look. Every role at the
     # evaluation's fixed zooms (no jitter); positives on a stroke of their view (within 4 px of the 512 px
     # base view: 2 px of a 256 px drawing, as the evaluation's anchors), within 60 degrees of the anchor's
-    # view as the pairs' B views, other-shape ones from the anchor's own camera as a shapes pair
+    # view as the pairs' B views, other-shape ones from the anchor's own camera as a shapes pair; 12 views
+    # per shape: with 6 the descriptor overfitted its triplets at longer training (module docstring)
     native, width = point_drawing(size)
     if cli(["triplets", "--out", str(out), "--views", "12", "--points", "24", "--size", str(native),
             "--width", f"{width:.6f}", "--max-angle", "60", "--zoom-jitter", "0", "--positive-px", "4",
