@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "pairs": ("sketchgen.datagen.commands.pairs", "build a warp-pretraining pair dataset with dense flow"),
     "sample": ("sketchgen.datagen.commands.sample", "make one sample of a dataset again, alone, and compare it with the stored one"),
     "preview": ("sketchgen.datagen.commands.preview", "contact sheet of a triplet or pair dataset"),
+    "export": ("sketchgen.datagen.commands.export", "write a dataset in the layout of a paper's own training code"),
     "train": ("sketchgen.train.commands.train", "train the descriptor or the warp estimator on sketchgen shards"),
     "eval": ("sketchgen.train.commands.eval", "evaluate a trained model against the baselines"),
     "demo": ("sketchgen.train.commands.demo", "the whole story on the bundled collection: data, training, evaluation"),

@@ -23,7 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shading", choices=("gbuffer", "pyrender"), default="gbuffer",
                         help="shaded renderer: numpy Blinn-Phong from the G-buffer (fast, default) or pyrender PBR")
     parser.add_argument("--export-psc", metavar="DIR", default=None,
-                        help="also write the PF-Pascal/PSC6k CSV layout with PNG files into DIR")
+                        help="after building, also run `sketchgen export psc` into DIR (the PSC6k CSV layout)")
 
 
 def run(args) -> int:
