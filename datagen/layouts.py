@@ -21,7 +21,8 @@ place, as the dataset ships it:
 ``partnet`` / ``partnet-mobility``
     ``<anno_id>/result.json`` (the part tree) + ``objs/`` (PartNet v0) or ``textured_objs/``
     (PartNet-Mobility). id = the directory (anno id), category = ``meta.json``'s ``model_cat``, else
-    the part tree's root name; ``model_id`` = ``meta.json``'s ShapeNet id.
+    the part tree's root name; ``model_id`` = ``meta.json``'s ShapeNet id. Parts: the first level of
+    the part tree that splits (``datagen.loaders.partnet_parts``).
 ``keypointnet``
     ``annotations/<class>.json`` (KeypointNet, You et al. 2020: a list of ``{class_id, model_id,
     keypoints}``) with the meshes anywhere under the annotations' parent, found by model id

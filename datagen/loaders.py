@@ -6,7 +6,8 @@
   points beside it (``<stem>.pts`` with ``<stem>.seg``: x y z per line and a label per point, moved
   to the faces by nearest point); OBJ groups, else OBJ materials (named parts). No labels: one part.
 - PartNet: a directory with ``result.json`` (the part tree) and ``objs/*.obj``; the parts are the
-  root's children (``chair_back``, ``chair_seat`` ...), each the union of its leaves' OBJs.
+  root's children (``chair_back``, ``chair_seat`` ...), each the union of its leaves' OBJs; below a chain
+  of single children (bottle -> normal_bottle -> body, neck, lid), the first level that splits.
 - Keypoints: KeypointNet or sketchgen JSON (``datagen.keypoints``), placed on the file's faces.
 
 Every problem raises InputError naming the file and the reason. ``max_faces`` decimates a mesh over
@@ -95,8 +96,10 @@ def load_partmesh(mesh_path, *, labels=None, points=None, keypoints=None, catego
 
 def partnet_parts(directory) -> tuple[dict, list[dict]]:
     """(root node, part nodes) of a PartNet shape's ``result.json``: the root's children, or every root
-    when the file lists several (PartNet-Mobility). Part k is labelled k and named by its ``name``.
-    Raises InputError naming the file when it cannot be read or is not a part tree."""
+    when the file lists several (PartNet-Mobility). A chain of single children without OBJs of their own
+    (a PartNet-Mobility type node: bottle -> normal_bottle -> body, neck, lid) is walked down to the first
+    level that splits, so the parts are that level's nodes. Part k is labelled k and named by its
+    ``name``. Raises InputError naming the file when it cannot be read or is not a part tree."""
     tree_path = Path(directory) / "result.json"
     try:
         tree = json.loads(tree_path.read_text())
@@ -109,7 +112,11 @@ def partnet_parts(directory) -> tuple[dict, list[dict]]:
         raise InputError(f"{tree_path}: not a PartNet part tree")
     root = roots[0]
     children = (root.get("children") or [root]) if len(roots) == 1 else roots
-    if not all(isinstance(c, dict) for c in children):
+    # a node whose one child holds every OBJ names no part of its own: its child's children are the parts
+    while len(children) == 1 and isinstance(children[0], dict) and not children[0].get("objs") \
+            and children[0].get("children"):
+        children = children[0]["children"]
+    if not isinstance(children, list) or not all(isinstance(c, dict) for c in children):
         raise InputError(f"{tree_path}: not a PartNet part tree")
     return root, children
 
@@ -117,7 +124,8 @@ def partnet_parts(directory) -> tuple[dict, list[dict]]:
 def load_partnet(directory, *, category: str | None = None, shape_id: str | None = None,
                  max_faces: int | None = None, strict: bool = False) -> PartMesh:
     """A PartNet v0 (``result.json`` + ``objs/``) or PartNet-Mobility (``result.json`` +
-    ``textured_objs/``) shape; parts are the root's children (a Mobility tree listing several roots:
+    ``textured_objs/``) shape; parts are the root's children, or the first level that splits below a chain of
+    single children (``partnet_parts``; a Mobility tree listing several roots:
     those), named, each the union of its leaves' OBJs.
 
     category: default ``meta.json``'s ``model_cat``, else the tree root's name (lower case). shape_id:

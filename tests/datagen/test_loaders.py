@@ -1,6 +1,7 @@
 """Part labels from every source the loaders read, ShapeNet-Part point transfer, PartNet, decimation."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,36 @@ def test_layouts_that_do_not_look_beside(tmp_path):
     core = load_row({"mesh": tmp_path / "m.obj", "layout": "shapenetcore-v2", "id": "x", "category": "chair"})
     assert sorted(np.unique(plain.face_labels).tolist()) == [4, 5] and len(plain.keypoints) == 0
     assert np.unique(core.face_labels).tolist() == [0]
+
+
+def test_partnet_single_child_chain_walked_to_the_split(tmp_path):
+    # PartNet-Mobility's bottles: root -> normal_bottle (a type node, no OBJ of its own) -> body, neck, lid
+    shape_dir = tmp_path / "3763"
+    (shape_dir / "textured_objs").mkdir(parents=True)
+    for k, dy in enumerate((0.0, 1.5, 3.0)):
+        box = trimesh.creation.box()
+        box.apply_translation([0, dy, 0])
+        box.export(shape_dir / "textured_objs" / f"original-{k}.obj")
+    tree = [{"name": "bottle", "id": 0, "children": [{"name": "normal_bottle", "id": 1, "children": [
+        {"name": "body", "id": 2, "objs": ["original-0"]}, {"name": "neck", "id": 3, "objs": ["original-1"]},
+        {"name": "lid", "id": 4, "children": [{"name": "cap", "id": 5, "objs": ["original-2"]}]}]}]}]
+    (shape_dir / "result.json").write_text(json.dumps(tree))
+    shape = load_partmesh(shape_dir)
+    assert sorted(shape.part_names.values()) == ["body", "lid", "neck"]
+    # each part is the box placed at its height: its faces' centroids are 1.5 file units apart
+    for name, dy in (("body", 0.0), ("neck", 1.5), ("lid", 3.0)):
+        label = next(k for k, n in shape.part_names.items() if n == name)
+        centre = shape.to_file_coords(shape.vertices[shape.faces[shape.face_labels == label]].mean((0, 1)))
+        np.testing.assert_allclose(centre[0], [0.0, dy, 0.0], atol=1e-9)
+
+
+def test_partnet_mobility_bottle_of_the_corpus():
+    bottle = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "partnet_mobility" / "bottle_3763"
+    if not bottle.is_dir():
+        pytest.skip("the shared corpus is not here")
+    shape = load_partmesh(bottle)
+    assert sorted(shape.part_names.values()) == ["body", "lid", "neck"]
+    # the lid sits on top of the neck, the neck on the body (the bottle stands on +Y in the file)
+    height = {shape.part_names[l]: shape.vertices[shape.faces[shape.face_labels == l]][..., 1].mean()
+              for l in shape.parts}
+    assert height["body"] < height["neck"] < height["lid"]
