@@ -45,10 +45,7 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     code = run_builder(args, dataset="pairs", builder="sketchgen.datagen.pairs", config=config)
     if args.export_psc and args.shard_index is None:
-        import sys
+        from sketchgen.datagen.commands.export_psc import export
 
-        from sketchgen.datagen.export_psc import export_psc
-
-        counts = export_psc(args.out, args.export_psc)
-        print(f"PSC layout: {counts} -> {args.export_psc}", file=sys.stderr)
+        code = max(code, export(args.out, args.export_psc))
     return code

@@ -177,36 +177,6 @@ def test_deformation_flow_is_exact(pair_set):
     assert seen >= 1
 
 
-def test_psc_export_layout(pair_set, tmp_path):
-    import csv
-
-    from sketchgen.datagen.export_psc import export_psc
-
-    _, out, _ = pair_set
-    counts = export_psc(out, tmp_path / "psc")
-    by_key = {s["__key__"]: s for s in samples(out)}
-    rows = {}
-    for split in ("train", "val", "test"):
-        with open(tmp_path / "psc" / f"{split}_pairs_ps.csv") as fh:
-            rows[split] = list(csv.DictReader(fh))
-        assert len(rows[split]) == counts[split]
-    assert sum(counts[s] for s in ("val", "test")) + counts["train"] // 2 + counts["skipped"] == len(by_key)
-    for row in rows["train"]:
-        assert row["flip"] in ("0", "1") and row["class"] == "1"
-    for split in ("val", "test"):
-        for row in rows[split]:
-            key = row["photo"].split("/")[-1][:-len("_A.png")]
-            flow = np.load(io.BytesIO(by_key[key]["flow.npy"]))
-            cols = [np.array([float(v) for v in row[c].split(";")]) for c in ("XA", "YA", "XB", "YB")]
-            assert all(len(c) == 8 for c in cols)
-            # PSC's pixel centres are integers: sketchgen's = PSC's + 0.5; each pair lies on the flow
-            xa, ya, xb, yb = (c + 0.5 for c in cols)
-            landed = np.stack([xa, ya], 1) + sample_flow(flow, np.stack([xa, ya], 1))
-            assert np.mean(np.linalg.norm(landed - np.stack([xb, yb], 1), axis=1) < 1.0) >= 0.75
-            photo = cv2.imread(str(tmp_path / "psc" / row["photo"]), cv2.IMREAD_UNCHANGED)
-            assert photo.shape == (SIZE, SIZE, 3)
-
-
 def test_preview_sheet(pair_set, tmp_path):
     from sketchgen.datagen.preview import preview
 
