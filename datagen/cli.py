@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util  # a submodule: `import importlib` does not load it
 import logging
 import sys
 
