@@ -13,6 +13,7 @@ import importlib
 # target -> module; the module's HELP is the target's one-line help
 TARGETS = {
     "psc": "sketchgen.datagen.commands.export_psc",
+    "sfnet": "sketchgen.datagen.commands.export_sfnet",
 }
 
 HELP = "write a dataset in the layout of a paper's own training code (" + ", ".join(TARGETS) + ")"

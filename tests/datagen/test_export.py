@@ -203,3 +203,74 @@ def test_export_psc_command_and_the_pairs_alias(pair_set, tmp_path, capsys):
     for name in ("train", "val", "test"):
         assert (tmp_path / "psc" / f"{name}_pairs_ps.csv").read_bytes() == \
             (tmp_path / "again" / f"{name}_pairs_ps.csv").read_bytes()
+
+
+# ---- SFNet: custom_dataset.py (Pascal_Seg_Synth for training, PF_Pascal for evaluation), train.py's defaults
+
+@pytest.fixture(scope="module")
+def sfnet_export(pair_set, tmp_path_factory):
+    from sketchgen.datagen.export_sfnet import export_sfnet
+
+    out = tmp_path_factory.mktemp("sfnet")
+    return out, export_sfnet(pair_set, out)
+
+
+def test_sfnet_training_arrays_are_train_images_and_their_masks(pair_set, sfnet_export):
+    from PIL import Image
+
+    out, counts = sfnet_export
+    # train.py: --train_image_path ./data/training_data/VOC2012_seg_img.npy, --train_mask_path ..._msk.npy,
+    # loaded with np.load(allow_pickle=True); item i is Image.fromarray(array[i].astype('uint8'))
+    images = np.load(out / "training_data" / "VOC2012_seg_img.npy", allow_pickle=True)
+    masks = np.load(out / "training_data" / "VOC2012_seg_msk.npy", allow_pickle=True)
+    assert images.dtype == masks.dtype == np.uint8
+    assert images.shape == (counts["images"], SIZE, SIZE, 3) and masks.shape == (counts["images"], SIZE, SIZE)
+    assert Image.fromarray(images[0].astype("uint8")).mode == "RGB"
+    assert Image.fromarray(masks[0].astype("uint8")).mode == "L"
+    # ToTensor divides by 255 and the loader keeps mask > 0.1: the object must be stored as 255, not 1
+    assert set(np.unique(masks)) == {0, 255}
+    stored = {}
+    for s in samples(pair_set):
+        if s["__split__"] != "train":
+            continue
+        for side in "ab":
+            img = cv2.imdecode(np.frombuffer(s[f"{side}.png"], np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+            mask = cv2.imdecode(np.frombuffer(s[f"{side}mask.png"], np.uint8), cv2.IMREAD_GRAYSCALE) > 0
+            stored[img.tobytes() + np.packbits(mask).tobytes()] = True
+    exported = {images[i].tobytes() + np.packbits(masks[i] > 0).tobytes() for i in range(len(images))}
+    assert exported == set(stored) and counts["images"] == len(stored)
+
+
+def test_sfnet_csvs_are_pf_pascal_eight_columns_on_the_flow(pair_set, sfnet_export):
+    from PIL import Image
+
+    out, counts = sfnet_export
+    by_key = {s["__key__"]: s for s in samples(pair_set)}
+    for split in ("val", "test"):
+        header, rows = _rows(out / "PF_Pascal" / f"bbox_{split}_pairs_pf_pascal.csv")
+        assert len(header) == 8 and header[7] == "L_pck" and len(rows) == counts[split] > 0
+        for row in rows:
+            # PF_Pascal reads by position: 0 source, 1 target, 2 class, 3:5 A's X;Y, 5:7 B's X;Y, 7 L_pck
+            key = row[0][len("images/"):-len("_A.png")]
+            s = by_key[key]
+            assert s["__split__"] == split and row[1] == f"images/{key}_B.png"
+            for name in row[:2]:
+                assert Image.open(out / "PF_Pascal" / name).mode == "RGB"
+            meta = json.loads(s["json"])
+            assert int(row[2]) == 1 + sorted({"airplane", "table"}).index(meta["a"]["category"])
+            xa, ya, xb, yb = (np.fromstring(v, sep=";") for v in row[3:7])
+            assert len(xa) == len(ya) == len(xb) == len(yb) == 8
+            # X the column, Y the row, pixel centres at integers: the exact flow at A's rounded pixel
+            # (pixel centre = integer + 0.5 in sketchgen's convention) lands on B's point
+            flow = np.load(io.BytesIO(s["flow.npy"]))
+            col, r = np.rint(xa).astype(int), np.rint(ya).astype(int)
+            land = np.stack([col + flow[r, col, 0], r + flow[r, col, 1]], 1)
+            err = np.linalg.norm(land - np.stack([xb, yb], 1), axis=1)
+            assert np.all(err <= 2.0)
+            # L_pck: the longer side of the bounding box of A's object
+            amask = cv2.imdecode(np.frombuffer(s["amask.png"], np.uint8), cv2.IMREAD_GRAYSCALE) > 0
+            ys, xs = np.nonzero(amask)
+            assert float(row[7]) == max(np.ptp(xs) + 1, np.ptp(ys) + 1)
+    assert main(["export", "sfnet", str(pair_set), "--out", str(out / "cli")]) == 0
+    assert (out / "cli" / "PF_Pascal" / "bbox_test_pairs_pf_pascal.csv").read_bytes() == \
+        (out / "PF_Pascal" / "bbox_test_pairs_pf_pascal.csv").read_bytes()
