@@ -27,8 +27,8 @@ Checkpoint layout (``sketchgen train warp`` writes ``RUN/model.pt``, a plain sta
 The correlation is laid out as PSC's code lays it out (channels = target positions, spatial axes =
 source positions), so the weights work in PSC's ``STN`` as they are. ``--corr-layout source`` swaps the
 two (channels = source positions, spatial = target: each target node could read its grid position
-linearly from its own channels); a PSC user would then call ``corr`` with its arguments swapped. In one
-150-step CPU trial each, PSC's layout did better (PCK@0.10 0.32 against 0.25), so it is the default.
+linearly from its own channels); a PSC user would then call ``corr`` with its arguments swapped. PSC's
+layout is the default.
 
 With ``--stn-width W`` (a CPU-sized estimator: first convolution 512 -> W, then ``--stn-layers`` halvings)
 the key names stay the same but the shapes differ from PSC's; the default (no width) is PSC's.
@@ -52,74 +52,7 @@ nodes; ``forward`` returns its grid as a fourth, finest one, which ``estimate`` 
 ``--corr-layers 1,2`` correlates ``layer1`` and ``layer2`` instead of PSC's ``layer2`` and ``layer3``
 (same shapes, finer features).
 
-Measured on the demo's pair set (42 pairs of held-out shapes, 128 px, small CNN, ``--stn-width 64
---stn-layers 2``, batch 8, lr 1e-3, 400 steps, training seed 0 unless named; another seed moves a
-figure by up to 0.05): PCK@0.05 / PCK@0.10 / bbox PCK@0.10 (identity 0.208 / 0.280 / 0.178)
-
-======================================  =====================  ======================
-start, loss, schedule                   model                  global affine baseline
-======================================  =====================  ======================
-identity, nodes, constant (PSC's)       0.143 / 0.328 / 0.122  0.097 / 0.187 / 0.113
-identity, pixels, constant              0.143 / 0.330 / 0.134  0.110 / 0.200 / 0.123
-identity, both, constant                0.125 / 0.341 / 0.107  0.111 / 0.225 / 0.092
-identity, both, cosine                  0.144 / 0.398 / 0.145  0.105 / 0.209 / 0.100
-softargmax, both, constant              0.185 / 0.373 / 0.196  0.174 / 0.353 / 0.164
-softargmax, both, cosine                0.162 / 0.376 / 0.178  0.139 / 0.283 / 0.134
-softargmax, both, cosine, lr 2e-3       0.164 / 0.422 / 0.177  0.167 / 0.391 / 0.177
-identity, nodes, constant, seed 1       0.114 / 0.381 / 0.139  0.096 / 0.211 / 0.113
-softargmax, both, constant, 800 steps   0.181 / 0.415 / 0.173  0.153 / 0.373 / 0.154
-softargmax, nodes, cosine (demo)        0.204 / 0.382 / 0.193  0.151 / 0.284 / 0.139
-the same, seed 1                        0.148 / 0.368 / 0.161  0.138 / 0.287 / 0.142
-the same, seed 2                        0.164 / 0.350 / 0.166  0.148 / 0.304 / 0.134
-======================================  =====================  ======================
-
-The soft-argmax start is what helped (demo settings over seeds 0-2: 0.172 / 0.367 / 0.173 against
-PSC's 0.129 / 0.355 / 0.131 over seeds 0-1; it beats the affine by 0.026 / 0.075 / 0.035 and the
-identity at PCK@0.10 only); supervising every pixel (both ways) did not, measurably; more steps raise
-PCK@0.10, not PCK@0.05. A 16x16 grid fitted to the exact flow by least squares reaches 0.97 / 0.98 /
-0.91 on the same keypoints, so the grid's resolution is not what limits these figures: the features are.
-
-On the current demo pair set (42 test pairs, 128 px, the demo's settings: softargmax, nodes, cosine,
-400 steps, one torch thread; identity 0.221 / 0.367 / 0.250), PCK@0.05 / PCK@0.10 / bbox PCK@0.10 (the
-demo's own run of the same settings, with two threads: 0.197 / 0.448 / 0.198):
-
-=============================================  =====================  ======================
-change from the demo's settings, seed          model                  global affine baseline
-=============================================  =====================  ======================
-none, 0                                        0.205 / 0.483 / 0.250  0.133 / 0.346 / 0.133
-refine 32, 0                                   0.193 / 0.446 / 0.209  0.131 / 0.341 / 0.159
-softargmax prior 0.25, 0                       0.239 / 0.480 / 0.272  0.137 / 0.331 / 0.148
-softargmax prior 0.25, 1                       0.241 / 0.475 / 0.277  0.139 / 0.324 / 0.159
-softargmax prior 1.0, 0                        0.241 / 0.462 / 0.253  0.103 / 0.276 / 0.129
-prior 0.25, refine 32, 0                       0.235 / 0.453 / 0.261  0.144 / 0.322 / 0.162
-prior 0.25, refine 32, 1                       0.249 / 0.476 / 0.275  0.165 / 0.312 / 0.182
-prior 0.25, corr layers 1,2, 0                 0.219 / 0.468 / 0.236  0.070 / 0.197 / 0.108
-prior 0.25, 600 steps, 0                       0.217 / 0.478 / 0.285  0.133 / 0.336 / 0.142
-prior 0.25, SOFTARGMAX_BETA 100, 0             0.252 / 0.474 / 0.266  0.138 / 0.341 / 0.160
-prior 0.25, SOFTARGMAX_BETA 100, 1             0.241 / 0.466 / 0.277  0.190 / 0.367 / 0.199
-softargmax prior 0.5, 0                        0.229 / 0.426 / 0.270  0.161 / 0.343 / 0.165
-prior 0.25, flow loss pixels, 0                0.282 / 0.490 / 0.294  0.126 / 0.285 / 0.140
-prior 0.25, lr 2e-3, 0 (demo)                  0.265 / 0.499 / 0.292  0.149 / 0.332 / 0.164
-prior 0.25, lr 2e-3, 1 (demo)                  0.270 / 0.512 / 0.294  0.193 / 0.400 / 0.206
-lr 2e-3, no prior, 0                           0.244 / 0.507 / 0.277  0.190 / 0.403 / 0.227
-prior 0.25, lr 2e-3, refine 32, 0              0.277 / 0.508 / 0.296  0.195 / 0.372 / 0.225
-prior 0.25, lr 2e-3, refine 32, 1              0.287 / 0.525 / 0.337  0.191 / 0.386 / 0.218
-=============================================  =====================  ======================
-
-The prior helped (seeds 0 and 1 against seed 0 without it: +0.035 / -0.005 / +0.025), and with it a
-learning rate of 2e-3 (``TrainConfig(..., lr=2e-3, schedule="cosine", warp_base="softargmax",
-softargmax_prior=0.25)``) beat the identity by 0.044-0.049 / 0.132-0.145 / 0.042-0.044 and the affine by
-0.08 or more over seeds 0-1. The refinement improves on its own 16x16
-grid (read alone: 0.168 / 0.436 / 0.193, 0.222 / 0.449 / 0.267, 0.238 / 0.486 / 0.276 and 0.255 / 0.505 /
-0.293 in the first four refined runs); at lr 1e-3 the run as a whole gained little from it (sharing the
-encoder, the 16x16 grid beneath it ends worse), at 2e-3 it adds 0.012-0.017 / 0.009-0.013 / 0.004-0.043
-over seeds 0-1, the best figures measured. It costs about 40% more per step; the demo uses it
-(``refine=32``) since the descriptor's channels-last layout freed that time (on the pair set without
-repeated pairs: 0.357 / 0.558 / 0.355 with it, 0.320 / 0.538 / 0.339 without).
-Supervising every pixel (with the prior, seed 0 only) did about as well as the nodes; a stronger prior,
-a sharper soft argmax, 600 steps or ``layer1``/``layer2`` correlation did not help. The errors left are
-mostly of 1-3 cells of the 16x16 grid (6-25 px), not below a cell, so the correlated features, not the
-output's resolution, still set the figures.
+Trials of these options are in ``docs/experiments.md``.
 
 A PSC user loads the estimator with ``psc_model.stn.load_state_dict({k[4:]: v for k, v in
 state.items() if k.startswith("stn.")})``. The encoder fits PSC's ResNet-18 only where the channel
