@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.files import atomic_write
-from sketchgen.datagen.schema import SPLITS, TRIPLET_ROLES, zoom_key
+from sketchgen.datagen.schema import SPLITS, TRIPLET_ROLES, triplet_images, zoom_key
 from sketchgen.datagen.shards import read_shard
 from sketchgen.render.errors import InputError
 
@@ -56,13 +56,16 @@ def _mark(img: np.ndarray, xy, colour, radius: int = 5) -> None:
 
 
 def triplet_tiles(sample: dict) -> tuple[list[np.ndarray], list[str]]:
+    import cv2
+
     meta = json.loads(sample["json"])
+    images = triplet_images(sample)  # redrawn from the views' strokes, or a version-2 sample's PNGs
     tiles, labels = [], []
     for role in TRIPLET_ROLES:
         name = {"a": "anchor", "p": "positive", "n": "negative"}[role]
         r = meta[name]
         for z, view in enumerate(r["views"]):
-            img = _decode(sample[zoom_key(role, z)])
+            img = cv2.cvtColor(images[zoom_key(role, z)], cv2.COLOR_GRAY2BGR)
             _mark(img, view["xy"], RED)
             tiles.append(img)
             labels.append(f"{role}{z} {r['shape']} {meta.get('style', 'clean')}" if z == 0

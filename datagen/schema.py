@@ -4,8 +4,10 @@ Shards use WebDataset's tar layout: a sample is the run of members ``<key>.<ext>
 built from ids (``<shape>_<unit:04d>_<index:04d>``, no dots). A dataset directory holds
 ``manifest.json`` and ``<split>/<name>.tar`` shards.
 
-Schema version 2 (``SCHEMA_VERSION``, in the manifest as "schema"): strokes beside every line drawing,
-styles, per-sample seeds.
+Schema version 3 (``SCHEMA_VERSION``, in the manifest as "schema"): a triplet holds the strokes of each
+view it draws once, and no images: each zoom names its view and its window, and is redrawn from them
+(``triplet_images``). Version 2: strokes beside every drawn image (a triplet's zoom images stored as PNGs,
+each with its own strokes), styles, per-sample seeds. Pair samples are the same in both.
 
 Strokes (``<image>.strokes.npz`` beside every line drawing ``<image>.png``, e.g. ``a0.strokes.npz``; no
 strokes beside a shaded render): an uncompressed ``np.savez`` archive, ``render.strokearrays``:
@@ -31,25 +33,33 @@ random choice of sample ``index`` comes from ``datagen.plan.sample_rng(seed, sha
 (``datagen.regenerate`` makes it again alone).
 
 Triplet sample (``kind == "triplet"``), SketchZooms:
-    json          sample JSON (below)
-    a0.png ...    anchor zoom images, one per zoom, largest field of view first (8-bit grey, 224x224)
-    p0.png ...    positive zoom images
-    n0.png ...    negative zoom images (the first negative)
-    n1_0.png ...  zoom images of negative 1, 2, ... (``n<k>_<zoom>.png``, ``negative_key``), when the set
-                  has more than one negative per anchor (``TripletConfig.extra_negatives``)
-    a0.strokes.npz ...   the strokes of each zoom image (``n1_0.strokes.npz`` beside ``n1_0.png``)
+    json              sample JSON (below)
+    v0.strokes.npz    the strokes of each view the sample draws (``view_key``; ``v1.strokes.npz``, ...): the
+                      visible lines of one shape from one base camera, in that camera's pixels (its full
+                      image, e.g. 512x512), drawn in the sample's style once for every role seen in that view
+  No images are stored: zoom ``z`` of a role is the square window of half-size ``half`` px around
+  (``cx``, ``cy``) in its view's pixels, redrawn at ``zoom_size`` x ``zoom_size`` px with each stroke's
+  ``width`` px (of the zoom image) times its weight (``render.strokearrays.draw_windows``), so a line is
+  equally wide at every zoom; ``triplet_images`` makes them all, the same bytes from the same sample.
   Key index: base view * points + anchor (gaps where a triplet failed).
-  JSON: {"kind": "triplet", "split", "style", "anchor", "positive", "negative", "negatives", "surface_distance",
-  "negative_strategy": "random" | "same-part" | "hard", "positive_source": "view" | "shape"}; each role
-  is {"shape", "category", "part", "face", "bary": [3], "point": [x, y, z], "base_view", "base_camera":
-  {...}, "views": [{"camera": {...}, "xy": [x, y]}, ...]}, one view per zoom, the point drawn at ``xy``
-  in each (the image centre, moved by the style's displacement when sketchy); ``base_camera`` is the view the lines were extracted from (same position
-  as every zoom camera). ``surface_distance``: from the positive point to the negative, on their shape.
-  ``negatives``: every negative in member order (index 0 is ``negative``), each a role as above plus
-  {"kind": "near" | "hard" | "same-part" | "random" | "other-shape", "pixel_distance", "surface_distance"}
-  (``datagen.negatives``): pixels of the base view and surface distance on the negative's shape, from the
-  positive, or for an other-shape negative from the anchor's correspondence on that shape. Sets built
-  before this field have one negative and no ``negatives``.
+  JSON: {"kind": "triplet", "split", "style", "zoom_size", "drawings", "anchor", "positive", "negative",
+  "negatives", "surface_distance", "negative_strategy": "random" | "same-part" | "hard",
+  "positive_source": "view" | "shape"}; ``drawings``: one entry per view member, in member order,
+  {"shape", "base_view", "camera": {...} (the base camera, whose pixels the strokes are in), "member":
+  "v<k>.strokes.npz"}; each role is {"shape", "category", "part", "face", "bary": [3], "point": [x, y, z],
+  "base_view", "base_camera": {...}, "views": [{"view": k, "window": [cx, cy, half], "xy": [x, y]}, ...]},
+  one entry per zoom, largest window first: ``view`` indexes ``drawings``, ``window`` is in that view's
+  pixels (centred on the exact projection of the point; half-size = the zoom factor
+  (``render.views.sketchzooms_factors``) times half the view's height), ``xy`` is where the point is
+  drawn in the zoom image (its centre, moved by the style's displacement when sketchy).
+  ``surface_distance``: from the positive point to the negative, on their shape. ``negatives``: every
+  negative in order (index 0 is ``negative``), each a role as above plus {"kind": "near" | "hard" |
+  "same-part" | "random" | "other-shape", "pixel_distance", "surface_distance"} (``datagen.negatives``):
+  pixels of the base view and surface distance on the negative's shape, from the positive, or for an
+  other-shape negative from the anchor's correspondence on that shape.
+  Version 2 triplets held ``a0.png`` ... (``zoom_key``), ``n1_0.png`` ... (``negative_key``) and each
+  image's ``<image>.strokes.npz``, and every zoom a "camera" instead of "view" and "window";
+  ``triplet_images`` reads both.
 
 Pair sample (``kind == "pair"``), warp pretraining:
     json          sample JSON (below)
@@ -79,7 +89,7 @@ PAIR_FLOW = "flow.npy"
 PAIR_MASKS = ("amask.png", "bmask.png")
 STROKES_SUFFIX = ".strokes.npz"
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 2  # 2: strokes beside every drawn image, styles, per-sample seeds
+SCHEMA_VERSION = 3  # 3: a triplet's strokes once per view, zooms redrawn from windows; 2: strokes beside images
 SPLITS = ("train", "val", "test")
 
 
@@ -106,3 +116,65 @@ def negative_key(k: int, zoom: int) -> str:
 def sample_key(shape_id: str, unit: int, index: int) -> str:
     """Key of one sample: ids only, no dots (WebDataset splits member names at the first dot)."""
     return f"{shape_id.replace('.', '-')}_{unit:04d}_{index:04d}"
+
+
+def view_key(k: int) -> str:
+    """Member extension of a triplet's ``k``-th view strokes: ``view_key(1) == "v1.strokes.npz"``."""
+    return f"v{k}{STROKES_SUFFIX}"
+
+
+def triplet_roles(meta: dict) -> list[tuple[str, dict]]:
+    """(image prefix, role JSON) of a triplet's roles in order: anchor "a", positive "p", then every
+    negative ("n", then "n1", "n2", ...; a set without ``negatives`` has the one "negative")."""
+    negatives = meta.get("negatives") or [meta["negative"]]
+    return [("a", meta["anchor"]), ("p", meta["positive"])] + [("n" if k == 0 else f"n{k}", n)
+                                                               for k, n in enumerate(negatives)]
+
+
+def image_name(prefix: str, zoom: int) -> str:
+    """Name of a triplet's zoom image, as the version-2 members were named: ``image_name("a", 0) ==
+    "a0.png"``, ``image_name("n3", 1) == "n3_1.png"``."""
+    return f"{prefix}{zoom}.png" if len(prefix) == 1 else f"{prefix}_{zoom}.png"
+
+
+def triplet_images(sample: dict) -> dict[str, "np.ndarray"]:
+    """{image name (``image_name``): (S, S) uint8 grey zoom image, 255 paper} of every zoom of every role
+    of a triplet sample (a dict of member extension -> bytes, as ``datagen.shards.read_shard`` gives),
+    in role then zoom order. Version 3 samples are redrawn from their views' strokes
+    (``render.strokearrays.draw_windows``), version 2 ones decoded from their PNGs. Raises ValueError
+    naming a missing or unreadable member."""
+    import json
+
+    import numpy as np
+
+    meta = json.loads(sample["json"])
+    names, windows = [], []
+    for prefix, role in triplet_roles(meta):
+        for z, zoom in enumerate(role["views"]):
+            names.append(image_name(prefix, z))
+            if "window" in zoom:
+                windows.append((int(zoom["view"]), *(float(v) for v in zoom["window"])))
+    if not windows:  # version 2: the images are members
+        import cv2
+
+        out = {}
+        for name in names:
+            if name not in sample:
+                raise ValueError(f"missing member {name}")
+            img = cv2.imdecode(np.frombuffer(sample[name], np.uint8), cv2.IMREAD_GRAYSCALE)
+            if img is None:
+                raise ValueError(f"{name}: not a decodable image")
+            out[name] = img
+        return out
+    from sketchgen.render.strokearrays import StrokeArrays, draw_windows
+
+    records = []
+    for k, drawing in enumerate(meta["drawings"]):
+        member = view_key(k)
+        if member not in sample:
+            raise ValueError(f"missing member {member}")
+        records.append(StrokeArrays.from_npz(sample[member]))
+    if any(not 0 <= w[0] < len(records) for w in windows):
+        raise ValueError("a zoom names a view the sample does not hold")
+    images = draw_windows(records, windows, int(meta["zoom_size"]))
+    return dict(zip(names, images))

@@ -19,10 +19,11 @@ For one shape (a work unit), from ``views`` random base cameras:
 - more negatives per anchor after that one, ``extra_negatives`` (kind, count): strokes near the positive
   in the image, same-part, random, hard or other-shape ones, chosen by ``datagen.negatives`` and stored
   with their kind, pixel distance and surface distance (``negatives`` in the sample JSON);
-- every role is drawn at each SketchZooms zoom (``render.views.sketchzooms_factors``, jitter per role,
-  ``zoom_jitter``)
-  by re-projecting the base view's visible 3D lines into the zoom camera and rasterising them at
-  ``size`` x ``size`` with the same stroke width: never cropped from one image.
+- every role is seen at each SketchZooms zoom (``render.views.sketchzooms_factors``, jitter per role,
+  ``zoom_jitter``): a square window of its base view around the point. The sample stores the strokes of
+  each (shape, base view) it uses once, in that view's pixels and the sample's style, and every zoom names
+  its view and window; the zoom images are redrawn from them at ``size`` x ``size`` with the same stroke
+  width in pixels (``datagen.schema.triplet_images``): never cropped from one image.
 
 All points and cameras are in the collection's unit-sphere frame. The sample layout is in
 ``datagen.schema``.
@@ -40,15 +41,13 @@ import numpy as np
 from sketchgen.datagen.flow import correspond
 from sketchgen.datagen.negatives import NEGATIVE_KINDS, Candidates, NegativeRules, choose_negatives
 from sketchgen.datagen.plan import WorkUnit, load_shapes
-from sketchgen.datagen.schema import ROLE_NAMES, negative_key, sample_key, strokes_key, zoom_key
+from sketchgen.datagen.schema import ROLE_NAMES, sample_key, view_key
 from sketchgen.datagen.sketchviews import (LineConfig, ShapeViews, SketchView, ViewConfig, base_cameras,  # noqa: F401
-                                           poisson_pick, styled_strokes)
+                                           draw_styled, poisson_pick)
 from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
 from sketchgen.render.camera import Camera
 from sketchgen.render.gbuffer import face_barycentric
-from sketchgen.render.raster import encode_png
-from sketchgen.render.strokearrays import draw_strokes
-from sketchgen.render.views import SKETCHZOOMS_JITTER, SKETCHZOOMS_Z, sketchzooms_factors, zoom_cameras
+from sketchgen.render.views import SKETCHZOOMS_JITTER, SKETCHZOOMS_Z, sketchzooms_factors
 
 log = logging.getLogger(__name__)
 
@@ -144,19 +143,32 @@ class SurfaceDistance:
 
 
 def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, base_json: dict, view_index: int,
-          factors: list[float], size: int, view: SketchView, style: str, rng: np.random.Generator, width: float):
-    """(json dict, list of StrokeArrays, one per zoom) of one role at every zoom, drawn in ``style``
-    (each zoom its own style generator from ``rng``); the point's ``xy`` moves with the drawing."""
-    views, records = [], []
-    for cam, record, xy in styled_strokes(view, zoom_cameras(point, base, factors, width=size, height=size),
-                                          point, style, rng, width, shape.face_labels):
-        views.append({"camera": cam.to_json(), "xy": [float(c) for c in xy]})
-        records.append(record)
+          slot: int, factors: list[float]):
+    """(json dict, (2,) float64 exact pixel of ``point`` in the base view) of one role: its zooms are the
+    windows of half-size ``factor * height / 2`` base-view pixels around that pixel, in view ``slot`` of
+    the sample (their ``xy`` is filled in once the view's strokes are drawn)."""
+    centre = base.world_to_pixels(np.asarray(point, np.float64).reshape(1, 3))[0][0]
+    views = [{"view": int(slot), "window": [float(centre[0]), float(centre[1]), float(f * base.height / 2.0)]}
+             for f in factors]
     label = int(shape.face_labels[face])
     meta = {"shape": shape.shape_id, "category": shape.category, "part": shape.part_names.get(label, str(label)),
             "face": int(face), "bary": [float(b) for b in bary], "point": [float(c) for c in point],
             "base_view": int(view_index), "base_camera": base_json, "views": views}
-    return meta, records
+    return meta, centre
+
+
+def _view_strokes(view: SketchView, camera: Camera, style: str, rng: np.random.Generator, width: float, face_labels,
+                  keep: np.ndarray, clean: dict, key):
+    """(npz bytes of ``view``'s strokes seen by its base ``camera`` in ``style``, the style object):
+    ``draw_styled``, keeping the ink at the (K, 2) pixels ``keep``. Clean strokes do not depend on the
+    sample: they are made once per ``key`` and kept in ``clean``."""
+    if style == "clean":
+        rng.integers(0, 2**63 - 1)  # the seed ``draw_styled`` draws whatever the style
+        if key not in clean:
+            clean[key] = view.strokes(camera, width, face_labels=face_labels).to_npz()
+        return clean[key], None
+    record, drawer = draw_styled(view, camera, style, rng, width, face_labels, keep=keep)
+    return record.to_npz(), drawer
 
 
 def view_angles(cams: list[Camera], i: int) -> np.ndarray:
@@ -225,6 +237,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
     width = config.lines.width
     cam_json = [c.to_json() for c in cams]
     samples, problems = [], Counter()
+    clean_views: dict = {}  # (shape id, view) -> npz bytes of its clean strokes, the same in every sample
     for i, cam in enumerate(cams):
         if only is not None and only // config.points != i:
             continue
@@ -309,29 +322,43 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
                 n_face, n_point = int(n_view.faces[neg.index]), n_view.points[neg.index]
                 n_bary = face_barycentric(n_holder.shape.vertices, n_holder.shape.faces, [n_face], n_point[None])[0]
                 drawn.append(("n", (n_holder.shape, n_face, n_bary, n_point, n_view, j)))
-            roles, negatives, records, names = {}, [], [], []
-            for r, (role, (rshape, rface, rbary, rpoint, rview, ri)) in enumerate(drawn):
-                meta, role_records = _role(rshape, rface, rbary, rpoint, cams[ri], cam_json[ri], ri,
-                                           sketchzooms_factors(srng, config.zoom_jitter), config.size, rview, style,
-                                           srng, width)
-                records += role_records
+            # every role's zooms are windows of its view; each (shape, view) is drawn once per sample
+            slots: dict[tuple[str, int], int] = {}
+            metas, centres = [], []
+            for role, (rshape, rface, rbary, rpoint, rview, ri) in drawn:
+                slot = slots.setdefault((rshape.shape_id, ri), len(slots))
+                meta, centre = _role(rshape, rface, rbary, rpoint, cams[ri], cam_json[ri], ri, slot,
+                                     sketchzooms_factors(srng, config.zoom_jitter))
+                metas.append(meta)
+                centres.append(centre)
+            members, drawings = {}, []
+            for (shape_id, ri), slot in slots.items():
+                rshape, rview = next((d[0], d[4]) for _, d in drawn if (d[0].shape_id, d[5]) == (shape_id, ri))
+                mine = [r for r, meta in enumerate(metas) if meta["views"][0]["view"] == slot]
+                keep = np.array([centres[r] for r in mine])
+                npz, drawer = _view_strokes(rview, cams[ri], style, srng, width, rshape.face_labels, keep,
+                                            clean_views, (shape_id, ri))
+                members[view_key(slot)] = npz
+                drawings.append({"shape": shape_id, "base_view": int(ri), "camera": cam_json[ri],
+                                 "member": view_key(slot)})
+                moved = keep if style == "clean" else drawer.displace(keep)
+                for r, xy in zip(mine, moved):
+                    for zoom in metas[r]["views"]:
+                        cx, cy, half = zoom["window"]
+                        scale = config.size / (2.0 * half)
+                        zoom["xy"] = [float((xy[0] - cx) * scale + config.size / 2.0),
+                                      float((xy[1] - cy) * scale + config.size / 2.0)]
+            roles, negatives = {}, []
+            for r, ((role, _), meta) in enumerate(zip(drawn, metas)):
                 if role == "n":
                     neg = negs[r - 2]
                     negatives.append({**meta, "kind": neg.kind, "pixel_distance": neg.pixel_distance,
                                       "surface_distance": neg.surface_distance})
-                    names += [negative_key(r - 2, z) for z in range(len(role_records))]
                     if r > 2:
                         continue
-                else:
-                    names += [zoom_key(role, z) for z in range(len(role_records))]
                 roles[ROLE_NAMES[role]] = meta
-            # every zoom in one rasteriser call, from the very arrays stored beside them
-            images = draw_strokes(records, config.size, config.size)
-            members = {}
-            for name, image, record in zip(names, images, records):
-                members[name] = encode_png(image)
-                members[strokes_key(name)] = record.to_npz()
             record = {"kind": "triplet", "split": unit.split, **roles, "negatives": negatives, "style": style,
+                      "zoom_size": config.size, "drawings": drawings,
                       "surface_distance": negs[0].surface_distance, "negative_strategy": negs[0].kind,
                       "positive_source": source}
             key = sample_key(unit.shape_id, unit.unit, index)

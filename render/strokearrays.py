@@ -237,18 +237,39 @@ def draw_strokes(records: list[StrokeArrays], width: int, height: int) -> np.nda
     return segment_image_batch(a, b, wa, wb, image, len(records), width, height).copy()
 
 
-def window_segments(arrays: StrokeArrays, centre, half: float, size: int, line_width: float):
+def window_segments(arrays: StrokeArrays, centre, half: float, size: int, line_width: float | None,
+                    pieces=None):
     """(a, b, width_a, width_b) of the strokes in the square window of half-size ``half`` px around
     ``centre`` (x, y), scaled to a ``size`` x ``size`` image, with ``line_width`` px lines at weight 1
-    (whatever width the strokes were drawn with): redrawing, not resampling, keeps the line width
-    constant across zooms."""
-    a, b, wa, wb = segments(arrays, line_width)
+    (whatever width the strokes were drawn with; None: the strokes' own ``width``, in pixels of the
+    window's image): redrawing, not resampling, keeps the line width constant across zooms.
+    pieces: ``segments(arrays, line_width)`` when already known (several windows of one record)."""
+    a, b, wa, wb = segments(arrays, line_width) if pieces is None else pieces
     c = np.asarray(centre, np.float64).reshape(1, 2)
     lo, hi = np.minimum(a, b) - c, np.maximum(a, b) - c
     m = half + 1.0
     near = ~((hi[:, 0] < -m) | (lo[:, 0] > m) | (hi[:, 1] < -m) | (lo[:, 1] > m))
     k = size / (2.0 * half)
     return (a[near] - c) * k + size / 2.0, (b[near] - c) * k + size / 2.0, wa[near], wb[near]
+
+
+def draw_windows(records: list[StrokeArrays], windows, size: int) -> np.ndarray:
+    """(K, size, size) uint8 grey images (255 paper) of K square windows of stroke records, in one
+    rasteriser call: window k = (record index r, centre x, centre y, half-size) in the pixels of
+    ``records[r]``, redrawn at ``size`` x ``size`` with each stroke's own ``width`` (px of the window's
+    image) times its weight (``window_segments``). This is how a triplet's zoom images are made from the
+    strokes of its views (``datagen.schema``): the same arrays and windows give the same bytes."""
+    from sketchgen.render.raster import segment_image_batch
+
+    pieces = [segments(record) for record in records]
+    parts = []
+    for k, (r, cx, cy, half) in enumerate(windows):
+        a, b, wa, wb = window_segments(records[int(r)], (cx, cy), float(half), size, None, pieces=pieces[int(r)])
+        parts.append((a, b, wa, wb, np.full(len(a), k, np.int64)))
+    if not parts:
+        return np.zeros((0, size, size), np.uint8)
+    a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
+    return segment_image_batch(a, b, wa, wb, image, len(parts), size, size).copy()
 
 
 def _replace(arrays: StrokeArrays, **changes) -> StrokeArrays:

@@ -24,36 +24,70 @@ def triplet_set(tmp_path_factory):
     return config, folder / "out", summary
 
 
-def test_every_point_reprojects_onto_its_pixel_and_sits_at_the_zoom_centre(triplet_set):
+def test_every_point_reprojects_onto_its_window_centre_and_sits_at_the_zoom_centre(triplet_set):
+    from sketchgen.datagen.schema import triplet_images, view_key
+
     config, out, summary = triplet_set
     got = samples(out)
     assert summary["samples"] == len(got) >= 8
     for s in got:
         meta = json.loads(s["json"])
-        assert meta["kind"] == "triplet" and meta["split"] == s["__split__"]
+        assert meta["kind"] == "triplet" and meta["split"] == s["__split__"] and meta["zoom_size"] == SIZE
+        # one strokes member per drawn view, no images
+        assert {k for k in s if not k.startswith("__")} == {"json"} | {view_key(k) for k in range(len(meta["drawings"]))}
+        assert len({(d["shape"], d["base_view"]) for d in meta["drawings"]}) == len(meta["drawings"])
+        images = triplet_images(s)
         for role, short in (("anchor", "a"), ("positive", "p"), ("negative", "n")):
             r = meta[role]
             assert len(r["views"]) == 3
             point = np.array(r["point"])
-            fovs = []
+            halves = []
             for z, view in enumerate(r["views"]):
-                cam = Camera.from_json(view["camera"])
+                drawing = meta["drawings"][view["view"]]
+                assert (drawing["shape"], drawing["base_view"]) == (r["shape"], r["base_view"])
+                assert drawing["camera"] == r["base_camera"]
+                cam = Camera.from_json(drawing["camera"])
                 xy, _ = cam.world_to_pixels(point[None])
-                assert np.abs(xy[0] - view["xy"]).max() <= 0.5
-                assert np.abs(np.array(view["xy"]) - SIZE / 2).max() <= 0.5
-                assert (cam.width, cam.height) == (SIZE, SIZE)
-                fovs.append(cam.yfov_deg)
-                img = cv2.imdecode(np.frombuffer(s[f"{short}{z}.png"], np.uint8), cv2.IMREAD_UNCHANGED)
+                cx, cy, half = view["window"]
+                assert np.abs(xy[0] - (cx, cy)).max() <= 1e-6
+                assert np.abs(np.array(view["xy"]) - SIZE / 2).max() <= 1e-9  # clean: the exact centre
+                halves.append(half)
+                img = images[f"{short}{z}.png"]
                 assert img.shape == (SIZE, SIZE) and img.dtype == np.uint8
                 if role != "positive":
                     # anchors and negatives are points of the drawn strokes: ink at the image centre
                     c = SIZE // 2
                     assert img[c - 2:c + 2, c - 2:c + 2].min() < 128, (s["__key__"], role, z)
-            # largest field of view first; the three zooms differ
-            assert fovs[0] > fovs[1] > fovs[2]
+            # largest window first, each a SketchZooms factor of the view's half-height
+            assert halves[0] > halves[1] > halves[2]
+            u = 1.8 - halves[0] / (cam.height / 2) * 256 / 100
+            assert abs(u) <= config.zoom_jitter + 1e-9
+            np.testing.assert_allclose(np.array(halves) / (cam.height / 2) * 256 / 100, np.array([1.8, 1.3, 0.8]) - u)
             # point = barycentric combination of its face on its shape
             shape = load_shapes(config.collection)[0][r["shape"]]
             np.testing.assert_allclose(shape.points([r["face"]], [r["bary"]])[0], point, atol=1e-9)
+
+
+def test_zoom_images_are_windows_of_the_view_strokes(triplet_set):
+    """A zoom is its window of the view's strokes scaled to the zoom size: drawing the view's pieces moved
+    and scaled by hand through the rasteriser gives the same bytes."""
+    from sketchgen.datagen.schema import triplet_images, view_key
+    from sketchgen.render.raster import segment_image_batch
+    from sketchgen.render.strokearrays import StrokeArrays, segments
+
+    _, out, _ = triplet_set
+    s = samples(out)[0]
+    meta = json.loads(s["json"])
+    images = triplet_images(s)
+    for z, zoom in enumerate(meta["anchor"]["views"]):
+        rec = StrokeArrays.from_npz(s[view_key(zoom["view"])])
+        a, b, wa, wb = segments(rec)
+        cx, cy, half = zoom["window"]
+        k = SIZE / (2 * half)
+        own = segment_image_batch((a - (cx, cy)) * k + SIZE / 2, (b - (cx, cy)) * k + SIZE / 2, wa, wb,
+                                  np.zeros(len(a), np.int64), 1, SIZE, SIZE)[0]
+        assert np.array_equal(own, images[f"a{z}.png"])
+        assert (own < 255).sum() > 50
 
 
 def test_positives_negatives_and_splits(triplet_set):
@@ -95,8 +129,8 @@ def test_positives_negatives_and_splits(triplet_set):
 
 def test_every_negative_is_where_its_kind_says(triplet_set):
     """Each stored negative's pixel and surface distances are those of its points, and lie in its kind's
-    range; its zooms are stored under ``negative_key``."""
-    from sketchgen.datagen.schema import negative_key
+    range; its zooms are named by ``negative_key``."""
+    from sketchgen.datagen.schema import negative_key, triplet_images
     from sketchgen.datagen.triplets import SurfaceDistance
 
     config, out, _ = triplet_set
@@ -108,7 +142,7 @@ def test_every_negative_is_where_its_kind_says(triplet_set):
         meta = json.loads(s["json"])
         negs, p, a = meta["negatives"], meta["positive"], meta["anchor"]
         assert len(negs) == count and negs[0]["point"] == meta["negative"]["point"]
-        assert {negative_key(k, z) for k in range(count) for z in range(3)} <= set(s)
+        assert {negative_key(k, z) for k in range(count) for z in range(3)} <= set(triplet_images(s))
         for n in negs:
             kinds.add(n["kind"])
             # the reference: the positive, or for another shape's point the anchor's correspondence there
@@ -201,12 +235,12 @@ def test_positives_on_strokes_keeps_the_views_where_the_point_meets_a_stroke():
 
 
 def _zoom_ratios(out) -> np.ndarray:
-    """(roles, 2) tan(yfov/2) of zooms 1 and 2 over zoom 0's: (z1 - u) / (z0 - u), (z2 - u) / (z0 - u)."""
+    """(roles, 2) window half-sizes of zooms 1 and 2 over zoom 0's: (z1 - u) / (z0 - u), (z2 - u) / (z0 - u)."""
     ratios = []
     for s in samples(out):
         meta = json.loads(s["json"])
         for role in ("anchor", "positive", "negative"):
-            t = np.tan(np.radians([Camera.from_json(v["camera"]).yfov_deg for v in meta[role]["views"]]) / 2)
+            t = np.array([v["window"][2] for v in meta[role]["views"]])
             ratios.append(t[1:] / t[0])
     return np.array(ratios)
 
