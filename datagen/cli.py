@@ -35,6 +35,14 @@ class UsageError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser whose errors (a bad or missing option) are one line, ``sketchgen CMD: error: ...``,
+    exit code 2, like every other error of the command line (``--help`` shows the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _available() -> dict[str, str]:
     found = {}
     for name, (module, _) in SUBCOMMANDS.items():
@@ -44,7 +52,7 @@ def _available() -> dict[str, str]:
 
 
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None]:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sketchgen",
         description="Line-drawing datasets with exact point correspondences from part-registered meshes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -68,7 +76,10 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser, _ = build_parser(argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad option (2, its line already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "_run", None) is None:

@@ -87,6 +87,11 @@ class PairConfig:
             raise ValueError(f"shading renderer must be 'gbuffer' or 'pyrender', got {self.shading.renderer!r}")
         if self.pairs < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 pair per shape and 2 views per shape")
+        if self.seed < 0:
+            raise ValueError(f"the seed must be >= 0, got {self.seed}")
+        if not 0 <= self.max_angle_deg <= 180:
+            raise ValueError(f"the largest angle between a pair's views must lie in [0, 180] degrees, "
+                             f"got {self.max_angle_deg}")
 
 
 class ShapeRenders(ShapeViews):

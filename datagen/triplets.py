@@ -112,6 +112,11 @@ class TripletConfig:
             raise ValueError(f"zoom jitter must lie in [0, {min(SKETCHZOOMS_Z)}), got {self.zoom_jitter}")
         if self.points < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 point per view and 2 views per shape")
+        if self.seed < 0:
+            raise ValueError(f"the seed must be >= 0, got {self.seed}")
+        if self.max_angle_deg is not None and not 0 <= self.max_angle_deg <= 180:
+            raise ValueError(f"the largest angle between an anchor's and its positive's views must lie in "
+                             f"[0, 180] degrees, got {self.max_angle_deg}")
 
 
 class SurfaceDistance:

@@ -13,6 +13,8 @@ import json
 import logging
 import sys
 
+from sketchgen.datagen.options import MAX_FACES
+
 HELP = "list a collection's shapes (bundled when no PATH), with per-shape status and per-category totals"
 
 
@@ -24,7 +26,7 @@ def configure(parser) -> None:
                            "bundled spec or mesh file (default: the bundled collection)")
     info.add_argument("--json", action="store_true",
                       help="print {\"shapes\": [...], \"notes\": [...], \"layouts\": {...}, \"totals\": {...}} on stdout")
-    info.add_argument("--max-faces", type=int, default=None, metavar="N",
+    info.add_argument("--max-faces", type=MAX_FACES, default=None, metavar="N",
                       help="decimate meshes with more than N faces (part by part)")
     add_strict_argument(info)
     info.add_argument("--part-labels", default=None, metavar="DIR",
@@ -43,8 +45,6 @@ def run(args) -> int:
     from sketchgen.datagen.collection import load_collection
     from sketchgen.datagen.cli import UsageError
 
-    if args.max_faces is not None and args.max_faces <= 0:
-        raise UsageError(f"--max-faces must be positive, got {args.max_faces}")
     if args.part_labels is not None and args.path is None:
         raise UsageError("--part-labels joins the ShapeNetCore tree given as PATH")
     # the loaders log each warning; this report lists them itself, so they are not said twice

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.cli import UsageError
+from sketchgen.datagen.options import ANGLE, POSITIVE, SEED
 from sketchgen.render.errors import InputError
 from sketchgen.files import atomic_write
 
@@ -37,11 +38,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="OUT.png", help="output OUT.png (OUT_000.png, ... for a list)")
     parser.add_argument("--lines", metavar="KINDS", default=",".join(DEFAULT_LINES),
                         help=f"comma-separated line types among {','.join(LINE_TYPES)} (default %(default)s)")
-    parser.add_argument("--crease-deg", type=float, default=45.0, metavar="DEG",
+    parser.add_argument("--crease-deg", type=ANGLE, default=45.0, metavar="DEG",
                         help="edges whose face normals differ by more are creases (default %(default)s)")
-    parser.add_argument("--width", type=float, default=1.0, metavar="PX", help="stroke width in pixels (default %(default)s)")
+    parser.add_argument("--width", type=POSITIVE, default=1.0, metavar="PX", help="stroke width in pixels (default %(default)s)")
     parser.add_argument("--style", choices=STYLES, default="clean", help="stroke style (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the sketchy style (default %(default)s)")
+    parser.add_argument("--seed", type=SEED, default=0, metavar="N", help="seed of the sketchy style (default %(default)s)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--points", type=Path, metavar="POINTS.npy", help="(N, 3) float .npy array of points in the mesh's coordinates")
     group.add_argument("--keypoints", type=Path, metavar="FILE", help="KeypointNet JSON or sketchgen keypoint file")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sketchgen.datagen.options import ANGLE, COUNT, whole
+
 from sketchgen.datagen.commands.triplets import (add_common_arguments, collection_arg, line_config, run_builder,
                                                  style_mix)
 
@@ -12,13 +14,13 @@ HELP = "build a warp-pretraining pair dataset with dense flow (sharded, resumabl
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, views=6)
-    parser.add_argument("--pairs", type=int, default=8, help="pairs per shape (default 8)")
+    parser.add_argument("--pairs", type=COUNT, default=8, help="pairs per shape (default 8)")
     parser.add_argument("--kinds", default="views,shapes,deform",
                         help="pair kinds to draw from, comma-separated (views, shapes, deform)")
     parser.add_argument("--modalities", default="sketch-sketch,sketch-shaded",
                         help="modalities to draw from, comma-separated (sketch-sketch, sketch-shaded)")
-    parser.add_argument("--size", type=int, default=256, help="image size in pixels (default 256)")
-    parser.add_argument("--max-angle", type=float, default=60.0,
+    parser.add_argument("--size", type=whole(16), default=256, help="image size in pixels (default 256)")
+    parser.add_argument("--max-angle", type=ANGLE, default=60.0,
                         help="views pairs: largest angle between the two views, degrees (default 60)")
     parser.add_argument("--shading", choices=("gbuffer", "pyrender"), default="gbuffer",
                         help="shaded renderer: numpy Blinn-Phong from the G-buffer (fast, default) or pyrender PBR")

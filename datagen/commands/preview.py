@@ -5,21 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sketchgen.datagen.options import COUNT
+
 HELP = "contact sheet of a dataset: triplets with their points marked, pairs with correspondences and flow"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="dataset folder (written by sketchgen triplets or pairs)")
     parser.add_argument("--out", required=True, help="PNG file to write")
-    parser.add_argument("--samples", type=int, default=8, help="number of samples shown (default 8)")
+    parser.add_argument("--samples", type=COUNT, default=8, help="number of samples shown (default 8)")
 
 
 def run(args) -> int:
-    from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.preview import preview
 
-    if args.samples < 1:
-        raise UsageError(f"--samples must be at least 1, got {args.samples}")
     path = preview(args.dataset, args.out, limit=args.samples)
     print(f"preview: {path}", file=sys.stderr)
     return 0

@@ -10,6 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
+from sketchgen.datagen.options import ANGLE, COUNT, NON_NEGATIVE, POSITIVE, SEED, real, whole
+
 HELP = "build a SketchZooms triplet dataset (sharded, resumable, local or Dask workers)"
 
 log = logging.getLogger(__name__)
@@ -18,16 +20,16 @@ log = logging.getLogger(__name__)
 def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None:
     parser.add_argument("--collection", default=None, help="collection path (default: the bundled collection)")
     parser.add_argument("--out", required=True, help="output dataset folder")
-    parser.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
-    parser.add_argument("--shapes", type=int, default=None, help="at most N shapes per category")
-    parser.add_argument("--views", type=int, default=views, help=f"views per shape (default {views})")
-    parser.add_argument("--workers", type=int, default=1, help="local worker processes (joblib), one GL context each")
+    parser.add_argument("--seed", type=SEED, default=0, help="global seed (default 0)")
+    parser.add_argument("--shapes", type=COUNT, default=None, help="at most N shapes per category")
+    parser.add_argument("--views", type=whole(2), default=views, help=f"views per shape (default {views})")
+    parser.add_argument("--workers", type=COUNT, default=1, help="local worker processes (joblib), one GL context each")
     parser.add_argument("--scheduler", default=None,
                         help="Dask scheduler address (tcp://host:8786): run the units on that cluster")
-    parser.add_argument("--shard-index", type=int, default=None, help="this array job's index (0-based)")
-    parser.add_argument("--num-shards", type=int, default=None, help="number of array jobs")
+    parser.add_argument("--shard-index", type=whole(0), default=None, help="this array job's index (0-based)")
+    parser.add_argument("--num-shards", type=COUNT, default=None, help="number of array jobs")
     parser.add_argument("--lines", default="contour,boundary,crease", help="line types, comma-separated")
-    parser.add_argument("--width", type=float, default=1.5, help="stroke width in pixels (default 1.5)")
+    parser.add_argument("--width", type=POSITIVE, default=1.5, help="stroke width in pixels (default 1.5)")
     parser.add_argument("--style", default="clean",
                         help="drawing style, or a mix drawn per sample: clean, sketchy, clean:0.5,sketchy:0.5 "
                              "(default clean)")
@@ -46,8 +48,6 @@ def run_builder(args, *, dataset: str, builder: str, config) -> int:
     from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.execute import run_dataset
 
-    if args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if (args.shard_index is None) != (args.num_shards is None):
         raise UsageError("--shard-index and --num-shards go together")
     if args.num_shards is not None and not 0 <= args.shard_index < args.num_shards:
@@ -81,8 +81,6 @@ def line_config(args):
     bad = [k for k in kinds if k not in LINE_TYPES]
     if bad or not kinds:
         raise UsageError(f"--lines must be among {', '.join(LINE_TYPES)}, got {args.lines!r}")
-    if not args.width > 0:
-        raise UsageError(f"--width must be positive, got {args.width}")
     return LineConfig(kinds=kinds, width=args.width)
 
 
@@ -97,30 +95,32 @@ def style_mix(args):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from sketchgen.render.views import SKETCHZOOMS_Z
+
     add_common_arguments(parser, views=4)
-    parser.add_argument("--points", type=int, default=8, help="anchor points per view (default 8)")
+    parser.add_argument("--points", type=COUNT, default=8, help="anchor points per view (default 8)")
     parser.add_argument("--anchors", choices=("poisson", "keypoints"), default="poisson",
                         help="anchors: Poisson-disk samples on the strokes, or the shape's keypoints")
-    parser.add_argument("--other-shape", type=float, default=0.5,
+    parser.add_argument("--other-shape", type=real(0, 1), default=0.5,
                         help="fraction of positives taken from another shape of the category (default 0.5)")
     parser.add_argument("--negatives", default="random,same-part,hard",
                         help="negative strategies to draw from, comma-separated (random, same-part, hard)")
     parser.add_argument("--extra-negatives", default="near:4,other-shape:1",
                         help="more negatives per anchor after the first, as kind:count, comma-separated, among "
                              "near, hard, same-part, random, other-shape ('' for one negative; default %(default)s)")
-    parser.add_argument("--near-px", type=float, nargs=2, default=(16.0, 96.0), metavar=("LOW", "HIGH"),
+    parser.add_argument("--near-px", type=NON_NEGATIVE, nargs=2, default=(16.0, 96.0), metavar=("LOW", "HIGH"),
                         help="near negatives lie this many base-view pixels from the positive (default 16 96: "
                              "8-48 px of a 256 px drawing)")
-    parser.add_argument("--max-angle", type=float, default=None,
+    parser.add_argument("--max-angle", type=ANGLE, default=None,
                         help="positives from a view within this many degrees of the anchor's (default: any view)")
-    parser.add_argument("--size", type=int, default=224, help="zoom image size in pixels (default 224)")
-    parser.add_argument("--positive-px", type=float, default=None,
+    parser.add_argument("--size", type=whole(16), default=224, help="zoom image size in pixels (default 224)")
+    parser.add_argument("--positive-px", type=POSITIVE, default=None,
                         help="positives only from views where the point lies within this many base-view pixels of "
                              "a stroke (default: any view where it is visible)")
     parser.add_argument("--other-same-view", action="store_true",
                         help="other-shape positives from the anchor's own view where the point is seen there, as "
                              "a shapes pair (default: any view --max-angle allows)")
-    parser.add_argument("--zoom-jitter", type=float, default=0.3,
+    parser.add_argument("--zoom-jitter", type=real(0, min(SKETCHZOOMS_Z), below=True), default=0.3,
                         help="each role's zoom factors z - u, u ~ U(-J, J) (SketchZooms: 0.3, the default; "
                              "0 draws every role at the evaluation's fixed zooms)")
 

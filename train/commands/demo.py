@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sketchgen.datagen.options import COUNT, SEED, THREADS
+
 if TYPE_CHECKING:  # torch is imported when a command runs, not when the CLI lists its commands
     from sketchgen.train.loop import TrainConfig
 
@@ -38,15 +40,15 @@ HELP = "run the whole story on the bundled collection: data, training, evaluatio
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default %(default)s)")
-    parser.add_argument("--shapes", type=int, default=12, help="shapes per category (default 12: all bundled)")
-    parser.add_argument("--workers", type=int, default=2, help="dataset worker processes (default 2)")
-    parser.add_argument("--steps-descriptor", type=int, default=1000, help="descriptor steps (default 1000)")
-    parser.add_argument("--steps-warp", type=int, default=400, help="warp estimator steps (default 400)")
-    parser.add_argument("--eval-pairs", type=int, default=20, help="test pairs for the descriptor (x3 for the warp; default 20)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data and training (default 0)")
+    parser.add_argument("--shapes", type=COUNT, default=12, help="shapes per category (default 12: all bundled)")
+    parser.add_argument("--workers", type=COUNT, default=2, help="dataset worker processes (default 2)")
+    parser.add_argument("--steps-descriptor", type=COUNT, default=1000, help="descriptor steps (default 1000)")
+    parser.add_argument("--steps-warp", type=COUNT, default=400, help="warp estimator steps (default 400)")
+    parser.add_argument("--eval-pairs", type=COUNT, default=20, help="test pairs for the descriptor (x3 for the warp; default 20)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of data and training (default 0)")
     parser.add_argument("--style", default="clean",
                         help="drawing style of both datasets, or a mix: clean:0.5,sketchy:0.5 (default clean)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=THREADS, default=None,
                         help="torch CPU threads (default: the cores not already busy)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 

@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from sketchgen.datagen.options import COUNT, THREADS
+
 HELP = "evaluate a trained descriptor or warp estimator against the baselines (JSON + PNG plot)"
 
 
@@ -22,14 +24,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, help="pair dataset folder (its --split is evaluated)")
     parser.add_argument("--out", required=True, help="output folder for metrics.json, details.json, plots")
     parser.add_argument("--split", default="test", help="split to evaluate (default test: held-out shapes)")
-    parser.add_argument("--pairs", type=int, default=40, help="at most this many pairs (default 40)")
+    parser.add_argument("--pairs", type=COUNT, default=40, help="at most this many pairs (default 40)")
     parser.add_argument("--triplets", default=None,
                         help="descriptor: triplet set for triplet accuracy (default: the run's training data, "
                              "when that is a triplet set)")
     parser.add_argument("--psc6k", default=None, help="warp: PSC6k test CSV (or folder with test_pairs_ps.csv)")
     parser.add_argument("--psc6k-images", default=None, help="PSC6k image root (default: the CSV's folder)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the idle cores)")
+    parser.add_argument("--threads", type=THREADS, default=None, help="torch CPU threads (default: the idle cores)")
 
 
 def format_table(metrics: dict, keys: dict[str, list[str]] | None = None) -> str:

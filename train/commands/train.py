@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sketchgen.datagen.options import COUNT, NON_NEGATIVE, POSITIVE, SEED, THREADS, whole
+
 HELP = "train the SketchZooms descriptor or the PSC warp estimator on sketchgen shards (resumable)"
 
 
@@ -19,32 +21,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True,
                         help="dataset folder: triplets or pairs for the descriptor, pairs for the warp")
     parser.add_argument("--out", required=True, help="run folder: config.json, log.csv, last.pt, model.pt")
-    parser.add_argument("--steps", type=int, default=1000, help="total optimiser steps (default 1000)")
+    parser.add_argument("--steps", type=whole(0), default=1000, help="total optimiser steps (default 1000)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--batch-size", type=int, default=16, help="samples per step (default 16)")
-    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    parser.add_argument("--batch-size", type=COUNT, default=16, help="samples per step (default 16)")
+    parser.add_argument("--lr", type=POSITIVE, default=1e-4, help="Adam learning rate (default 1e-4)")
     parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                         help="learning rate: constant (default) or cosine decay to 0 at --steps")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and augmentation")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of weights, shuffling and augmentation")
     parser.add_argument("--backbone", choices=("resnet18", "small"), default="resnet18",
                         help="resnet18 (default) or a small CNN for CPUs")
-    parser.add_argument("--size", type=int, default=None,
+    parser.add_argument("--size", type=whole(16), default=None,
                         help="input size in px (default: 224 descriptor, 256 warp; warp sizes must divide 256)")
     parser.add_argument("--weights", default=None, help="local backbone weights to start from (.pt state dict)")
     parser.add_argument("--loss", choices=("triplet", "hardest", "all", "contrastive", "infonce"), default="triplet",
                         help="descriptor loss: triplet with semi-hard mining (default), triplet against the "
                              "hardest negative, triplet over every negative (all), contrastive, or InfoNCE "
                              "over every point of the batch (infonce)")
-    parser.add_argument("--margin", type=float, default=1.0, help="descriptor: the loss's margin (default 1.0)")
-    parser.add_argument("--temperature", type=float, default=0.1,
+    parser.add_argument("--margin", type=POSITIVE, default=1.0, help="descriptor: the loss's margin (default 1.0)")
+    parser.add_argument("--temperature", type=POSITIVE, default=0.1,
                         help="descriptor: the InfoNCE loss's temperature (default 0.1)")
-    parser.add_argument("--negatives", type=int, default=6,
+    parser.add_argument("--negatives", type=COUNT, default=6,
                         help="descriptor trained on a pair set: negatives per point, up to 4 of them near it "
                              "(default 6, at least 2)")
     parser.add_argument("--no-augment", action="store_true",
                         help="descriptor on triplets: no rotation/flip augmentation (SketchZooms' is on by "
                              "default; a pair set's points are never augmented)")
-    parser.add_argument("--cycle-weight", type=float, default=0.5,
+    parser.add_argument("--cycle-weight", type=NON_NEGATIVE, default=0.5,
                         help="warp: weight of forward-backward consistency (default 0.5)")
     parser.add_argument("--flow-loss", choices=("nodes", "pixels", "both"), default="nodes",
                         help="warp: supervision on the exact flow: the 16x16 grid's nodes on the object (nodes, "
@@ -53,26 +55,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warp-base", choices=("identity", "softargmax"), default="identity",
                         help="warp: the grid the first block adds its residual to: the identity (PSC's, "
                              "default) or the soft argmax of the features' cosine similarity (SFNet's)")
-    parser.add_argument("--stn-width", type=int, default=None,
+    parser.add_argument("--stn-width", type=COUNT, default=None,
                         help="warp: channels of the estimator blocks (default: PSC's 512; e.g. 64 on a CPU)")
-    parser.add_argument("--stn-layers", type=int, default=5, help="warp: 3x3 layers per block (default 5, PSC's)")
+    parser.add_argument("--stn-layers", type=COUNT, default=5, help="warp: 3x3 layers per block (default 5, PSC's)")
     parser.add_argument("--corr-layout", choices=("psc", "source"), default="psc",
                         help="warp: correlation channels index target positions as PSC's code (psc, default) "
                              "or source positions (source)")
-    parser.add_argument("--refine", type=int, default=None,
+    parser.add_argument("--refine", type=COUNT, default=None,
                         help="warp: add a residual refinement of the 16x16 grid at this many nodes a side (e.g. "
                              "32) from the encoder's finer features and a local correlation (default: none, PSC's)")
     parser.add_argument("--corr-layers", default="2,3",
                         help="warp: the two encoder layers correlated at 16x16 (default 2,3: PSC's; 1,2 reads "
                              "finer features)")
-    parser.add_argument("--softargmax-prior", type=float, default=0.0,
+    parser.add_argument("--softargmax-prior", type=NON_NEGATIVE, default=0.0,
                         help="warp, softargmax base: cosine similarity taken off a match per squared normalised "
                              "distance from the node's own position (default 0: none)")
-    parser.add_argument("--refine-weight", type=float, default=1.0,
+    parser.add_argument("--refine-weight", type=NON_NEGATIVE, default=1.0,
                         help="warp: weight of the refined grid's error in the flow loss (default 1.0)")
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
-    parser.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the idle cores)")
+    parser.add_argument("--workers", type=whole(0), default=0, help="DataLoader worker processes (default 0)")
+    parser.add_argument("--checkpoint-every", type=COUNT, default=100, help="steps between checkpoints")
+    parser.add_argument("--threads", type=THREADS, default=None, help="torch CPU threads (default: the idle cores)")
     parser.add_argument("--tensorboard", action="store_true",
                         help="also log to TensorBoard in RUN/tb (needs the optional tensorboard package)")
 
