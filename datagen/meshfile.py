@@ -5,7 +5,11 @@
 ``face_index``) index the faces as the file lists them. Scenes (GLB, multi-object files) are merged
 into one mesh with their node transforms applied. Every problem raises ``InputError`` with the file
 and the reason: unreadable, empty or unparseable files, non-finite coordinates, face indices past the
-vertices, no faces, a binary STL shorter than its header says.
+vertices, no faces, data that does not hold what the file declares (a binary STL's triangle count, a
+PLY header's element counts: ``datagen.formats.ply``; an ASCII STL's facets: ``datagen.formats.stl``;
+a GLB's lengths and accessor counts: ``datagen.formats.gltf``) and meshes that need a decoder sketchgen
+lacks (Draco without the optional DracoPy), named with the package to install. Text is decoded by
+sketchgen itself (``datagen.formats.text``), never by an optional encoding guesser.
 
 Degenerate and duplicate faces are not removed here (that would shift face indices);
 ``render.cleanup.clean_faces`` finds them, ``datagen.partmesh`` removes them (remapping labels and
@@ -75,7 +79,17 @@ def read_mesh_and_groups(path: str | Path):
 
         off = read_off(path)
         vertices, faces, polygon = off.vertices, off.faces, off.polygon
+    elif suffix == ".ply":
+        vertices, faces = _load_ply(path)
+    elif suffix == ".stl" and not _is_binary_stl(head, size):
+        from sketchgen.datagen.formats.stl import read_ascii_stl
+
+        vertices, faces = read_ascii_stl(path)
     else:
+        if suffix in (".glb", ".gltf"):
+            from sketchgen.datagen.formats.gltf import check_gltf
+
+            check_gltf(path)
         vertices, faces = _load_with_trimesh(path)
     vertices, faces = validate_arrays(vertices, faces, path)
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
@@ -109,12 +123,16 @@ def validate_arrays(vertices, faces, path: str | Path) -> tuple[np.ndarray, np.n
     return vertices, faces
 
 
+def _is_binary_stl(head: bytes, size: int) -> bool:
+    """A binary STL is 84 + 50 x (its triangle count at byte 80) bytes long (its header may start with
+    "solid", as an ASCII STL does)."""
+    return len(head) >= 84 and 84 + 50 * struct.unpack("<I", head[80:84])[0] == size
+
+
 def _check_stl_size(path: Path, head: bytes, size: int) -> None:
     """A binary STL states its triangle count at byte 80; a truncated file must not load silently."""
-    if len(head) >= 84:
-        count = struct.unpack("<I", head[80:84])[0]
-        if 84 + 50 * count == size:
-            return
+    if _is_binary_stl(head, size):
+        return
     if head.lstrip().lower().startswith(b"solid"):
         with open(path, "rb") as fh:
             sample = fh.read(4096)
@@ -145,10 +163,41 @@ def quiet_trimesh():
         logger.setLevel(level)
 
 
-def _load_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _load_ply(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A PLY file's vertices and triangles, once its header's element counts are checked against its
+    data (``datagen.formats.ply``); trimesh parses the data behind a plain-ASCII copy of the header."""
+    import io
+
+    from sketchgen.datagen.formats.ply import check_counts, read_header
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    header = read_header(path, data)
+    check_counts(path, data, header)
+    clean = io.BytesIO(header.clean() + data[header.size:])
+    vertices, faces = _load_with_trimesh(path, file_obj=clean, file_type="ply")
+    declared = header.element("vertex")
+    if declared is not None and declared.count != len(vertices):
+        raise InputError(f"{path}: its PLY header declares {declared.rows(declared.count)} but "
+                         f"{len(vertices)} were read")
+    declared = header.element("face")
+    if declared is not None and len(faces) < declared.count:
+        raise InputError(f"{path}: its PLY header declares {declared.rows(declared.count)} but only "
+                         f"{len(faces)} triangles were read")
+    return vertices, faces
+
+
+def _load_with_trimesh(path: Path, *, file_obj=None, file_type: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and faces as trimesh reads ``path`` (or ``file_obj``, a copy of it, as ``file_type``)."""
     try:
         with quiet_trimesh():
-            loaded = trimesh.load(str(path), process=False)
+            loaded = trimesh.load(file_obj if file_obj is not None else str(path), file_type=file_type,
+                                  process=False)
+    except ImportError as exc:  # an optional package trimesh needs for this file
+        raise InputError(f"{path}: cannot read this {path.suffix.lstrip('.').upper()} file without the optional "
+                         f"package {exc.name or exc} (not installed)") from None
     except Exception as exc:  # trimesh raises many types for corrupt files; all mean "cannot parse"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: cannot parse as {path.suffix.lstrip('.').upper()} ({reason})") from None
