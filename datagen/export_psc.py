@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -39,7 +37,7 @@ import numpy as np
 from sketchgen.files import atomic_write
 from sketchgen.datagen.plan import id_words
 from sketchgen.datagen.schema import SPLITS
-from sketchgen.datagen.shards import read_shard
+from sketchgen.datagen.shards import dataset_samples
 from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -122,31 +120,8 @@ def correspondences(meta: dict, flow: np.ndarray, key: str) -> np.ndarray | None
 
 
 def pair_samples(dataset: str | Path, failures: list[str]) -> Iterator[tuple[str, dict, dict]]:
-    """(split, sample, meta) of every pair sample of the dataset at ``dataset``, in split and shard order.
-
-    A shard that cannot be read is reported in ``failures`` ("<shard>: <reason>") and skipped. Raises
-    InputError when the folder holds no shards or a sample is not a pair."""
-    dataset = Path(dataset)
-    shards = {split: sorted((dataset / split).glob("*.tar")) for split in SPLITS}
-    if not any(shards.values()):
-        raise InputError(f"{dataset}: no shards found (expected <split>/*.tar)")
-    for split in SPLITS:
-        for shard in shards[split]:
-            try:
-                got = list(read_shard(shard))
-            except (tarfile.TarError, OSError, EOFError) as exc:
-                failures.append(f"{shard}: unreadable shard ({exc})")
-                continue
-            for sample in got:
-                try:
-                    meta = json.loads(sample["json"])
-                except (KeyError, ValueError) as exc:
-                    failures.append(f"{shard}: sample {sample['__key__']}: no readable JSON ({exc})")
-                    continue
-                if meta.get("kind") != "pair":
-                    raise InputError(f"{shard}: sample {sample['__key__']} is not a pair sample "
-                                     f"(export psc/sfnet read datasets of sketchgen pairs)")
-                yield split, sample, meta
+    """(split, sample, meta) of every pair sample of the dataset at ``dataset`` (``datagen.shards.dataset_samples``)."""
+    return dataset_samples(dataset, "pair", failures)
 
 
 def rgb_png(data: bytes, name: str) -> tuple[bytes, tuple[int, int]]:

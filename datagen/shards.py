@@ -60,3 +60,38 @@ def read_shard(path: str | Path) -> Iterator[dict[str, bytes]]:
             current[ext] = tar.extractfile(member).read()
     if current is not None:
         yield current
+
+
+def dataset_samples(root: str | Path, kind: str, failures: list[str]) -> Iterator[tuple[str, dict, dict]]:
+    """(split, sample, JSON) of every sample of the dataset folder ``root`` (``<split>/*.tar``), in split
+    and shard order, each sample with its ``__shard__``.
+
+    A shard that cannot be read, or a sample without readable JSON, is reported in ``failures``
+    ("<shard>: <reason>") and skipped. Raises InputError when the folder holds no shards or a sample's
+    "kind" is not ``kind`` ("pair", "triplet")."""
+    import json
+    import tarfile
+
+    from sketchgen.datagen.schema import SPLITS
+    from sketchgen.render.errors import InputError
+
+    root = Path(root)
+    shards = {split: sorted((root / split).glob("*.tar")) for split in SPLITS}
+    if not any(shards.values()):
+        raise InputError(f"{root}: no shards found (expected <split>/*.tar)")
+    for split in SPLITS:
+        for shard in shards[split]:
+            try:
+                got = list(read_shard(shard))
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                failures.append(f"{shard}: unreadable shard ({exc})")
+                continue
+            for sample in got:
+                try:
+                    meta = json.loads(sample["json"])
+                except (KeyError, ValueError) as exc:
+                    failures.append(f"{shard}: sample {sample['__key__']}: no readable JSON ({exc})")
+                    continue
+                if meta.get("kind") != kind:
+                    raise InputError(f"{shard}: sample {sample['__key__']} is not a {kind} sample")
+                yield split, sample, meta

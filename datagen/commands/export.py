@@ -12,6 +12,7 @@ import importlib
 
 # target -> module; the module's HELP is the target's one-line help
 TARGETS = {
+    "sketchzooms": "sketchgen.datagen.commands.export_sketchzooms",
     "psc": "sketchgen.datagen.commands.export_psc",
     "sfnet": "sketchgen.datagen.commands.export_sfnet",
 }

@@ -26,16 +26,19 @@ SIZE = 256  # PSC's eval.py scores 256 px pairs only
 SHAPES = ("airplane_000", "airplane_003", "airplane_005", "table_005", "table_010")
 
 
+def _build(folder, ids, dataset, config_of):
+    """The dataset ``dataset`` built in ``folder``/out from the bundled shapes ``ids``."""
+    spec = folder / "spec.json"
+    spec.write_text(json.dumps({"version": 1, "seed": 0, "shapes": [e for e in load_spec()["shapes"] if e["id"] in ids]}))
+    run_dataset(dataset=dataset, builder=f"sketchgen.datagen.{dataset}", config=config_of(str(spec)),
+                out_dir=folder / "out", progress=False)
+    return folder / "out"
+
+
 @pytest.fixture(scope="module")
 def pair_set(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pairs")
-    spec = folder / "spec.json"
-    spec.write_text(json.dumps({"version": 1, "seed": 0,
-                                "shapes": [e for e in load_spec()["shapes"] if e["id"] in SHAPES]}))
-    config = PairConfig(collection=str(spec), seed=5, camera=ViewConfig(views=3, size=SIZE), pairs=4)
-    run_dataset(dataset="pairs", builder="sketchgen.datagen.pairs", config=config, out_dir=folder / "out",
-                progress=False)
-    return folder / "out"
+    return _build(tmp_path_factory.mktemp("pairs"), SHAPES, "pairs", lambda spec: PairConfig(
+        collection=spec, seed=5, camera=ViewConfig(views=3, size=SIZE), pairs=4))
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +277,191 @@ def test_sfnet_csvs_are_pf_pascal_eight_columns_on_the_flow(pair_set, sfnet_expo
     assert main(["export", "sfnet", str(pair_set), "--out", str(out / "cli")]) == 0
     assert (out / "cli" / "PF_Pascal" / "bbox_test_pairs_pf_pascal.csv").read_bytes() == \
         (out / "PF_Pascal" / "bbox_test_pairs_pf_pascal.csv").read_bytes()
+
+
+# ---- SketchZooms: utils/SZDataset.py (SketchZoomDataset), utils/utilities.py (compute_feature,
+# compute_zooms, get_windows), train_net.py (Config, data_sketch_root "data/")
+
+CHAIRS = ("chair_000", "chair_001", "chair_003", "chair_006")  # train, train, val, test
+
+
+@pytest.fixture(scope="module")
+def triplet_set(tmp_path_factory):
+    from sketchgen.datagen.triplets import TripletConfig
+
+    return _build(tmp_path_factory.mktemp("triplets"), CHAIRS, "triplets", lambda spec: TripletConfig(
+        collection=spec, seed=3, camera=ViewConfig(views=3), points=2, style=(("clean", 0.5), ("sketchy", 0.5))))
+
+
+@pytest.fixture(scope="module")
+def sz_export(triplet_set, tmp_path_factory):
+    from sketchgen.datagen.export_sketchzooms import export_sketchzooms
+
+    out = tmp_path_factory.mktemp("sz")
+    return out, export_sketchzooms(triplet_set, out)
+
+
+def _zoom_images(sample):
+    """{name: (S, S) uint8} of a triplet's zoom images, through the project's reader where it has one."""
+    try:
+        from sketchgen.datagen.schema import triplet_images
+    except ImportError:
+        return {name: cv2.imdecode(np.frombuffer(sample[name], np.uint8), cv2.IMREAD_GRAYSCALE)
+                for name in sample if name[0] in "apn" and name.endswith(".png")}
+    return triplet_images(sample)
+
+
+def _zoom_halves(role, zoom_size):
+    """Half-sizes, in pixels of the 512 px view, of a role's zoom windows: from its zoom cameras
+    (schema 2) or its windows in its view's pixels (schema 3)."""
+    from sketchgen.render.camera import Camera
+
+    halves = []
+    for zoom in role["views"]:
+        if "window" in zoom:
+            halves.append(None)
+        else:
+            base = Camera.from_json(role["base_camera"]).with_size(512, 512)
+            halves.append(zoom_size / 2 * base.focal_px / Camera.from_json(zoom["camera"]).focal_px)
+    return halves
+
+
+def _sz_open(path):
+    """A view as SketchZooms' loader sees it: Image.open(...).convert('RGBA'), pixels with alpha 0
+    painted (255, 255, 255), RGB kept (utilities.compute_feature)."""
+    from PIL import Image
+
+    img = Image.open(path)
+    rgba = np.array(img.convert("RGBA"))
+    rgba[rgba[:, :, 3] == 0] = [255, 255, 255, 1]
+    return img, rgba[:, :, :3]
+
+
+def _sz_rows(out, name):
+    header, rows = _rows(out / "csv" / f"{name}.csv")
+    return header, rows
+
+
+def _sz_path(out, row, side):
+    """The view file SketchZoomDataset globs for one side (0 anchor, 1 positive) of a CSV row, with
+    pandas' reading of the columns (integer indices formatted back without leading zeros)."""
+    _, m0, m1, i0, i1, view, model = row
+    md, idx, v = (m0, i0, view.split(" ")[0]) if side == 0 else (m1, i1, view.split(" ")[1])
+    return out / f"pts_{model}" / md / str(int(idx)) / f"view_{v}.png"
+
+
+def test_sketchzooms_csvs_have_the_loaders_columns_and_configs_row_counts(triplet_set, sz_export):
+    out, counts = sz_export
+    by_split = Counter(s["__split__"] for s in samples(triplet_set))
+    assert counts["triplets"] == {s: by_split.get(s, 0) for s in ("train", "val", "test")}
+    assert all(counts["triplets"].values())
+    # train_net.py: Config.train_data_n = 14400, val_data_n = 1440; the loader's length is that number
+    # and it reads df.iloc[index]: fewer rows than that fail, so the triplets repeat up to it
+    for name, wanted, split in (("train", 14400, "train"), ("test", 1440, "val"), ("heldout", None, "test")):
+        header, rows = _sz_rows(out, name)
+        assert header == ["", "model_0", "model_1", "index_0", "index_1", "view", "model"]
+        n = counts["triplets"][split]
+        assert len(rows) == (wanted or n)
+        assert [int(r[0]) for r in rows] == list(range(len(rows)))
+        for i, row in enumerate(rows):
+            assert row[1:] == rows[i % n][1:]
+            assert row[6] == "Chair" and len(row[5].split(" ")) == 2
+            for side in (0, 1):
+                assert _sz_path(out, row, side).is_file()
+
+
+def test_sketchzooms_views_are_512_rgba_centred_at_sketchzooms_scale(triplet_set, sz_export):
+    out, counts = sz_export
+    rows = {name: _sz_rows(out, name)[1] for name in ("train", "test", "heldout")}
+    got = {"train": [], "val": [], "test": []}
+    for s in samples(triplet_set):
+        got[s["__split__"]].append(s)
+    checked = 0
+    for name, split in (("train", "train"), ("test", "val"), ("heldout", "test")):
+        for sample, row in zip(got[split], rows[name]):
+            meta = json.loads(sample["json"])
+            zooms = _zoom_images(sample)
+            zoom_size = next(iter(zooms.values())).shape[0]
+            for side, (prefix, role) in enumerate((("a", meta["anchor"]), ("p", meta["positive"]))):
+                img, rgb = _sz_open(_sz_path(out, row, side))
+                assert img.mode == "RGBA" and img.size == (512, 512)
+                # RGB is the drawing itself: grey, white paper under alpha 0
+                assert np.array_equal(rgb[..., 0], rgb[..., 2])
+                grey = rgb[..., 0]
+                for z, half in enumerate(_zoom_halves(role, zoom_size)):
+                    # a sketchy style draws each zoom anew: only the widest shares the view's strokes
+                    if half is None or (z > 0 and meta["style"] != "clean"):
+                        continue
+                    # compute_zooms: get_windows(img, 256, 256, int(100 * z)) then cv2.resize to 224: the
+                    # window of the sample's own zoom shows what the stored zoom image shows
+                    e = int(round(half))
+                    crop = cv2.resize(grey[256 - e:256 + e, 256 - e:256 + e], (zoom_size, zoom_size))
+                    zoom = zooms[f"{prefix}{z}.png"]
+                    near_zoom = cv2.distanceTransform((zoom >= 160).astype(np.uint8), cv2.DIST_L2, 3) <= 2
+                    near_crop = cv2.distanceTransform((crop >= 160).astype(np.uint8), cv2.DIST_L2, 3) <= 2
+                    assert near_zoom[crop < 160].mean() > 0.97 and near_crop[zoom < 160].mean() > 0.97
+                    checked += 1
+    assert checked >= 2 * sum(counts["triplets"].values())
+
+
+def _line_width(grey):
+    """Mean line width in px of a drawing: ink coverage over skeleton length."""
+    from skimage.morphology import skeletonize
+
+    ink = (255 - grey.astype(np.float64)) / 255
+    return ink.sum() / max(skeletonize(ink > 0.5).sum(), 1)
+
+
+def test_sketchzooms_views_are_redrawn_not_resampled(triplet_set, sz_export):
+    out, counts = sz_export
+    # the default width: the triplets' 1.5 px at 224, scaled so SketchZooms' middle zoom (a 260 px
+    # window resized to 224) shows 1.5 px
+    assert counts["width"] == pytest.approx(1.5 * 260 / 224)
+    widths = [_line_width(_sz_open(p)[1][..., 0]) for p in sorted(out.glob("pts_*/*/*/view_*.png"))]
+    assert len(widths) == counts["views"] > 0
+    # a resampled widest zoom (1.5 px at 224 over a 2 x 150..210 px window) would show 2.0 to 2.8 px lines
+    assert abs(np.median(widths) - counts["width"]) < 0.25
+
+
+def test_sketchzooms_points_share_folders_and_positives_name_their_views(triplet_set, sz_export):
+    out, _ = sz_export
+    _, rows = _sz_rows(out, "train")
+    train = [s for s in samples(triplet_set) if s["__split__"] == "train"]
+    same = 0
+    for sample, row in zip(train, rows):
+        meta = json.loads(sample["json"])
+        v0, v1 = row[5].split(" ")
+        assert int(v0.split("-")[0]) == meta["anchor"]["base_view"]
+        assert int(v1.split("-")[0]) == meta["positive"]["base_view"]
+        assert (row[1], row[2]) == (meta["anchor"]["shape"], meta["positive"]["shape"])
+        if meta["positive_source"] == "view":
+            # the same surface point of the same shape: one folder, another view
+            assert row[3] == row[4] and v0 != v1
+            same += 1
+    assert same > 0
+
+
+def test_sketchzooms_row_counts_and_names(triplet_set, tmp_path):
+    from sketchgen.datagen.export_sketchzooms import category_name, export_sketchzooms, safe_name
+
+    counts = export_sketchzooms(triplet_set, tmp_path / "a", train_rows=0, test_rows=3)
+    n = counts["triplets"]["train"]
+    _, once = _sz_rows(tmp_path / "a", "train")
+    assert len(once) == n and counts["rows"]["test"] == max(3, counts["triplets"]["val"])
+    # more triplets than Config reads: all written, shuffled, so the rows read are a uniform sample
+    export_sketchzooms(triplet_set, tmp_path / "b", train_rows=n - 2, test_rows=0)
+    _, shuffled = _sz_rows(tmp_path / "b", "train")
+    assert len(shuffled) == n and sorted(r[1:] for r in shuffled) == sorted(r[1:] for r in once)
+    assert [r[1:] for r in shuffled] != [r[1:] for r in once]
+    # pandas reads these as numbers or NaN: the folders get a letter in front
+    assert [safe_name(s) for s in ("1e5", "0042", "NA", "nan", "chair_000", "a/b c")] == \
+        ["m1e5", "m0042", "mNA", "mnan", "chair_000", "a-b-c"]
+    assert category_name("airplane") == "Airplane" and category_name("StorageFurniture") == "StorageFurniture"
+
+
+def test_export_sketchzooms_command(triplet_set, pair_set, tmp_path, capsys):
+    assert main(["export", "sketchzooms", str(triplet_set), "--out", str(tmp_path / "sz"), "--train-rows", "0"]) == 0
+    assert "export sketchzooms:" in capsys.readouterr().err
+    assert main(["export", "sketchzooms", str(pair_set), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a triplet sample" in err[0]
