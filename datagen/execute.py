@@ -1,14 +1,25 @@
 """Running work units: in this process, on local joblib workers, or on a Dask distributed cluster.
 
-A unit writes ``<out>/<split>/<shape>-<unit>.tar`` and its summary ``<...>.json`` beside it, summary
-first, shard last, each under a temporary name and renamed: the shard's existence is the commit of
-the unit. A unit whose shard and summary exist is skipped, so a re-run resumes; a unit that dies
-half-way leaves only a temporary file, and running it again (on any worker) renames the same bytes
-into place, so there is never a duplicate nor a half shard. Units are pure functions of (config,
-unit), which is why the output does not depend on the number of workers or the scheduler.
+A unit writes ``<out>/<split>/<shape>-<unit>.tar`` and its summary ``<...>.json`` beside it. The
+builder's samples are streamed into the shard's temporary file as they are made (a unit's memory does
+not grow with its sample count); then the summary, which records the shard's size and SHA-256, is
+written, and the shard renamed into place last. A unit counts as complete, and is skipped on a re-run,
+only when its summary records the same inputs (``unit_inputs``) and its shard's size and digest match
+the summary: a truncated, emptied or altered shard is built again, to the bytes a clean run writes.
+A unit that dies half-way leaves only a temporary file (named after its writer, ``sketchgen.files``),
+removed by the next run once that writer is gone. Units are pure functions of (config, unit), which is
+why the output does not depend on the number of workers or the scheduler.
 
-A builder is a module exposing ``build_unit(unit, config) -> (samples, failures)``: samples are
-dicts for ``datagen.shards.write_shard``, failures dicts ``{"shape", "reason", ...}``.
+A unit that fails, however it fails (an exception, a bad input, a worker process killed each time it
+runs it, Dask's ``KilledWorker``), is returned with a one-line ``error`` and the rest carry on; the
+run's manifest lists it among its failures. One run holds an output folder at a time
+(``datagen.lock``). Local worker processes end with the run: SIGTERM ends a run as Ctrl-C does, and a
+worker whose parent is gone exits at once.
+
+A builder is a module exposing ``build_unit(unit, config) -> (samples, failures)`` (samples: dicts for
+``datagen.shards.write_shard``, failures: dicts ``{"shape", "reason", ...}``) and, to be streamed,
+``unit_samples(unit, config, failures) -> Iterator[sample]``, which appends its failures to
+``failures`` when exhausted.
 """
 
 from __future__ import annotations
@@ -17,21 +28,30 @@ import hashlib
 import importlib
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-from sketchgen.datagen.manifest import write_json_atomic
+from sketchgen.datagen.manifest import file_hash, write_json_atomic
 from sketchgen.datagen.plan import WorkUnit
-from sketchgen.datagen.shards import write_shard
+from sketchgen.datagen.shards import ShardFile, write_shard
+from sketchgen.files import host_name, process_alive, temporary_writer
 from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 
 MAX_POOL_RESTARTS = 3
+# a temporary file of another host is taken for a dead writer's after this long without a write
+FOREIGN_TEMPORARY_S = 24 * 3600
+# how often a local worker checks that the run that started it is still there
+PARENT_CHECK_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -67,50 +87,106 @@ def unit_inputs(job: Job, unit: WorkUnit) -> str:
 
 
 def completed(job: Job, unit: WorkUnit) -> dict[str, Any] | None:
-    """The summary of a unit whose shard is complete and was made from the same inputs
-    (``unit_inputs``), else None."""
+    """The summary of a unit whose shard is complete, else None: its summary records the same inputs
+    (``unit_inputs``) and the shard on disk has the size and SHA-256 the summary records."""
     shard = Path(job.out_dir) / unit.shard
     meta = summary_path(shard)
-    if shard.exists() and meta.exists():
+    if not (shard.exists() and meta.exists()):
+        return None
+    try:
+        summary = json.loads(meta.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        log.warning("%s: unreadable summary; building its shard again", meta)
+        return None
+    if not isinstance(summary, dict) or summary.get("inputs") != unit_inputs(job, unit):
+        log.info("%s: made from other options or meshes; building it again", shard)
+        return None
+    if "sha256" not in summary:
+        log.warning("%s: its summary records no digest to check it by; building it again", shard)
+        return None
+    size = shard.stat().st_size
+    if size != summary.get("bytes"):
+        log.warning("%s: %d bytes where its summary records %s (truncated or damaged); building it again",
+                    shard, size, summary.get("bytes"))
+        return None
+    if file_hash(shard) != summary["sha256"]:
+        log.warning("%s: its SHA-256 differs from its summary's (damaged); building it again", shard)
+        return None
+    return summary
+
+
+class _BuilderFailed(Exception):
+    """What the builder raised while making samples (its ``__cause__``), told apart from a failure to
+    write them (a full disk), which ends the run."""
+
+
+def _guarded(samples: Iterable[dict]) -> Iterator[dict]:
+    it = iter(samples)
+    while True:
         try:
-            summary = json.loads(meta.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
-        if summary.get("inputs") != unit_inputs(job, unit):
-            log.info("%s: made from other options or meshes; building it again", shard)
-            return None
-        return summary
-    return None
+            sample = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - re-raised, marked as the builder's
+            raise _BuilderFailed() from exc
+        yield sample
+
+
+def _samples(builder, unit: WorkUnit, config, failures: list) -> Iterable[dict]:
+    """The unit's samples as the builder makes them: streamed from ``unit_samples`` where it has it."""
+    if hasattr(builder, "unit_samples"):
+        return builder.unit_samples(unit, config, failures)
+    samples, found = builder.build_unit(unit, config)
+    failures.extend(found)
+    return samples
 
 
 def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
     """Build one unit and commit its shard (or return its summary if already complete).
 
-    Returns {"shard", "split", "shape", "samples", "failures", "skipped"}; a unit that raised returns
-    "error" (and writes nothing, so a later run tries it again).
+    Returns {"shard", "split", "shape", "samples", "failures", "bytes", "sha256", "skipped"}; a unit that
+    raised returns "error", one line (and leaves no shard, so a later run tries it again). An OSError
+    writing the shard (a full disk, a read-only folder) is raised: it would fail every unit.
     """
     done = completed(job, unit)
     if done is not None:
         return {**done, "skipped": True}
     base = {"shard": unit.shard, "split": unit.split, "shape": unit.shape_id}
     cpu = time.process_time()
-    try:
-        builder = importlib.import_module(job.builder)
-        samples, failures = builder.build_unit(unit, job.config)
-    except InputError as exc:
-        return {**base, "samples": 0, "failures": [], "skipped": False, "error": str(exc),
-                "category": unit.category}
-    except Exception as exc:  # noqa: BLE001 - a batch records the failure and carries on
-        log.debug("unit %s failed:\n%s", unit.shard, traceback.format_exc())
-        return {**base, "samples": 0, "failures": [], "skipped": False,
-                "error": f"{type(exc).__name__}: {exc}"}
     shard = Path(job.out_dir) / unit.shard
-    summary = {**base, "samples": len(samples), "failures": failures, "notes": _shape_notes(job, unit),
-               "inputs": unit_inputs(job, unit)}
-    write_json_atomic(summary_path(shard), summary)
-    write_shard(shard, samples)
+    failures: list[dict] = []
+    written: list[dict] = []
+
+    def commit(info: ShardFile) -> None:  # the summary, before the shard is renamed into place
+        summary = {**base, "samples": info.samples, "failures": failures, "notes": _shape_notes(job, unit),
+                   "inputs": unit_inputs(job, unit), "bytes": info.size, "sha256": info.sha256}
+        write_json_atomic(summary_path(shard), summary)
+        written.append(summary)
+
+    try:
+        try:
+            builder = importlib.import_module(job.builder)
+            samples = _samples(builder, unit, job.config, failures)
+        except Exception as exc:  # noqa: BLE001 - reported below as the builder's failure
+            raise _BuilderFailed() from exc
+        write_shard(shard, _guarded(samples), before_commit=commit)
+    except _BuilderFailed as failed:
+        exc = failed.__cause__
+        if isinstance(exc, InputError):
+            return {**base, "samples": 0, "failures": [], "skipped": False, "error": one_line(str(exc)),
+                    "category": unit.category}
+        log.debug("unit %s failed:\n%s", unit.shard,
+                  "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        return {**base, "samples": 0, "failures": [], "skipped": False,
+                "error": one_line(f"{type(exc).__name__}: {exc}")}
     # CPU seconds of this unit, for benchmarks; not part of the summary file or the manifest
-    return {**summary, "skipped": False, "cpu_s": time.process_time() - cpu}
+    return {**written[0], "skipped": False, "cpu_s": time.process_time() - cpu}
+
+
+def one_line(reason: str) -> str:
+    """A failure's reason on one line: its first non-empty line."""
+    lines = [line.strip() for line in str(reason).splitlines() if line.strip()]
+    return lines[0] if lines else "failed without a reason"
 
 
 def _shape_notes(job: Job, unit: WorkUnit) -> list[dict]:
@@ -132,12 +208,17 @@ def _joblib(job: Job, units: Sequence[WorkUnit], workers: int) -> Iterator[dict[
     pending = {u.index: u for u in units}
     _quiet_resource_trackers()
     yield from _joblib_rounds(job, pending, workers)
+    yield from _isolated(job, pending)
 
 
 def _joblib_rounds(job: Job, pending: dict[int, WorkUnit], workers: int) -> Iterator[dict[str, Any]]:
+    """Run ``pending`` (emptied as units finish) on a pool of ``workers``; a worker's death breaks the
+    pool, whose unfinished units run again on a new one, up to ``MAX_POOL_RESTARTS`` times. Returns with
+    the units still pending after that (``_isolated`` runs them one by one)."""
     from joblib import Parallel, delayed
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
+    parent = os.getpid()
     for attempt in range(MAX_POOL_RESTARTS + 1):
         if not pending:
             return
@@ -145,14 +226,39 @@ def _joblib_rounds(job: Job, pending: dict[int, WorkUnit], workers: int) -> Iter
         try:
             # unordered: results are sorted again by the caller; each process keeps its GL context
             for result, index in Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered",
-                                          batch_size=1)(delayed(_indexed)(job, u) for u in todo):
+                                          batch_size=1)(delayed(_indexed)(job, u, parent) for u in todo):
                 pending.pop(index, None)
                 yield result
             return
         except TerminatedWorkerError as exc:
-            if attempt == MAX_POOL_RESTARTS:
-                raise
-            log.warning("a worker died (%s); running its %d unfinished units again", exc, len(pending))
+            log.warning("a worker died (%s); running its %d unfinished units again", one_line(str(exc)),
+                        len(pending))
+
+
+def _isolated(job: Job, pending: dict[int, WorkUnit]) -> Iterator[dict[str, Any]]:
+    """Run each unit of ``pending`` alone in a worker process of its own: the one that kills its
+    worker every time fails alone, with a one-line reason, and the others finish."""
+    import re
+
+    from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    parent = os.getpid()
+    for unit in sorted(pending.values(), key=lambda u: u.index):
+        try:
+            result, _ = get_reusable_executor(max_workers=1).submit(_indexed, job, unit, parent).result()
+        except TerminatedWorkerError as exc:
+            codes = re.search(r"exit codes of the workers are (\{[^}]*\})", str(exc))
+            result = _failed(unit, f"its worker process died each time it ran it ({MAX_POOL_RESTARTS + 2} times; "
+                                   f"exit codes {codes.group(1) if codes else 'unknown'}): killed, or out of memory?")
+        pending.pop(unit.index, None)
+        yield result
+
+
+def _failed(unit: WorkUnit, reason: str) -> dict[str, Any]:
+    """The result of a unit that ended without a result of its own (its process died)."""
+    return {"shard": unit.shard, "split": unit.split, "shape": unit.shape_id, "samples": 0, "failures": [],
+            "skipped": False, "error": one_line(reason), "category": unit.category}
 
 
 # the resource trackers (loky's and multiprocessing's, separate processes started with this
@@ -167,8 +273,29 @@ def _quiet_resource_trackers() -> None:
         sys.warnoptions.append(TRACKER_WARNINGS)  # read when a tracker process is started
 
 
-def _indexed(job: Job, unit: WorkUnit) -> tuple[dict[str, Any], int]:
+def _indexed(job: Job, unit: WorkUnit, parent: int | None = None) -> tuple[dict[str, Any], int]:
+    if parent is not None:
+        _watch_parent(parent)
     return run_unit(job, unit), unit.index
+
+
+_WATCHED: list[int] = []
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker process started by the run ``parent`` (a pid): end this process at once when that run
+    is gone (killed, even by SIGKILL), instead of finishing its unit and writing shards nobody asked for.
+    A worker's parent changes only when the parent ends (the orphan is re-parented)."""
+    if _WATCHED or os.getpid() == parent or os.getppid() != parent:
+        return
+    _WATCHED.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sketchgen-parent-watch", daemon=True).start()
 
 
 def _dask(job: Job, units: Sequence[WorkUnit], scheduler: str) -> Iterator[dict[str, Any]]:
@@ -176,13 +303,47 @@ def _dask(job: Job, units: Sequence[WorkUnit], scheduler: str) -> Iterator[dict[
 
     with Client(scheduler, set_as_default=False) as client:
         # keys from the job and the unit: two jobs sharing a scheduler never share a key; a task whose
-        # worker dies is rescheduled by the scheduler on another worker
+        # worker dies is rescheduled by the scheduler on another worker, up to the scheduler's
+        # ``allowed-failures``, after which its future raises KilledWorker
         tag = hashlib.sha256(repr((job.builder, job.config, job.out_dir)).encode()).hexdigest()[:12]
-        futures = client.map(run_unit, [job] * len(units), list(units),
-                             key=[f"sketchgen-{tag}-{u.shard}" for u in units], retries=2)
+        keys = [f"sketchgen-{tag}-{u.shard}" for u in units]
+        by_key = dict(zip(keys, units))
+        futures = client.map(run_unit, [job] * len(units), list(units), key=keys, retries=2)
         for future in as_completed(futures, loop=client.loop):
-            yield future.result()
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - one unit's failure; the others carry on
+                result = _failed(by_key[future.key], _dask_reason(exc))
+            yield result
             future.release()
+
+
+def _dask_reason(exc: BaseException) -> str:
+    if type(exc).__name__ == "KilledWorker":
+        return ("Dask KilledWorker: every worker that ran it died (the scheduler's allowed-failures reached): "
+                "killed, or out of memory?")
+    return f"{type(exc).__name__}: {one_line(str(exc))}"
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While units run in the main thread of a process that left SIGTERM to its default (ending at once,
+    with local workers left running on), SIGTERM raises SystemExit(128 + 15): the workers are stopped,
+    the temporary files and the output folder's lock let go, as on Ctrl-C; the exit status is the
+    shell's for a SIGTERM."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def execute(job: Job, units: Sequence[WorkUnit], *, workers: int = 1, scheduler: str | None = None,
@@ -203,22 +364,38 @@ def execute(job: Job, units: Sequence[WorkUnit], *, workers: int = 1, scheduler:
     else:
         stream = _joblib(job, units, min(workers, len(units)))
     results = []
-    with tqdm(total=None, unit=" samples", desc=desc, disable=not progress, smoothing=0.1) as bar:
-        for result in stream:
-            results.append(result)
-            bar.update(result["samples"])
-            if result.get("error"):
-                log.warning("%s: %s", result["shape"], result["error"])
+    with _terminate_as_interrupt(), \
+            tqdm(total=None, unit=" samples", desc=desc, disable=not progress, smoothing=0.1) as bar:
+        try:
+            for result in stream:
+                results.append(result)
+                bar.update(result["samples"])
+                if result.get("error"):
+                    log.warning("%s: %s", result["shape"], result["error"])
+        finally:
+            stream.close()  # a run ended early stops its workers now, not when the generator is collected
     clean_temporaries(Path(job.out_dir), units)
     return sorted(results, key=lambda r: r["shard"])
 
 
 def clean_temporaries(out_dir: Path, units: Sequence[WorkUnit]) -> None:
-    """Remove temporary files left by killed workers next to the shards of ``units``."""
+    """Remove the temporary files next to the shards of ``units`` whose writer is gone: a process of this
+    host that no longer runs, or one of another host whose file was not written for
+    ``FOREIGN_TEMPORARY_S``. A live writer's file (a run beside this one) is left alone."""
+    here, now = host_name(), time.time()
     for unit in units:
         shard = out_dir / unit.shard
-        for stale in shard.parent.glob(f".{shard.stem}.*.tmp*"):
-            stale.unlink(missing_ok=True)
+        for tmp in shard.parent.glob(f".{shard.stem}.*.tmp*"):
+            writer = temporary_writer(tmp)
+            if writer is not None and writer[0] == here and process_alive(writer[1]):
+                continue
+            if writer is not None and writer[0] != here:
+                try:
+                    if now - tmp.stat().st_mtime < FOREIGN_TEMPORARY_S:
+                        continue
+                except OSError:
+                    continue
+            tmp.unlink(missing_ok=True)
 
 
 def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path, workers: int = 1,
@@ -232,34 +409,42 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     {"units", "samples", "skipped", "errors", "manifest", "cpu_s", "shape_failures"} (cpu_s: CPU seconds
     the units took; shape_failures: the collection's shapes that could not be read, as in the manifest).
     """
+    from sketchgen.datagen.lock import output_lock
     from sketchgen.datagen.manifest import build_manifest, write_manifest
     from sketchgen.datagen.plan import load_shapes, plan_units, select_units
 
     shapes, collection_failures = load_shapes(config.collection, strict=getattr(config, "strict", False))
-    units = plan_units(shapes.members(), per_category=config.shapes)
+    members = shapes.members()
+    contents = shape_contents(shapes, members)
+    units = plan_units(members, per_category=config.shapes, content=contents)
     if not units:
         where = config.collection or "the bundled collection"
         raise InputError(f"{where}: no shapes could be loaded")
     mine = select_units(units, shard_index, num_shards)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = execute(Job(builder, config, str(out_dir)), mine, workers=workers, scheduler=scheduler,
-                      progress=progress, desc=dataset)
-    done = [r for r in results if not r.get("error")]
-    errors = [{"shape": r["shape"], "reason": r["error"], **({"category": r["category"]} if "category" in r else {})}
-              for r in results if r.get("error")]
-    manifest_path = None
-    if shard_index is None:
-        manifest = build_manifest(
-            dataset=dataset, config=config, seed=config.seed,
-            collection={"path": config.collection,
-                        "shapes": {u.shape_id: shapes.content_hash(u.shape_id) for u in units},
-                        "failures": collection_failures,
-                        # from the units' summaries: the driver loads no shape to learn them
-                        "notes": [{"shape": r["shape"], **n} for r in sorted(done, key=lambda r: r["shard"])
-                                  for n in r.get("notes", [])]},
-            results=done, failures=errors, out_dir=out_dir)
-        manifest_path = str(write_manifest(out_dir, manifest))
+    with output_lock(out_dir, None if shard_index is None else (shard_index, num_shards)):
+        results = execute(Job(builder, config, str(out_dir)), mine, workers=workers, scheduler=scheduler,
+                          progress=progress, desc=dataset)
+        done = [r for r in results if not r.get("error")]
+        errors = [{"shape": r["shape"], "reason": r["error"], **({"category": r["category"]} if "category" in r else {})}
+                  for r in results if r.get("error")]
+        manifest_path = None
+        if shard_index is None:
+            manifest = build_manifest(
+                dataset=dataset, config=config, seed=config.seed,
+                collection={"path": config.collection,
+                            "shapes": {u.shape_id: contents[u.shape_id] for u in units},
+                            "failures": collection_failures,
+                            # from the units' summaries: the driver loads no shape to learn them
+                            "notes": [{"shape": r["shape"], **n} for r in sorted(done, key=lambda r: r["shard"])
+                                      for n in r.get("notes", [])]},
+                results=done, failures=errors, out_dir=out_dir)
+            manifest_path = str(write_manifest(out_dir, manifest))
     return {"units": len(mine), "samples": sum(r["samples"] for r in done),
             "skipped": sum(1 for r in done if r.get("skipped")), "errors": errors, "manifest": manifest_path,
             "cpu_s": sum(r.get("cpu_s", 0.0) for r in done), "shape_failures": collection_failures}
+
+
+def shape_contents(shapes, members) -> dict[str, str]:
+    """{shape_id: content hash} of a collection's ``members``: what ``plan_units`` keeps in one split."""
+    return {s: shapes.content_hash(s) for s, _ in members}

@@ -334,14 +334,21 @@ def _named_parts(shape: PartMesh) -> list[str] | None:
 
 
 def _unique_ids(entries: list[IndexEntry], level: int = logging.WARNING) -> list[IndexEntry]:
+    """The entries with every repeat of an id renamed ``<id>-2``, ``-3``... (the first free suffix: never
+    an id another shape has)."""
+    taken = {e.shape_id for e in entries}
     seen: dict[str, int] = {}
     out = []
     for e in entries:
         n = seen.get(e.shape_id, 0)
         seen[e.shape_id] = n + 1
         if n:
-            log.debug("shape id %s appears %d times; renamed %s-%d", e.shape_id, n + 1, e.shape_id, n + 1)
-            e = dataclasses.replace(e, shape_id=f"{e.shape_id}-{n + 1}")
+            k = n + 1
+            while f"{e.shape_id}-{k}" in taken:
+                k += 1
+            taken.add(f"{e.shape_id}-{k}")
+            log.debug("shape id %s appears %d times; renamed %s-%d", e.shape_id, n + 1, e.shape_id, k)
+            e = dataclasses.replace(e, shape_id=f"{e.shape_id}-{k}")
         out.append(e)
     repeated = sum(n - 1 for n in seen.values() if n > 1)
     if repeated:
@@ -520,7 +527,8 @@ def save_shape(path: Path, shape: PartMesh) -> None:
 
 
 def read_shape(path: Path) -> PartMesh:
-    """The PartMesh ``save_shape`` wrote. Raises OSError/ValueError/KeyError on a damaged file."""
+    """The PartMesh ``save_shape`` wrote. Raises OSError, ValueError, KeyError, zipfile.BadZipFile (a
+    truncated file, a bad CRC) or whatever a damaged file makes the PartMesh checks raise."""
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(z["meta"].tobytes().decode())
         values = {name: z[name] for name in z.files if name not in ("meta", "identity")}
@@ -542,7 +550,11 @@ def _cached_identity(row: dict, digest: str, cache_dir: Path | None) -> tuple[st
             found = json.loads(z["identity"].tobytes().decode())
         LOAD_COUNT["cached"] += 1
         return found["shape_id"], found["category"], found["named_parts"]
-    except (OSError, ValueError, KeyError):
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - any damage (a bad zip, a bad CRC, bad JSON): convert again
+        log.warning("%s: damaged cache entry (%s: %s); converting the shape again", path, type(exc).__name__,
+                    exc)
         return None
 
 
@@ -560,8 +572,9 @@ def _load_converted(row: dict, digest: str, max_faces: int | None, cache_dir: Pa
             shape = read_shape(path)
             LOAD_COUNT["cached"] += 1
             return shape
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            log.info("%s: damaged cache entry (%s); converting again", path, exc)
+        except Exception as exc:  # noqa: BLE001 - any damage (a bad zip, a bad CRC, bad arrays): convert again
+            log.warning("%s: damaged cache entry (%s: %s); converting the shape again and rewriting it", path,
+                        type(exc).__name__, exc)
     shape = load_row(row, max_faces=max_faces)  # never strict: the cache holds the notes, load_entry judges
     LOAD_COUNT["converted"] += 1
     if path is not None:

@@ -2,7 +2,9 @@
 building a single mesh.
 
 ``discover(root, part_labels=None) -> list[dict]`` walks ``root`` once and returns one *row* per shape,
-sorted by mesh path (then id), so the same tree always gives the same rows. Every layout is read in
+sorted by mesh path (then id), so the same tree always gives the same rows. A link back into the tree
+is not followed, and a file reached twice (a link, a hard link) is one shape (``_walk``,
+``_one_row_per_file``). Every layout is read in
 place, as the dataset ships it:
 
 ``shapenetcore-v2``
@@ -133,6 +135,7 @@ def discover(root, *, part_labels=None) -> list[dict]:
             raise InputError(f"{part_root}: no ShapeNet-Part labels (<synset>/points/*.pts with points_label/*.seg)")
     if labels:
         rows = _join_part_labels(rows, labels, root)
+    rows = _one_row_per_file(rows)
     rows.sort(key=lambda r: (str(r["mesh"]), str(r.get("id") or "")))
     return rows
 
@@ -156,12 +159,69 @@ def psb_category(number: int) -> str:
 
 # ---------------------------------------------------------------------------------------------- walking
 def _walk(root: Path) -> dict[Path, tuple[list[str], list[str]]]:
-    """{directory: (sorted subdirectory names, sorted file names)} below ``root``, hidden ones skipped."""
+    """{directory: (sorted subdirectory names, sorted file names)} below ``root``, hidden ones skipped.
+
+    Links to folders outside the tree are followed; a link back into the tree (``chair/up -> ..``, a
+    link to a sibling) or to a folder holding it is not, since the tree is walked where it really is,
+    and no folder is walked twice (two links to one place, a bind mount), so the walk ends and lists
+    each folder once."""
+    top = os.path.realpath(root)
+    seen: set[tuple[int, int]] = set()
     out = {}
     for here, dirs, files in os.walk(root, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        try:
+            st = os.stat(here)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        keep = []
+        for d in sorted(d for d in dirs if not d.startswith(".")):
+            path = os.path.join(here, d)
+            if os.path.islink(path):
+                real = os.path.realpath(path)
+                if real == top or real.startswith(top + os.sep) or top.startswith(real + os.sep):
+                    log.info("%s: a link back into the collection (to %s); not followed", path, real)
+                    continue
+            keep.append(d)
+        dirs[:] = keep
         out[Path(here)] = (list(dirs), sorted(f for f in files if not f.startswith(".")))
     return out
+
+
+def _one_row_per_file(rows: list[dict]) -> list[dict]:
+    """The rows without those whose files are an earlier row's reached again (a file linked, hard-linked
+    or listed under a second name: one file, one shape). Rows are compared by the identity (device,
+    inode) of their mesh and of their label, point and keypoint files; of rows naming the same files, the
+    one reached by the path holding no link is kept, else the first in path order."""
+    def identity(row):
+        ids = []
+        for key in ("mesh", "labels", "points", "keypoints"):
+            if row.get(key) is None:
+                ids.append(None)
+                continue
+            try:
+                st = os.stat(row[key])
+                ids.append((st.st_dev, st.st_ino))
+            except OSError:  # unreadable: loading says why; never merged with another
+                ids.append(("path", str(row[key])))
+        return (tuple(ids), row.get("model_id"))
+
+    def through_link(row):
+        mesh = str(row["mesh"])
+        return os.path.realpath(mesh) != os.path.abspath(mesh)
+
+    kept: dict[tuple, dict] = {}
+    for row in sorted(rows, key=lambda r: (through_link(r), str(r["mesh"]), str(r.get("id") or ""))):
+        key = identity(row)
+        if key in kept:
+            log.info("%s: the file of %s again; listed once", row["mesh"], kept[key]["mesh"])
+            continue
+        kept[key] = row
+    return list(kept.values())
 
 
 def _under(path: Path, claimed: set[str]) -> bool:

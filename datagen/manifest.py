@@ -91,7 +91,8 @@ def build_manifest(*, dataset: str, config: Any, seed: int, collection: Mapping[
         counts[r["split"]]["samples"] += r["samples"]
         counts[r["split"]]["shards"] += 1
         shards.append({"shard": r["shard"], "shape": r["shape"], "samples": r["samples"],
-                       "sha256": file_hash(out_dir / r["shard"])})
+                       # checked against the file (execute.completed) or hashed as it was written
+                       "sha256": r.get("sha256") or file_hash(out_dir / r["shard"])})
         all_failures.extend(r.get("failures", []))
     all_failures.extend(collection.get("failures", []))
     all_failures.sort(key=lambda f: json.dumps(to_jsonable(f), sort_keys=True))

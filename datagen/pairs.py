@@ -26,6 +26,7 @@ import io
 import json
 import logging
 from collections import Counter
+from typing import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -166,8 +167,17 @@ def _drawn_mask(mask: np.ndarray, drawer) -> np.ndarray:
     return mask if isinstance(drawer, CleanStyle) else restyle_mask(mask, drawer.displace)
 
 
-def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
-    """The pair samples of one shape and the failures met, as (samples, failures).
+def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None) -> tuple[list[dict], list[dict]]:
+    """``unit_samples`` gathered: (samples, failures) of one shape, every sample held in memory (a run
+    streams ``unit_samples`` to its shard instead)."""
+    failures: list[dict] = []
+    samples = list(unit_samples(unit, config, failures, only))
+    return samples, failures
+
+
+def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int | None = None) -> Iterator[dict]:
+    """The pair samples of one shape, yielded one at a time as they are made; the failures met are
+    appended to ``failures`` (dicts ``{"shape", "reason", "count"}``) when the generator is exhausted.
 
     Pair ``index`` draws every random choice from ``unit.sample_rng(seed, index)`` (the cameras, the
     partner shape and the order in which pairs take their A view from the unit's generator), so
@@ -186,7 +196,7 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
     own = ShapeRenders(shape, cams, config.lines)
     other = ShapeRenders(partner, cams, config.lines) if partner is not None else None
     width = config.lines.width
-    samples, problems = [], Counter()
+    problems = Counter()
     for index in range(config.pairs):
         if only is not None and only != index:
             continue
@@ -274,9 +284,8 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None):
         side_b["keypoints"] = _keypoints_json(*kp_b)
         record = {"kind": "pair", "pair_kind": kind, "modality": modality, "split": unit.split, "style": style,
                   "a": side_a, "b": side_b, **extra}
-        samples.append({"__key__": sample_key(unit.shape_id, unit.unit, index),
-                        "json": json.dumps(record, sort_keys=True),
-                        "a.png": _png(image_a), "flow.npy": _npy(flow),
-                        "amask.png": _png(mask_a.astype(np.uint8) * 255), "bmask.png": _png(mask_b), **members})
-    failures = [{"shape": unit.shape_id, "reason": reason, "count": n} for reason, n in sorted(problems.items())]
-    return samples, failures
+        yield {"__key__": sample_key(unit.shape_id, unit.unit, index),
+               "json": json.dumps(record, sort_keys=True),
+               "a.png": _png(image_a), "flow.npy": _npy(flow),
+               "amask.png": _png(mask_a.astype(np.uint8) * 255), "bmask.png": _png(mask_b), **members}
+    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n} for reason, n in sorted(problems.items()))

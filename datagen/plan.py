@@ -14,7 +14,6 @@ shape is in two splits, and the partners a unit may take positives from share it
 from __future__ import annotations
 
 import hashlib
-import re
 import sys
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
@@ -113,8 +112,10 @@ class WorkUnit:
 
 
 def safe_id(shape_id: str) -> str:
-    """The id with every character outside [A-Za-z0-9_-] replaced by '-', for file names and keys."""
-    return re.sub(r"[^A-Za-z0-9_-]", "-", shape_id)
+    """The shape's name in file names and keys, one to one with the id (``datagen.schema.id_name``)."""
+    from sketchgen.datagen.schema import id_name
+
+    return id_name(shape_id)
 
 
 def select_shapes(shapes: Iterable[tuple[str, str]], per_category: int | None) -> list[tuple[str, str]]:
@@ -134,22 +135,35 @@ def select_shapes(shapes: Iterable[tuple[str, str]], per_category: int | None) -
 
 
 def plan_units(shapes: Iterable[tuple[str, str]], *, per_category: int | None = None,
-               fractions: Sequence[float] = DEFAULT_FRACTIONS) -> list[WorkUnit]:
+               fractions: Sequence[float] = DEFAULT_FRACTIONS,
+               content: Mapping[str, str] | None = None) -> list[WorkUnit]:
     """All work units of a dataset, one per shape, in (category, shape id) order.
 
-    shapes: (shape_id, category) pairs. The plan depends only on these and the options, so every
-    worker (and every array job) computes the same one.
+    shapes: (shape_id, category) pairs. content: {shape_id: content hash} (``shapes.content_hash``):
+    shapes of one content (a mesh copied under two names) share the split of the first of them by id,
+    so no mesh is in two splits. The plan depends only on these and the options, so every worker (and
+    every array job) computes the same one. Raises ValueError for repeated ids.
     """
     chosen = select_shapes(shapes, per_category)
     ids = [s for s, _ in chosen]
     if len(set(ids)) != len(ids):
         raise ValueError("shape ids must be unique")
     splits = assign_splits(chosen, fractions)
+    if content:
+        first: dict[str, str] = {}
+        for s in sorted(ids):
+            first.setdefault(content.get(s, s), s)
+        splits = {s: splits[first[content.get(s, s)]] for s in ids}
     units = []
     for index, (shape_id, category) in enumerate(chosen):
         split = splits[shape_id]
         partners = tuple(s for s, c in chosen if c == category and s != shape_id and splits[s] == split)
         units.append(WorkUnit(index, shape_id, category, split, 0, partners))
+    shards: dict[str, str] = {}
+    for u in units:  # names are one to one with ids (schema.id_name); a digest collision is refused
+        other = shards.setdefault(u.shard.casefold(), u.shape_id)
+        if other != u.shape_id:
+            raise ValueError(f"shapes {other!r} and {u.shape_id!r} would write one shard, {u.shard}")
     return units
 
 

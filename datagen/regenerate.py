@@ -24,11 +24,14 @@ def regenerate_sample(dataset: str, config, shape_id: str, index: int, unit: int
     built with ``config``, as the dict of members the shard holds (``__key__`` and bytes). Raises
     InputError when the shape is not in the plan or that sample was not made (its choices met a
     failure)."""
+    from sketchgen.datagen.execute import shape_contents
     from sketchgen.datagen.plan import load_shapes, plan_units
 
     module = importlib.import_module(_builder(dataset)[0])
     shapes, _ = load_shapes(config.collection, strict=getattr(config, "strict", False))
-    units = plan_units(shapes.members(), per_category=config.shapes)  # the plan run_dataset made
+    members = shapes.members()
+    units = plan_units(members, per_category=config.shapes,  # the plan run_dataset made
+                       content=shape_contents(shapes, members))
     found = [u for u in units if u.shape_id == shape_id and u.unit == unit]
     if not found:
         raise InputError(f"{config.collection or 'bundled collection'}: shape {shape_id!r} (unit {unit}) "

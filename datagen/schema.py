@@ -1,8 +1,10 @@
 """The shard schema: what a sample of each dataset holds, shared by the builders and ``train/``.
 
 Shards use WebDataset's tar layout: a sample is the run of members ``<key>.<ext>`` sharing a key, keys
-built from ids (``<shape>_<unit:04d>_<index:04d>``, no dots). A dataset directory holds
-``manifest.json`` and ``<split>/<name>.tar`` shards.
+built from ids (``<name>_<unit:04d>_<index:04d>``, no dots). A dataset directory holds
+``manifest.json`` and ``<split>/<name>-<unit:03d>.tar`` shards. ``<name>`` is ``id_name(shape id)``: the
+id itself when it is a plain name, else a readable stem and a digest of the id, so two ids never share
+a file or a key, on a case-insensitive file system too.
 
 Schema version 3 (``SCHEMA_VERSION``, in the manifest as "schema"): a triplet holds the strokes of each
 view it draws once, and no images: each zoom names its view and its window, and is redrawn from them
@@ -82,6 +84,10 @@ All cameras are in the JSON form of ``render.camera``; pixel positions follow it
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
+
 TRIPLET_ROLES = ("a", "p", "n")
 ROLE_NAMES = {"a": "anchor", "p": "positive", "n": "negative"}
 PAIR_IMAGES = ("a.png", "b.png")
@@ -113,9 +119,32 @@ def negative_key(k: int, zoom: int) -> str:
     return zoom_key("n", zoom) if k == 0 else f"n{k}_{zoom}.png"
 
 
+# an id used as it is in file names and keys: lower-case ASCII letters, digits, '_' and '-'
+PLAIN_NAME = re.compile(r"[a-z0-9_-]{1,64}")
+NAME_DIGEST = 16  # hex digits of SHA-256(id) after the '~' of a name that is not the id itself
+
+
+def id_name(shape_id: str) -> str:
+    """The name of a shape in shard names and sample keys, one to one with the id.
+
+    A plain id (``PLAIN_NAME``: at most 64 of ``[a-z0-9_-]``) is its own name. Any other id (an upper-case
+    letter, an accent, a dot, a space, a slash, anything longer) is named ``<stem>~<digest>``: the stem is
+    the id folded to ASCII (NFKD, accents dropped), lower case, every run of other characters made
+    one ``-``, at most 40 characters; the digest the first ``NAME_DIGEST`` hex digits of SHA-256 of the
+    id's UTF-8 bytes. Plain names hold no ``~``, so they never equal a digested one; names are lower
+    case, so ids differing in case only do not share a file where the file system ignores case.
+    """
+    if PLAIN_NAME.fullmatch(shape_id):
+        return shape_id
+    ascii_id = unicodedata.normalize("NFKD", shape_id).encode("ascii", "ignore").decode("ascii").lower()
+    stem = re.sub(r"[^a-z0-9_-]+", "-", ascii_id)[:40]
+    return f"{stem}~{hashlib.sha256(shape_id.encode('utf-8')).hexdigest()[:NAME_DIGEST]}"
+
+
 def sample_key(shape_id: str, unit: int, index: int) -> str:
-    """Key of one sample: ids only, no dots (WebDataset splits member names at the first dot)."""
-    return f"{shape_id.replace('.', '-')}_{unit:04d}_{index:04d}"
+    """Key of one sample: ``<id_name(shape_id)>_<unit:04d>_<index:04d>``, no dots (WebDataset splits member
+    names at the first dot); one to one with (shape id, unit, index)."""
+    return f"{id_name(shape_id)}_{unit:04d}_{index:04d}"
 
 
 def view_key(k: int) -> str:

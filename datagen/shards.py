@@ -7,22 +7,54 @@ shard either exists whole or not at all.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 from sketchgen.files import atomic_target
 
 
-def write_shard(path: str | Path, samples: Iterable[dict[str, bytes | str]]) -> int:
+@dataclass(frozen=True)
+class ShardFile:
+    """A shard as written: ``samples`` (count), ``size`` (bytes) and ``sha256`` (hex digest of the file)."""
+
+    samples: int
+    size: int
+    sha256: str
+
+
+class _Digesting:
+    """A binary file that hashes and counts what is written through it (what tarfile needs: write, tell)."""
+
+    def __init__(self, fh):
+        self.fh, self.hash, self.size = fh, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        return self.fh.write(data)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+
+def write_shard(path: str | Path, samples: Iterable[dict[str, bytes | str]], *,
+                before_commit: Callable[[ShardFile], None] | None = None) -> int:
     """Write ``samples`` (dicts with ``__key__`` and ``ext -> bytes``) to ``path``; returns the count.
 
     Members are written in sample order, extensions sorted, so output depends only on the content.
+    ``samples`` is consumed one sample at a time and each is written before the next is asked for, so
+    a generator's samples are never all held. before_commit: called with the written file's
+    ``ShardFile`` after its bytes are on disk under the temporary name and before it is renamed to
+    ``path`` (a run writes the shard's summary there); an exception from it leaves no shard.
     """
     count = 0
     with atomic_target(path) as tmp:
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb") as raw:
+            fh = _Digesting(raw)
             with tarfile.open(fileobj=fh, mode="w", format=tarfile.USTAR_FORMAT) as tar:
                 for sample in samples:
                     key = sample["__key__"]
@@ -38,8 +70,10 @@ def write_shard(path: str | Path, samples: Iterable[dict[str, bytes | str]]) -> 
                         info.mode = 0o644
                         tar.addfile(info, io.BytesIO(data))
                     count += 1
-            fh.flush()
-            os.fsync(fh.fileno())
+            raw.flush()
+            os.fsync(raw.fileno())
+        if before_commit is not None:
+            before_commit(ShardFile(count, fh.size, fh.hash.hexdigest()))
     return count
 
 

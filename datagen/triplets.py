@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from typing import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -218,8 +219,17 @@ def _candidates(shape, view: SketchView, face: int, point: np.ndarray, camera: C
                       ref_label=int(shape.face_labels[face]))
 
 
-def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
-    """The triplet samples of one shape and the failures met, as (samples, failures).
+def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None) -> tuple[list[dict], list[dict]]:
+    """``unit_samples`` gathered: (samples, failures) of one shape, every sample held in memory (a run
+    streams ``unit_samples`` to its shard instead)."""
+    failures: list[dict] = []
+    samples = list(unit_samples(unit, config, failures, only))
+    return samples, failures
+
+
+def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: int | None = None) -> Iterator[dict]:
+    """The triplet samples of one shape, yielded one at a time as they are made; the failures met are
+    appended to ``failures`` (dicts ``{"shape", "reason", "count"}``) when the generator is exhausted.
 
     Sample ``i * config.points + k`` is the k-th anchor of base view i (its key's index); its random
     choices come from ``unit.sample_rng(seed, index)``, the view's anchors from the view's own stream,
@@ -241,7 +251,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
         geodesic[partner.shape_id] = SurfaceDistance(partner)
     width = config.lines.width
     cam_json = [c.to_json() for c in cams]
-    samples, problems = [], Counter()
+    problems = Counter()
     clean_views: dict = {}  # (shape id, view) -> npz bytes of its clean strokes, the same in every sample
     for i, cam in enumerate(cams):
         if only is not None and only // config.points != i:
@@ -367,6 +377,5 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None):
                       "surface_distance": negs[0].surface_distance, "negative_strategy": negs[0].kind,
                       "positive_source": source}
             key = sample_key(unit.shape_id, unit.unit, index)
-            samples.append({"__key__": key, "json": json.dumps(record, sort_keys=True), **members})
-    failures = [{"shape": unit.shape_id, "reason": reason, "count": n} for reason, n in sorted(problems.items())]
-    return samples, failures
+            yield {"__key__": key, "json": json.dumps(record, sort_keys=True), **members}
+    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n} for reason, n in sorted(problems.items()))

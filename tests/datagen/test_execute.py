@@ -170,3 +170,130 @@ def test_a_builder_that_samples_differently_rebuilds_its_old_shards(reference, t
                        out_dir=folder, progress=False)["skipped"] == 0
     assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
                        out_dir=folder, progress=False)["skipped"] == 3
+
+
+def test_ids_differing_in_one_character_write_a_shard_each(tmp_path):
+    """Ids apart by case, an accent (composed or not) or '.' against '-': one shard, one manifest entry
+    and the shape's own samples each; a second run finds the dataset complete."""
+    from sketchgen.datagen.procedural import load_spec
+    from sketchgen.datagen.shards import read_shard
+
+    entry = next(e for e in load_spec()["shapes"] if e["category"] == "mug")
+    ids = ["mug", "Mug", "m\u00fcg", "mu\u0308g", "mug.1", "mug-1"]
+    spec = tmp_path / "near.json"
+    spec.write_text(json.dumps({"version": 1, "seed": 0, "shapes": [{**entry, "id": i} for i in ids]}))
+    config = TripletConfig(collection=str(spec), seed=2, camera=ViewConfig(views=2, size=64), points=1, size=32,
+                           extra_negatives=(("near", 1),))
+    out = tmp_path / "out"
+    summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config, out_dir=out,
+                          progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    shards = [s["shard"] for s in manifest["shards"]]
+    assert len(shards) == len(set(shards)) == len(ids) == len(list(out.glob("*/*.tar")))
+    assert sorted(s["shape"] for s in manifest["shards"]) == sorted(ids)
+    for s in manifest["shards"]:
+        got = list(read_shard(out / s["shard"]))
+        # every sample of a shard is its shape's, and the shard holds as many as the manifest says
+        assert len(got) == s["samples"] and all(json.loads(g["json"])["anchor"]["shape"] == s["shape"] for g in got)
+    assert sum(s["samples"] for s in manifest["shards"]) == summary["samples"] > 0
+    # each shape's 2 views x 1 point: every triplet is in its shard or among its shape's failures
+    for s in manifest["shards"]:
+        lost = sum(f.get("count", 1) for f in manifest["failures"] if f["shape"] == s["shape"])
+        assert s["samples"] + lost == 2
+    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config, out_dir=out,
+                       progress=False)["skipped"] == len(ids)
+
+
+def test_damaged_shards_are_built_again_to_a_clean_runs_bytes(reference, tmp_path, caplog):
+    spec, out, _, hashes = reference
+    folder = tmp_path / "damaged"
+    shutil.copytree(out, folder)
+    truncated, emptied, flipped = sorted(folder.glob("*/*.tar"))
+    truncated.write_bytes(truncated.read_bytes()[:truncated.stat().st_size // 3])
+    emptied.write_bytes(b"")
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit inside a member's data: the tar still reads
+    flipped.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="sketchgen.datagen.execute"):
+        summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
+                              out_dir=folder, progress=False)
+    assert summary["skipped"] == 0 and summary["units"] == 3 and not summary["errors"]
+    assert shard_hashes(folder) == hashes  # shards and manifest: the bytes of the clean run
+    said = " ".join(r.message for r in caplog.records)
+    assert all(str(p) in said for p in (truncated, emptied, flipped))
+    # a summary that lost its digest is not taken on trust either
+    meta = json.loads(truncated.with_suffix(".json").read_text())
+    del meta["sha256"]
+    truncated.with_suffix(".json").write_text(json.dumps(meta))
+    again = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
+                        out_dir=folder, progress=False)
+    assert again["skipped"] == 2 and shard_hashes(folder) == hashes
+
+
+def test_a_unit_streams_its_samples_to_its_shard(tmp_path):
+    """Peak memory of a one-unit run does not grow with its sample count: 4 and 40 samples of 1 MiB."""
+    import tracemalloc
+
+    from big_builder import SAMPLE_BYTES
+
+    spec = any_spec(tmp_path, "mug", 1)
+    (unit,) = plan_units([("mug_000", "mug")])
+    peaks, sizes = {}, {}
+    for count in (4, 40):
+        config = TripletConfig(collection=str(spec), points=count)
+        out = tmp_path / f"x{count}"
+        execute(Job("big_builder", config, str(out)), [unit], progress=False)  # warm: imports, the shape
+        (out / unit.shard).unlink()
+        tracemalloc.start()
+        try:
+            (result,) = execute(Job("big_builder", config, str(out)), [unit], progress=False)
+            peaks[count] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        sizes[count] = (out / unit.shard).stat().st_size
+        assert result["samples"] == count and result["failures"][0]["reason"] == "none missing"
+    assert sizes[40] > 40 * SAMPLE_BYTES
+    # held at once: about one sample (its array and its bytes), never the unit's 40 MiB
+    assert peaks[40] < 4 * SAMPLE_BYTES and peaks[40] < peaks[4] + SAMPLE_BYTES
+
+
+def test_a_unit_that_kills_its_worker_every_time_fails_alone(reference, tmp_path, monkeypatch):
+    import sketchgen.datagen.execute as execute_module
+    from killing_builder import DIE_UNIT
+
+    spec, _, _, hashes = reference
+    monkeypatch.setattr(execute_module, "MAX_POOL_RESTARTS", 1)
+    out = tmp_path / "killed"
+    summary = run_dataset(dataset="triplets", builder="killing_builder", config=_config(spec), out_dir=out,
+                          workers=2, progress=False)
+    dead = plan_units([(f"mug_00{k}", "mug") for k in range(3)])[DIE_UNIT].shape_id
+    (error,) = summary["errors"]
+    assert error["shape"] == dead and "worker process died each time" in error["reason"]
+    assert "\n" not in error["reason"] and "SIGKILL" in error["reason"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert error in manifest["failures"] and len(manifest["shards"]) == 2
+    got = shard_hashes(out)
+    assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
+        {k: v for k, v in hashes.items() if k.endswith(".tar") and dead not in k}
+
+
+def test_dask_killed_worker_is_one_failed_unit_and_the_manifest_is_written(reference, tmp_path):
+    import dask
+    from distributed import LocalCluster
+
+    from killing_builder import DIE_UNIT
+
+    spec, _, _, hashes = reference
+    out = tmp_path / "dask"
+    dead = plan_units([(f"mug_00{k}", "mug") for k in range(3)])[DIE_UNIT].shape_id
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address="127.0.0.1:0") as cluster:
+        summary = run_dataset(dataset="triplets", builder="killing_builder", config=_config(spec), out_dir=out,
+                              scheduler=cluster.scheduler_address, progress=False)
+    (error,) = summary["errors"]
+    assert error["shape"] == dead and error["reason"].startswith("Dask KilledWorker") and "\n" not in error["reason"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert error in manifest["failures"] and len(manifest["shards"]) == 2
+    assert {k: v for k, v in shard_hashes(out).items() if k.endswith(".tar")} == \
+        {k: v for k, v in hashes.items() if k.endswith(".tar") and dead not in k}

@@ -205,3 +205,39 @@ def test_shards_identical_with_and_without_cache_and_workers(tmp_path, monkeypat
                     out_dir=tmp_path / name, workers=workers, progress=False)
         outs[name] = {k: v for k, v in shard_hashes(tmp_path / name).items() if k.endswith(".tar")}
     assert len(outs["plain"]) == 5 and outs["plain"] == outs["cached"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "emptied", "bit-flipped", "not a zip"])
+def test_a_damaged_cache_entry_is_converted_again_and_rewritten(tmp_path, damage, caplog):
+    root = tmp_path / "coll"
+    _write_shape(root / "chair" / "a.ply", 3)
+    cache = tmp_path / "cache"
+    index = idx.collection_index(root, cache_dir=cache)
+    (entry,) = index.entries
+    want = idx.load_entry(index, entry, cache_dir=cache)
+    (path,) = cache.rglob("*.npz")
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[:len(data) // 2]
+    elif damage == "emptied":
+        data = bytearray()
+    elif damage == "bit-flipped":
+        data[len(data) // 2] ^= 0x10
+    else:
+        data = bytearray(b"PK\x03\x04" + b"\x00" * 64)
+    path.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="sketchgen.datagen.index"):
+        got = idx.load_entry(index, entry, cache_dir=cache)
+    assert [r.message for r in caplog.records if "damaged cache entry" in r.message and str(path) in r.message]
+    for name in ("vertices", "faces", "face_labels"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    # the entry was written again, whole: the next load reads it without converting
+    assert idx.read_shape(path).faces.shape == want.faces.shape
+    caplog.clear()
+    idx.load_entry(index, entry, cache_dir=cache)
+    assert not [r for r in caplog.records if "damaged" in r.message]
+    # a damaged entry read for its identity only (indexing a shape the layout does not name) as well
+    path.write_bytes(b"")
+    (root / idx.INDEX_NAME).unlink(missing_ok=True)
+    again = idx.collection_index(root, cache_dir=cache)
+    assert [e.shape_id for e in again.entries] == [entry.shape_id] and not again.failures

@@ -348,3 +348,46 @@ def test_partnet_mobility_with_several_roots_loads_through_the_index(tmp_path, m
     assert sorted(shape.part_names.values()) == ["chair_back", "chair_base", "chair_seat"]
     faces_of = {shape.part_names[int(k)]: int(n) for k, n in zip(*np.unique(shape.face_labels, return_counts=True))}
     assert faces_of == {"chair_seat": 12, "chair_back": 12, "chair_base": 24}
+
+
+def _ball(path: Path, k: int):
+    """An icosphere stretched by ``k`` (every file's bytes differ)."""
+    import trimesh
+
+    mesh = trimesh.creation.icosphere(subdivisions=1)
+    mesh.vertices *= [1.0 + 0.1 * k, 1.0, 1.0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mesh.export(path)
+
+
+def test_links_never_loop_and_a_file_reached_twice_is_one_shape(tmp_path):
+    import os
+
+    from sketchgen.datagen.plan import load_shapes, plan_units
+    from sketchgen.datagen.execute import shape_contents
+
+    root = tmp_path / "coll"
+    for k, name in enumerate(("a", "b", "c")):
+        _ball(root / "chair" / f"{name}.ply", k)
+    os.symlink("..", root / "chair" / "up")                      # a link back to the root: a loop
+    os.symlink(root / "chair", root / "chair_again")              # a second name for a folder of the tree
+    os.symlink("a.ply", root / "chair" / "a_link.ply")            # a second name for a file
+    os.link(root / "chair" / "b.ply", root / "chair" / "b_hard.ply")  # a hard link
+    outside = tmp_path / "elsewhere" / "tables"
+    _ball(outside / "t.ply", 7)
+    os.symlink(outside, root / "table")                           # a folder outside: followed, once
+    os.symlink(outside, root / "table_again")
+    rows = discover(root)
+    assert sorted(str(Path(r["mesh"]).relative_to(root)) for r in rows) == \
+        ["chair/a.ply", "chair/b.ply", "chair/c.ply", "table/t.ply"]
+    assert [r["category"] for r in rows] == ["chair", "chair", "chair", "table"]
+    # as a dataset plans it: four shapes, each in one split, the copy below in the split of its original
+    shutil.copy(root / "chair" / "c.ply", root / "chair" / "d.ply")
+    shapes, failures = load_shapes(str(root))
+    members = shapes.members()
+    assert len(members) == 5 and not failures
+    units = plan_units(members, content=shape_contents(shapes, members))
+    assert len({u.shape_id for u in units}) == 5 == len(units)
+    split = {u.shape_id: u.split for u in units}
+    copies = [s for s, _ in members if shapes.index.entry(s).mesh.endswith(("c.ply", "d.ply"))]
+    assert len(copies) == 2 and split[copies[0]] == split[copies[1]]

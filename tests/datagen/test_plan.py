@@ -1,3 +1,4 @@
+import hashlib
 import subprocess
 import sys
 
@@ -62,3 +63,42 @@ def test_select_units_partitions_the_plan():
         select_units(units, 3, 3)
     with pytest.raises(ValueError):
         select_units(units, 0, None)
+
+
+# ids that differ in one character of each class: case, an accent (composed and decomposed), '.'
+# against '-' and '_', a space, a slash, a tilde, a non-Latin script, a control character, a very long id
+NEAR_IDS = ["chair", "Chair", "CHAIR", "chäir", "cha\u0308ir", "chair.1", "chair-1", "chair_1", "chair 1",
+            "chair/1", "chair~1", "chair~", "椅子", "椅子1", "chair\t1", "c" * 64, "c" * 65, "c" * 300,
+            "c" * 299 + "d", "-", "_", "."]
+
+
+def test_shard_and_sample_names_are_one_to_one_with_ids():
+    from sketchgen.datagen.schema import PLAIN_NAME, id_name, sample_key
+
+    names = [id_name(s) for s in NEAR_IDS]
+    # no two ids share a name, not even on a file system that ignores case
+    assert len({n.casefold() for n in names}) == len(NEAR_IDS)
+    for shape_id, name in zip(NEAR_IDS, names):
+        # file-name and WebDataset-key safe: no dot, no slash, lower-case ASCII, short
+        assert set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789_-~") and len(name) <= 64
+        # a plain id is its own name; any other id ends in the first 16 hex digits of its SHA-256
+        if PLAIN_NAME.fullmatch(shape_id):
+            assert name == shape_id
+        else:
+            assert name.endswith("~" + hashlib.sha256(shape_id.encode("utf-8")).hexdigest()[:16])
+    keys = {sample_key(s, 0, 7) for s in NEAR_IDS}
+    assert len(keys) == len(NEAR_IDS) and not any("." in k or "/" in k for k in keys)
+    # one category: every unit of the plan writes its own shard
+    units = plan_units([(s, "chair") for s in NEAR_IDS])
+    assert len({u.shard.casefold() for u in units}) == len(NEAR_IDS)
+
+
+def test_copies_of_one_mesh_share_a_split():
+    ids = [f"s{k}" for k in range(40)]
+    apart = {u.shape_id: u.split for u in plan_units([(s, "c") for s in ids])}
+    # s0 is copied as s1..s9 (one content); each other shape has its own
+    content = {s: "same" if int(s[1:]) < 10 else s for s in ids}
+    together = {u.shape_id: u.split for u in plan_units([(s, "c") for s in ids], content=content)}
+    assert len({apart[s] for s in ids[:10]}) > 1, "the ids alone were meant to spread the copies"
+    assert {together[s] for s in ids[:10]} == {apart["s0"]}
+    assert all(together[s] == apart[s] for s in ids[10:])
