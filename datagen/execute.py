@@ -141,6 +141,13 @@ def _samples(builder, unit: WorkUnit, config, failures: list) -> Iterable[dict]:
     return samples
 
 
+def gather(unit_samples, unit: WorkUnit, config, **kwargs) -> tuple[list[dict], list[dict]]:
+    """(samples, failures) of a builder's ``unit_samples(unit, config, failures, **kwargs)``, all held."""
+    failures: list[dict] = []
+    samples = list(unit_samples(unit, config, failures, **kwargs))
+    return samples, failures
+
+
 def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
     """Build one unit and commit its shard (or return its summary if already complete).
 

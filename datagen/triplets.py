@@ -222,9 +222,9 @@ def _candidates(shape, view: SketchView, face: int, point: np.ndarray, camera: C
 def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None) -> tuple[list[dict], list[dict]]:
     """``unit_samples`` gathered: (samples, failures) of one shape, every sample held in memory (a run
     streams ``unit_samples`` to its shard instead)."""
-    failures: list[dict] = []
-    samples = list(unit_samples(unit, config, failures, only))
-    return samples, failures
+    from sketchgen.datagen.execute import gather
+
+    return gather(unit_samples, unit, config, only=only)
 
 
 def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: int | None = None) -> Iterator[dict]:

@@ -14,5 +14,6 @@ def unit_samples(unit, config, failures):
 
 
 def build_unit(unit, config):
-    failures = []
-    return list(unit_samples(unit, config, failures)), failures
+    from sketchgen.datagen.execute import gather
+
+    return gather(unit_samples, unit, config)
