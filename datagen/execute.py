@@ -381,7 +381,7 @@ def execute(job: Job, units: Sequence[WorkUnit], *, workers: int = 1, scheduler:
                     log.warning("%s: %s", result["shape"], result["error"])
         finally:
             stream.close()  # a run ended early stops its workers now, not when the generator is collected
-    clean_temporaries(Path(job.out_dir), units)
+            clean_temporaries(Path(job.out_dir), units)
     return sorted(results, key=lambda r: r["shard"])
 
 

@@ -297,3 +297,60 @@ def test_dask_killed_worker_is_one_failed_unit_and_the_manifest_is_written(refer
     assert error in manifest["failures"] and len(manifest["shards"]) == 2
     assert {k: v for k, v in shard_hashes(out).items() if k.endswith(".tar")} == \
         {k: v for k, v in hashes.items() if k.endswith(".tar") and dead not in k}
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_workers_end_with_their_parent(tmp_path, sig):
+    """A run with 2 local workers stopped by SIGTERM (or killed) leaves no worker running or writing."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from slow_builder import SAMPLES, SECONDS_PER_SAMPLE
+    from sketchgen.datagen.lock import lock_path
+
+    spec = any_spec(tmp_path, "mug", 3)
+    out = tmp_path / "out"
+    code = ("from sketchgen.datagen.execute import run_dataset\n"
+            "from sketchgen.datagen.triplets import TripletConfig\n"
+            f"run_dataset(dataset='triplets', builder='slow_builder', config=TripletConfig(collection={str(spec)!r}),"
+            f" out_dir={str(out)!r}, workers=2, progress=False)\n")
+    here = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pids_dir = spec.with_suffix(".pids")
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and len(list(pids_dir.glob("*"))) < 2:
+            time.sleep(0.05)
+        workers = [int(p.name) for p in pids_dir.glob("*")]
+        assert len(workers) == 2 and proc.pid not in workers and all(_running(w) for w in workers)
+        proc.send_signal(getattr(signal, sig))
+        proc.wait(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == (128 + signal.SIGTERM if sig == "SIGTERM" else -signal.SIGKILL)
+    # a unit takes SAMPLES * SECONDS_PER_SAMPLE = 10 s: the workers are gone long before it could end
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(_running(w) for w in workers):
+        time.sleep(0.05)
+    assert not any(_running(w) for w in workers)
+    before = {p: p.stat().st_size for p in out.rglob("*") if p.is_file()}
+    time.sleep(2 * SECONDS_PER_SAMPLE + 0.5)
+    assert {p: p.stat().st_size for p in out.rglob("*") if p.is_file()} == before  # nobody writes
+    assert not list(out.glob("*/*.tar")) and SAMPLES * SECONDS_PER_SAMPLE >= 10
+    if sig == "SIGTERM":  # ended as on Ctrl-C: the lock let go
+        assert lock_path(out).read_text() == ""
