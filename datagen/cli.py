@@ -51,7 +51,12 @@ def _available() -> dict[str, str]:
     return found
 
 
-def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None]:
+def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None, argparse.ArgumentParser | None]:
+    """The ``sketchgen`` parser, the module of the subcommand ``argv`` asks for and that subcommand's
+    parser (None, None when it names none), with the defaults of its ``--preset`` and ``--config`` applied
+    (``datagen.presets``; raises InputError for a bad file)."""
+    from sketchgen.datagen.presets import add_config_arguments
+
     parser = OneLineParser(
         prog="sketchgen",
         description="Line-drawing datasets with exact point correspondences from part-registered meshes.")
@@ -60,22 +65,53 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
     available = _available()
     # import only the module of the subcommand asked for; others get a stub parser for --help
     wanted = next((a for a in argv if not a.startswith("-")), None)
-    chosen = None
+    chosen = chosen_parser = None
     for name, modname in available.items():
         if name == wanted:
             module = importlib.import_module(modname)
             p = sub.add_parser(name, help=getattr(module, "HELP", None))
             module.configure(p)
+            add_config_arguments(p, name)
             p.set_defaults(_run=module.run)
-            chosen = module
+            chosen, chosen_parser = module, p
         else:
             sub.add_parser(name, add_help=False, help=SUBCOMMANDS[name][1])
-    return parser, chosen
+    if chosen_parser is not None:
+        _apply_config_files(chosen_parser, wanted, argv)
+    return parser, chosen, chosen_parser
+
+
+def _apply_config_files(parser: argparse.ArgumentParser, command: str, argv: list[str]) -> None:
+    """Defaults from ``--preset`` then ``--config`` (flags on the command line still win)."""
+    from sketchgen.datagen.presets import apply_config, preset_path, read_toml
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--preset")
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    if known.preset:
+        path = preset_path(command, known.preset)
+        apply_config(parser, read_toml(path), f"preset {known.preset} ({path})")
+    if known.config:
+        apply_config(parser, read_toml(known.config), known.config)
+
+
+def resolve(argv: list[str]) -> argparse.Namespace:
+    """The options of the command line ``argv`` (``["triplets", "--preset", "demo", ...]``) as the command
+    would run with them, presets and configuration files applied. Raises InputError for a bad file;
+    argparse exits for bad flags."""
+    parser, _, _ = build_parser(argv)
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser, _ = build_parser(argv)
+    try:
+        parser, _, command_parser = build_parser(argv)
+    except InputError as exc:  # a bad --config or --preset
+        command = next((a for a in argv if not a.startswith("-")), "")
+        print(f"sketchgen {command}: error: {exc}", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a bad option (2, its line already printed)
@@ -85,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0 if args.command is None else 2
+    if args.print_config:
+        from sketchgen.datagen.presets import resolved, to_toml
+
+        print(to_toml(resolved(command_parser, args)), end="")
+        return 0
     try:
         return int(args._run(args) or 0)
     except (UsageError, InputError) as exc:

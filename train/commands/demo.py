@@ -132,59 +132,43 @@ def data_arguments(shapes: int, workers: int, seed: int, style: str) -> list[str
 
 
 def build_triplets(out: Path, common: list[str], size: int = DESCRIPTOR_SIZE) -> None:
-    """The demo's triplet set (``sketchgen triplets``) in ``out``, its zooms drawn for a descriptor of input
-    ``size`` px (the demo's 64; 224 for SketchZooms' ResNet-18). Raises UsageError when the build fails."""
+    """The demo's triplet set (``sketchgen triplets --preset demo``, ``datagen/presets/triplets-demo.toml``)
+    in ``out``, its zooms drawn for a descriptor of input ``size`` px (the preset's 64; 224 for SketchZooms'
+    ResNet-18, with the stroke width ``point_drawing`` gives). Raises UsageError when the build fails."""
     from sketchgen.datagen.cli import UsageError, main as cli
     from sketchgen.train.zooms import point_drawing
 
-    # the triplets' zooms are drawn at the descriptor's input size, with the stroke width a 224 px zoom
-    # has once resampled to it (``point_drawing``): the 64 px images of a triplet's 8 roles cost less to
-    # draw and decode than 3 roles at 224 px, and look as the evaluation's zooms look. Every role at the
-    # evaluation's fixed zooms (no jitter); positives on a stroke of their view (within 4 px of the 512 px
-    # base view: 2 px of a 256 px drawing, as the evaluation's anchors), within 60 degrees of the anchor's
-    # view as the pairs' B views, other-shape ones from the anchor's own camera as a shapes pair; 12 views
-    # per shape: with 6 the descriptor overfitted its triplets at longer training (module docstring)
-    native, width = point_drawing(size)
-    if cli(["triplets", "--out", str(out), "--views", "12", "--points", "24", "--size", str(native),
-            "--width", f"{width:.6f}", "--max-angle", "60", "--zoom-jitter", "0", "--positive-px", "4",
-            "--other-same-view", *common]) != 0:
+    sized = []
+    if size != DESCRIPTOR_SIZE:
+        native, width = point_drawing(size)
+        sized = ["--size", str(native), "--width", f"{width:.6f}"]
+    if cli(["triplets", "--preset", "demo", "--out", str(out), *sized, *common]) != 0:
         raise UsageError("building the triplet set failed (see above)")
 
 
 def build_pairs(out: Path, common: list[str]) -> None:
-    """The demo's pair set (``sketchgen pairs``) in ``out``; ``common`` may add builder options (another
-    ``--collection``, ``--kinds``). Raises UsageError when the build fails."""
+    """The demo's pair set (``sketchgen pairs --preset demo``) in ``out``; ``common`` may add builder options
+    (another ``--collection``, ``--kinds``). Raises UsageError when the build fails."""
     from sketchgen.datagen.cli import UsageError, main as cli
 
-    if cli(["pairs", "--out", str(out), "--pairs", "6", *common]) != 0:
+    if cli(["pairs", "--preset", "demo", "--out", str(out), *common]) != 0:
         raise UsageError("building the pair set failed (see above)")
 
 
 def demo_configs(data: Path, runs: Path, steps_descriptor: int, steps_warp: int, *, device: str,
                  seed: int) -> tuple[TrainConfig, TrainConfig]:
-    """The demo's two TrainConfigs: the descriptor trained on ``data/triplets``, the warp estimator on
-    ``data/pairs``, writing to ``runs/descriptor`` and ``runs/warp``."""
-    from sketchgen.train.loop import TrainConfig
+    """The demo's two TrainConfigs, from the presets ``train --preset demo-descriptor`` and ``demo-warp``
+    (``datagen/presets/train-demo-*.toml``): the descriptor trained on ``data/triplets``, the warp
+    estimator on ``data/pairs``, writing to ``runs/descriptor`` and ``runs/warp``."""
+    from sketchgen.datagen.cli import resolve
+    from sketchgen.train.commands.train import config_from_args
 
-    # the descriptor learns from the triplet set (its config.json records data_kind "triplets"): InfoNCE at
-    # temperature 0.1, each anchor scored against every positive and every stored negative of the batch,
-    # no rotation/flip augmentation (the module's docstring has what was measured)
-    desc_cfg = TrainConfig("descriptor", str(data / "triplets"), str(runs / "descriptor"),
-                           steps=steps_descriptor, batch_size=16, lr=1e-3, device=device,
-                           seed=seed, backbone="small", size=DESCRIPTOR_SIZE, loss="infonce", temperature=0.1,
-                           augment=False, schedule="cosine", workers=1, checkpoint_every=100)
-    # the first block starts from the soft argmax of the features, far matches penalised (--softargmax-prior
-    # 0.25), cosine learning rate from 2e-3: measured on the held-out shapes after 400 steps (one thread),
-    # seeds 0 and 1, PCK@0.05 / 0.10 / bbox 0.10 of 0.265 / 0.499 / 0.292 and 0.270 / 0.512 / 0.294 against
-    # the identity's 0.221 / 0.367 / 0.250 and 0.205 / 0.483 / 0.250 with the former settings (no prior,
-    # 1e-3); a residual refinement at 32x32 nodes (--refine 32) added 0.012 / 0.009 / 0.004 and 0.017 /
-    # 0.013 / 0.043 on the same two seeds, for about 40% more time per step, which the descriptor's
-    # channels-last layout paid for; train/warp.py lists the other trials
-    warp_cfg = TrainConfig("warp", str(data / "pairs"), str(runs / "warp"), steps=steps_warp, batch_size=8,
-                           lr=2e-3, schedule="cosine", device=device, seed=seed, backbone="small",
-                           size=128, stn_width=64, stn_layers=2, checkpoint_every=50, warp_base="softargmax",
-                           softargmax_prior=0.25, refine=32)
-    return desc_cfg, warp_cfg
+    def preset(model: str, dataset: str, steps: int) -> TrainConfig:
+        return config_from_args(resolve(["train", "--preset", f"demo-{model}", "--data", str(data / dataset),
+                                         "--out", str(runs / model), "--steps", str(steps), "--device", device,
+                                         "--seed", str(seed)]))
+
+    return preset("descriptor", "triplets", steps_descriptor), preset("warp", "pairs", steps_warp)
 
 
 def _write_warp_examples(run: Path, pairs: Path, path: Path, device: str, n: int = 4) -> None:
