@@ -105,21 +105,21 @@ def _checked(action: argparse.Action, value, where: str):
 
 def _scalar(action: argparse.Action, value, where: str):
     kind = action.type
+    cast = getattr(kind, "cast", kind)  # datagen.options.Number: a range over int or float
     if isinstance(value, (list, dict)):
         raise InputError(f"{where}: expected one value, got {value!r}")
-    if kind is int:
+    if cast is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InputError(f"{where}: expected a whole number, got {value!r}")
-    elif kind is float:
+    elif cast is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise InputError(f"{where}: expected a number, got {value!r}")
         value = float(value)
-    elif kind is None or kind is str:
-        if not isinstance(value, str):
-            raise InputError(f"{where}: expected a string, got {value!r}")
-    else:  # a converter of strings (a Path, a parser of its own): what the flag would do with its text
+    elif not isinstance(value, str) and (kind is None or kind is str):
+        raise InputError(f"{where}: expected a string, got {value!r}")
+    if kind not in (None, str, int, float):  # a converter of the flag's text: what the flag would do with it
         try:
-            value = kind(value if isinstance(value, str) else str(value))
+            value = kind(value if isinstance(value, str) else repr(value))
         except (TypeError, ValueError, argparse.ArgumentTypeError) as exc:
             raise InputError(f"{where}: {exc}") from None
     if action.choices is not None and value not in action.choices:

@@ -93,6 +93,8 @@ def test_a_train_preset_resolves_to_the_config_of_its_flags(tmp_path):
     ('anchors = "grid"\n', "anchors: 'grid' is not one of poisson, keypoints"),
     ("near-px = [1.0]\n", "near-px: expected 2 values"),
     ("views = \n", "not a TOML file"),
+    ("views = 0\n", "views: must be a whole number >= 2"),
+    ("max-angle = 200.0\n", "max-angle: must be a number in [0, 180]"),
 ])
 def test_a_bad_config_file_is_one_line_naming_the_file_and_the_key(tmp_path, capsys, text, reason):
     cfg = tmp_path / "bad.toml"
