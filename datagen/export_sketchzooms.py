@@ -28,10 +28,11 @@ Each view is redrawn from the sample's strokes at 512 px (never resampled from a
 lines ``width`` px wide (default: the triplets' width scaled so that SketchZooms' middle zoom, a 260 px
 window resized to 224, shows the triplets' width). SketchZooms opens the PNG as RGBA and paints white
 where alpha is 0, then keeps RGB: paper is written white with alpha 0, ink as its grey with alpha 255,
-so the RGB it keeps is the drawing exactly. A triplet set of schema 2 holds strokes per zoom, clipped to
-each zoom's window: its views are drawn from the widest zoom's strokes, so beyond that window (half-size
+so the RGB it keeps is the drawing exactly. A triplet set of schema 3 stores the strokes of whole views
+(``datagen.schema``): its views are drawn whole. One of schema 2 holds strokes per zoom, clipped to each
+zoom's window: its views are drawn from the widest zoom's strokes, so beyond that window (half-size
 100 z0 px, 150 to 210 px from the centre by the set's own jitter) they are blank; ``views_clipped``
-counts them. Sets that store the strokes of whole views are drawn whole.
+counts them.
 
 Row counts. ``train_net.py``'s Config hard-codes 14,400 train and 1,440 "test" rows: the loader's length
 is that number and row i is ``df.iloc[i]``, so a CSV with fewer rows fails and rows past it are never
@@ -54,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.datagen.schema import SPLITS, strokes_key, zoom_key
+from sketchgen.datagen.schema import SPLITS, strokes_key, view_key, zoom_key
 from sketchgen.datagen.shards import dataset_samples
 from sketchgen.files import atomic_write
 from sketchgen.render.errors import InputError
@@ -112,7 +113,7 @@ def role_view(sample: dict, meta: dict, prefix: str, role: dict) -> ViewDrawing:
     if "window" in zoom:
         k = int(zoom["view"])
         drawing = meta["drawings"][k]
-        member = drawing.get("member", f"v{k}.strokes.npz")
+        member = drawing.get("member", view_key(k))
         size = float(meta["zoom_size"])
         cx, cy, half0 = (float(v) for v in zoom["window"])
         # the drawn point, from the zoom image's pixels to the view's

@@ -311,15 +311,16 @@ def _zoom_images(sample):
     return triplet_images(sample)
 
 
-def _zoom_halves(role, zoom_size):
+def _zoom_halves(meta, role, zoom_size):
     """Half-sizes, in pixels of the 512 px view, of a role's zoom windows: from its zoom cameras
-    (schema 2) or its windows in its view's pixels (schema 3)."""
+    (schema 2) or its windows in its view's pixels (schema 3: the view's height spans the 512 px)."""
     from sketchgen.render.camera import Camera
 
     halves = []
     for zoom in role["views"]:
         if "window" in zoom:
-            halves.append(None)
+            view = Camera.from_json(meta["drawings"][int(zoom["view"])]["camera"])
+            halves.append(float(zoom["window"][2]) * 512 / view.height)
         else:
             base = Camera.from_json(role["base_camera"]).with_size(512, 512)
             halves.append(zoom_size / 2 * base.focal_px / Camera.from_json(zoom["camera"]).focal_px)
@@ -388,17 +389,23 @@ def test_sketchzooms_views_are_512_rgba_centred_at_sketchzooms_scale(triplet_set
                 # RGB is the drawing itself: grey, white paper under alpha 0
                 assert np.array_equal(rgb[..., 0], rgb[..., 2])
                 grey = rgb[..., 0]
-                for z, half in enumerate(_zoom_halves(role, zoom_size)):
-                    # a sketchy style draws each zoom anew: only the widest shares the view's strokes
-                    if half is None or (z > 0 and meta["style"] != "clean"):
+                for z, half in enumerate(_zoom_halves(meta, role, zoom_size)):
+                    # schema 2 drew each zoom of a sketchy sample anew: only the widest shares the view's
+                    # strokes (schema 3 draws every zoom from the view's)
+                    if z > 0 and meta["style"] != "clean" and "window" not in role["views"][z]:
                         continue
                     # compute_zooms: get_windows(img, 256, 256, int(100 * z)) then cv2.resize to 224: the
-                    # window of the sample's own zoom shows what the stored zoom image shows
+                    # window of the sample's own zoom shows what the stored zoom image shows. The view is
+                    # centred on the point as drawn; a zoom image on its exact projection, from which a
+                    # sketchy style moved the drawn point to the zoom's xy
                     e = int(round(half))
-                    crop = cv2.resize(grey[256 - e:256 + e, 256 - e:256 + e], (zoom_size, zoom_size))
+                    shift = (np.asarray(role["views"][z]["xy"]) - zoom_size / 2) * 2 * half / zoom_size
+                    cx, cy = np.rint(256 - shift).astype(int)
+                    crop = cv2.resize(grey[cy - e:cy + e, cx - e:cx + e], (zoom_size, zoom_size))
                     zoom = zooms[f"{prefix}{z}.png"]
-                    near_zoom = cv2.distanceTransform((zoom >= 160).astype(np.uint8), cv2.DIST_L2, 3) <= 2
-                    near_crop = cv2.distanceTransform((crop >= 160).astype(np.uint8), cv2.DIST_L2, 3) <= 2
+                    # dark ink of one near any ink of the other (lines differ in width: redrawn vs resized)
+                    near_zoom = cv2.distanceTransform((zoom >= 224).astype(np.uint8), cv2.DIST_L2, 3) <= 2
+                    near_crop = cv2.distanceTransform((crop >= 224).astype(np.uint8), cv2.DIST_L2, 3) <= 2
                     assert near_zoom[crop < 160].mean() > 0.97 and near_crop[zoom < 160].mean() > 0.97
                     checked += 1
     assert checked >= 2 * sum(counts["triplets"].values())
