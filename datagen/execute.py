@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -380,7 +381,9 @@ def execute(job: Job, units: Sequence[WorkUnit], *, workers: int = 1, scheduler:
                 if result.get("error"):
                     log.warning("%s: %s", result["shape"], result["error"])
         finally:
-            stream.close()  # a run ended early stops its workers now, not when the generator is collected
+            with warnings.catch_warnings():  # joblib's note that the tasks of a stopped run were cancelled
+                warnings.simplefilter("ignore", UserWarning)
+                stream.close()  # a run ended early stops its workers now, not when the generator is collected
             clean_temporaries(Path(job.out_dir), units)
     return sorted(results, key=lambda r: r["shard"])
 

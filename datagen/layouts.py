@@ -183,7 +183,7 @@ def _walk(root: Path) -> dict[Path, tuple[list[str], list[str]]]:
             path = os.path.join(here, d)
             if os.path.islink(path):
                 real = os.path.realpath(path)
-                if real == top or real.startswith(top + os.sep) or top.startswith(real + os.sep):
+                if os.path.commonpath([top, real]) in (top, real):  # inside the tree, or holding it
                     log.info("%s: a link back into the collection (to %s); not followed", path, real)
                     continue
             keep.append(d)

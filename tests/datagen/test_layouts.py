@@ -370,6 +370,7 @@ def test_links_never_loop_and_a_file_reached_twice_is_one_shape(tmp_path):
     for k, name in enumerate(("a", "b", "c")):
         _ball(root / "chair" / f"{name}.ply", k)
     os.symlink("..", root / "chair" / "up")                      # a link back to the root: a loop
+    os.symlink(tmp_path, root / "chair" / "home")                 # a link to a folder holding the tree
     os.symlink(root / "chair", root / "chair_again")              # a second name for a folder of the tree
     os.symlink("a.ply", root / "chair" / "a_link.ply")            # a second name for a file
     os.link(root / "chair" / "b.ply", root / "chair" / "b_hard.ply")  # a hard link
