@@ -10,16 +10,17 @@ HELP = "triplets as SketchZooms' data/ folder: csv/{train,test}.csv and 512 px R
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from sketchgen.datagen.export_sketchzooms import CONFIG_ROWS
+    from sketchgen.datagen.options import POSITIVE, whole
 
     parser.add_argument("dataset", metavar="TRIPLETS", help="triplet dataset folder (written by sketchgen triplets)")
     parser.add_argument("--out", required=True, help="SketchZooms' data/ folder (train_net.py reads data/ "
                                                       "relative to where it runs)")
-    parser.add_argument("--train-rows", type=int, default=CONFIG_ROWS["train"],
+    parser.add_argument("--train-rows", type=whole(0), default=CONFIG_ROWS["train"],
                         help="rows of csv/train.csv: fewer triplets repeat, more are all written shuffled "
                              f"(default {CONFIG_ROWS['train']}, train_net.py's Config; 0: each triplet once)")
-    parser.add_argument("--test-rows", type=int, default=CONFIG_ROWS["test"],
+    parser.add_argument("--test-rows", type=whole(0), default=CONFIG_ROWS["test"],
                         help=f"rows of csv/test.csv, from the val split (default {CONFIG_ROWS['test']}; 0: each once)")
-    parser.add_argument("--width", type=float, default=None,
+    parser.add_argument("--width", type=POSITIVE, default=None,
                         help="line width in px of the 512 px views (default: the triplets' width at "
                              "SketchZooms' middle zoom)")
 

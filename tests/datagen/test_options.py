@@ -54,7 +54,7 @@ def _numeric_options():
                 found.append((parser, prefix, action))
 
     for command in SUBCOMMANDS:
-        parser, _ = build_parser([command])
+        parser, _, _ = build_parser([command])
         walk(parser, [])
     return [(p, prefix, a) for p, prefix, a in found if prefix and prefix[0] in SUBCOMMANDS]
 
@@ -89,7 +89,7 @@ def test_every_numeric_option_declares_its_range_and_refuses_values_outside_it(c
         for default in defaults:  # the default lies in the declared range
             assert default is None or action.type.contains(default), (prefix, option, default)
         for value in _outside(action.type):
-            parser, _ = build_parser(prefix[:1])
+            parser, _, _ = build_parser(prefix[:1])
             with pytest.raises(SystemExit) as exit_:
                 parser.parse_args([*prefix, option, *[value] * (action.nargs if isinstance(action.nargs, int) else 1)])
             assert exit_.value.code == 2, (prefix, option, value)
