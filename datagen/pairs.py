@@ -35,7 +35,7 @@ from sketchgen.datagen.deform import DeformConfig, random_deformation
 from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, restyle_mask, shape_point_map
 from sketchgen.datagen.plan import WorkUnit, load_shapes
 from sketchgen.datagen.schema import sample_key, strokes_key
-from sketchgen.datagen.shaded import RENDERERS, ShadeConfig, shaded_image
+from sketchgen.datagen.shaded import MATERIALS, RENDERERS, ShadeConfig, shaded_image
 from sketchgen.datagen.sketchviews import LineConfig, ShapeViews, ViewConfig, base_cameras, draw_styled
 from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
 from sketchgen.render.camera import Camera
@@ -85,7 +85,9 @@ class PairConfig:
         if self.camera.size < 16:
             raise ValueError(f"--size must be at least 16 pixels, got {self.camera.size}")
         if self.shading.renderer not in RENDERERS:
-            raise ValueError(f"shading renderer must be 'gbuffer' or 'pyrender', got {self.shading.renderer!r}")
+            raise ValueError(f"shading renderer must be one of {', '.join(RENDERERS)}, got {self.shading.renderer!r}")
+        if self.shading.materials not in MATERIALS:
+            raise ValueError(f"materials must be one of {', '.join(MATERIALS)}, got {self.shading.materials!r}")
         if self.pairs < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 pair per shape and 2 views per shape")
         if self.seed < 0:
@@ -221,7 +223,7 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
             record_a, drawer_a = None, CleanStyle()
         else:
             record_a, drawer_a = _drawn(own, i, cam_a, style, srng, width)
-        image_a = shaded_image(own, i, cam_a, srng, config.shading) if shaded else None
+        image_a = shaded_image(own, i, cam_a, srng, config.shading, problems) if shaded else None
         shown_a = CleanStyle() if shaded else drawer_a  # what moved the positions of A's image
         ids, pts, kxy, kvis = own.keypoints(cam_a)
         kp_a = (ids, pts, shown_a.displace(kxy), kvis)

@@ -1,7 +1,11 @@
 """Shading over the G-buffer: a shaded "photo" of a mesh from exactly the camera of a line drawing, with
 random lighting and material.
 
-Both shaders use the camera of the drawing (same pose, field of view and clipping planes, so pixel
+Three shaders; ``ShadeConfig.renderer`` names one. ``photo`` (the default, ``render.photo``): materials
+and textures, ray-cast soft shadows and ambient occlusion, a ground, a background photo or a studio.
+The two below are clay renders (one random colour, no shadow, no ground).
+
+They use the camera of the drawing (same pose, field of view and clipping planes, so pixel
 positions agree with ``render/camera.py``) and draw their look from the generator passed in, within the
 ranges of a ``ShadeConfig``:
 
@@ -17,13 +21,14 @@ ranges of a ``ShadeConfig``:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from sketchgen.render.camera import Camera, pixel_centres
 from sketchgen.render.errors import InputError
 from sketchgen.render.gbuffer import face_barycentric
+from sketchgen.render.photo import PhotoConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +38,24 @@ _MESHES: dict[int, tuple] = {}  # id(trimesh) -> (trimesh, pyrender.Mesh); the t
 
 @dataclass(frozen=True)
 class ShadeConfig:
-    """Ranges of the random look; ``renderer`` is "gbuffer" (numpy, default) or "pyrender"."""
+    """Which shader and the ranges of its random look. renderer: "photo" (``render.photo``, default),
+    "gbuffer" (numpy clay) or "pyrender" (PBR clay). The clay shaders read ``lights`` ... ``roughness``;
+    the photo reads ``photo`` and: materials, "own" (the mesh files' materials and textures where they
+    have them, random per part elsewhere) or "random" (always random per part); backgrounds, a folder of
+    photos (None: procedural studio backgrounds), background_files their readable names (sorted) and
+    backgrounds_sha256 a digest of them (``datagen.backgrounds.scan_backgrounds``)."""
 
-    renderer: str = "gbuffer"
+    renderer: str = "photo"
     lights: tuple[int, int] = (1, 3)
     intensity: tuple[float, float] = (1.5, 4.0)
     ambient: tuple[float, float] = (0.1, 0.4)
     metallic: tuple[float, float] = (0.0, 0.6)
     roughness: tuple[float, float] = (0.3, 0.9)
+    materials: str = "own"
+    backgrounds: str | None = None
+    background_files: tuple[str, ...] = ()
+    backgrounds_sha256: str | None = None
+    photo: PhotoConfig = field(default_factory=PhotoConfig)
 
 
 def _renderer(width: int, height: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from sketchgen.datagen.options import ANGLE, COUNT, whole
 
@@ -22,8 +23,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=whole(16), default=256, help="image size in pixels (default 256)")
     parser.add_argument("--max-angle", type=ANGLE, default=60.0,
                         help="views pairs: largest angle between the two views, degrees (default 60)")
-    parser.add_argument("--shading", choices=("gbuffer", "pyrender"), default="gbuffer",
-                        help="shaded renderer: numpy Blinn-Phong from the G-buffer (fast, default) or pyrender PBR")
+    parser.add_argument("--shading", choices=("photo", "gbuffer", "pyrender"), default="photo",
+                        help="the shaded side: a photo-like render (materials, textures, shadows, ground, "
+                             "background; default), or a clay render: numpy Blinn-Phong (gbuffer) or pyrender PBR")
+    parser.add_argument("--materials", choices=("own", "random"), default="own",
+                        help="photo: the mesh files' own materials and textures where they have them (default), "
+                             "or random materials per part always")
+    parser.add_argument("--backgrounds", metavar="DIR", default=None,
+                        help="photo: a folder of background photos (default: procedural studio backgrounds)")
     parser.add_argument("--export-psc", metavar="DIR", default=None,
                         help="after building, also run `sketchgen export psc` into DIR (the PSC6k CSV layout)")
 
@@ -37,12 +44,23 @@ def run(args) -> int:
     def items(text):
         return tuple(t.strip() for t in text.split(",") if t.strip())
 
+    shading = ShadeConfig(renderer=args.shading, materials=args.materials)
+    if args.backgrounds is not None:
+        import sys
+
+        from sketchgen.datagen.backgrounds import scan_backgrounds
+
+        scan = scan_backgrounds(args.backgrounds)  # InputError (one line) when none is readable
+        if scan.report():
+            print(f"warning: {scan.report()}", file=sys.stderr)
+        shading = replace(shading, backgrounds=scan.folder, background_files=scan.files,
+                          backgrounds_sha256=scan.sha256)
     try:
         config = PairConfig(
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
             camera=ViewConfig(views=args.views, size=args.size), lines=line_config(args), pairs=args.pairs,
             kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle,
-            shading=ShadeConfig(renderer=args.shading), style=style_mix(args))
+            shading=shading, style=style_mix(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     code = run_builder(args, dataset="pairs", builder="sketchgen.datagen.pairs", config=config)

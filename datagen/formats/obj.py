@@ -145,3 +145,68 @@ def _check_indices(path: Path, idx: np.ndarray, seen: np.ndarray, n_vertices: in
         k = int(np.argmax(before))
         raise InputError(f"{path}: line {lineno[k]}: relative face index {idx[k]} reaches before the first "
                          f"vertex ({seen[k]} vertices read so far)")
+
+
+@dataclass(frozen=True)
+class ObjTexcoords:
+    """Texture coordinates of an OBJ's triangles, aligned with ``read_obj``'s faces.
+
+    texcoords: (T, 2) float64 the file's ``vt`` (u, v) values (v = 0 at the bottom of the image, OBJ/MTL
+    convention); face_texcoords: (F, 3) int64 the ``vt`` of each triangle corner, -1 where the face line
+    names none; mtllibs: the ``mtllib`` file names, in file order (relative to the OBJ's folder)."""
+
+    texcoords: np.ndarray
+    face_texcoords: np.ndarray
+    mtllibs: list[str]
+
+
+def read_obj_texcoords(path: str | Path) -> ObjTexcoords:
+    """The ``vt`` lines and each triangle corner's ``vt`` index of an OBJ, triangulated as ``read_obj``
+    does (so row f is ``read_obj(path).faces[f]``'s). Indices are 1-based or negative (counting back from
+    the latest ``vt``), as for vertices. Raises InputError naming the file and line for a malformed
+    ``vt`` line or an index past the ``vt`` lines."""
+    path = Path(path)
+    lines = [ln.strip() for ln in read_lines(path, "OBJ")]
+    tags = [ln.split(None, 1)[0] if ln else "" for ln in lines]
+    vt_at = [i for i, t in enumerate(tags) if t == "vt"]
+    v_at = [i for i, t in enumerate(tags) if t == "v"]
+    f_at = [i for i, t in enumerate(tags) if t == "f"]
+    mtllibs = [name for i, t in enumerate(tags) if t == "mtllib" for name in lines[i][6:].split()]
+    texcoords = np.zeros((len(vt_at), 2), np.float64)
+    for k, i in enumerate(vt_at):
+        parts = lines[i].split()[1:3]
+        try:
+            texcoords[k, :len(parts)] = [float(p) for p in parts]
+        except ValueError:
+            raise InputError(f"{path}: line {i + 1}: texture coordinates are not numbers") from None
+    vertices = parse_vertices(path, [lines[i][1:] for i in v_at], [i + 1 for i in v_at])
+    rows = [lines[i][1:].split() for i in f_at]
+    counts = np.array([len(r) for r in rows], np.int64)
+    if len(rows) == 0:
+        return ObjTexcoords(texcoords, np.zeros((0, 3), np.int64), mtllibs)
+    v_seen = np.searchsorted(np.asarray(v_at, np.int64), np.asarray(f_at, np.int64))
+    vt_seen = np.searchsorted(np.asarray(vt_at, np.int64), np.asarray(f_at, np.int64))
+    v_idx = np.zeros(int(counts.sum()), np.int64)
+    t_idx = np.full(int(counts.sum()), -1, np.int64)
+    k = 0
+    for row, line, vs, ts in zip(rows, f_at, v_seen, vt_seen):
+        for token in row:
+            fields = token.split("/")
+            try:
+                v = int(fields[0])
+                t = int(fields[1]) if len(fields) > 1 and fields[1] else None
+            except ValueError:
+                raise InputError(f"{path}: line {line + 1}: bad face index {token!r}") from None
+            v_idx[k] = v - 1 if v > 0 else vs + v
+            if t is not None:
+                t_idx[k] = t - 1 if t > 0 else ts + t
+                if not 0 <= t_idx[k] < len(texcoords):
+                    raise InputError(f"{path}: line {line + 1}: texture index {t} past the file's "
+                                     f"{len(texcoords)} vt lines")
+            k += 1
+    if len(v_idx) and (v_idx.min() < 0 or v_idx.max() >= len(vertices)):
+        return ObjTexcoords(texcoords, np.full((0, 3), -1, np.int64), mtllibs)  # read_obj refuses this file
+    # triangulate the corners themselves (at their vertices' positions): the same triangles as read_obj's,
+    # each corner keeping its own vt
+    corner_faces, _ = triangulate_polygons(vertices[v_idx], np.arange(len(v_idx)), counts)
+    return ObjTexcoords(texcoords, t_idx[corner_faces], mtllibs)
