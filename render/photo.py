@@ -82,7 +82,7 @@ class PhotoConfig:
     sun_radius_deg: tuple[float, float] = (1.0, 4.0)
     sun: tuple[float, float] = (1.3, 2.3)        # irradiance of the sun, relative
     sky: tuple[float, float] = (0.3, 0.6)        # irradiance of the sky hemisphere, relative
-    exposure: tuple[float, float] = (0.7, 1.0)
+    exposure: tuple[float, float] = (0.5, 0.8)
     shadow_rays: int = 2
     ao_rays: int = 6
     ao_distance: float = 0.3                     # unit-sphere frame
@@ -308,7 +308,15 @@ def render_photo(shape, gbuffer, rng: np.random.Generator, config: PhotoConfig =
     catcher = rng.uniform(*cfg.catcher)
     part_materials = random_materials(shape.face_labels, rng, cfg.shared_material)
     back = _background(background, w, h, rng, cfg) if use_photo else None
-    light.ground_rgb = (back.reshape(-1, 3).mean(0) if back is not None else floor.colour) * 0.9
+    if back is not None:
+        # light the object as bright as the photo is (a dusk photo gets a dim object); 0.2 is the mean
+        # linear luminance of a daylight photo, roughly
+        mean = srgb_to_linear(back.reshape(-1, 3) / 255.0).mean(axis=0)
+        k = float(np.clip((mean @ np.array([0.2126, 0.7152, 0.0722])) / 0.2, 0.3, 1.3))
+        light.sun_rgb, light.sky_rgb = light.sun_rgb * k, light.sky_rgb * k
+        light.ground_rgb = mean * 0.9
+    else:
+        light.ground_rgb = floor.colour * 0.9
 
     # ---- what lies behind the object: ground (or the photo it darkens) and the backdrop, every pixel
     centres = pixel_centres(w, h)
@@ -461,7 +469,7 @@ def _shade_object(shape, gbuffer, idx, centres, appearance, part_materials, ligh
     # reflection of a sky (up) / ground (down) gradient, blurred towards the diffuse sky by roughness
     refl = 2.0 * ndv[:, None] * normal - view
     up = np.clip((refl[:, 1:2] + 0.1) / 0.5, 0.0, 1.0)
-    env = light.sky_rgb * 1.6 * up + light.ground_rgb * light.sky_rgb.mean() * (1.0 - up)
+    env = light.sky_rgb * 1.2 * up + light.ground_rgb * light.sky_rgb.mean() * (1.0 - up)
     env = env * (1.0 - rough[:, None]) + sky_n * rough[:, None]
     fres_v = f0 + (np.maximum(1.0 - rough[:, None], f0) - f0) * ((1.0 - ndv) ** 5)[:, None]
     return diffuse + spec * light.sun_rgb * (ndl * vis)[:, None] + fres_v * env * ao[:, None]

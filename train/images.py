@@ -1,4 +1,5 @@
-"""Decoding and cropping of drawings for the networks: PNG bytes to grey (``decode_grey``), grey to
+"""Decoding and cropping of drawings for the networks: PNG bytes to grey (``decode_grey``) or RGB
+(``decode_rgb``, for encoders that take colour), grey to
 "ink" (``to_ink``: float32, 1 where the drawing is black, 0 on white paper), the triplets' rotation and
 flip augmentation (``rotate_flip``), and windows cut around points of a drawing (``crop``,
 ``zoom_crops``).
@@ -19,6 +20,15 @@ def decode_grey(data: bytes, name: str = "image") -> np.ndarray:
     if img is None:
         raise InputError(f"{name} is not a readable image")
     return img
+
+
+def decode_rgb(data: bytes, name: str = "image") -> np.ndarray:
+    """PNG bytes -> (H, W, 3) uint8 RGB (a grey image gives three equal channels; alpha is dropped).
+    Raises InputError if it is not an image."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(f"{name} is not a readable image")
+    return np.ascontiguousarray(img[..., ::-1])
 
 
 def to_ink(grey: np.ndarray, size: int | None = None) -> np.ndarray:

@@ -350,7 +350,14 @@ def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tu
     return loss, epe
 
 
-def make_loader(cfg: TrainConfig, start_step: int) -> DataLoader:
+def input_channels(model: nn.Module) -> int:
+    """Colour channels the model takes: its first convolution's input channels (3: an RGB encoder, fed
+    pairs in colour; 1: ink)."""
+    conv = next((m for m in getattr(model, "encoder", model).modules() if isinstance(m, nn.Conv2d)), None)
+    return conv.in_channels if conv is not None else 1
+
+
+def make_loader(cfg: TrainConfig, start_step: int, channels: int = 1) -> DataLoader:
     # the stream's epoch counter starts at the resumed step, so a resumed run does not replay the
     # augmentation draws it has already seen
     common = dict(shuffle=True, repeat=True, seed=cfg.seed, epoch=start_step)
@@ -359,7 +366,7 @@ def make_loader(cfg: TrainConfig, start_step: int) -> DataLoader:
     elif cfg.model == "descriptor":
         stream = triplet_stream(cfg.data, "train", size=cfg.size, augment=cfg.augment, **common)
     else:
-        stream = pair_stream(cfg.data, "train", size=cfg.size, **common)
+        stream = pair_stream(cfg.data, "train", size=cfg.size, channels=channels, **common)
     return DataLoader(stream, batch_size=cfg.batch_size, num_workers=cfg.workers,
                       persistent_workers=cfg.workers > 0)
 
@@ -416,7 +423,7 @@ def train(cfg: TrainConfig) -> dict:
             writer = csv.writer(fh)
             if new_log:
                 writer.writerow(LOG_FIELDS)
-            batches = iter(make_loader(cfg, step))
+            batches = iter(make_loader(cfg, step, input_channels(model)))
             while step < cfg.steps:
                 batch = next(batches)
                 lr = learning_rate(cfg, step)  # the command line's --lr wins over a checkpoint's

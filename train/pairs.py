@@ -15,7 +15,7 @@ import torch
 from sketchgen.datagen.schema import PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, strokes_key
 from sketchgen.render.camera import pixel_centres
 from sketchgen.render.errors import InputError
-from sketchgen.train.images import decode_grey, to_ink
+from sketchgen.train.images import decode_grey, decode_rgb, to_ink
 from sketchgen.train.shards import ShardStream, list_shards
 
 
@@ -72,12 +72,15 @@ def pair_keypoints(meta: dict, scale: tuple[float, float] = (1.0, 1.0)) -> tuple
     return ka, kb
 
 
-def decode_pair_arrays(sample: dict, size: int | None = None, *, with_strokes: bool = True) -> dict:
+def decode_pair_arrays(sample: dict, size: int | None = None, *, with_strokes: bool = True,
+                       rgb: bool = False) -> dict:
     """A pair sample as arrays: {"key", "meta", "a", "b": (S, S) float32 ink, "a_grey", "b_grey": (S, S)
     uint8, "a_strokes", "b_strokes": ``StrokeArrays`` in the pixels of the S x S images (None for a
     shaded image), "flow": (S, S, 2) float32 pixels (NaN invalid), "amask", "bmask": (S, S) bool, "kp_a",
     "kp_b": (K, 2) float64 pixels}. ``size`` None keeps the stored size. with_strokes False: the strokes
-    are not read (None), so a reader of images and flow alone takes sets built before strokes were stored."""
+    are not read (None), so a reader of images and flow alone takes sets built before strokes were stored.
+    rgb: also "a_rgb", "b_rgb": (S, S, 3) uint8 RGB as stored (a photo keeps its colours; a drawing is
+    grey in three channels), area-resampled to S."""
     meta = pair_meta(sample)
     for name in (*PAIR_IMAGES, PAIR_FLOW):
         if name not in sample:
@@ -98,6 +101,12 @@ def decode_pair_arrays(sample: dict, size: int | None = None, *, with_strokes: b
     kp_a, kp_b = pair_keypoints(meta, (size / w, size / h))
     strokes = {f"{side}_strokes": pair_strokes(sample, f"{side}.png", (size / w, size / h)) if with_strokes
                else None for side in "ab"}
+    if rgb:
+        for side, name in zip("ab", PAIR_IMAGES):
+            colour = decode_rgb(sample[name], name)
+            if colour.shape[:2] != (size, size):
+                colour = cv2.resize(colour, (size, size), interpolation=cv2.INTER_AREA)
+            strokes[f"{side}_rgb"] = colour
     return {"key": sample["__key__"], "meta": meta, "a_grey": resized[0], "b_grey": resized[1], **strokes,
             "a": to_ink(resized[0]), "b": to_ink(resized[1]), "flow": resize_flow(flow, size),
             "amask": masks[0], "bmask": masks[1], "kp_a": kp_a, "kp_b": kp_b}
@@ -124,17 +133,25 @@ def pair_strokes(sample: dict, image: str, scale=(1.0, 1.0)):
     return strokes
 
 
-def make_pair_decoder(size: int):
-    """Decoder of pair samples for training -> {"key", "a", "b": (1, S, S) float32 ink, "flow": (S, S, 2)
-    float32 pixels A -> B (NaN invalid)}."""
+def make_pair_decoder(size: int, channels: int = 1):
+    """Decoder of pair samples for training -> {"key", "a", "b", "flow": (S, S, 2) float32 pixels A -> B
+    (NaN invalid)}. channels 1 (grey encoders): "a", "b" are (1, S, S) float32 ink (1 on a stroke, a
+    shaded photo turned grey and inverted); channels 3 (RGB encoders): (3, S, S) float32 RGB in [0, 1] as
+    stored, a photo in its colours and a drawing black on white (any normalisation is the network's)."""
+    if channels not in (1, 3):
+        raise ValueError(f"pairs decode to 1 (ink) or 3 (RGB) channels, not {channels}")
 
     def decode(sample: dict, rng: np.random.Generator) -> dict:
-        p = decode_pair_arrays(sample, size, with_strokes=False)  # the warp reads images and flow only
-        return {"key": p["key"], "a": torch.from_numpy(p["a"])[None], "b": torch.from_numpy(p["b"])[None],
-                "flow": torch.from_numpy(p["flow"])}
+        p = decode_pair_arrays(sample, size, with_strokes=False, rgb=channels == 3)  # images and flow only
+        if channels == 3:
+            a, b = (torch.from_numpy(p[f"{s}_rgb"].transpose(2, 0, 1).astype(np.float32) / 255.0) for s in "ab")
+        else:
+            a, b = torch.from_numpy(p["a"])[None], torch.from_numpy(p["b"])[None]
+        return {"key": p["key"], "a": a, "b": b, "flow": torch.from_numpy(p["flow"])}
 
     return decode
 
 
-def pair_stream(root, split: str = "train", *, size: int = 256, **kwargs) -> ShardStream:
-    return ShardStream(list_shards(root, split), make_pair_decoder(size), **kwargs)
+def pair_stream(root, split: str = "train", *, size: int = 256, channels: int = 1, **kwargs) -> ShardStream:
+    """Training pairs of ``split`` under ``root`` (``make_pair_decoder``: ``channels`` 1 ink, 3 RGB)."""
+    return ShardStream(list_shards(root, split), make_pair_decoder(size, channels), **kwargs)

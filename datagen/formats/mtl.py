@@ -1,8 +1,8 @@
 """Wavefront MTL material libraries (the ``mtllib`` files of OBJ meshes: ShapeNet, PartNet-Mobility).
 
 Read: ``newmtl``, ``Kd`` (diffuse colour), ``Ks`` (specular colour), ``Ns`` (specular exponent), ``d`` /
-``Tr`` (opacity), ``map_Kd`` (diffuse texture, its options such as ``-s 1 1 1`` skipped: the file name
-is the last token), and the PBR extension's ``Pr`` (roughness) and ``Pm`` (metallic). Other statements
+``Tr`` (opacity), ``map_Kd`` (diffuse texture: its options such as ``-s 1 1 1`` skipped, the rest of the
+line the file name, spaces included), and the PBR extension's ``Pr`` (roughness) and ``Pm`` (metallic). Other statements
 are ignored. Specification: Wavefront "MTL material format" (Alias|Wavefront, 1995); PBR extension as
 written by Blender and tinyobjloader.
 """
@@ -65,8 +65,9 @@ def read_mtl(path: str | Path) -> dict[str, MtlMaterial]:
         if current is None:
             raise InputError(f"{path}: line {lineno}: {tag} before any newmtl")
         if tag == "map_Kd":
-            if args:
-                current["texture"] = path.parent / args[-1].replace("\\", "/")
+            name = _map_file(raw.strip()[len(tag):].strip())
+            if name:
+                current["texture"] = path.parent / name.replace("\\", "/")
             continue
         try:
             values = [float(a) for a in args]
@@ -89,3 +90,26 @@ def read_mtl(path: str | Path) -> dict[str, MtlMaterial]:
             current["metallic"] = values[0]
     close()
     return out
+
+
+def _map_file(text: str) -> str:
+    """The file name of a ``map_*`` statement's arguments: leading options (``-name`` and the numbers or
+    on/off after it) skipped, the rest kept whole (names may hold spaces)."""
+    tokens = text.split()
+    k = 0
+    while k < len(tokens) and tokens[k].startswith("-") and not _number(tokens[k]):
+        k += 1
+        while k < len(tokens) - 1 and (_number(tokens[k]) or tokens[k] in ("on", "off")):
+            k += 1
+    if k >= len(tokens):
+        return ""
+    # the name is the rest of the line from its first token (keeping its inner spacing)
+    return text[text.index(tokens[k], sum(len(t) for t in tokens[:k])):].strip()
+
+
+def _number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True

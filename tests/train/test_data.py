@@ -267,3 +267,37 @@ def test_a_pair_set_without_strokes_trains_the_warp_and_refuses_the_descriptor_i
     cfg = TrainConfig("descriptor", str(root), str(tmp_path / "run"), steps=1, backbone="small", size=32, workers=2)
     with pytest.raises(InputError, match="schema 1, built before sketchgen stored strokes"):
         train(cfg)
+
+
+def test_rgb_encoders_get_pairs_in_colour_and_grey_ones_ink(synth):
+    """A shaded A stays RGB for an encoder whose first convolution takes 3 channels; a grey encoder still
+    gets ink (1 on strokes). The drawing B, black on white, is grey in three channels for RGB."""
+    import cv2
+    import torch
+    from torch import nn
+
+    from sketchgen.train.loop import input_channels
+    from sketchgen.train.pairs import make_pair_decoder
+    from sketchgen.train.warp import WarpEstimator
+
+    sample = synth.pair_samples(1, size=32)[0]
+    photo = np.zeros((32, 32, 3), np.uint8)
+    photo[..., 0] = 200          # RGB: a red photo with a green square
+    photo[8:16, 8:16] = (0, 180, 0)
+    sample["a.png"] = cv2.imencode(".png", photo[..., ::-1])[1].tobytes()
+    rgb = make_pair_decoder(32, channels=3)(sample, np.random.default_rng(0))
+    assert rgb["a"].shape == (3, 32, 32) and rgb["a"].dtype == torch.float32
+    assert torch.allclose(rgb["a"][:, 0, 0], torch.tensor([200 / 255, 0.0, 0.0]))
+    assert torch.allclose(rgb["a"][:, 10, 10], torch.tensor([0.0, 180 / 255, 0.0]))
+    b_grey = cv2.imdecode(np.frombuffer(sample["b.png"], np.uint8), cv2.IMREAD_GRAYSCALE) / 255.0
+    assert rgb["b"].shape == (3, 32, 32)
+    assert np.allclose(rgb["b"].numpy(), np.broadcast_to(b_grey, (3, 32, 32)), atol=1e-6)
+    ink = make_pair_decoder(32)(sample, np.random.default_rng(0))
+    assert ink["a"].shape == (1, 32, 32)
+    assert torch.equal(ink["flow"], rgb["flow"]) or torch.equal(torch.isnan(ink["flow"]), torch.isnan(rgb["flow"]))
+    with pytest.raises(ValueError, match="1 \\(ink\\) or 3 \\(RGB\\)"):
+        make_pair_decoder(32, channels=2)
+    assert input_channels(WarpEstimator("small")) == 1
+    rgb_net = WarpEstimator("small")
+    rgb_net.encoder.conv1 = nn.Conv2d(3, rgb_net.encoder.conv1.out_channels, 3, 2, 1, bias=False)
+    assert input_channels(rgb_net) == 3
