@@ -369,7 +369,7 @@ def render_photo(shape, gbuffer, rng: np.random.Generator, config: PhotoConfig =
     mask = gbuffer.face_id >= 0
     idx = np.flatnonzero(mask.ravel())
     if len(idx):
-        colour = _shade_object(shape, gbuffer, idx, centres[idx], appearance, part_materials, light, scene, centre,
+        colour = _shade_object(shape, gbuffer, idx, appearance, part_materials, light, scene, centre,
                                ground_y if has_ground else None, cfg, rng)
         obj = np.zeros((h * w, 3))
         obj[idx] = _tonemap(colour * exposure)
@@ -413,16 +413,19 @@ def _background(photo: np.ndarray, w: int, h: int, rng: np.random.Generator, cfg
     return np.ascontiguousarray(crop[:, ::-1] if flip else crop)
 
 
-def _shade_object(shape, gbuffer, idx, centres, appearance, part_materials, light: _Light, scene, centre,
-                  ground_y, cfg: PhotoConfig, rng) -> np.ndarray:
-    """(N, 3) float64 linear radiance of the object's pixels ``idx`` (flat indices into the image)."""
+def surface_at_pixels(shape, gbuffer, idx: np.ndarray):
+    """What the (N,) flat pixel indices ``idx`` of a G-buffer see of ``shape`` (as ``render_photo``'s):
+    faces (N,) int64, points (N, 3) float64 world, barycentric weights (N, 3), shading normals (N, 3)
+    (vertex normals interpolated, the face's own across a crease sharper than 35 degrees, turned to the
+    camera), face normals (N, 3) as stored, and unit directions to the eye (N, 3)."""
     camera = gbuffer.camera
+    h, w = gbuffer.depth.shape
     faces_px = gbuffer.face_id.ravel()[idx].astype(np.int64)
-    points = camera.pixels_to_world(centres, gbuffer.depth.ravel()[idx].astype(np.float64))
+    points = camera.pixels_to_world(pixel_centres(w, h)[idx], gbuffer.depth.ravel()[idx].astype(np.float64))
     vertices, faces = np.asarray(shape.vertices, np.float64), np.asarray(shape.faces, np.int64)
     bary = face_barycentric(vertices, faces, faces_px, points)
     mesh = shape.trimesh
-    vn = np.asarray(mesh.vertex_normals)[faces[faces_px]]
+    vn = np.asarray(mesh.vertex_normals)[faces[faces_px]]  # (N, 3, 3)
     fn = np.asarray(mesh.face_normals)[faces_px]
     normal = np.einsum("nk,nkd->nd", bary, vn)
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
@@ -431,6 +434,13 @@ def _shade_object(shape, gbuffer, idx, centres, appearance, part_materials, ligh
     normal[crease] = fn[crease]
     view = camera.view_directions(points)
     normal[np.einsum("nd,nd->n", normal, view) < 0] *= -1  # two-sided: open meshes show their back
+    return faces_px, points, bary, normal, fn, view
+
+
+def _shade_object(shape, gbuffer, idx, appearance, part_materials, light: _Light, scene, centre,
+                  ground_y, cfg: PhotoConfig, rng) -> np.ndarray:
+    """(N, 3) float64 linear radiance of the object's pixels ``idx`` (flat indices into the image)."""
+    faces_px, points, bary, normal, fn, view = surface_at_pixels(shape, gbuffer, idx)
     geo = fn * np.sign(np.einsum("nd,nd->n", fn, view))[:, None]
 
     albedo, rough, metal = _surface(shape, faces_px, bary, points, appearance, part_materials)

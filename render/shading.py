@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sketchgen.render.camera import Camera, pixel_centres
+from sketchgen.render.camera import Camera
 from sketchgen.render.errors import InputError
-from sketchgen.render.gbuffer import face_barycentric
-from sketchgen.render.photo import PhotoConfig
+from sketchgen.render.photo import PhotoConfig, surface_at_pixels
 
 log = logging.getLogger(__name__)
 
@@ -166,21 +165,7 @@ def shade_gbuffer(shape, gbuffer, rng: np.random.Generator, config: ShadeConfig 
 
     idx = np.flatnonzero(gbuffer.face_id.ravel() >= 0)
     if len(idx):
-        faces = gbuffer.face_id.ravel()[idx].astype(np.int64)
-        centres = pixel_centres(w, h)[idx]
-        points = camera.pixels_to_world(centres, gbuffer.depth.ravel()[idx].astype(np.float64))
-        mesh = shape.trimesh
-        bary = face_barycentric(shape.vertices, shape.faces, faces, points)
-        vn = np.asarray(mesh.vertex_normals)[shape.faces[faces]]                   # (N, 3, 3)
-        fn = np.asarray(mesh.face_normals)[faces]
-        normal = np.einsum("nk,nkd->nd", bary, vn)
-        normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
-        # across a crease the averaged vertex normal is wrong: keep the face's own normal there
-        crease = np.einsum("nkd,nd->nk", vn, fn).min(axis=1) < np.cos(np.radians(35.0))
-        normal[crease] = fn[crease]
-        view = camera.view_directions(points)
-        flip = np.einsum("nd,nd->n", normal, view) < 0  # two-sided: open meshes show their back
-        normal[flip] *= -1
+        _, points, _, normal, _, view = surface_at_pixels(shape, gbuffer, idx)
         up = camera.pose[:3, 1]
         sky = 0.6 + 0.4 * (normal @ up)[:, None]
         colour = base * ambient * sky
