@@ -75,9 +75,9 @@ def unit_inputs(job: Job, unit: WorkUnit) -> str:
     the same digest, so a run with changed options, changed meshes or a builder that now samples
     differently rebuilds it instead of keeping a stale one beside new ones."""
     from sketchgen.datagen.manifest import to_jsonable
-    from sketchgen.datagen.plan import load_shapes
+    from sketchgen.datagen.plan import config_shapes
 
-    shapes, _ = load_shapes(job.config.collection, strict=getattr(job.config, "strict", False))
+    shapes, _ = config_shapes(job.config)
     hashes = {sid: shapes.content_hash(sid) for sid in (unit.shape_id, *unit.partners) if sid in shapes}
     inputs = {"builder": job.builder, "config": to_jsonable(job.config), "shapes": hashes, "unit": to_jsonable(unit)}
     version = getattr(importlib.import_module(job.builder), "BUILD_VERSION", None)
@@ -200,9 +200,9 @@ def one_line(reason: str) -> str:
 def _shape_notes(job: Job, unit: WorkUnit) -> list[dict]:
     """[{"file", "note"}]: the warnings about the unit's shape's data (``PartMesh.notes``); the shape
     was just loaded by the builder, so this is a lookup, not a load."""
-    from sketchgen.datagen.plan import load_shapes
+    from sketchgen.datagen.plan import config_shapes
 
-    shapes, _ = load_shapes(job.config.collection, strict=getattr(job.config, "strict", False))
+    shapes, _ = config_shapes(job.config)
     shape = shapes.get(unit.shape_id)
     return [] if shape is None else [{"file": shape.source, "note": n} for n in shape.notes]
 
@@ -421,9 +421,9 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     """
     from sketchgen.datagen.lock import output_lock
     from sketchgen.datagen.manifest import build_manifest, write_manifest
-    from sketchgen.datagen.plan import load_shapes, plan_units, select_units
+    from sketchgen.datagen.plan import config_shapes, plan_units, select_units
 
-    shapes, collection_failures = load_shapes(config.collection, strict=getattr(config, "strict", False))
+    shapes, collection_failures = config_shapes(config)
     members = shapes.members()
     contents = shape_contents(shapes, members)
     units = plan_units(members, per_category=config.shapes, content=contents)

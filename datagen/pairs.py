@@ -33,7 +33,7 @@ import numpy as np
 
 from sketchgen.datagen.deform import DeformConfig, random_deformation
 from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, restyle_mask, shape_point_map
-from sketchgen.datagen.plan import WorkUnit, load_shapes
+from sketchgen.datagen.plan import WorkUnit, config_shapes
 from sketchgen.datagen.schema import sample_key, strokes_key
 from sketchgen.datagen.shaded import MATERIALS, RENDERERS, ShadeConfig, shaded_image
 from sketchgen.datagen.sketchviews import LineConfig, ShapeViews, ViewConfig, base_cameras, draw_styled
@@ -62,6 +62,7 @@ class PairConfig:
     seed: int = 0
     shapes: int | None = None
     strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
+    max_faces: int | None = None  # meshes over this many faces are decimated as they load (None: never)
     camera: ViewConfig = field(default_factory=lambda: ViewConfig(views=6, size=256))
     lines: LineConfig = field(default_factory=LineConfig)
     pairs: int = 8
@@ -92,6 +93,8 @@ class PairConfig:
             raise ValueError("need at least 1 pair per shape and 2 views per shape")
         if self.seed < 0:
             raise ValueError(f"the seed must be >= 0, got {self.seed}")
+        if self.max_faces is not None and self.max_faces < 1:
+            raise ValueError(f"--max-faces must be at least 1, got {self.max_faces}")
         if not 0 <= self.max_angle_deg <= 180:
             raise ValueError(f"the largest angle between a pair's views must lie in [0, 180] degrees, "
                              f"got {self.max_angle_deg}")
@@ -188,7 +191,7 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
     share A's view while there are views left, so a unit never holds the same pair twice (drawn
     independently, 10 of the demo's 360 pairs were byte-identical copies of another of their unit)."""
     rng = unit.rng(config.seed)
-    shapes, _ = load_shapes(config.collection, strict=config.strict)
+    shapes, _ = config_shapes(config)
     shape = shapes[unit.shape_id]
     partner_ids = [p for p in unit.partners if p in shapes]
     # None when the partner's mesh does not load (its own unit reports why)

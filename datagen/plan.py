@@ -190,10 +190,17 @@ class LoadedShapes(dict):
         return shape_hash(self[shape_id])
 
 
-_SHAPES: dict[tuple[str | None, bool], tuple[Mapping, list]] = {}
+_SHAPES: dict[tuple[str | None, bool, int | None], tuple[Mapping, list]] = {}
 
 
-def load_shapes(path: str | None, strict: bool = False) -> tuple[Mapping, list[dict]]:
+def config_shapes(config) -> tuple[Mapping, list[dict]]:
+    """``load_shapes`` of a dataset config: its ``collection``, ``strict`` and ``max_faces`` (each
+    optional on the config)."""
+    return load_shapes(config.collection, strict=getattr(config, "strict", False),
+                       max_faces=getattr(config, "max_faces", None))
+
+
+def load_shapes(path: str | None, strict: bool = False, max_faces: int | None = None) -> tuple[Mapping, list[dict]]:
     """The collection at ``path`` (None: the bundled one) as ({shape_id: PartMesh}, failures).
 
     failures: [{"file", "shape", "category", "reason"}] for shapes known not to load. A collection of
@@ -201,21 +208,23 @@ def load_shapes(path: str | None, strict: bool = False) -> tuple[Mapping, list[d
     a shape (from the per-shape cache) only when looked up, keeping a few, so a process's memory does
     not grow with the collection. The bundled collection and specs are generated whole. Kept per
     process: every unit a worker runs reads the same collection. strict: shapes whose data is in doubt
-    fail (``datagen.index.load_entry``); otherwise their warnings are on ``PartMesh.notes``.
+    fail (``datagen.index.load_entry``); otherwise their warnings are on ``PartMesh.notes``. max_faces:
+    meshes over this many faces are decimated part by part as they load (``datagen.decimate``; cached
+    decimated), so a unit holds at most that many faces of each shape.
     """
     from sketchgen.datagen.collection import collection_rows, load_collection
     from sketchgen.datagen.index import IndexedShapes, build_index, index_file_for
 
-    key = (None if path is None else str(path), bool(strict))
+    key = (None if path is None else str(path), bool(strict), max_faces)
     if key not in _SHAPES:
         found = None if key[0] is None else collection_rows(key[0])
         if found is None:
-            collection = load_collection(key[0], strict=key[1])
+            collection = load_collection(key[0], strict=key[1], max_faces=max_faces)
             shapes, failed = LoadedShapes((s.shape_id, s) for s in collection.shapes), collection.failures
         else:
             rows, root = found
             index = build_index(rows, root, index_file_for(root), progress=sys.stderr.isatty())
-            shapes, failed = IndexedShapes(index, strict=key[1]), index.failures
+            shapes, failed = IndexedShapes(index, strict=key[1], max_faces=max_faces), index.failures
         failures = [{"file": str(f.path), "shape": f.shape_id, "category": f.category, "reason": f.reason}
                     for f in failed]
         _SHAPES[key] = (shapes, failures)

@@ -25,10 +25,10 @@ def regenerate_sample(dataset: str, config, shape_id: str, index: int, unit: int
     InputError when the shape is not in the plan or that sample was not made (its choices met a
     failure)."""
     from sketchgen.datagen.execute import shape_contents
-    from sketchgen.datagen.plan import load_shapes, plan_units
+    from sketchgen.datagen.plan import config_shapes, plan_units
 
     module = importlib.import_module(_builder(dataset)[0])
-    shapes, _ = load_shapes(config.collection, strict=getattr(config, "strict", False))
+    shapes, _ = config_shapes(config)
     members = shapes.members()
     units = plan_units(members, per_category=config.shapes,  # the plan run_dataset made
                        content=shape_contents(shapes, members))
@@ -48,7 +48,7 @@ def regenerate_key(dataset_dir: str | Path, key: str) -> dict:
     """The sample called ``key`` of the dataset in ``dataset_dir``, made again from its manifest's
     config. Raises InputError naming the folder or the key when either cannot be used."""
     from sketchgen.datagen.manifest import read_manifest
-    from sketchgen.datagen.plan import load_shapes
+    from sketchgen.datagen.plan import config_shapes
     from sketchgen.datagen.schema import MANIFEST, sample_key
 
     path = Path(dataset_dir) / MANIFEST
@@ -65,7 +65,7 @@ def regenerate_key(dataset_dir: str | Path, key: str) -> dict:
         unit, index = int(unit), int(index)
     except ValueError:
         raise InputError(f"{key!r} is not a sample key (<shape>_<unit>_<index>)") from None
-    shapes, _ = load_shapes(config.collection, strict=getattr(config, "strict", False))
+    shapes, _ = config_shapes(config)
     ids = [s for s, _ in shapes.members() if sample_key(s, unit, index) == key]
     if not ids:
         raise InputError(f"{path}: no shape of the collection gives the key {key!r}")

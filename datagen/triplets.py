@@ -41,7 +41,7 @@ import numpy as np
 
 from sketchgen.datagen.flow import correspond
 from sketchgen.datagen.negatives import NEGATIVE_KINDS, Candidates, NegativeRules, choose_negatives
-from sketchgen.datagen.plan import WorkUnit, load_shapes
+from sketchgen.datagen.plan import WorkUnit, config_shapes
 from sketchgen.datagen.schema import ROLE_NAMES, sample_key, view_key
 from sketchgen.datagen.sketchviews import (LineConfig, ShapeViews, SketchView, ViewConfig, base_cameras,  # noqa: F401
                                            draw_styled, poisson_pick)
@@ -63,6 +63,7 @@ class TripletConfig:
     seed: int = 0
     shapes: int | None = None
     strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
+    max_faces: int | None = None  # meshes over this many faces are decimated as they load (None: never)
     camera: ViewConfig = field(default_factory=ViewConfig)
     lines: LineConfig = field(default_factory=LineConfig)
     points: int = 8
@@ -115,6 +116,8 @@ class TripletConfig:
             raise ValueError("need at least 1 point per view and 2 views per shape")
         if self.seed < 0:
             raise ValueError(f"the seed must be >= 0, got {self.seed}")
+        if self.max_faces is not None and self.max_faces < 1:
+            raise ValueError(f"--max-faces must be at least 1, got {self.max_faces}")
         if self.max_angle_deg is not None and not 0 <= self.max_angle_deg <= 180:
             raise ValueError(f"the largest angle between an anchor's and its positive's views must lie in "
                              f"[0, 180] degrees, got {self.max_angle_deg}")
@@ -236,7 +239,7 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
     and the cameras and partner shape from the unit's generator, so ``only=index`` builds that one
     sample alone, byte-identical to the one in the full unit (``datagen.regenerate``)."""
     rng = unit.rng(config.seed)
-    shapes, _ = load_shapes(config.collection, strict=config.strict)
+    shapes, _ = config_shapes(config)
     shape = shapes[unit.shape_id]
     partner_ids = [p for p in unit.partners if p in shapes]
     partner = None

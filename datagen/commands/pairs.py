@@ -58,7 +58,7 @@ def run(args) -> int:
     try:
         config = PairConfig(
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
-            camera=ViewConfig(views=args.views, size=args.size), lines=line_config(args), pairs=args.pairs,
+            max_faces=args.max_faces, camera=ViewConfig(views=args.views, size=args.size), lines=line_config(args), pairs=args.pairs,
             kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle,
             shading=shading, style=style_mix(args))
     except ValueError as exc:

@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from sketchgen.datagen.options import ANGLE, COUNT, NON_NEGATIVE, POSITIVE, SEED, real, whole
+from sketchgen.datagen.options import ANGLE, COUNT, MAX_FACES, NON_NEGATIVE, POSITIVE, SEED, real, whole
 
 HELP = "build a SketchZooms triplet dataset (sharded, resumable, local or Dask workers)"
 
@@ -23,6 +23,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
     parser.add_argument("--seed", type=SEED, default=0, help="global seed (default 0)")
     parser.add_argument("--shapes", type=COUNT, default=None, help="at most N shapes per category")
     parser.add_argument("--views", type=whole(2), default=views, help=f"views per shape (default {views})")
+    parser.add_argument("--max-faces", type=MAX_FACES, default=None, metavar="N",
+                        help="decimate meshes with more than N faces as they load, part by part (as collection "
+                             "info --max-faces): a unit then holds at most N faces of each shape")
     parser.add_argument("--workers", type=COUNT, default=1, help="local worker processes (joblib), one GL context each")
     parser.add_argument("--scheduler", default=None,
                         help="Dask scheduler address (tcp://host:8786): run the units on that cluster")
@@ -134,7 +137,7 @@ def run(args) -> int:
     try:
         config = TripletConfig(
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
-            camera=ViewConfig(views=args.views), lines=line_config(args), points=args.points,
+            max_faces=args.max_faces, camera=ViewConfig(views=args.views), lines=line_config(args), points=args.points,
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()),
             extra_negatives=parse_counts(args.extra_negatives), near_px=tuple(args.near_px),

@@ -102,3 +102,39 @@ def test_copies_of_one_mesh_share_a_split():
     assert len({apart[s] for s in ids[:10]}) > 1, "the ids alone were meant to spread the copies"
     assert {together[s] for s in ids[:10]} == {apart["s0"]}
     assert all(together[s] == apart[s] for s in ids[10:])
+
+
+def test_max_faces_bounds_the_meshes_every_unit_of_a_dataset_holds(tmp_path, monkeypatch):
+    """``--max-faces`` on the dataset builders, as on ``collection info``: each shape reaches the units
+    decimated to at most N faces (part by part), and the manifest records N."""
+    import json
+
+    import trimesh
+
+    from sketchgen.datagen import plan
+    from sketchgen.datagen.cli import main
+    from sketchgen.datagen.pairs import PairConfig
+    from sketchgen.datagen.triplets import TripletConfig
+
+    monkeypatch.setenv("SKETCHGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(plan, "_SHAPES", {})
+    folder = tmp_path / "collection" / "vase"
+    folder.mkdir(parents=True)
+    dense = {"ball.off": trimesh.creation.icosphere(subdivisions=5),  # 20,480 faces
+             "ring.off": trimesh.creation.torus(major_radius=1.0, minor_radius=0.3, major_sections=96,
+                                                minor_sections=48)}  # 9,216 faces
+    for name, mesh in dense.items():
+        mesh.export(folder / name)
+    root, out = str(tmp_path / "collection"), tmp_path / "data"
+    assert main(["triplets", "--collection", root, "--out", str(out), "--max-faces", "600", "--views", "2",
+                 "--points", "1", "--size", "32", "--no-progress"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["max_faces"] == 600 and len(manifest["shards"]) == 2
+    for config in (TripletConfig(collection=root, max_faces=600), PairConfig(collection=root, max_faces=600)):
+        shapes, failures = plan.config_shapes(config)
+        assert not failures and len(shapes) == 2
+        for shape in shapes.values():
+            assert 300 <= shape.n_faces <= 600  # decimated to the budget, not to nothing
+    full, _ = plan.config_shapes(TripletConfig(collection=root))
+    assert sorted(s.n_faces for s in full.values()) == sorted(len(m.faces) for m in dense.values())
+    assert main(["pairs", "--collection", root, "--out", str(out), "--max-faces", "0"]) == 2
