@@ -79,6 +79,8 @@ class DrawnView:
     style: object = field(default=None, compare=False)
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
     strokes: object = field(default=None, compare=False)
+    # why the camera sees nothing of the mesh (``unseen_reason``), or None: set by ``draw_views``
+    unseen: str | None = field(default=None, compare=False)
 
 
 def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(), points=None,
@@ -90,7 +92,9 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
     twice (double-sided surfaces) are left out first, by the rule collections apply
     (render.cleanup.clean_faces); strokes' ``faces`` still index ``mesh.faces``. Camera clip planes
     left out are fitted to the mesh (Camera.fitted).
-    Yields one DrawnView per camera, so callers can write each view before the next is drawn.
+    Yields one DrawnView per camera, so callers can write each view before the next is drawn. A camera
+    that sees nothing of the mesh (``unseen_reason``: outside its view, behind it, or the camera inside a
+    closed mesh) is logged as a warning and its view's ``unseen`` says why.
     """
     from sketchgen.render.cleanup import without_duplicates
     from sketchgen.render.prepared import prepare
@@ -110,7 +114,43 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
             strokes = [replace(s, faces=cleanup.keep[s.faces]) for s in view.drawing.strokes]
             record = view.strokes.of(**{**view.strokes.fields(), "face": cleanup.keep[view.strokes.face]})
             view = replace(view, drawing=replace(view.drawing, strokes=strokes), strokes=record)
+        reason = unseen_reason(mesh, camera, view.drawing, prepared)
+        if reason is not None:
+            log.warning("camera %d sees nothing of the mesh: %s", index, reason)
+            view = replace(view, unseen=reason)
         yield view
+
+
+def unseen_reason(mesh, camera: Camera, drawing: Drawing, prepared) -> str | None:
+    """Why ``camera`` sees nothing of ``mesh``'s outside, or None when it does.
+
+    From a G-buffer of the view (``render.gbuffer``): no face covers any pixel (the mesh lies behind the
+    camera, beyond its clip planes, or beside its field of view); faces cover every pixel and none of them faces the camera (the
+    camera is inside a closed mesh, looking at the inside of its surface: its lines, if any, are the
+    inside's); or the faces it sees hold no line of the kinds drawn (``drawing`` has no stroke), which
+    leaves a blank image. mesh: the trimesh drawn; prepared: its ``render.prepared.prepare``.
+    """
+    from sketchgen.render.gbuffer import get_renderer
+
+    fitted = camera.fitted(*prepared.bounds)
+    face_id = get_renderer().render(mesh, fitted, normals=False).face_id
+    seen = np.unique(face_id[face_id >= 0])
+    if len(seen) == 0:
+        depth = (np.asarray(mesh.vertices) - camera.position) @ camera.forward
+        if not camera.is_ortho and np.all(depth <= 0):
+            return "the whole mesh lies behind the camera, which faces away from it"
+        if np.all(depth < fitted.znear) or np.all(depth > fitted.zfar):
+            return f"the whole mesh lies outside its clip planes (znear {fitted.znear:g}, zfar {fitted.zfar:g})"
+        return "the mesh lies outside its field of view"
+    if camera.is_ortho:
+        facing = prepared.face_normals[seen] @ (-camera.forward)
+    else:
+        facing = prepared.face_normals[seen] @ camera.position - prepared.face_offsets[seen]
+    if np.all(face_id >= 0) and not np.any(facing > 0):
+        return "the camera is inside the mesh: it sees only the inside of the surface"
+    if not drawing.strokes:
+        return "the surface it sees holds no line of the kinds drawn: the image is blank"
+    return None
 
 
 def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index: int = 0, points=None,

@@ -7,6 +7,10 @@
 MESH is drawn in its own coordinates. With one camera the outputs are OUT.png, OUT.svg and (with
 points) OUT.points.json; with a list of cameras, OUT_000.png, OUT_000.svg, OUT_000.points.json,
 OUT_001.png, ... Every file is written to a temporary name and renamed.
+
+Exit status: 0 when every camera saw the mesh; 1 when some camera saw nothing of it (the mesh behind it
+or beside its view, the camera inside a closed mesh, or no line in its view): each such view is still
+written, and named on stderr with the reason, one line each; 2 for bad options or input files.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,13 +77,27 @@ def run(args: argparse.Namespace) -> int:
     warn_clipping(args.mesh, mesh, cameras, args.camera)
     outputs = output_paths(args.out, len(cameras))
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    unseen = []
+    # draw_views logs each camera that sees nothing; this command says it once, naming the files
+    draw_log = logging.getLogger("sketchgen.render.draw")
+    level = draw_log.level
+    draw_log.setLevel(logging.ERROR)
     try:
-        for view, png in zip(draw_views(mesh, cameras, config, points=points, point_faces=faces), outputs):
+        for k, (view, png) in enumerate(zip(draw_views(mesh, cameras, config, points=points, point_faces=faces),
+                                            outputs)):
             write_view(view, png, semantic_id=semantic)
+            if view.unseen is not None:
+                unseen.append((k, png, view.unseen))
     except InputError as exc:  # the drawing's own reasons (all faces degenerate) name no file
         raise exc if str(exc).startswith(str(args.mesh)) else InputError(f"{args.mesh}: {exc}") from None
+    finally:
+        draw_log.setLevel(level)
+    for k, png, reason in unseen:
+        which = f"camera {k} of {args.camera}" if len(cameras) > 1 else f"the camera of {args.camera}"
+        print(f"sketchgen draw: warning: {args.mesh}: {which} sees nothing of the mesh: {reason}; {png} is "
+              f"written as drawn", file=sys.stderr)
     log.info("drew %d view(s) of %s to %s", len(cameras), args.mesh, outputs[0].parent)
-    return 0
+    return 1 if unseen else 0
 
 
 def warn_clipping(mesh_path: Path, mesh, cameras, camera_path: Path) -> None:

@@ -199,11 +199,11 @@ def test_keypointnet_file_with_several_models_picks_the_mesh_files_model(tmp_pat
     assert data["semantic_id"] == [4]
 
 
-def test_camera_that_sees_nothing_gives_a_blank_drawing(tmp_path, sphere_file):
+def test_camera_that_sees_nothing_gives_a_blank_drawing_and_exit_1(tmp_path, sphere_file):
     away = dict(FRONT, look_at=[0.0, 0.0, 10.0])
     out = tmp_path / "blank.png"
     assert main(["draw", str(sphere_file), "--camera", str(camera_json(tmp_path / "c.json", away)),
-                 "--out", str(out)]) == 0
+                 "--out", str(out)]) == 1
     image = read_png(out)
     assert image.shape == (H, W) and (image == 255).all()
     assert not svg_polylines(out.with_suffix(".svg"))
@@ -317,7 +317,7 @@ def test_draw_views_prepares_the_mesh_once_for_all_cameras(monkeypatch):
     assert [bool(v.points.visible[0]) for v in views] == [True, False, False, False]
 
 
-def test_mesh_in_millimetres_draws_and_a_cutting_far_plane_warns_once(tmp_path, caplog):
+def test_mesh_in_millimetres_draws_and_a_cutting_far_plane_warns_once(tmp_path, caplog, capsys):
     box = trimesh.creation.box(extents=(300.0, 150.0, 150.0))  # millimetres, seen from 1.5 m
     mesh_path = tmp_path / "part_mm.stl"
     box.export(mesh_path)
@@ -334,9 +334,43 @@ def test_mesh_in_millimetres_draws_and_a_cutting_far_plane_warns_once(tmp_path, 
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == (110, 289, 105, 194)  # face x 110.5-289.5, y 105.2-194.8
     assert json.loads(out.with_suffix(".points.json").read_text())["visible"] == [True, True]
     out = tmp_path / "cut.png"
+    # the far plane 1,425 mm short of the box: every camera sees nothing of it (exit 1, said per camera)
     assert main(["draw", str(mesh_path), "--camera", str(camera_json(tmp_path / "z.json", [dict(cam, zfar=100.0)] * 3)),
-                 "--out", str(out), "--points", str(tmp_path / "pts.npy")]) == 0
+                 "--out", str(out), "--points", str(tmp_path / "pts.npy")]) == 1
+    assert capsys.readouterr().err.count("sees nothing of the mesh: the whole mesh lies outside its clip planes "
+                                         "(znear ") == 3
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and str(mesh_path) in warnings[0] and "zfar 100" in warnings[0]
     assert "2 other cameras" in warnings[0]
     assert json.loads(tmp_path.joinpath("cut_000.points.json").read_text())["visible"] == [False, False]
+
+
+@pytest.mark.parametrize("camera, reason", [
+    ({"position": [0.0, 0.0, 0.2], "look_at": [0.0, 0.0, 1.0]},
+     "the camera is inside the mesh: it sees only the inside of the surface"),
+    ({"position": [0.0, 0.0, DISTANCE], "look_at": [0.0, 0.0, 2 * DISTANCE]},
+     "the whole mesh lies behind the camera, which faces away from it"),
+    ({"position": [0.0, 0.0, DISTANCE], "look_at": [10.0, 0.0, DISTANCE]}, "the mesh lies outside its field of view"),
+])
+def test_a_camera_that_sees_nothing_of_the_mesh_exits_1_naming_it(tmp_path, sphere_file, camera, reason):
+    """Inside the closed sphere, or with the sphere behind it or beside its 40-degree view, a camera draws
+    a blank image: the view is written, and one line on stderr names the mesh, the camera and why."""
+    cam = camera_json(tmp_path / "c.json", [FRONT, {**FRONT, **camera}])
+    out = tmp_path / "o.png"
+    proc = subprocess.run([sys.executable, "-m", "sketchgen.datagen.cli", "draw", str(sphere_file), "--camera",
+                           str(cam), "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"sketchgen draw: warning: {sphere_file}: camera 1 of {cam} sees nothing of the mesh: "
+                           f"{reason}; {tmp_path / 'o_001.png'} is written as drawn\n")
+    assert (read_png(tmp_path / "o_001.png") == 255).all()
+    assert (read_png(tmp_path / "o_000.png") < 128).sum() > 100  # the front camera's view holds the contour
+
+
+def test_the_library_marks_unseen_views_and_only_them(sphere_file):
+    from sketchgen.datagen.meshfile import read_mesh
+    from sketchgen.render.draw import draw_views
+
+    mesh = read_mesh(sphere_file)
+    inside = Camera.from_json({**FRONT, "position": [0.0, 0.0, 0.0], "look_at": [1.0, 0.0, 0.0]})
+    views = list(draw_views(mesh, [Camera.from_json(FRONT), inside]))
+    assert [v.unseen for v in views] == [None, "the camera is inside the mesh: it sees only the inside of the surface"]
