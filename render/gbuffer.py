@@ -20,7 +20,6 @@ the process, not to a thread: use it from one thread at a time.
 from __future__ import annotations
 
 import ctypes
-import os
 import logging
 import weakref
 from dataclasses import dataclass
@@ -197,7 +196,9 @@ class GBufferRenderer:
             from pyrender.platforms import egl
             from OpenGL import GL
 
-            device = egl.get_device_by_index(int(os.environ.get("EGL_DEVICE_ID", "0")))
+            from sketchgen.render.devices import egl_device_index
+
+            device = egl.get_device_by_index(egl_device_index())  # EGL_DEVICE_ID, else round-robin over GPUs
             platform = egl.EGLPlatform(1, 1, device=device)
             platform.init_context()
             platform.make_current()

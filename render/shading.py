@@ -62,6 +62,9 @@ def _renderer(width: int, height: int):
     import pyrender
 
     if _RENDERER is None:
+        from sketchgen.render.devices import egl_device_index
+
+        egl_device_index()  # sets EGL_DEVICE_ID, which pyrender reads, to this worker's device
         try:
             _RENDERER = pyrender.OffscreenRenderer(width, height)
         except Exception as exc:  # no usable headless GL
