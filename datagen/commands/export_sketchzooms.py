@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sketchgen.datagen.options import POSITIVE, whole
+
 HELP = "triplets as SketchZooms' data/ folder: csv/{train,test}.csv and 512 px RGBA views per point"
 
 
@@ -26,11 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.export_sketchzooms import export_sketchzooms
 
-    if args.train_rows < 0 or args.test_rows < 0:
-        raise UsageError("--train-rows and --test-rows must be 0 or more")
     c = export_sketchzooms(args.dataset, args.out, train_rows=args.train_rows, test_rows=args.test_rows,
                            width=args.width)
     t, r = c["triplets"], c["rows"]

@@ -205,3 +205,19 @@ def test_the_command_line_exits_2_with_the_one_line_reason(tmp_path):
     assert len(lines) == 1 and lines[0].startswith(f"sketchgen draw: error: {path}: its PLY header declares {V} "
                                                    f"vertices and {F} faces but the file holds")
     assert not (tmp_path / "o.png").exists()
+
+
+def test_an_optional_package_trimesh_lacks_is_named(tmp_path, monkeypatch):
+    """Whatever optional package trimesh's reader for a file reaches for, its absence is one line naming
+    the package, not a bare "No module named" from deep inside trimesh."""
+    from sketchgen.datagen import meshfile
+
+    tree, binary = _tetra_tree()
+    path = tmp_path / "tet.glb"
+    path.write_bytes(_glb(tree, binary))
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'somedecoder'", name="somedecoder")
+
+    monkeypatch.setattr(meshfile.trimesh, "load", missing)
+    _refused(path, "cannot read this GLB file without the optional package somedecoder (not installed)")
