@@ -81,7 +81,7 @@ def test_the_choice_is_written_for_pyrender_and_an_explicit_device_wins(monkeypa
     _in_dask_worker(monkeypatch, 3)
     monkeypatch.setattr(devices, "egl_devices", lambda: NODE)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,2")
-    monkeypatch.delenv("EGL_DEVICE_ID", raising=False)
+    monkeypatch.setenv("EGL_DEVICE_ID", "")  # unset, and restored after the test (the choice writes it)
     assert devices.egl_device_index() == 2  # slot 3 of [0, 2]
     assert os.environ["EGL_DEVICE_ID"] == "2"
     monkeypatch.setenv("EGL_DEVICE_ID", "1")
