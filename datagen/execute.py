@@ -248,13 +248,14 @@ def _isolated(job: Job, pending: dict[int, WorkUnit]) -> Iterator[dict[str, Any]
     worker every time fails alone, with a one-line reason, and the others finish."""
     import re
 
-    from joblib.externals.loky import get_reusable_executor
+    from joblib import Parallel, delayed
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     parent = os.getpid()
     for unit in sorted(pending.values(), key=lambda u: u.index):
         try:
-            result, _ = get_reusable_executor(max_workers=1).submit(_indexed, job, unit, parent).result()
+            # one task on joblib's own pool (n_jobs=1 would run it in this process, which it would kill)
+            ((result, _),) = Parallel(n_jobs=2, backend="loky")([delayed(_indexed)(job, unit, parent)])
         except TerminatedWorkerError as exc:
             codes = re.search(r"exit codes of the workers are (\{[^}]*\})", str(exc))
             result = _failed(unit, f"its worker process died each time it ran it ({MAX_POOL_RESTARTS + 2} times; "
