@@ -1,5 +1,8 @@
 """Learning curve: the demo's descriptor and warp estimator at 1x, 4x and 16x the demo's training steps,
-each against every baseline, on the demo's held-out synthetic shapes and on the PSB meshes.
+each against every baseline, on the demo's held-out synthetic shapes and on the PSB meshes; the descriptor
+also by part-label transfer on SPG's sketches drawn by people (``train.spg``; the categories the bundled
+collection covers, their mean; ``--spg-split``, default test), when SPG is at ``--spg`` or beside the
+checkout.
 
 Data: the demo's triplet and pair sets (``--demo DIR`` reuses a demo folder's ``data/``; without it they
 are built in ``--out`` by the demo's own builder calls), and a pair set of views and deform pairs of the
@@ -57,6 +60,7 @@ from sketchgen.train.commands.eval import warn  # noqa: E402
 from sketchgen.train.evaluate import evaluate_run  # noqa: E402
 from sketchgen.train.loop import TrainConfig, default_threads, retrain_other_recipe, same_recipe, train  # noqa: E402
 from sketchgen.train.shards import SPLITS  # noqa: E402
+from sketchgen.train.spg import DEFAULT_ROOT as SPG_ROOT  # noqa: E402
 
 PSB = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "realworld" / "psb"
 COLUMNS = {"descriptor": ["acc@5px", "acc@10px", "acc@20px"], "warp": ["pck@0.05", "pck@0.10", "pck_bbox@0.10"]}
@@ -137,9 +141,10 @@ def splits_present(root: Path) -> list[str]:
     return [s for s in SPLITS if any((root / s).glob("*.tar"))]
 
 
-def format_curve(title: str, model: str, rows: dict[str, dict], steps: dict[str, int]) -> str:
-    """One table: a row per budget and method, the model's columns."""
-    cols = COLUMNS[model]
+def format_curve(title: str, model: str, rows: dict[str, dict], steps: dict[str, int],
+                 cols: list[str] | None = None) -> str:
+    """One table: a row per budget and method, the model's columns (or ``cols``)."""
+    cols = cols or COLUMNS[model]
     lines = [title, f"{'budget':<8}{'steps':>7}  {'method':<15}" + "".join(f"{c:>15}" for c in cols)]
     for budget, methods in rows.items():
         for name, vals in methods.items():
@@ -211,6 +216,13 @@ def bench_model(model: str, cfg1: TrainConfig, args, sets: dict, clock: Clock) -
         t0 = time.perf_counter()
         details: dict = {}
         figures = evaluate_sets(model, run, sets, args.out / "plots" / f"{model}-{key}", args, details)
+        if model == "descriptor" and args.spg_root:
+            # part-label transfer on sketches drawn by people (SPG), the categories the collection covers
+            res = evaluate_run(model, str(run), None, args.out / "plots" / f"{model}-{key}" / "spg",
+                               spg=args.spg_root, spg_split=args.spg_split, device=args.device, warn=warn)
+            result.setdefault("spg", {})[key] = res["metrics"]["descriptor_spg"]
+            result["counts"]["spg"] = {c: {k: v[k] for k in ("pairs", "anchors", "sketches")}
+                                       for c, v in res["details"]["descriptor_spg"]["categories"].items()}
         info["eval_s"] = clock.done(f"evaluate {model} {key}", t0)
         for name in sets:
             result[name][key] = figures[name]
@@ -269,6 +281,9 @@ def main(argv=None) -> int:
     ap.add_argument("--only", choices=("descriptor", "warp"), default=None, help="one model only")
     ap.add_argument("--psb", type=Path, default=PSB, help="PSB meshes (default: the shared fixture)")
     ap.add_argument("--psb-pairs", type=int, default=40, help="at most this many PSB pairs per split (default 40)")
+    ap.add_argument("--spg", type=Path, default=None,
+                    help="SPG's folder (default: ../shared/realdata/spg beside the checkout, when present)")
+    ap.add_argument("--spg-split", default="test", choices=("valid", "test"), help="SPG split (default test)")
     ap.add_argument("--eval-pairs", type=int, default=d.eval_pairs,
                     help="synthetic test pairs for the descriptor, x3 for the warp (default: the demo's)")
     ap.add_argument("--shapes", type=int, default=d.shapes, help="shapes per category when building (demo's)")
@@ -290,6 +305,12 @@ def main(argv=None) -> int:
     if args.steps_scale <= 0:
         ap.error("--steps-scale must be positive")
     args.data = (args.demo / "data") if args.demo else (args.out / "data")
+    try:
+        args.spg_root = demo.spg_folder(args.spg)
+    except InputError as exc:
+        ap.error(str(exc))
+    if args.spg_root is None:
+        print(f"value: note: no SPG sketches at {SPG_ROOT}: the SPG table is left out", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads or default_threads())
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; budgets "
@@ -303,6 +324,7 @@ def main(argv=None) -> int:
     report: dict = {"settings": {"budgets": args.budgets, "steps_scale": args.steps_scale, "device": args.device,
                                  "full_size": args.full_size, "demo": str(args.demo) if args.demo else None,
                                  "data": str(args.data), "psb": str(args.psb) if "psb" in sets else None,
+                                 "spg": args.spg_root, "spg_split": args.spg_split,
                                  "demo_steps": {"descriptor": d.steps_descriptor, "warp": d.steps_warp},
                                  "eval_pairs": {"synthetic": args.eval_pairs, "psb_per_split": args.psb_pairs}}}
     for cfg in configs:
@@ -325,6 +347,13 @@ def main(argv=None) -> int:
                              for s, c in counts.items())
             print()
             print(format_curve(f"{model}, {titles[name]} ({size})", model, res[name], steps))
+        if res.get("spg"):
+            counts = res["counts"]["spg"]
+            cols = [*counts, "mean"]
+            size = ", ".join(f"{c}: {v['pairs']} pairs, {v['anchors']} points" for c, v in counts.items())
+            print()
+            print(format_curve(f"{model}, part-label transfer on SPG {args.spg_split} sketches drawn by people "
+                               f"({size})", model, res["spg"], steps, cols))
         for key, info in res["runs"].items():
             trip = info.get("triplet_accuracy")
             how = ("the demo's run" if info["reused_demo_run"] else

@@ -255,15 +255,19 @@ def evaluate_warp(model, cfg: TrainConfig, data, split: str = "test", *, max_pai
 
 def evaluate_run(model: str, run: str | Path, data: str | Path | None, out: Path, *, split: str = "test",
                  pairs: int = 40, psc6k: str | None = None, psc6k_images: str | None = None,
-                 triplets: str | None = None, device: str = "cpu",
+                 triplets: str | None = None, device: str = "cpu", spg: str | Path | None = None,
+                 spg_split: str | None = None, spg_categories: list[str] | None = None,
                  warn: Callable[[str], None] | None = None) -> dict:
     """Evaluate one training run (a ``sketchgen train`` folder) of ``model`` ("descriptor" or "warp") on
     the ``split`` of the pair set ``data`` (and, for a warp, the PSC6k test set at ``psc6k``) against the
     baselines; writes OUT/<model>.png (OUT/warp_psc6k.png) and returns {"metrics": {part: {method:
     {metric: float}}}, "details": {part: ..., "trained_on_eval_shapes": [shape id] when the run trained
     on shapes of the evaluated split}}. ``warn`` gets that case as a one-line message (default: logged).
-    Raises InputError for a run of another model, a descriptor without ``data``, a ``triplets`` folder
-    that is not a triplet set, or a warp with neither ``data`` nor ``psc6k``."""
+    A descriptor is also evaluated by part-label transfer on the sketches drawn by people of SPG at ``spg``
+    (``train.spg.evaluate_spg``; split ``spg_split``, default ``split``; ``spg_categories``, default the
+    ones its training data covers): part "descriptor_spg", {method: {category: fraction, "mean": ...}}.
+    Raises InputError for a run of another model, a descriptor with neither ``data`` nor ``spg``, a
+    ``triplets`` folder that is not a triplet set, or a warp with neither ``data`` nor ``psc6k``."""
     net, cfg = load_run(run, device)
     if cfg.model != model:
         raise InputError(f"{run}: this run trained a {cfg.model}, not a {model}")
@@ -275,19 +279,31 @@ def evaluate_run(model: str, run: str | Path, data: str | Path | None, out: Path
                               f"{', '.join(seen[:5])}{' ...' if len(seen) > 5 else ''}")
         details["trained_on_eval_shapes"] = seen
     if model == "descriptor":
-        if data is None:
-            raise InputError("eval descriptor needs --data (a pair dataset)")
+        if data is None and spg is None:
+            raise InputError("eval descriptor needs --data (a pair dataset) or --spg (SPG's folder)")
         if triplets is not None and (not Path(triplets).is_dir() or dataset_kind(triplets) != "triplets"):
             raise InputError(f"{triplets}: not a triplet set (--triplets wants a folder from sketchgen triplets)")
-        res = evaluate_descriptor(net, cfg, data, split, max_pairs=pairs, device=device)
-        res["triplet_accuracy"] = triplet_accuracy(net, cfg, split, data=triplets, device=device)
-        # the same on the train split's triplets: with the test figure it tells under- from over-fitting
-        res["triplet_accuracy_train"] = triplet_accuracy(net, cfg, "train", data=triplets, limit=200, device=device)
-        metrics = {"descriptor": res["methods"]}
-        details["descriptor"] = res
-        write_png(curve_plot(res["thresholds_px"], res["curves"], f"matching accuracy, {split} split "
-                             f"({res['anchors']} points, {res['pairs']} pairs)", "d (px)", "acc@d"),
-                  out / "descriptor.png")
+        metrics = {}
+        if data is not None:
+            res = evaluate_descriptor(net, cfg, data, split, max_pairs=pairs, device=device)
+            res["triplet_accuracy"] = triplet_accuracy(net, cfg, split, data=triplets, device=device)
+            # the same on the train split's triplets: with the test figure it tells under- from over-fitting
+            res["triplet_accuracy_train"] = triplet_accuracy(net, cfg, "train", data=triplets, limit=200,
+                                                             device=device)
+            metrics["descriptor"] = res["methods"]
+            details["descriptor"] = res
+            write_png(curve_plot(res["thresholds_px"], res["curves"], f"matching accuracy, {split} split "
+                                 f"({res['anchors']} points, {res['pairs']} pairs)", "d (px)", "acc@d"),
+                      out / "descriptor.png")
+        if spg is not None:
+            from sketchgen.train.spg import evaluate_spg
+
+            res = evaluate_spg(net, cfg, spg, spg_split or split, categories=spg_categories, device=device,
+                               warn=warn)
+            metrics["descriptor_spg"] = res["methods"]
+            details["descriptor_spg"] = res
+            write_png(bar_plot(res["methods"], list(res["methods"]["model"]),
+                               f"part-label transfer on SPG {res['split']} sketches"), out / "descriptor_spg.png")
     else:
         metrics = {}
         if data is not None:

@@ -51,6 +51,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=THREADS, default=None,
                         help="torch CPU threads (default: the cores not already busy)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--spg", type=Path, default=None,
+                        help="SPG's folder (sketches drawn by people): the descriptor is also measured by "
+                             "part-label transfer on its test split (default: ../shared/realdata/spg beside "
+                             "the checkout, when present)")
 
 
 def _stage(name: str, t0: float) -> None:
@@ -61,9 +65,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sketchgen.datagen.cli import main as cli
-    from sketchgen.train.commands.eval import describe_triplets, format_table, warn
+    from sketchgen.train.commands.eval import describe_spg, describe_triplets, format_table, warn
     from sketchgen.train.evaluate import evaluate_run, write_json
     from sketchgen.train.loop import default_threads, retrain_other_recipe, train
+    from sketchgen.train.spg import DEFAULT_ROOT
 
     t0 = time.perf_counter()
     out: Path = args.out
@@ -103,18 +108,23 @@ def run(args: argparse.Namespace) -> int:
     _stage(f"warp estimator trained: {res['step']} steps, last loss {res['loss']:.3f}", t0)
 
     plots = out / "plots"
+    spg = spg_folder(args.spg)
     desc = evaluate_run("descriptor", str(runs / "descriptor"), str(data / "pairs"), plots, pairs=args.eval_pairs,
-                        triplets=str(data / "triplets"), device=args.device, warn=warn)
-    _stage("descriptor evaluated", t0)
+                        triplets=str(data / "triplets"), device=args.device, spg=spg, spg_split="test", warn=warn)
+    _stage("descriptor evaluated" + (" (and on SPG's test sketches)" if spg else ""), t0)
     warp = evaluate_run("warp", str(runs / "warp"), str(data / "pairs"), plots, pairs=3 * args.eval_pairs,
                         device=args.device, warn=warn)
     _stage("warp estimator evaluated", t0)
-    metrics = {"descriptor": desc["metrics"]["descriptor"], "warp": warp["metrics"]["warp"]}
+    metrics = {**desc["metrics"], "warp": warp["metrics"]["warp"]}
     write_json(metrics, out / "metrics.json")
     write_json({**desc["details"], **warp["details"]}, out / "details.json")
     _write_warp_examples(runs / "warp", data / "pairs", previews / "warp_examples.png", args.device)
 
     print(format_table(metrics))
+    if spg:
+        print(describe_spg(desc["details"]["descriptor_spg"]))
+    else:
+        print(f"no SPG sketches at {args.spg or DEFAULT_ROOT}: part-label transfer on drawings by people left out")
     trip = desc["details"]["descriptor"].get("triplet_accuracy")
     if trip:
         print(describe_triplets(trip, "test"))
@@ -124,6 +134,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"demo finished in {time.perf_counter() - t0:.0f} s: metrics {out / 'metrics.json'}, plots {plots}/, "
           f"previews {previews}/, models {runs}/")
     return 0
+
+
+def spg_folder(given: Path | None) -> str | None:
+    """The SPG folder the demo measures on: ``given`` (an error when it holds no SPG test file), else the
+    one beside the checkout when present, else None."""
+    from sketchgen.render.errors import InputError
+    from sketchgen.train.spg import DEFAULT_ROOT, categories_in
+
+    if given is not None:
+        if not categories_in(given, "test"):
+            raise InputError(f"{given}: no SPG test sketches (expected spg256/<category>_test.ndjson)")
+        return str(given)
+    return str(DEFAULT_ROOT) if categories_in(DEFAULT_ROOT, "test") else None
 
 
 def data_arguments(shapes: int, workers: int, seed: int, style: str) -> list[str]:

@@ -23,7 +23,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="training run folder (from sketchgen train)")
     parser.add_argument("--data", default=None, help="pair dataset folder (its --split is evaluated)")
     parser.add_argument("--out", required=True, help="output folder for metrics.json, details.json, plots")
-    parser.add_argument("--split", default="test", help="split to evaluate (default test: held-out shapes)")
+    parser.add_argument("--split", default="test",
+                        help="split to evaluate (default test: held-out shapes; SPG's valid or test with --spg)")
+    parser.add_argument("--spg", default=None,
+                        help="descriptor: SPG's folder (sketches drawn by people, part-labelled): part-label "
+                             "transfer on its --split (valid or test)")
+    parser.add_argument("--categories", nargs="+", default=None,
+                        help="descriptor, with --spg: SPG categories (default: those the run's collection covers)")
     parser.add_argument("--pairs", type=COUNT, default=40, help="at most this many pairs (default 40)")
     parser.add_argument("--triplets", default=None,
                         help="descriptor: triplet set for triplet accuracy (default: the run's training data, "
@@ -53,6 +59,18 @@ def describe_triplets(trip: dict, split: str) -> str:
             f"{trip['triplets']} triplets): model {trip['model']:.3f}, untrained {trip['untrained']:.3f}")
 
 
+def describe_spg(spg: dict) -> str:
+    """One line on the part-label transfer: which sketches, and the model's lead over the best hand-made
+    descriptor on the mean and in each category."""
+    methods = spg["methods"]
+    cats = [c for c in methods["model"] if c != "mean"]
+    lead = {c: methods["model"][c] - max(methods["shape_context"][c], methods["hog"][c]) for c in [*cats, "mean"]}
+    anchors = sum(v["anchors"] for v in spg["categories"].values())
+    return (f"part-label transfer on SPG {spg['split']} ({', '.join(cats)}; {anchors} points): model "
+            f"{lead['mean']:+.3f} over the best hand-made descriptor on the mean ("
+            + ", ".join(f"{c} {lead[c]:+.3f}" for c in cats) + ")")
+
+
 def warn(message: str) -> None:
     """The warnings of an evaluation, one line on stderr."""
     print(f"eval: warning: {message}", file=sys.stderr)
@@ -62,17 +80,26 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sketchgen.train.evaluate import evaluate_run, write_json
+    from sketchgen.render.errors import InputError
     from sketchgen.train.loop import default_threads
 
     torch.set_num_threads(args.threads or default_threads())
 
     out = Path(args.out)
-    res = evaluate_run(args.model, args.run, args.data, out, split=args.split, pairs=args.pairs,
+    if args.model != "descriptor" and (args.spg or args.categories):
+        raise InputError("--spg and --categories evaluate a descriptor, not a warp estimator")
+    # one --split names both sets: SPG calls its validation split "valid", the pair sets "val"
+    split = {"valid": "val"}.get(args.split, args.split) if args.data else args.split
+    res = evaluate_run(args.model, args.run, args.data, out, split=split, pairs=args.pairs,
                        psc6k=args.psc6k, psc6k_images=args.psc6k_images, triplets=args.triplets,
-                       device=args.device, warn=warn)
+                       device=args.device, spg=args.spg, spg_split=args.split, spg_categories=args.categories,
+                       warn=warn)
     write_json(res["metrics"], out / "metrics.json")
     write_json(res["details"], out / "details.json")
     print(format_table(res["metrics"]))
+    spg = res["details"].get("descriptor_spg")
+    if spg:
+        print(describe_spg(spg))
     trip = res["details"].get("descriptor", {}).get("triplet_accuracy")
     if trip:
         print(describe_triplets(trip, args.split))
