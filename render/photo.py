@@ -45,6 +45,7 @@ from sketchgen.render.textures import (SOLIDS, ValueNoise, hsv_to_rgb, linear_to
 log = logging.getLogger(__name__)
 
 UP = np.array([0.0, 1.0, 0.0])
+_SRGB_TO_LINEAR = srgb_to_linear(np.arange(256) / 255.0)  # byte -> linear, as srgb_to_linear
 SHADOW_EPS = 2e-3  # unit-sphere frame: shadow and AO rays start this far off the surface (no self-hits)
 
 
@@ -346,7 +347,7 @@ def render_photo(shape, gbuffer, rng: np.random.Generator, config: PhotoConfig =
     sun_term = light.sun_rgb * max(light.sun[1], 0.0)
     lit = vis[:, None] * sun_term + ao[:, None] * light.sky_rgb
     if back is not None:
-        behind[:] = srgb_to_linear(back.reshape(-1, 3) / 255.0)
+        behind[:] = _SRGB_TO_LINEAR[back.reshape(-1, 3)]
         full = sun_term + light.sky_rgb
         shade = (lit / full).mean(axis=1)  # 1 where unshadowed (exactly: the photo keeps its bytes)
         behind[g_idx] *= (1.0 - catcher * (1.0 - shade))[:, None]
@@ -381,7 +382,8 @@ def render_photo(shape, gbuffer, rng: np.random.Generator, config: PhotoConfig =
         image = image.reshape(h, w, 3) * (1.0 - alpha[..., None]) + spread * alpha[..., None]
         # where the blur reaches no object pixel alpha is 0, so the photo's pixels stay as they were
         image = np.where((alpha > 1e-6)[..., None], image, behind.reshape(h, w, 3))
-    image = linear_to_srgb(image.reshape(h, w, 3)) * 255.0
+    # float32 is exact enough here: a photo pixel's linear value maps back to its byte within 1e-4
+    image = linear_to_srgb(image.reshape(h, w, 3).astype(np.float32)) * np.float32(255.0)
     if noise_sigma > 0:
         image = image + rng.normal(0.0, noise_sigma, size=image.shape)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)

@@ -219,4 +219,7 @@ def srgb_to_linear(c) -> np.ndarray:
 
 
 def linear_to_srgb(c) -> np.ndarray:
-    return np.clip(np.asarray(c, np.float64), 0.0, None) ** (1.0 / 2.2)
+    """Inverse of ``srgb_to_linear``; keeps a float32 input float32."""
+    c = np.asarray(c)
+    c = c if c.dtype == np.float32 else c.astype(np.float64)
+    return np.clip(c, 0.0, None) ** c.dtype.type(1.0 / 2.2)

@@ -264,6 +264,12 @@ def test_pairs_on_background_photos_name_bad_files_and_record_the_photos(tmp_pat
             a = cv2.imdecode(np.frombuffer(s["a.png"], np.uint8), cv2.IMREAD_COLOR)
             magenta += int(((a[..., 0] > 200) & (a[..., 2] > 200) & (a[..., 1] < 60)).sum())
     assert magenta > 100  # background_p 0.75 per pair: a run of 4 pairs this seed draws the photo
+    # one sample made again alone from the manifest's config (photos listed there) gives its bytes
+    from sketchgen.datagen.regenerate import regenerate_key
+
+    stored = next(read_shard(sorted((tmp_path / "out").glob("*/*.tar"))[0]))
+    again = regenerate_key(tmp_path / "out", stored["__key__"])
+    assert again["a.png"] == stored["a.png"] and again["flow.npy"] == stored["flow.npy"]
     import shutil
 
     shutil.rmtree(tmp_path / "out")
