@@ -30,7 +30,6 @@ measures against it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -196,7 +195,8 @@ def _centroid(mesh: PartMesh, faces: np.ndarray) -> np.ndarray:
 
 def register_points(a: PartMesh, b: PartMesh, face: np.ndarray, bary: np.ndarray):
     """Map surface points of ``a`` to ``b`` with ``register(a, b)`` (default settings), reusing the
-    registration of a pair already seen in this process (the last 64 pairs, by object identity).
+    registration of the same two shapes (by content) made before, in this process or kept on disk
+    (``datagen.registration_cache``).
 
     face: (N,) int faces of ``a``; bary: (N, 3) float64. Returns (face_b (N,) int64, bary_b (N, 3)
     float64, confidence (N,) float64 in [0, 1]), as ``Registration.map``.
@@ -204,9 +204,10 @@ def register_points(a: PartMesh, b: PartMesh, face: np.ndarray, bary: np.ndarray
     return _cached_register(a, b).map(face, bary)
 
 
-@lru_cache(maxsize=64)
 def _cached_register(a: PartMesh, b: PartMesh) -> Registration:
-    return register(a, b)  # PartMesh hashes by identity (eq=False), so this keys on the objects
+    from sketchgen.datagen.registration_cache import cached_register
+
+    return cached_register(a, b)
 
 
 def align_points(pa: np.ndarray, pb: np.ndarray, iterations: int = 15, affine: bool = True,

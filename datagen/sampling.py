@@ -54,15 +54,48 @@ def closest_surface_points(mesh, points: np.ndarray, face_subset: np.ndarray | N
 
     face_subset: optional (M,) int face indices to restrict the search to (e.g. one part's faces).
     Returns face: (N,) int64 into ``mesh.faces``, bary: (N, 3) float64, distance: (N,) float64.
+    Answered by libigl's AABB tree (exact point-triangle distances in float64), built once per (mesh,
+    subset) and kept while the mesh lives (``_tree``); where two faces are equally near (a shared edge),
+    which one is returned is the tree's choice.
     """
     import trimesh
 
-    vertices = np.asarray(mesh.vertices, np.float64)
-    faces = np.asarray(mesh.faces, np.int64)
-    subset = np.arange(len(faces)) if face_subset is None else np.asarray(face_subset, np.int64)
-    sub = trimesh.Trimesh(vertices, faces[subset], process=False, validate=False)
-    closest, distance, tri = trimesh.proximity.closest_point(sub, np.asarray(points, np.float64))
-    bary = trimesh.triangles.points_to_barycentric(sub.triangles[tri], closest)
+    vertices, faces, subset, tree = _tree(mesh, face_subset)
+    query = np.ascontiguousarray(np.asarray(points, np.float64).reshape(-1, 3))
+    if len(query) == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0)
+    squared, tri, closest = tree.squared_distance(vertices, faces, query)
+    bary = trimesh.triangles.points_to_barycentric(vertices[faces[tri]], closest)
     bary = np.clip(bary, 0.0, None)
     bary /= bary.sum(axis=1, keepdims=True)
-    return subset[tri].astype(np.int64), bary, np.asarray(distance, np.float64)
+    return subset[tri].astype(np.int64), bary, np.sqrt(np.maximum(squared, 0.0))
+
+
+_TREES: "weakref.WeakKeyDictionary" = None  # mesh -> {subset digest: (vertices, faces, subset, igl.AABB)}
+
+
+def _tree(mesh, face_subset):
+    """(vertices (V, 3) float64, faces (M, 3) int64 of the subset, subset (M,) int64, built igl.AABB),
+    cached per mesh object (weakly: dropped with the mesh) and subset."""
+    import hashlib
+    import weakref
+
+    import igl
+
+    global _TREES
+    if _TREES is None:
+        _TREES = weakref.WeakKeyDictionary()
+    all_faces = np.asarray(mesh.faces, np.int64)
+    subset = np.arange(len(all_faces)) if face_subset is None else np.asarray(face_subset, np.int64).reshape(-1)
+    key = None if face_subset is None else hashlib.sha1(subset.tobytes()).hexdigest()
+    try:
+        per_mesh = _TREES.setdefault(mesh, {})
+    except TypeError:  # not weakly referenceable: build every time
+        per_mesh = {}
+    if key not in per_mesh:
+        vertices = np.ascontiguousarray(np.asarray(mesh.vertices, np.float64))
+        faces = np.ascontiguousarray(all_faces[subset])
+        tree = igl.AABB()
+        tree.init(vertices, faces)
+        per_mesh[key] = (vertices, faces, subset, tree)
+    return per_mesh[key]

@@ -59,3 +59,24 @@ def test_face_components():
     comps = face_components(shape, np.arange(24))
     assert [c.tolist() for c in comps] == [list(range(12)), list(range(12, 24))]
     assert len(face_components(shape, np.array([0, 1, 12]))) == 2
+
+
+def test_closest_surface_points_are_the_nearest_of_every_triangle():
+    """Against brute force: the exact distance from each query to every triangle (trimesh's per-triangle
+    closest point), the minimum taken; the tree finds that distance, and a point on a face at it."""
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    shape = make_partmesh(sphere.vertices * [1.0, 0.6, 0.8], sphere.faces, np.zeros(len(sphere.faces), int),
+                          shape_id="ellipsoid")
+    rng = np.random.default_rng(4)
+    queries = rng.normal(size=(60, 3)) * 0.9
+    tri = shape.vertices[shape.faces]
+    each = np.array([np.linalg.norm(trimesh.triangles.closest_point(tri, np.repeat(q[None], len(tri), 0)) - q, axis=1)
+                     for q in queries])                                     # (60, F)
+    for subset in (None, np.arange(0, len(tri), 3)):
+        best = each.min(axis=1) if subset is None else each[:, subset].min(axis=1)
+        f, w, d = closest_surface_points(shape, queries, subset)
+        np.testing.assert_allclose(d, best, atol=1e-12)
+        np.testing.assert_allclose(np.linalg.norm(shape.points(f, w) - queries, axis=1), best, atol=1e-9)
+        np.testing.assert_allclose(each[np.arange(len(queries)), f], best, atol=1e-12)
+        if subset is not None:
+            assert np.isin(f, subset).all()
