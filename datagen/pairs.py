@@ -41,6 +41,7 @@ from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
 from sketchgen.render.camera import Camera
 from sketchgen.render.raster import encode_png
 from sketchgen.render.strokearrays import draw_strokes
+from sketchgen.render.threads import one_blas_thread
 from sketchgen.render.style import CleanStyle
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None) -> t
     return gather(unit_samples, unit, config, only=only)
 
 
+@one_blas_thread
 def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int | None = None) -> Iterator[dict]:
     """The pair samples of one shape, yielded one at a time as they are made; the failures met are
     appended to ``failures`` (dicts ``{"shape", "reason", "count"}``) when the generator is exhausted.

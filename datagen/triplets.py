@@ -48,6 +48,7 @@ from sketchgen.datagen.sketchviews import (LineConfig, ShapeViews, SketchView, V
 from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
 from sketchgen.render.camera import Camera
 from sketchgen.render.gbuffer import face_barycentric
+from sketchgen.render.threads import one_blas_thread
 from sketchgen.render.views import SKETCHZOOMS_JITTER, SKETCHZOOMS_Z, sketchzooms_factors
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,7 @@ def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None) -
     return gather(unit_samples, unit, config, only=only)
 
 
+@one_blas_thread
 def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: int | None = None) -> Iterator[dict]:
     """The triplet samples of one shape, yielded one at a time as they are made; the failures met are
     appended to ``failures`` (dicts ``{"shape", "reason", "count"}``) when the generator is exhausted.

@@ -84,7 +84,7 @@ def segment_ink(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b: np.n
 
 
 def segment_ink_batch(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b: np.ndarray,
-                      image, count: int, width: int, height: int) -> np.ndarray:
+                      image, count: int, width: int, height: int, *, compiled: bool = True) -> np.ndarray:
     """(count, height, width) float32 ink of M segments spread over ``count`` images of one size.
 
     a, b: (M, 2) float64 segment end points in pixels. width_a, width_b: (M,) float64 line width in
@@ -92,9 +92,10 @@ def segment_ink_batch(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b
     [0, count) of the image each segment is drawn on (or one int for all). Drawing several images in
     one call gives the same pixels as one call per image, at a fraction of the per-call cost (a zoom
     image holds only a few hundred short pieces, so numpy's per-operation overhead dominates). The
-    result may be a view into a larger canvas: copy it to keep it long.
+    result may be a view into a larger canvas: copy it to keep it long. compiled: False draws with the
+    numpy path even where the compiled kernel is at hand (the same pixels, bit for bit).
     """
-    drawn = _ink_canvas(a, b, width_a, width_b, image, count, width, height)
+    drawn = _ink_canvas(a, b, width_a, width_b, image, count, width, height, compiled=compiled)
     if drawn is None:
         return np.zeros((count, height, width), dtype=np.float32)
     ink, _, pad, rows, stride = drawn
@@ -102,23 +103,28 @@ def segment_ink_batch(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b
 
 
 def segment_image_batch(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width_b: np.ndarray,
-                        image, count: int, width: int, height: int) -> np.ndarray:
+                        image, count: int, width: int, height: int, *, compiled: bool = True) -> np.ndarray:
     """(count, height, width) uint8 grey images (255 background) of M segments over ``count`` images:
     ``ink_to_image(segment_ink_batch(...))``, converting only the pixels that received ink (a few
     percent of a drawing). Arguments as ``segment_ink_batch``."""
-    drawn = _ink_canvas(a, b, width_a, width_b, image, count, width, height)
+    drawn = _ink_canvas(a, b, width_a, width_b, image, count, width, height, compiled=compiled)
     if drawn is None:
         return np.full((count, height, width), WHITE, dtype=np.uint8)
     ink, touched, pad, rows, stride = drawn
     grey = np.full(ink.shape, WHITE, dtype=np.uint8)
-    grey[touched] = np.rint((1.0 - ink[touched]) * WHITE).astype(np.uint8)
+    kernel = _compiled_kernel(1) if compiled else None
+    if kernel is not None:
+        kernel(grey, ink, touched)
+    else:
+        grey[touched] = np.rint((1.0 - ink[touched]) * WHITE).astype(np.uint8)
     return grey.reshape(count, rows, stride)[:, pad:pad + height, pad:pad + width]
 
 
-def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: int):
+def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: int, *, compiled: bool = True):
     """The drawing behind ``segment_ink_batch``: (flat float32 ink of ``count`` padded canvases, (T,)
     int64 flat indices of the pixels that received ink (repeats allowed), pad, rows, stride), or None
-    when nothing is drawn."""
+    when nothing is drawn. compiled: evaluate the pieces' stencils in the compiled kernel
+    (``_stencil_max``) where numba is installed; False: the numpy path (the same pixels)."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 2)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 2)
     wa = np.maximum(np.asarray(width_a, dtype=np.float64).reshape(-1), 0.0)
@@ -154,14 +160,23 @@ def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: i
     np.clip(lo[:, 1], -pad, height + pad - k, out=lo[:, 1])
 
     f32 = np.float32
-    off = np.arange(k, dtype=f32)
     rel = (lo + 0.5 - a).astype(f32)  # first pixel centre relative to the piece's start
-    px = rel[:, 0, None, None] + off[None, None, :]  # (M, 1, k)
-    py = rel[:, 1, None, None] + off[None, :, None]  # (M, k, 1)
     d = b - a
     length = np.sqrt((d * d).sum(axis=1))
     safe = np.where(length > 0, length, 1.0)
     unit = (d / safe[:, None]).astype(f32)  # zero for a zero-length piece (a dot)
+    base = img * (rows * stride) + (lo[:, 1].astype(np.int64) + pad) * stride + (lo[:, 0].astype(np.int64) + pad)
+    ink = np.zeros(count * rows * stride, dtype=np.float32)
+    kernel = _compiled_kernel() if compiled else None
+    if kernel is not None:
+        touched = np.empty(len(a) * k * k, np.int64)
+        n = kernel(ink, touched, rel, unit, length.astype(f32), wa.astype(f32), ((wb - wa) / safe).astype(f32),
+                   base, k, stride)
+        return ink, touched[:n], pad, rows, stride
+
+    off = np.arange(k, dtype=f32)
+    px = rel[:, 0, None, None] + off[None, None, :]  # (M, 1, k)
+    py = rel[:, 1, None, None] + off[None, :, None]  # (M, k, 1)
     # squared distance to the piece: |p|^2 - 2 t s + t^2 with s = p.u and t = s clamped to the piece
     s = px * unit[:, 0, None, None] + py * unit[:, 1, None, None]  # (M, k, k)
     t = np.clip(s, 0.0, length.astype(f32)[:, None, None])
@@ -181,15 +196,78 @@ def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: i
     if np.any(thin < 1.0):  # lines thinner than a pixel: one pixel wide, ink w
         cover *= thin
 
-    base = img * (rows * stride) + (lo[:, 1].astype(np.int64) + pad) * stride + (lo[:, 0].astype(np.int64) + pad)
     stencil = (np.arange(k)[:, None] * stride + np.arange(k)[None, :]).ravel()
     index = (base[:, None] + stencil[None, :]).ravel()
     cover = cover.reshape(-1)
     inked = cover > 0  # most of a stencil misses its piece: scatter only what it inks
-    ink = np.zeros(count * rows * stride, dtype=np.float32)
     touched = index[inked]
     _scatter_max(ink, touched, cover[inked])
     return ink, touched, pad, rows, stride
+
+
+_KERNELS: list = []  # [stencil kernel, grey kernel], or [None, None] when numba is missing; on first use
+
+
+def _compiled_kernel(which: int = 0):
+    """The compiled stencil loop (``which`` 0, ``_stencil_max``) or grey conversion (1, ``_to_grey``):
+    numba, cached on disk beside this module where it can be; None where numba is not installed (the
+    numpy path then draws, with the same pixels)."""
+    if not _KERNELS:
+        try:
+            import numba
+        except ImportError:
+            _KERNELS.extend([None, None])
+        else:
+            _KERNELS.extend(numba.njit(cache=True, nogil=True)(f) for f in (_stencil_max, _to_grey))
+    return _KERNELS[which]
+
+
+def _to_grey(grey, ink, touched):
+    """``grey[touched] = rint((1 - ink[touched]) * 255)`` in float32, as the numpy path computes it."""
+    one, white = np.float32(1.0), np.float32(WHITE)
+    for idx in touched:
+        grey[idx] = np.uint8(np.rint((one - ink[idx]) * white))
+
+
+def _stencil_max(ink, touched, rel, unit, length, wa, dw, base, k, stride):
+    """The numpy path's per-pixel arithmetic, pixel by pixel, in the same float32 operations in the same
+    order (no fused multiply-adds: numba contracts none without ``fastmath``), so the ink is bit for bit
+    the same: for every piece m and stencil pixel (i, j), the cover at pixel centre (rel + (j, i)) is
+    max-written into ``ink[base[m] + i * stride + j]``; every pixel first inked is appended to
+    ``touched``. Returns how many were. Compiled by ``_compiled_kernel``; plain Python otherwise."""
+    zero, half, one, minus_two = np.float32(0.0), np.float32(0.5), np.float32(1.0), np.float32(-2.0)
+    n = 0
+    for m in range(rel.shape[0]):
+        rx, ry, ux, uy = rel[m, 0], rel[m, 1], unit[m, 0], unit[m, 1]
+        top, w0, dwm, at = length[m], wa[m], dw[m], base[m]
+        for i in range(k):
+            py = ry + np.float32(i)
+            for j in range(k):
+                px = rx + np.float32(j)
+                s = px * ux + py * uy
+                t = min(max(s, zero), top)
+                q = s * minus_two
+                q = q + t
+                q = q * t
+                q = q + (px * px + py * py)
+                w = w0 + t * dwm
+                reach = max(w, one) * half + half
+                if q > reach * reach * np.float32(1.001) + np.float32(1e-6):
+                    continue  # certainly beyond the line's reach (cover 0); the rest decides exactly
+                if q < zero:
+                    q = zero
+                dist = np.sqrt(q)
+                cover = reach - dist
+                cover = min(max(cover, zero), one)
+                cover = cover * min(w, one)
+                if cover > zero:
+                    idx = at + i * stride + j
+                    if ink[idx] == zero:
+                        touched[n] = idx
+                        n += 1
+                    if cover > ink[idx]:
+                        ink[idx] = cover
+    return n
 
 
 def _scatter_max(out: np.ndarray, index: np.ndarray, value: np.ndarray) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from sketchgen.datagen.cli import UsageError
 from sketchgen.datagen.options import ANGLE, POSITIVE, SEED
 from sketchgen.render.errors import InputError
+from sketchgen.render.threads import one_blas_thread
 from sketchgen.files import atomic_write
 
 HELP = "draw a mesh from one or more cameras: PNG, SVG and projected points"
@@ -53,6 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keypoints", type=Path, metavar="FILE", help="KeypointNet JSON or sketchgen keypoint file")
 
 
+@one_blas_thread
 def run(args: argparse.Namespace) -> int:
     from sketchgen.datagen.meshfile import read_mesh
     from sketchgen.render.camera import load_cameras
