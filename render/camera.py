@@ -258,6 +258,8 @@ class Camera:
     def cuts(self, points: np.ndarray) -> str | None:
         """Why this camera's given clip planes cut off some of (N, 3) world points (None if they do not,
         or if the planes are left to be fitted): e.g. "zfar 100 falls short of its farthest depth 1575"."""
+        if self.znear is None and self.zfar is None:
+            return None  # both fitted to the mesh: nothing to measure (a mesh's every vertex, per camera)
         dmin, dmax = self.depth_range(points)
         reasons = []
         if self.znear is not None and dmin < self.znear and dmax > 0:

@@ -180,7 +180,15 @@ class PreparedMesh:
         return tuple(np.ascontiguousarray(self.faces[:, k]) for k in range(3))
 
     def faces_near(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """(N,) bool: face a[i] has a vertex at most one edge from a vertex of face b[i] (b's two-ring)."""
+        """(N,) bool: face a[i] has a vertex at most one edge from a vertex of face b[i] (b's two-ring).
+        Answered by a compiled loop (``_faces_near_kernel``: nine vertex comparisons, then binary
+        searches of ``_vertex_pairs``) where numba is installed, else by the same test in numpy."""
+        kernel = _compiled_faces_near()
+        if kernel is not None:
+            near = np.zeros(len(a), dtype=bool)
+            kernel(np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(b, dtype=np.int64), self.faces,
+                   self._vertex_pairs, np.int64(len(self.vertices)), near)
+            return near
         fa = [corner[a] for corner in self._face_corners]
         fb = [corner[b] for corner in self._face_corners]
         near = np.zeros(len(fa[0]), dtype=bool)
@@ -319,6 +327,40 @@ class PreparedMesh:
         if len(self.faces):
             TriangleMesh(scene, (self.vertices[self.faces] - self.centre).astype(np.float32))
         return scene
+
+
+_FACES_NEAR: list = []  # [compiled _faces_near_kernel, or None without numba], filled on first use
+
+
+def _compiled_faces_near():
+    if not _FACES_NEAR:
+        try:
+            import numba
+        except ImportError:
+            _FACES_NEAR.append(None)
+        else:
+            _FACES_NEAR.append(numba.njit(cache=True, nogil=True)(_faces_near_kernel))
+    return _FACES_NEAR[0]
+
+
+def _faces_near_kernel(a, b, faces, pairs, n, near):
+    """``PreparedMesh.faces_near`` pair by pair: near[i] when a corner of face a[i] equals one of face
+    b[i], or when some key ``u * n + w`` (u a corner of a[i], w of b[i]) is in the sorted ``pairs``."""
+    for i in range(len(a)):
+        fa, fb = faces[a[i]], faces[b[i]]
+        hit = False
+        for x in range(3):
+            for y in range(3):
+                if fa[x] == fb[y]:
+                    hit = True
+        if not hit:
+            for x in range(3):
+                for y in range(3):
+                    key = fa[x] * n + fb[y]
+                    pos = np.searchsorted(pairs, key)
+                    if pos < len(pairs) and pairs[pos] == key:
+                        hit = True
+        near[i] = hit
 
 
 class TrimeshRayScene:

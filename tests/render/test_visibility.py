@@ -109,3 +109,27 @@ def test_bad_points_raise_input_error(cube, front_camera):
         project_points(cube, front_camera, np.zeros((4, 2)))
     with pytest.raises(InputError, match="faces"):
         project_points(cube, front_camera, np.zeros((2, 3)), faces=[0])
+
+
+def test_faces_near_compiled_and_numpy_agree_with_the_two_ring(monkeypatch):
+    """The compiled two-ring test against the numpy one and against the definition (a corner of one
+    face at most one edge from a corner of the other), on an icosphere's face pairs."""
+    pytest.importorskip("numba")
+    import trimesh
+
+    from sketchgen.render import prepared as prepared_module
+
+    mesh = trimesh.creation.icosphere(subdivisions=2)
+    prep = prepared_module.prepare(mesh)
+    rng = np.random.default_rng(3)
+    a = rng.integers(len(mesh.faces), size=4000)
+    b = np.where(rng.random(4000) < 0.5, rng.integers(len(mesh.faces), size=4000),
+                 mesh.face_adjacency[rng.integers(len(mesh.face_adjacency), size=4000), 0])
+    compiled = prep.faces_near(a, b)
+    monkeypatch.setattr(prepared_module, "_FACES_NEAR", [None])
+    assert np.array_equal(compiled, prep.faces_near(a, b))
+    adjacent = np.zeros((len(mesh.vertices),) * 2, bool)
+    adjacent[mesh.edges[:, 0], mesh.edges[:, 1]] = True
+    np.fill_diagonal(adjacent, True)
+    truth = adjacent[mesh.faces[a][:, :, None], mesh.faces[b][:, None, :]].any(axis=(1, 2))
+    assert np.array_equal(compiled, truth) and 0 < truth.mean() < 1
