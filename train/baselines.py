@@ -75,7 +75,8 @@ def identity_transfer(xy: np.ndarray) -> np.ndarray:
     return np.asarray(xy, np.float64).copy()
 
 
-def feature_matches(model, source: torch.Tensor, target: torch.Tensor, target_mask: np.ndarray | None = None):
+def feature_matches(model, source: torch.Tensor, target: torch.Tensor, target_mask: np.ndarray | None = None,
+                    domains=(None, None)):
     """Nearest-neighbour matches between the estimator's own correlation features.
 
     source, target: (1, 1, H, W) float32 ink. Uses the estimator's own ``layer2`` and ``layer3`` features
@@ -87,8 +88,10 @@ def feature_matches(model, source: torch.Tensor, target: torch.Tensor, target_ma
     with torch.no_grad():
         # cosine, not the raw dot product: nearest-neighbour matching by raw products favours the
         # strongest source features over the most similar ones
-        fs = {k: torch.nn.functional.normalize(v, dim=1) for k, v in stn.resize(model.encode(source)).items()}
-        ft = {k: torch.nn.functional.normalize(v, dim=1) for k, v in stn.resize(model.encode(target)).items()}
+        fs = {k: torch.nn.functional.normalize(v, dim=1)
+              for k, v in stn.resize(model.encode(source, domains[0])).items()}
+        ft = {k: torch.nn.functional.normalize(v, dim=1)
+              for k, v in stn.resize(model.encode(target, domains[1])).items()}
         n = stn.feat_size
         corr = sum(ft[k][0].flatten(1).T @ fs[k][0].flatten(1) for k in ft)  # (t, s) cosines, summed
     best = corr.argmax(dim=1).cpu().numpy()  # for each target node, the source node
@@ -102,10 +105,11 @@ def feature_matches(model, source: torch.Tensor, target: torch.Tensor, target_ma
 
 
 def affine_grid(model, source: torch.Tensor, target: torch.Tensor, target_mask: np.ndarray | None = None,
-                size: int = 16) -> torch.Tensor:
+                size: int = 16, domains=(None, None)) -> torch.Tensor:
     """The best global affine warp fitted (RANSAC, then least squares on the inliers) to the feature
-    matches: (1, size, size, 2) float32 grid over the target, positions in the source (``align_corners``)."""
-    t, s = feature_matches(model, source, target, target_mask)
+    matches: (1, size, size, 2) float32 grid over the target, positions in the source (``align_corners``).
+    ``domains``: (source's, target's) for a per-domain encoder (``WarpEstimator.encode``)."""
+    t, s = feature_matches(model, source, target, target_mask, domains)
     cv2.setRNGSeed(0)  # RANSAC draws from cv2's global generator: fix it so evaluations repeat exactly
     m, _ = cv2.estimateAffine2D(t.astype(np.float32), s.astype(np.float32), method=cv2.RANSAC,
                                 ransacReprojThreshold=0.1, maxIters=2000, refineIters=10)

@@ -38,10 +38,10 @@ from sketchgen.render.views import sketchzooms_factors
 from sketchgen.train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
 from sketchgen.train.descriptor import describe
 from sketchgen.train.images import to_ink
-from sketchgen.train.loop import TrainConfig, build_model, load_run, seed_everything
+from sketchgen.train.loop import TrainConfig, build_model, input_channels, load_run, seed_everything
 from sketchgen.train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
                            nearest_neighbours, pck_both_refs)
-from sketchgen.train.pairs import decode_pair_arrays, resize_flow
+from sketchgen.train.pairs import decode_pair_arrays, network_inputs, pair_domains, resize_flow
 from sketchgen.train.plots import bar_plot, curve_plot, write_png
 from sketchgen.train.points import correspondence_points
 from sketchgen.train.shards import dataset_kind, list_shards, read_dataset_manifest
@@ -55,13 +55,15 @@ DESCRIPTOR_METHODS = ("model", "shape_context", "hog", "untrained")
 WARP_METHODS = ("model", "identity", "affine")
 
 
-def iter_pairs(root, split: str = "test", *, limit: int | None = None, sketch_only: bool = False):
-    """Decoded pair samples of a split (stored resolution), at most ``limit``."""
+def iter_pairs(root, split: str = "test", *, limit: int | None = None, sketch_only: bool = False,
+               rgb: bool = False):
+    """Decoded pair samples of a split (stored resolution), at most ``limit``; ``rgb``: with their RGB
+    images (``decode_pair_arrays``)."""
     n = 0
     for shard in list_shards(root, split):
         for sample in read_shard(shard):
             try:
-                pair = decode_pair_arrays(sample)
+                pair = decode_pair_arrays(sample, rgb=rgb)
             except InputError as exc:
                 raise InputError(f"{shard}: sample {sample.get('__key__')}: {exc}") from None
             if sketch_only and pair["meta"].get("modality", "sketch-sketch") != "sketch-sketch":
@@ -205,15 +207,17 @@ def _transfer(grid: torch.Tensor, xy: np.ndarray, size: int) -> np.ndarray:
 
 
 def warp_records(model, a: torch.Tensor, b: torch.Tensor, kp_a: np.ndarray, kp_b: np.ndarray,
-                 amask=None, bmask=None) -> dict[str, list[dict]]:
-    """PCK records (one per direction) of each warp method for one pair; a, b (1, 1, S, S) ink."""
+                 amask=None, bmask=None, domains=(None, None)) -> dict[str, list[dict]]:
+    """PCK records (one per direction) of each warp method for one pair; a, b (1, 1, S, S) ink or
+    (1, 3, S, S) RGB as the model reads them, ``domains`` (A's, B's) for a per-domain encoder."""
     size = a.shape[-1]
+    da, db = domains
     recs: dict[str, list[dict]] = {m: [] for m in WARP_METHODS}
     with torch.no_grad():
-        grid_ab = model(b, a)[-1].cpu()  # over A: where A's points lie in B
-        grid_ba = model(a, b)[-1].cpu()
-        aff_ab = affine_grid(model, b, a, amask)
-        aff_ba = affine_grid(model, a, b, bmask)
+        grid_ab = model(b, a, db, da)[-1].cpu()  # over A: where A's points lie in B
+        grid_ba = model(a, b, da, db)[-1].cpu()
+        aff_ab = affine_grid(model, b, a, amask, domains=(db, da))
+        aff_ba = affine_grid(model, a, b, bmask, domains=(da, db))
     for (src_kp, dst_kp, g, aff) in ((kp_a, kp_b, grid_ab, aff_ab), (kp_b, kp_a, grid_ba, aff_ba)):
         recs["model"].append(pck_both_refs(_transfer(g, src_kp, size), dst_kp, (size, size)))
         recs["identity"].append(pck_both_refs(identity_transfer(src_kp), dst_kp, (size, size)))
@@ -233,15 +237,16 @@ def evaluate_warp(model, cfg: TrainConfig, data, split: str = "test", *, max_pai
     records: dict[str, list[dict]] = {m: [] for m in WARP_METHODS}
     by_kind: dict[str, dict[str, list[dict]]] = {}
     n_pairs = 0
-    for pair in tqdm(iter_pairs(data, split, limit=max_pairs), desc="eval warp", total=max_pairs, leave=False):
+    channels = input_channels(model)
+    for pair in tqdm(iter_pairs(data, split, limit=max_pairs, rgb=channels == 3), desc="eval warp",
+                     total=max_pairs, leave=False):
         p = decode_resized(pair, cfg.size)
         kp_a, kp_b = pair_keypoints_or_flow(p, rng)
         if len(kp_a) == 0:
             continue
         n_pairs += 1
-        a = torch.from_numpy(p["a"])[None, None].to(device)
-        b = torch.from_numpy(p["b"])[None, None].to(device)
-        recs = warp_records(model, a, b, kp_a, kp_b, p["amask"], p["bmask"])
+        a, b = (x[None].to(device) for x in network_inputs(p, channels))
+        recs = warp_records(model, a, b, kp_a, kp_b, p["amask"], p["bmask"], pair_domains(p["meta"]))
         kind = by_kind.setdefault(f'{pair["meta"].get("pair_kind", "?")}/{pair["meta"].get("modality", "?")}',
                                   {m: [] for m in WARP_METHODS})
         for name, r in recs.items():
@@ -333,8 +338,9 @@ def decode_resized(pair: dict, size: int) -> dict:
         return pair
     s = size / h
     out = dict(pair)
-    for k in ("a_grey", "b_grey"):
-        out[k] = cv2.resize(pair[k], (size, size), interpolation=cv2.INTER_AREA)
+    for k in ("a_grey", "b_grey", "a_rgb", "b_rgb"):
+        if k in pair:
+            out[k] = cv2.resize(pair[k], (size, size), interpolation=cv2.INTER_AREA)
     out["a"], out["b"] = to_ink(out["a_grey"]), to_ink(out["b_grey"])
     for k in ("amask", "bmask"):
         out[k] = cv2.resize(pair[k].astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0

@@ -31,6 +31,12 @@ def decode_rgb(data: bytes, name: str = "image") -> np.ndarray:
     return np.ascontiguousarray(img[..., ::-1])
 
 
+def to_rgb(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (3, H, W) float32 in [0, 1] (a photo in its colours, a drawing black on
+    white); an encoder's own normalisation, if any, is inside the network."""
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
+
+
 def to_ink(grey: np.ndarray, size: int | None = None) -> np.ndarray:
     """(H, W) uint8 grey, white paper -> (S, S) float32 ink in [0, 1], area-resampled to ``size``, and
     scaled so its darkest pixel is 1: thin lines shrunk by resampling keep full contrast, which makes

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from sketchgen.files import atomic_target
 from sketchgen.render.errors import InputError
+from sketchgen.train.backbones import BACKBONES, DOMAIN_BNS
 from sketchgen.train.descriptor import Descriptor
 from sketchgen.train.losses import (SCALE_WEIGHTS, TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid,
                                     forward_backward_loss, grid_error_px, hardest_negative, multiscale_flow_loss,
@@ -88,6 +89,7 @@ class TrainConfig:
     corr_layers: tuple = (2, 3)    # warp: encoder layers correlated at 16x16 (PSC: layer2 and layer3)
     softargmax_prior: float = 0.0  # warp: soft argmax similarity penalty per squared normalised distance
     refine_weight: float = 1.0     # warp: weight of the refined grid's end-point error in the flow loss
+    domain_bn: str = "shared"      # psc-resnet18: photo and sketch batch norms "shared" (PSC's code) or "separate"
     workers: int = 0
     checkpoint_every: int = 100
     log_every: int = 10
@@ -112,6 +114,12 @@ class TrainConfig:
         if self.refine is not None and self.refine <= STN_SIZE:
             raise InputError(f"--refine must be more than {STN_SIZE} nodes a side (the grid it refines), "
                              f"got {self.refine}")
+        if self.backbone not in BACKBONES:
+            raise InputError(f"unknown backbone {self.backbone!r} (choose from {', '.join(BACKBONES)})")
+        if self.backbone == "psc-resnet18" and self.model != "warp":
+            raise InputError(f"--backbone {self.backbone} (PSC's encoder, RGB input) trains the warp estimator only")
+        if self.domain_bn not in DOMAIN_BNS:
+            raise InputError(f"unknown --domain-bn {self.domain_bn!r} (choose from {', '.join(DOMAIN_BNS)})")
         if self.softargmax_prior < 0 or self.refine_weight < 0:
             raise InputError("--softargmax-prior and --refine-weight must be >= 0")
         return replace(self, size=self.size or DEFAULT_SIZE[self.model])
@@ -130,7 +138,7 @@ def build_model(cfg: "TrainConfig") -> nn.Module:
     if cfg.model == "warp":
         return WarpEstimator(cfg.backbone, weights=cfg.weights, stn_width=cfg.stn_width, stn_layers=cfg.stn_layers,
                              psc_layout=cfg.psc_layout, base=cfg.warp_base, refine=cfg.refine,
-                             prior=cfg.softargmax_prior, corr_layers=tuple(cfg.corr_layers))
+                             prior=cfg.softargmax_prior, corr_layers=tuple(cfg.corr_layers), domain_bn=cfg.domain_bn)
     raise InputError(f"unknown model {cfg.model!r}")
 
 
@@ -324,11 +332,12 @@ def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) ->
 def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
     """Supervised multi-scale flow error (``cfg.flow_loss``; with ``cfg.refine`` the refined grid too, weight
     ``cfg.refine_weight``, at its own nodes) + forward-backward consistency of the finest grids; also the
-    finest grid's end-point error in pixels on its nodes. batch: "a", "b" (B, 1, S, S), "flow" (B, S, S, 2)
-    A -> B pixels, NaN invalid."""
+    finest grid's end-point error in pixels on its nodes. batch: "a", "b" (B, 1, S, S) ink or (B, 3, S, S)
+    RGB (``pairs.make_pair_decoder``), "a_domain", "b_domain" (B,) (optional), "flow" (B, S, S, 2) A -> B
+    pixels, NaN invalid."""
     a, b, flow = batch["a"].to(device), batch["b"].to(device), batch["flow"].to(device)
     h, w = a.shape[-2:]
-    feats_a, feats_b = model.encode(a), model.encode(b)
+    feats_a, feats_b = model.encode(a, batch.get("a_domain")), model.encode(b, batch.get("b_domain"))
     grids_ab = model.grids(feats_b, feats_a)  # over A's frame: where A's points are in B
     gt, valid = flow_to_grid(flow, STN_SIZE)
     grids_ba = model.grids(feats_a, feats_b) if cfg.cycle_weight > 0 or cfg.flow_loss == "both" else None
@@ -395,7 +404,7 @@ def train(cfg: TrainConfig) -> dict:
         ckpt = _load(last)
         saved = json.loads(ckpt["config"])
         for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout", "warp_base",
-                    "refine", "softargmax_prior", "corr_layers", "data_kind"):
+                    "refine", "softargmax_prior", "corr_layers", "data_kind", "domain_bn"):
             # compared as JSON holds them (a tuple comes back a list)
             if key in saved and saved[key] != json.loads(json.dumps(getattr(cfg, key))):
                 raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "

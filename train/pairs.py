@@ -15,7 +15,8 @@ import torch
 from sketchgen.datagen.schema import PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, strokes_key
 from sketchgen.render.camera import pixel_centres
 from sketchgen.render.errors import InputError
-from sketchgen.train.images import decode_grey, decode_rgb, to_ink
+from sketchgen.train.backbones import PHOTO, SKETCH
+from sketchgen.train.images import decode_grey, decode_rgb, to_ink, to_rgb
 from sketchgen.train.shards import ShardStream, list_shards
 
 
@@ -59,6 +60,12 @@ def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
     mean_t[blocks_n < 0.5 * ky * kx] = np.nan
     new_target = mean_t * np.array([1.0 / kx, 1.0 / ky], np.float32)
     return (new_target - pixel_centres(size, size).reshape(size, size, 2).astype(np.float32)).astype(np.float32)
+
+
+def pair_domains(meta: dict) -> tuple[int, int]:
+    """(domain of A, domain of B), ``backbones.PHOTO`` or ``SKETCH`` (PSC's batch-norm ``cond``): in a
+    ``sketch-shaded`` pair A is the photo side, every other image a drawing."""
+    return (PHOTO if meta.get("modality") == "sketch-shaded" else SKETCH), SKETCH
 
 
 def pair_keypoints(meta: dict, scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
@@ -134,8 +141,8 @@ def pair_strokes(sample: dict, image: str, scale=(1.0, 1.0)):
 
 
 def make_pair_decoder(size: int, channels: int = 1):
-    """Decoder of pair samples for training -> {"key", "a", "b", "flow": (S, S, 2) float32 pixels A -> B
-    (NaN invalid)}. channels 1 (grey encoders): "a", "b" are (1, S, S) float32 ink (1 on a stroke, a
+    """Decoder of pair samples for training -> {"key", "a", "b", "a_domain", "b_domain": int
+    (``pair_domains``), "flow": (S, S, 2) float32 pixels A -> B (NaN invalid)}. channels 1 (grey encoders): "a", "b" are (1, S, S) float32 ink (1 on a stroke, a
     shaded photo turned grey and inverted); channels 3 (RGB encoders): (3, S, S) float32 RGB in [0, 1] as
     stored, a photo in its colours and a drawing black on white (any normalisation is the network's)."""
     if channels not in (1, 3):
@@ -143,13 +150,19 @@ def make_pair_decoder(size: int, channels: int = 1):
 
     def decode(sample: dict, rng: np.random.Generator) -> dict:
         p = decode_pair_arrays(sample, size, with_strokes=False, rgb=channels == 3)  # images and flow only
-        if channels == 3:
-            a, b = (torch.from_numpy(p[f"{s}_rgb"].transpose(2, 0, 1).astype(np.float32) / 255.0) for s in "ab")
-        else:
-            a, b = torch.from_numpy(p["a"])[None], torch.from_numpy(p["b"])[None]
-        return {"key": p["key"], "a": a, "b": b, "flow": torch.from_numpy(p["flow"])}
+        a, b = network_inputs(p, channels)
+        da, db = pair_domains(p["meta"])
+        return {"key": p["key"], "a": a, "b": b, "a_domain": da, "b_domain": db, "flow": torch.from_numpy(p["flow"])}
 
     return decode
+
+
+def network_inputs(pair: dict, channels: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """A decoded pair's two images as an encoder of ``channels`` reads them: 1, (1, S, S) float32 ink;
+    3, (3, S, S) float32 RGB in [0, 1] (``images.to_rgb``; the pair decoded with ``rgb=True``)."""
+    if channels == 3:
+        return torch.from_numpy(to_rgb(pair["a_rgb"])), torch.from_numpy(to_rgb(pair["b_rgb"]))
+    return torch.from_numpy(pair["a"])[None], torch.from_numpy(pair["b"])[None]
 
 
 def pair_stream(root, split: str = "train", *, size: int = 256, channels: int = 1, **kwargs) -> ShardStream:

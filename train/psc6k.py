@@ -23,8 +23,10 @@ import torch
 from tqdm import tqdm
 
 from sketchgen.render.errors import InputError
-from sketchgen.train.images import to_ink
+from sketchgen.train.images import to_ink, to_rgb
+from sketchgen.train.pairs import PHOTO, SKETCH
 from sketchgen.train.evaluate import WARP_METHODS, warp_records
+from sketchgen.train.loop import input_channels
 from sketchgen.train.metrics import mean_records
 
 PSC_COLUMNS = ("photo", "sketch", "class", "XA", "YA", "XB", "YB")
@@ -80,7 +82,15 @@ def read_psc6k(path: str | Path, image_root: str | Path | None = None) -> list[P
     return pairs
 
 
-def _load(path: Path, size: int) -> tuple[np.ndarray, float]:
+def _load(path: Path, size: int, channels: int = 1) -> tuple[np.ndarray, float]:
+    """An image as an encoder of ``channels`` reads it: 1, (S, S) float32 ink; 3, (3, S, S) RGB in [0, 1]."""
+    if channels == 3:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(f"{path}: missing or not an image")
+        h, w = bgr.shape[:2]
+        rgb = cv2.resize(np.ascontiguousarray(bgr[..., ::-1]), (size, size), interpolation=cv2.INTER_AREA)
+        return to_rgb(rgb), size / max(h, w)
     grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if grey is None:
         raise InputError(f"{path}: missing or not an image")
@@ -97,11 +107,12 @@ def evaluate_psc6k(model, size: int, path, image_root=None, *, limit: int | None
     records = {m: [] for m in WARP_METHODS}
     by_class: dict[str, dict[str, list]] = {}
     scale = size / PSC_SIZE
+    channels = input_channels(model)
     for pair in tqdm(pairs, desc="eval PSC6k", leave=False):
-        a, _ = _load(pair.photo, size)
-        b, _ = _load(pair.sketch, size)
-        recs = warp_records(model, torch.from_numpy(a)[None, None].to(device),
-                            torch.from_numpy(b)[None, None].to(device), pair.kp_photo * scale, pair.kp_sketch * scale)
+        a, _ = _load(pair.photo, size, channels)
+        b, _ = _load(pair.sketch, size, channels)
+        a, b = (torch.from_numpy(x).reshape(1, -1, size, size).to(device) for x in (a, b))
+        recs = warp_records(model, a, b, pair.kp_photo * scale, pair.kp_sketch * scale, domains=(PHOTO, SKETCH))
         cls = by_class.setdefault(pair.category, {m: [] for m in WARP_METHODS})
         for name, r in recs.items():
             records[name] += r

@@ -17,12 +17,18 @@ Checkpoint layout (``sketchgen train warp`` writes ``RUN/model.pt``, a plain sta
 ``torch.load(path, weights_only=True)``):
 
 - ``encoder.*``: the backbone (``conv1``, ``bn1``, ``layer1`` .. ``layer4`` in torchvision's ResNet-18
-  names for ``--backbone resnet18``), one BN for both domains.
+  names for ``--backbone resnet18``, one BN for both domains; PSC's encoder's names, ``bn1.norms.0``
+  and ``bn1.norms.1`` per batch norm, for ``--backbone psc-resnet18``, ``train.backbones``).
 - ``stn.net_4x.*``, ``stn.net_8x.*``, ``stn.net_16x.*``, ``stn.base_map``: the three blocks, built and
   named exactly as PSC's ``models/PSCNet.py`` ``STN(corr_layer=[2, 3], feat_size=16, stn_size=16,
   stn_layer=5)``: each an ``nn.Sequential`` of a ds x ds stride-ds conv (512 -> 512) + BN + LeakyReLU,
   five (3x3 conv without bias, BN, LeakyReLU) halving the channels 512 -> 16, a 3x3 conv to 2 with bias,
   and a bilinear upsampling to 16x16.
+
+The estimator computes what PSC's ``STN.forward`` computes: the first block reads the correlation of
+the maps resized to 16x16; the 8x8 and 16x16 blocks read the source's maps as the encoder gave them
+(``layer2`` at 32x32 for a 256 px image) sampled at the current grid's 16x16 nodes, then resized (a
+no-op at 16x16), not the resized maps warped.
 
 The correlation is laid out as PSC's code lays it out (channels = target positions, spatial axes =
 source positions), so the weights work in PSC's ``STN`` as they are. ``--corr-layout source`` swaps the
@@ -55,8 +61,10 @@ nodes; ``forward`` returns its grid as a fourth, finest one, which ``estimate`` 
 Trials of these options are in ``docs/experiments.md``.
 
 A PSC user loads the estimator with ``psc_model.stn.load_state_dict({k[4:]: v for k, v in
-state.items() if k.startswith("stn.")})``. The encoder fits PSC's ResNet-18 only where the channel
-counts agree (``--backbone resnet18`` with grey input: PSC's encoder takes RGB and has per-domain BN).
+state.items() if k.startswith("stn.")})``. A run of ``--backbone psc-resnet18`` (PSC's encoder: RGB,
+per-domain batch norm) with PSC's estimator is PSC's whole network: ``sketchgen export psc-checkpoint``
+(``train.psc_checkpoint``) writes it as the checkpoint PSC's ``eval.py`` and ``train_psc.py --resume``
+load.
 """
 
 from __future__ import annotations
@@ -172,13 +180,19 @@ class STN(nn.Module):
 
     def forward(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         """Grids at the three scales, coarse to fine: [(B, 16, 16, 2)] * 3 float32 (the 4x4 and 8x8
-        blocks' outputs are upsampled to 16x16 by their last layer)."""
-        source, target = self.resize(source), self.resize(target)
+        blocks' outputs are upsampled to 16x16 by their last layer). source, target: the encoder's feature
+        dicts at their own sizes. The same computation as PSC's ``STN.forward(source, target,
+        training=True)`` reversed (its ``mask_outlier`` changes nothing: its test ``flow < -1 and flow > 1``
+        is never true); the 8x8 and 16x16 blocks read the source's maps warped at their own resolution."""
+        raw = {f"layer{i}": source[f"layer{i}"] for i in self.corr_layers}
+        source, target = self.resize(raw), self.resize(target)
         base = self.base_map if self.base == "identity" else self.soft_argmax(target, source)
         grid = self.net_4x(self.correlation(target, source)).permute(0, 2, 3, 1) + base
         grids = [grid]
         for block in (self.net_8x, self.net_16x):
-            warped = self.warp(source, grid)
+            # PSC's order: the encoder's own maps (layer2 at 32x32 for a 256 px image) are sampled at the
+            # grid's 16x16 nodes, then brought to 16x16 (a no-op at that size), not the resized maps warped
+            warped = self.resize(self.warp(raw, grid))
             grid = grid + block(self.correlation(target, warped)).permute(0, 2, 3, 1)
             grids.append(grid)
         return grids
@@ -265,21 +279,26 @@ class Refine(nn.Module):
 
 class WarpEstimator(nn.Module):
     """Encoder + STN (+ ``Refine`` when ``refine`` is a node count). ``forward(source, target)``:
-    (B, 1, H, W) float32 images (ink = 1) -> list of three (B, 16, 16, 2) grids over the target frame,
+    (B, 1, H, W) float32 images (ink = 1; (B, 3, H, W) RGB in [0, 1] for an RGB encoder, with
+    ``source_domain``/``target_domain`` for a per-domain one) -> list of three (B, 16, 16, 2) grids over the target frame,
     coarse to fine, then the refined (B, refine, refine, 2) grid with ``refine``; ``estimate`` upsamples
     the finest."""
 
     def __init__(self, backbone: str = "resnet18", *, weights=None, stn_width: int | None = None,
                  stn_layers: int = STN_LAYERS, psc_layout: bool = True, base: str = "identity",
-                 refine: int | None = None, prior: float = 0.0, corr_layers=CORR_LAYERS):
+                 refine: int | None = None, prior: float = 0.0, corr_layers=CORR_LAYERS, domain_bn: str = "shared"):
         super().__init__()
         self.backbone_name = backbone
-        self.encoder = build_backbone(backbone, weights=weights)
+        self.encoder = build_backbone(backbone, weights=weights, domain_bn=domain_bn)
         self.stn = STN(corr_layers, n_layers=stn_layers, width=stn_width, psc_layout=psc_layout, base=base,
                        prior=prior)
         self.refine = Refine(self.encoder.channels, size=refine) if refine else None
 
-    def encode(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def encode(self, images: torch.Tensor, domain=None) -> dict[str, torch.Tensor]:
+        """The encoder's feature dict; ``domain`` (``backbones.PHOTO``/``SKETCH``, an int or a (B,) tensor)
+        picks the batch norm of a per-domain encoder (None: sketch) and is ignored by the others."""
+        if getattr(self.encoder, "domains", 0):
+            return self.encoder.features(images, domain)
         return self.encoder.features(images)
 
     def grids(self, source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[torch.Tensor]:
@@ -289,12 +308,14 @@ class WarpEstimator(nn.Module):
             grids.append(self.refine(source, target, grids[-1]))
         return grids
 
-    def forward(self, source: torch.Tensor, target: torch.Tensor) -> list[torch.Tensor]:
-        return self.grids(self.encode(source), self.encode(target))
+    def forward(self, source: torch.Tensor, target: torch.Tensor, source_domain=None,
+                target_domain=None) -> list[torch.Tensor]:
+        return self.grids(self.encode(source, source_domain), self.encode(target, target_domain))
 
-    def estimate(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def estimate(self, source: torch.Tensor, target: torch.Tensor, source_domain=None,
+                 target_domain=None) -> torch.Tensor:
         """(B, H, W, 2) float32 grid over the target's pixels (``align_corners=True`` convention)."""
-        grid = self.forward(source, target)[-1]
+        grid = self.forward(source, target, source_domain, target_domain)[-1]
         return upsample_grid(grid, target.shape[-2:])
 
 

@@ -15,9 +15,11 @@ TARGETS = {
     "sketchzooms": "sketchgen.datagen.commands.export_sketchzooms",
     "psc": "sketchgen.datagen.commands.export_psc",
     "sfnet": "sketchgen.datagen.commands.export_sfnet",
+    # a trained model, not a dataset: its module lives with training (it needs torch, imported in run)
+    "psc-checkpoint": "sketchgen.train.commands.export_psc_checkpoint",
 }
 
-HELP = "write a dataset in the layout of a paper's own training code (" + ", ".join(TARGETS) + ")"
+HELP = "write a dataset (or a trained model) in the layout of a paper's own training code (" + ", ".join(TARGETS) + ")"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -28,8 +28,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                         help="learning rate: constant (default) or cosine decay to 0 at --steps")
     parser.add_argument("--seed", type=SEED, default=0, help="seed of weights, shuffling and augmentation")
-    parser.add_argument("--backbone", choices=("resnet18", "small"), default="resnet18",
-                        help="resnet18 (default) or a small CNN for CPUs")
+    parser.add_argument("--backbone", choices=("resnet18", "small", "psc-resnet18"), default="resnet18",
+                        help="resnet18 (default), a small CNN for CPUs, or (warp) psc-resnet18: PSC's own encoder "
+                             "(RGB input, per-domain batch norm), whose run `sketchgen export psc-checkpoint` "
+                             "writes for PSC's eval.py and train_psc.py")
+    parser.add_argument("--domain-bn", choices=("shared", "separate"), default="shared",
+                        help="psc-resnet18: photo and sketch batch norms shared (default: what PSC's code "
+                             "computes, its two norms being one module) or separate (PSC's model cannot load them)")
     parser.add_argument("--size", type=whole(16), default=None,
                         help="input size in px (default: 224 descriptor, 256 warp; warp sizes must divide 256)")
     parser.add_argument("--weights", default=None, help="local backbone weights to start from (.pt state dict)")
@@ -90,6 +95,7 @@ def config_from_args(args):
                        stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
                        refine=args.refine, refine_weight=args.refine_weight,
                        softargmax_prior=args.softargmax_prior, corr_layers=corr_layers(args.corr_layers),
+                       domain_bn=args.domain_bn,
                        workers=args.workers,
                        checkpoint_every=args.checkpoint_every, weights=args.weights, tensorboard=args.tensorboard)
 
