@@ -81,6 +81,8 @@ def read_header(path: Path, data: bytes) -> Header:
         words = line.split()
         if not words or words[0] in ("comment", "obj_info"):
             continue
+        if not line.isascii():  # element and property names are ASCII words (only comments may be other text)
+            raise InputError(f"{path}: line {number}: not a PLY header line: {line.strip()[:60]!r}")
         if words[0] == "format" and len(words) == 3:
             fmt = words[1]
         elif words[0] == "element" and len(words) == 3 and words[2].isdigit():
