@@ -52,6 +52,7 @@ class Header:
     format: str
     elements: tuple[Element, ...]
     size: int
+    lines: int = 0  # lines of the header, end_header included
 
     def element(self, name: str) -> Element | None:
         return next((e for e in self.elements if e.name == name), None)
@@ -96,7 +97,7 @@ def read_header(path: Path, data: bytes) -> Header:
             raise InputError(f"{path}: line {number}: not a PLY header line: {line.strip()[:60]!r}")
     if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
         raise InputError(f"{path}: cannot parse as PLY (format {fmt!r} is not ascii or binary)")
-    return Header(fmt, tuple(Element(n, c, tuple(p)) for n, c, p in elements), end.end())
+    return Header(fmt, tuple(Element(n, c, tuple(p)) for n, c, p in elements), end.end(), len(lines) + 1)
 
 
 def check_counts(path: Path, data: bytes, header: Header) -> None:
@@ -132,7 +133,57 @@ def _check_ascii(path: Path, body: bytes, header: Header) -> None:
             if need is None or len(values) < need:
                 raise _short(path, header, [e2.count - (e2 is e) for e2 in header.elements],
                              f"its last {e.rows(1).split(' ', 1)[1]} is cut short: {len(values)} values")
+        _check_ascii_rows(path, body, header, e, rows[start:start + e.count], start)
         start += e.count
+
+
+def _check_ascii_rows(path: Path, body: bytes, header: Header, e: Element, rows: list[bytes], first: int) -> None:
+    """Every row of ``e`` holds the values its properties need, each a number (a changed byte inside a
+    number would otherwise be read as a shorter row). Rows of one width are checked in one conversion."""
+    if not rows:
+        return
+    width = _ascii_values(rows[0].split(), e.properties)
+    tokens = b" ".join(rows).split()
+    if width is not None and len(tokens) == width * len(rows):
+        try:
+            table = np.array(tokens, dtype=np.float64).reshape(len(rows), width)
+        except ValueError:
+            table = None
+        if table is not None:
+            at, same = 0, True
+            for _, kind in e.properties:  # every list as long as the first row's, so the widths hold
+                if isinstance(kind, tuple):
+                    same &= bool(np.all(table[:, at] == table[0, at]))
+                    at += 1 + int(table[0, at])
+                else:
+                    at += 1
+            if same:
+                return
+    for k, row in enumerate(rows):  # find the offending row for the message
+        values = row.split()
+        need = _ascii_values(values, e.properties)
+        bad = need is None or len(values) != need
+        if not bad:
+            try:
+                np.array(values, dtype=np.float64)
+            except ValueError:
+                bad = True
+        if bad:
+            line = _line_number(body, header, first + k)
+            raise InputError(f"{path}: line {line}: {e.name} {k} is not {need if need is not None else 'its'} "
+                             f"numbers as its properties ({', '.join(n for n, _ in e.properties)}) declare: "
+                             f"{row.decode('latin-1').strip()[:60]!r}")
+
+
+def _line_number(body: bytes, header: Header, row: int) -> int:
+    """The 1-based line of the file holding non-blank data row ``row`` (0-based)."""
+    seen = -1
+    for number, line in enumerate(body.splitlines()):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return header.lines + number + 1
+    return header.lines + 1
 
 
 def _ascii_values(values: list[bytes], properties) -> int | None:

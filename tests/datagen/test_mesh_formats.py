@@ -281,3 +281,14 @@ def test_bytes_changed_at_random_give_the_mesh_or_one_line(tmp_path, name):
             assert len(read_mesh(path).faces) == F
         except InputError as exc:
             assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+
+
+def test_an_ascii_ply_row_with_a_changed_byte_is_refused_with_its_line(tmp_path):
+    data = _ascii_ply()
+    header_lines = data[:data.index(b"end_header")].count(b"\n") + 1
+    rows = data.split(b"end_header\n")[1].splitlines(keepends=True)
+    rows[V + 7] = rows[V + 7].replace(b" ", b"x", 2)  # face 7: "3 12x40x41" (a letter inside its numbers)
+    path = tmp_path / "changed.ply"
+    path.write_bytes(data.split(b"end_header\n")[0] + b"end_header\n" + b"".join(rows))
+    with pytest.raises(InputError, match=rf"line {header_lines + V + 8}: face 7 is not"):
+        read_mesh(path)
