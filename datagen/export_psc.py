@@ -113,12 +113,6 @@ def pair_points(meta: dict, flow: np.ndarray, key: str, n: int = N_POINTS) -> Pa
     return PairPoints(xy=np.asarray(rows, dtype=np.float64), keypoints=keypoints, dropped=dropped)
 
 
-def correspondences(meta: dict, flow: np.ndarray, key: str) -> np.ndarray | None:
-    """(8, 4) float64 rows (xA, yA, xB, yB) in sketchgen pixels (``pair_points``), or None."""
-    points = pair_points(meta, flow, key)
-    return None if points is None else points.xy
-
-
 def pair_samples(dataset: str | Path, failures: list[str]) -> Iterator[tuple[str, dict, dict]]:
     """(split, sample, meta) of every pair sample of the dataset at ``dataset`` (``datagen.shards.dataset_samples``)."""
     return dataset_samples(dataset, "pair", failures)

@@ -46,6 +46,7 @@ once, in order.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -197,34 +198,35 @@ def export_sketchzooms(dataset: str | Path, out: str | Path, *, train_rows: int 
         raise InputError(f"line width must be positive, got {width}")
     failures: list[str] = []
     points: dict[tuple[str, str], dict[tuple, int]] = {}   # (category, shape) -> point key -> index
-    files: dict[Path, bytes] = {}                            # view file -> its PNG
-    names: dict[str, str] = {}                               # folder name -> original id (collisions)
+    files: dict[Path, bytes] = {}                            # view file -> SHA-256 of its PNG
+    names: dict[tuple[str, str], str] = {}                   # (kind, folder name) -> id (collisions)
     tables = {split: [] for split in SPLITS}
     counts = {"views": 0, "views_clipped": 0, "redrawn_views": 0}
 
-    def folder(text: str, name: str) -> str:
-        if names.setdefault(name, text) != text:
-            raise InputError(f"{dataset}: ids {names[name]!r} and {text!r} both become folder {name!r}")
+    def folder(kind: str, text: str, name: str) -> str:
+        if names.setdefault((kind, name), text) != text:
+            raise InputError(f"{dataset}: {kind} ids {names[kind, name]!r} and {text!r} both become folder {name!r}")
         return name
 
     def write_role(sample, meta, prefix, role) -> tuple[str, int, str, str]:
-        category = folder(role["category"], category_name(role["category"]))
-        model = folder(role["shape"], safe_name(role["shape"]))
+        category = folder("category", role["category"], category_name(role["category"]))
+        model = folder("shape", role["shape"], safe_name(role["shape"]))
         key = (int(role["face"]), *np.round(np.asarray(role["bary"], np.float64), 6))
         index = points.setdefault((category, model), {}).setdefault(key, len(points[(category, model)]))
         view = role_view(sample, meta, prefix, role)
         png = rgba_png(draw_view(view, width))
+        digest = hashlib.sha256(png).digest()
         base = str(int(role["base_view"]))
         name, k = base, 0
         while True:
             path = out / f"pts_{category}" / model / str(index) / f"view_{name}.png"
             if path not in files:
                 atomic_write(path, png)
-                files[path] = png
+                files[path] = digest
                 counts["views"] += 1
                 counts["views_clipped"] += not view.whole
                 break
-            if files[path] == png:
+            if files[path] == digest:
                 break
             k += 1
             name = f"{base}-{k}"
