@@ -343,7 +343,7 @@ def covered_categories(data: str | Path) -> list[str]:
 
 def evaluate_spg(model, cfg, root: str | Path, split: str = "test", *, categories: list[str] | None = None,
                  pairs: int = PAIRS, anchors: int = ANCHORS, seed: int = 0, device: str = "cpu",
-                 warn: Callable[[str], None] | None = None) -> dict:
+                 methods: tuple[str, ...] = METHODS, warn: Callable[[str], None] | None = None) -> dict:
     """Part-label transfer on SPG's ``split`` for the trained descriptor ``model`` (its ``TrainConfig``
     ``cfg``), Shape Context, HOG, the untrained network (the run's initial state) and chance.
 
@@ -351,7 +351,9 @@ def evaluate_spg(model, cfg, root: str | Path, split: str = "test", *, categorie
     all of ``root``'s when it covers none). Returns {"methods": {method: {category: fraction, ...,
     "mean": mean over the categories}}, "categories": {category: {"pairs", "anchors", "sketches",
     "skipped": [problem]}}, "split", "covered": bool}. Sketches that do not parse are left out, each
-    reported through ``warn`` and listed. Raises InputError for an unknown category or split."""
+    reported through ``warn`` and listed. ``methods``: a subset of ``METHODS`` to compute (the baselines
+    do not depend on the run; chance is always computed). Raises InputError for an unknown category or
+    split."""
     from dataclasses import replace
 
     from sketchgen.train.evaluate import zoom_drawing
@@ -371,8 +373,10 @@ def evaluate_spg(model, cfg, root: str | Path, split: str = "test", *, categorie
     untrained = build_model(replace(cfg, weights=None)).to(device).eval()
     model = model.to(device).eval()
     native, width = zoom_drawing(cfg)
-    describers = spg_describers(model, untrained, cfg.size, native, width, device)
-    per_method: dict[str, dict[str, float]] = {m: {} for m in METHODS}
+    describers = {k: v for k, v in spg_describers(model, untrained, cfg.size, native, width, device).items()
+                  if k in methods}
+    methods = (*describers, "chance")
+    per_method: dict[str, dict[str, float]] = {m: {} for m in methods}
     info = {}
     for category in chosen:
         sketches, problems = read_sketches(root, category, name)
@@ -380,7 +384,7 @@ def evaluate_spg(model, cfg, root: str | Path, split: str = "test", *, categorie
             (warn or log.warning)(f"left out: {problem}")
         res = transfer_category([placed(s) for s in sketches], describers,
                                 np.random.default_rng(category_seed(seed, category)), pairs=pairs, anchors=anchors)
-        for method in METHODS:
+        for method in methods:
             per_method[method][category] = res["methods"][method]
         info[category] = {"pairs": res["pairs"], "anchors": res["anchors"], "sketches": len(sketches),
                           "skipped": problems}

@@ -8,7 +8,7 @@ from dataclasses import replace
 from sketchgen.datagen.options import ANGLE, COUNT, whole
 
 from sketchgen.datagen.commands.triplets import (add_common_arguments, collection_arg, line_config, run_builder,
-                                                 style_mix)
+                                                 style_mix, view_config)
 
 HELP = "build a warp-pretraining pair dataset with dense flow (sharded, resumable, local or Dask workers)"
 
@@ -39,7 +39,6 @@ def run(args) -> int:
     from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.pairs import PairConfig
     from sketchgen.datagen.shaded import ShadeConfig
-    from sketchgen.datagen.sketchviews import ViewConfig
 
     def items(text):
         return tuple(t.strip() for t in text.split(",") if t.strip())
@@ -58,7 +57,7 @@ def run(args) -> int:
     try:
         config = PairConfig(
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
-            max_faces=args.max_faces, camera=ViewConfig(views=args.views, size=args.size), lines=line_config(args), pairs=args.pairs,
+            max_faces=args.max_faces, camera=view_config(args, size=args.size), lines=line_config(args), pairs=args.pairs,
             kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle,
             shading=shading, style=style_mix(args))
     except ValueError as exc:

@@ -23,6 +23,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
     parser.add_argument("--seed", type=SEED, default=0, help="global seed (default 0)")
     parser.add_argument("--shapes", type=COUNT, default=None, help="at most N shapes per category")
     parser.add_argument("--views", type=whole(2), default=views, help=f"views per shape (default {views})")
+    parser.add_argument("--elevation", type=real(-90, 90), nargs=2, default=(-10.0, 50.0), metavar=("LOW", "HIGH"),
+                        help="camera elevation range, degrees above the shape's horizontal plane, drawn "
+                             "uniformly (default -10 50; people draw most objects from near the side: e.g. -5 20)")
     parser.add_argument("--max-faces", type=MAX_FACES, default=None, metavar="N",
                         help="decimate meshes with more than N faces as they load, part by part (as collection "
                              "info --max-faces): a unit then holds at most N faces of each shape")
@@ -128,16 +131,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "0 draws every role at the evaluation's fixed zooms)")
 
 
+def view_config(args, **kwargs):
+    """The builders' ``ViewConfig`` from ``--views`` and ``--elevation`` (``kwargs``: other fields).
+    Raises UsageError for an empty elevation range."""
+    from sketchgen.datagen.cli import UsageError
+    from sketchgen.datagen.sketchviews import ViewConfig
+
+    low, high = (float(v) for v in args.elevation)
+    if not low < high:
+        raise UsageError(f"--elevation needs LOW < HIGH, got {low:g} {high:g}")
+    return ViewConfig(views=args.views, elevation=(low, high), **kwargs)
+
+
 def run(args) -> int:
     from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.negatives import parse_counts
-    from sketchgen.datagen.sketchviews import ViewConfig
     from sketchgen.datagen.triplets import TripletConfig
 
     try:
         config = TripletConfig(
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
-            max_faces=args.max_faces, camera=ViewConfig(views=args.views), lines=line_config(args), points=args.points,
+            max_faces=args.max_faces, camera=view_config(args), lines=line_config(args), points=args.points,
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()),
             extra_negatives=parse_counts(args.extra_negatives), near_px=tuple(args.near_px),

@@ -266,3 +266,21 @@ def test_zoom_jitter_zero_draws_every_role_at_the_fixed_zooms(triplet_set, tmp_p
         TripletConfig(positive_px=0.0)
     with pytest.raises(ValueError):
         TripletConfig(zoom_jitter=0.8)
+
+
+def test_elevation_flag_bounds_the_base_cameras():
+    from sketchgen.datagen.cli import UsageError, resolve
+    from sketchgen.datagen.commands.triplets import view_config
+    from sketchgen.datagen.sketchviews import base_cameras
+
+    args = resolve(["pairs", "--preset", "demo", "--elevation", "-5", "20", "--out", "o"])
+    config = view_config(args, size=256)
+    assert (config.elevation, config.views, config.size) == ((-5.0, 20.0), 6, 256)
+    cams = base_cameras(config, np.random.default_rng(0))
+    # elevation of each camera's position above the XZ plane, seen from the origin it looks at
+    pos = np.array([c.pose[:3, 3] for c in cams])
+    elevation = np.degrees(np.arcsin(pos[:, 1] / np.linalg.norm(pos, axis=1)))
+    assert len(cams) == 6 and (elevation >= -5 - 1e-9).all() and (elevation <= 20 + 1e-9).all()
+    assert view_config(resolve(["triplets", "--out", "o"])).elevation == ViewConfig().elevation
+    with pytest.raises(UsageError, match="LOW < HIGH"):
+        view_config(resolve(["triplets", "--elevation", "30", "10", "--out", "o"]))
