@@ -85,7 +85,7 @@ class PhotoConfig:
     sky: tuple[float, float] = (0.3, 0.6)        # irradiance of the sky hemisphere, relative
     exposure: tuple[float, float] = (0.5, 0.8)
     shadow_rays: int = 2
-    ao_rays: int = 6
+    ao_rays: int = 8
     ao_distance: float = 0.3                     # unit-sphere frame
     background_p: float = 0.75                   # chance of the background photo, when one is given
     background_zoom: tuple[float, float] = (1.0, 1.6)  # crop of the photo: 1 = the largest that fits
@@ -322,10 +322,13 @@ def render_photo(shape, gbuffer, rng: np.random.Generator, config: PhotoConfig =
     # ---- what lies behind the object: ground (or the photo it darkens) and the backdrop, every pixel
     centres = pixel_centres(w, h)
     origins, dirs = camera.pixel_rays(centres)
-    behind = np.empty((h * w, 3))
+    behind = np.zeros((h * w, 3))
+    mask = gbuffer.face_id >= 0
+    # what lies behind the object is seen only at its anti-aliased edge: not lit 3 px inside it
+    hidden = cv2.erode(mask.astype(np.uint8), np.ones((7, 7), np.uint8)).ravel() > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (ground_y - origins[:, 1]) / dirs[:, 1]
-    on_ground = has_ground & (dirs[:, 1] < -1e-6) & (t > 0)
+    on_ground = has_ground & (dirs[:, 1] < -1e-6) & (t > 0) & ~hidden
     g_idx = np.flatnonzero(on_ground)
     gp = origins[g_idx] + t[g_idx, None] * dirs[g_idx]
     # ground light is smooth: rays from every other pixel of every other row, spread to the rest by
@@ -367,7 +370,6 @@ def render_photo(shape, gbuffer, rng: np.random.Generator, config: PhotoConfig =
 
     # ---- the object
     image = behind.copy()
-    mask = gbuffer.face_id >= 0
     idx = np.flatnonzero(mask.ravel())
     if len(idx):
         colour = _shade_object(shape, gbuffer, idx, appearance, part_materials, light, scene, centre,
@@ -451,10 +453,11 @@ def _shade_object(shape, gbuffer, idx, appearance, part_materials, light: _Light
     lit = np.flatnonzero((ndl > 0) & (geo @ light.sun > -0.2))
     vis = np.zeros(len(points))
     vis[lit] = _sun_visibility(scene, centre, points[lit], geo[lit], light.sun, light.radius, cfg.shadow_rays, rng)
-    # occlusion from every other pixel (a checkerboard), spread to the rest and smoothed within the object
+    # occlusion from one pixel in four (every other of every other row), spread to the rest and smoothed
+    # within the object
     h, w = gbuffer.depth.shape
     rows, cols = np.divmod(idx, w)
-    cast = _subset(idx, (rows + cols) % 2 == 0, h, w, 1.5)
+    cast = _subset(idx, (rows % 2 == 0) & (cols % 2 == 0), h, w, 1.5)
     grid = np.zeros(h * w)
     grid[idx[cast]] = _ambient_occlusion(scene, centre, points[cast], geo[cast], cfg.ao_rays, cfg.ao_distance,
                                          ground_y, rng)
