@@ -39,7 +39,7 @@ import numpy as np
 
 from sketchgen.render.camera import pixel_centres
 from sketchgen.render.gbuffer import face_barycentric
-from sketchgen.render.textures import (SOLIDS, ValueNoise, hsv_to_rgb, linear_to_srgb, random_floor, random_solid,
+from sketchgen.render.textures import (ValueNoise, hsv_to_rgb, linear_to_srgb, random_floor, random_solid,
                                        srgb_to_linear)
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,6 @@ def random_material(rng: np.random.Generator, name: str = "random") -> Material:
         roughness, texture = rng.uniform(0.2, 0.5), ("marble", "noise")[int(rng.integers(2))]
     linear = srgb_to_linear(colour)
     solid = random_solid(texture, linear, rng) if texture != "plain" else None
-    assert texture in SOLIDS
     return Material(f"{name}:{kind}", linear, float(roughness), float(metallic), None, solid)
 
 
