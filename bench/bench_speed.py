@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
-SHARED = HERE.parents[1] / ".." / "shared"
+# the shared data beside the checkout (``--shared`` or $SKETCHGEN_SHARED elsewhere)
+SHARED = Path(os.environ.get("SKETCHGEN_SHARED", HERE.parents[1] / ".." / "shared"))
 PSB = SHARED / "fixtures" / "realworld" / "psb"
 OGRE = SHARED / "corpus" / "meshes" / "ogre.obj"
 CASES = ("pairs-psb", "triplets-psb", "triplets-bundled", "draw-psb", "draw-ogre")
@@ -126,13 +127,20 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--shapes", type=int, default=1, help="bundled shapes per category (default 1: 5 shapes)")
     ap.add_argument("--only", default=",".join(CASES), help=f"comma-separated among {', '.join(CASES)}")
+    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default: beside the checkout)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    global PSB, OGRE
+    os.environ["SKETCHGEN_SHARED"] = str(args.shared.resolve())  # for the children
+    PSB = args.shared / "fixtures" / "realworld" / "psb"
+    OGRE = args.shared / "corpus" / "meshes" / "ogre.obj"
     if args.child:
         child(args.child, args.shapes)
         return 0
     if args.base is None:
         ap.error("--base is required")
+    if not PSB.is_dir() or not OGRE.is_file():
+        ap.error(f"no PSB meshes at {PSB} or no {OGRE} (--shared)")
     cases = [c.strip() for c in args.only.split(",") if c.strip()]
     bad = [c for c in cases if c not in CASES]
     if bad:

@@ -85,3 +85,39 @@ def test_corrupt_record_is_refused():
         buf = io.BytesIO()
         np.savez(buf, xy=np.zeros((1, 2)))
         StrokeArrays.from_npz(buf.getvalue())
+
+
+def test_npz_reader_reads_what_numpy_reads_and_leaves_other_archives_to_numpy():
+    """The direct reader of stored archives against ``np.load``: ``npz_bytes`` and ``np.savez`` output give
+    the same arrays (values, dtypes, shapes, writable); a compressed archive or a damaged member is left
+    to ``np.load``."""
+    import io
+    import zipfile
+
+    from sketchgen.render.strokearrays import FIELDS, StrokeArrays, _read_stored_npz, npz_bytes
+
+    rng = np.random.default_rng(2)
+    n = 37
+    rec = StrokeArrays.of(xy=rng.normal(size=(n, 2)), offset=rng.normal(size=(n, 2)), stroke=np.sort(rng.integers(0, 5, n)),
+                          point=rng.normal(size=(n, 3)), face=rng.integers(0, 99, n), part=rng.integers(-1, 3, n),
+                          kind=rng.integers(0, 4, n), weight=rng.random(n), width=np.full(5, 1.5))
+    for data in (rec.to_npz(), npz_bytes({"a": np.zeros((0, 3), np.float32), "b": np.arange(4, dtype=">i8")})):
+        fast = _read_stored_npz(data)
+        with np.load(io.BytesIO(data)) as z:
+            assert set(fast) == set(z.files)
+            for name in z.files:
+                assert fast[name].dtype == z[name].dtype and np.array_equal(fast[name], z[name])
+                assert fast[name].flags.writeable
+    buf = io.BytesIO()
+    np.savez(buf, **rec.fields())
+    got = StrokeArrays.from_npz(buf.getvalue())
+    assert all(np.array_equal(getattr(got, f), getattr(rec, f)) for f in FIELDS)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **rec.fields())
+    assert _read_stored_npz(buf.getvalue()) is None
+    assert np.array_equal(StrokeArrays.from_npz(buf.getvalue()).xy, rec.xy)
+    damaged = bytearray(rec.to_npz())
+    damaged[200] ^= 0xFF
+    assert _read_stored_npz(bytes(damaged)) is None
+    with pytest.raises((ValueError, zipfile.BadZipFile)):
+        StrokeArrays.from_npz(bytes(damaged))
