@@ -362,7 +362,7 @@ def execute(job: Job, units: Sequence[WorkUnit], *, workers: int = 1, scheduler:
     workers: local processes (joblib/loky; 1 = this process). scheduler: a Dask scheduler address
     (``tcp://host:8786``); when given, ``workers`` is ignored.
     """
-    from tqdm import tqdm
+    from sketchgen.datagen.progress import Progress
 
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
@@ -374,11 +374,13 @@ def execute(job: Job, units: Sequence[WorkUnit], *, workers: int = 1, scheduler:
         stream = _joblib(job, units, min(workers, len(units)))
     results = []
     with _terminate_as_interrupt(), \
-            tqdm(total=None, unit=" samples", desc=desc, disable=not progress, smoothing=0.1) as bar:
+            Progress(len(units), desc, "shards", enabled=progress) as bar:
+        samples = 0
         try:
             for result in stream:
                 results.append(result)
-                bar.update(result["samples"])
+                samples += result["samples"]
+                bar.update(1, samples=samples)
                 if result.get("error"):
                     log.warning("%s: %s", result["shape"], result["error"])
         finally:

@@ -1,8 +1,10 @@
 """The training loop for both models: deterministic seeding, resume from the last checkpoint, CSV log,
-tqdm progress.
+validation on the val split, progress (``datagen.progress``).
 
-A run folder holds ``config.json`` (the resolved TrainConfig), ``log.csv`` (one row per logged step;
-with ``tensorboard`` the same scalars as TensorBoard events in ``tb/``),
+A run folder holds ``config.json`` (the resolved TrainConfig), ``log.csv`` (one row per logged step, its
+columns ``log_fields(model)``: the loss and the model's ``METRIC``, and at every checkpoint the same on
+``val_batches`` batches of the val split; with ``tensorboard`` the same scalars as TensorBoard events in
+``tb/``),
 ``last.pt`` (model, optimiser, step and RNG state, rewritten atomically every ``checkpoint_every`` steps
 and at the end) and ``model.pt`` (the weights alone, a plain state dict). Every checkpoint is read with
 ``torch.load(..., weights_only=True)``. Running the same command again continues from ``last.pt``.
@@ -26,7 +28,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from sketchgen.files import atomic_target
 from sketchgen.render.errors import InputError
@@ -38,6 +39,7 @@ from sketchgen.train.losses import (SCALE_WEIGHTS, TRIPLET_MARGIN, candidate_neg
 from sketchgen.train.pairs import pair_stream
 from sketchgen.train.points import point_stream
 from sketchgen.train.shards import dataset_digest, dataset_kind, require_strokes
+from sketchgen.datagen.progress import Progress
 from sketchgen.train.triplets import triplet_stream
 from sketchgen.train.warp import BASES, STN_SIZE, WarpEstimator
 from sketchgen.train.zooms import zoom_drawing_of
@@ -46,7 +48,15 @@ log = logging.getLogger(__name__)
 
 MODELS = ("descriptor", "warp")
 DEFAULT_SIZE = {"descriptor": 224, "warp": 256}
-LOG_FIELDS = ("step", "loss", "metric", "lr", "samples_per_s", "elapsed_s")
+# the figure each model's training reports beside its loss: the fraction of anchors nearer their nearest
+# negative than their positive plus the margin (descriptor); the finest grid's end-point error in px (warp)
+METRIC = {"descriptor": "violating", "warp": "epe_px"}
+
+
+def log_fields(model: str) -> tuple[str, ...]:
+    """The columns of a run's ``log.csv``: the training loss and metric, the same on the val split
+    (``val_*``, filled at validation steps only), the learning rate and the throughput."""
+    return ("step", "loss", METRIC[model], "val_loss", f"val_{METRIC[model]}", "lr", "samples_per_s", "elapsed_s")
 DESCRIPTOR_LOSSES = ("triplet", "hardest", "all", "contrastive", "infonce")
 SCHEDULES = ("constant", "cosine")
 # warp supervision: "nodes" = the grid's 16x16 nodes whose neighbourhood is all on the object, A -> B;
@@ -93,6 +103,7 @@ class TrainConfig:
     workers: int = 0
     checkpoint_every: int = 100
     log_every: int = 10
+    val_batches: int = 4           # batches of the val split scored at every checkpoint (0: no validation)
     weights: str | None = None     # local backbone weights to start from
     tensorboard: bool = False      # also write the logged scalars as TensorBoard events under <out>/tb
 
@@ -109,6 +120,8 @@ class TrainConfig:
             raise InputError(f"unknown schedule {self.schedule!r} (choose from {', '.join(SCHEDULES)})")
         if self.negatives < 1 or self.margin <= 0 or self.temperature <= 0:
             raise InputError("--negatives must be >= 1, --margin and --temperature > 0")
+        if self.val_batches < 0:
+            raise InputError(f"--val-batches must be >= 0, got {self.val_batches}")
         if self.steps < 0 or self.batch_size < 1:
             raise InputError("--steps must be >= 0 and --batch-size >= 1")
         if self.refine is not None and self.refine <= STN_SIZE:
@@ -366,23 +379,58 @@ def input_channels(model: nn.Module) -> int:
     return conv.in_channels if conv is not None else 1
 
 
-def make_loader(cfg: TrainConfig, start_step: int, channels: int = 1) -> DataLoader:
-    # the stream's epoch counter starts at the resumed step, so a resumed run does not replay the
-    # augmentation draws it has already seen
-    common = dict(shuffle=True, repeat=True, seed=cfg.seed, epoch=start_step)
-    if cfg.model == "descriptor" and cfg.data_kind == "pairs":
-        stream = point_stream(cfg.data, "train", size=cfg.size, negatives=cfg.negatives, **common)
-    elif cfg.model == "descriptor":
-        stream = triplet_stream(cfg.data, "train", size=cfg.size, augment=cfg.augment, **common)
+def make_loader(cfg: TrainConfig, start_step: int, split: str = "train", channels: int = 1) -> DataLoader:
+    """The DataLoader of ``split``: the training split shuffled and repeated from ``start_step``; another
+    split read once in order, without augmentation (validation). channels: 3 feeds pairs in colour (an
+    RGB encoder), 1 as ink."""
+    if split == "train":
+        # the stream's epoch counter starts at the resumed step, so a resumed run does not replay the
+        # augmentation draws it has already seen
+        common = dict(shuffle=True, repeat=True, seed=cfg.seed, epoch=start_step)
+        augment, workers = cfg.augment, cfg.workers
     else:
-        stream = pair_stream(cfg.data, "train", size=cfg.size, channels=channels, **common)
-    return DataLoader(stream, batch_size=cfg.batch_size, num_workers=cfg.workers,
-                      persistent_workers=cfg.workers > 0)
+        common = dict(shuffle=False, repeat=False, seed=cfg.seed, epoch=0)
+        augment, workers = False, 0
+    if cfg.model == "descriptor" and cfg.data_kind == "pairs":
+        stream = point_stream(cfg.data, split, size=cfg.size, negatives=cfg.negatives, **common)
+    elif cfg.model == "descriptor":
+        stream = triplet_stream(cfg.data, split, size=cfg.size, augment=augment, **common)
+    else:
+        stream = pair_stream(cfg.data, split, size=cfg.size, channels=channels, **common)
+    return DataLoader(stream, batch_size=cfg.batch_size, num_workers=workers, persistent_workers=workers > 0)
+
+
+def validate(model, cfg: TrainConfig, device) -> dict[str, float] | None:
+    """{"val_loss", "val_<metric>"}: the training loss and metric averaged over the first
+    ``cfg.val_batches`` batches of the val split, the model in eval mode, without gradients; None when
+    the dataset has no val split. The global torch random state is restored, so a run's training draws
+    are the same with validation or without."""
+    if cfg.val_batches == 0 or not any((Path(cfg.data) / "val").glob("*.tar")):
+        return None
+    loss_fn = descriptor_loss if cfg.model == "descriptor" else warp_loss
+    state = torch.get_rng_state()
+    losses, metrics = [], []
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i, batch in enumerate(make_loader(cfg, 0, "val", input_channels(model))):
+                if i >= cfg.val_batches:
+                    break
+                loss, metric = loss_fn(model, batch, cfg, device)
+                losses.append(float(loss.item()))
+                metrics.append(float(metric))
+    finally:
+        model.train()
+        torch.set_rng_state(state)
+    if not losses:
+        return None
+    return {"val_loss": sum(losses) / len(losses), f"val_{METRIC[cfg.model]}": sum(metrics) / len(metrics)}
 
 
 # --------------------------------------------------------------------------------------------- loop
 def train(cfg: TrainConfig) -> dict:
-    """Train (or continue training) until ``cfg.steps``; returns {"step", "loss", "metric", "run"}."""
+    """Train (or continue training) until ``cfg.steps``; returns {"step", "loss", METRIC[model], "run"} and,
+    when the dataset has a val split, the last validation's {"val_loss", "val_<metric>"}."""
     cfg = cfg.resolved()
     # what the run trained on, recorded in config.json: evaluation draws its zooms the same way without
     # needing the dataset folder where it was (a relative --data read from elsewhere would not be found)
@@ -418,7 +466,8 @@ def train(cfg: TrainConfig) -> dict:
         log.info("resumed %s at step %d", last, step)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
     loss_fn = descriptor_loss if cfg.model == "descriptor" else warp_loss
-    result = {"step": step, "loss": float("nan"), "metric": float("nan"), "run": str(out)}
+    metric_name = METRIC[cfg.model]
+    result = {"step": step, "loss": float("nan"), metric_name: float("nan"), "run": str(out)}
     if step < cfg.steps:
         board = tensorboard_writer(out) if cfg.tensorboard else None
         model.train()
@@ -428,11 +477,11 @@ def train(cfg: TrainConfig) -> dict:
         seen = 0
         # the TensorBoard writer is closed (its events flushed) however the loop ends
         with (closing(board) if board is not None else nullcontext()), open(log_path, "a", newline="") as fh, \
-                tqdm(total=cfg.steps, initial=step, unit="step", desc=f"train {cfg.model}", leave=False) as bar:
+                Progress(cfg.steps, f"train {cfg.model}", "steps", initial=step) as bar:
             writer = csv.writer(fh)
             if new_log:
-                writer.writerow(LOG_FIELDS)
-            batches = iter(make_loader(cfg, step, input_channels(model)))
+                writer.writerow(log_fields(cfg.model))
+            batches = iter(make_loader(cfg, step, channels=input_channels(model)))
             while step < cfg.steps:
                 batch = next(batches)
                 lr = learning_rate(cfg, step)  # the command line's --lr wins over a checkpoint's
@@ -444,19 +493,24 @@ def train(cfg: TrainConfig) -> dict:
                 optim.step()
                 step += 1
                 seen += len(batch["key"])
-                result.update(step=step, loss=float(loss.item()), metric=float(metric))
-                bar.update(1)
-                bar.set_postfix(loss=f"{result['loss']:.4f}")
-                if step % cfg.log_every == 0 or step == cfg.steps:
+                result.update({"step": step, "loss": float(loss.item()), metric_name: float(metric)})
+                checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
+                val = validate(model, cfg, device) if checkpoint else None
+                if val:
+                    result.update(val)
+                bar.update(1, loss=f"{result['loss']:.4f}",
+                           **({"val_loss": f"{result['val_loss']:.4f}"} if "val_loss" in result else {}))
+                if step % cfg.log_every == 0 or step == cfg.steps or val:
                     elapsed = time.perf_counter() - t0
-                    writer.writerow([step, f"{result['loss']:.6f}", f"{metric:.6f}", f"{lr:.6g}",
-                                     f"{seen / max(elapsed, 1e-9):.2f}", f"{elapsed:.2f}"])
+                    writer.writerow([step, f"{result['loss']:.6f}", f"{metric:.6f}",
+                                     *(f"{v:.6f}" for v in (val or {}).values()), *([] if val else ["", ""]),
+                                     f"{lr:.6g}", f"{seen / max(elapsed, 1e-9):.2f}", f"{elapsed:.2f}"])
                     fh.flush()
                     if board is not None:
-                        for name, value in (("loss", result["loss"]), ("metric", metric),
-                                            ("samples_per_s", seen / max(elapsed, 1e-9))):
+                        for name, value in (("loss", result["loss"]), (metric_name, metric),
+                                            ("samples_per_s", seen / max(elapsed, 1e-9)), *(val or {}).items()):
                             board.add_scalar(f"{cfg.model}/{name}", value, step)
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                if checkpoint:
                     _save({"step": step, "model": model.state_dict(), "optimizer": optim.state_dict(),
                            "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(cfg)),
                            **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})},

@@ -168,3 +168,34 @@ def test_warp_options_out_of_range_are_refused_in_one_line():
         with pytest.raises(InputError, match=words):
             TrainConfig("warp", "d", "o", **change).resolved()
     assert TrainConfig("warp", "d", "o", refine=32, softargmax_prior=0.25).resolved().refine == 32
+
+
+def test_validation_is_logged_at_checkpoints_and_changes_no_training_draw(tmp_path, synth):
+    import csv
+
+    import numpy as np
+
+    from sketchgen.train.loop import descriptor_loss, load_run, log_fields, make_loader
+
+    data = synth.write_dataset(tmp_path / "data", "triplet", {"train": [8], "val": [6]}, size=16, zooms=2)
+    common = dict(steps=4, batch_size=4, lr=1e-2, backbone="small", size=16, log_every=1, checkpoint_every=2)
+    res = train(TrainConfig("descriptor", str(data), str(tmp_path / "run"), **common))
+    silent = train(TrainConfig("descriptor", str(data), str(tmp_path / "quiet"), val_batches=0, **common))
+    with open(tmp_path / "run" / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == log_fields("descriptor") and "violating" in rows[0] and "metric" not in rows[0]
+    assert [r["step"] for r in rows if r["val_loss"]] == ["2", "4"]   # every checkpoint, nothing between
+    # the logged figure is the loss over the val split's batches (6 triplets: a batch of 4 and one of 2),
+    # recomputed here from the saved weights
+    model, cfg = load_run(tmp_path / "run")
+    model.eval()
+    with torch.no_grad():
+        losses = [descriptor_loss(model, b, cfg, torch.device("cpu"))[0].item() for b in make_loader(cfg, 0, "val")]
+    assert len(losses) == 2
+    assert float(rows[-1]["val_loss"]) == pytest.approx(np.mean(losses), rel=1e-4)
+    assert res["val_loss"] == pytest.approx(np.mean(losses), rel=1e-4)
+    # validation restores the random state: the same weights as a run without it
+    a, _ = load_run(tmp_path / "run")
+    b, _ = load_run(tmp_path / "quiet")
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    assert "val_loss" not in silent and silent["loss"] == res["loss"]

@@ -39,7 +39,7 @@ def test_warp_loss_falls_on_a_tiny_set(tmp_path, synth):
     cfg = TrainConfig("warp", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=4, lr=1e-3,
                       backbone="small", size=64, stn_width=32, stn_layers=2, log_every=1, checkpoint_every=1000)
     train(cfg)
-    first, last = first_and_last(tmp_path / "run", "metric")  # end-point error on the grid's nodes
+    first, last = first_and_last(tmp_path / "run", "epe_px")  # end-point error on the grid's nodes
     assert last < 0.7 * first, (first, last)
 
 
@@ -51,7 +51,7 @@ def test_refined_warp_trains_and_records_its_size(tmp_path, synth):
                       backbone="small", size=64, stn_width=16, stn_layers=1, log_every=1, checkpoint_every=1000,
                       warp_base="softargmax", refine=32, softargmax_prior=0.25)
     result = train(cfg)
-    assert 0 < result["metric"] < 64  # the refined grid's end-point error in px, finite
+    assert 0 < result["epe_px"] < 64  # the refined grid's end-point error in px, finite
     model, loaded = load_run(tmp_path / "run")
     assert (loaded.refine, loaded.softargmax_prior) == (32, 0.25)
     assert model(torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64))[-1].shape == (1, 32, 32, 2)

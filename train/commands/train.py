@@ -77,6 +77,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "distance from the node's own position (default 0: none)")
     parser.add_argument("--refine-weight", type=NON_NEGATIVE, default=1.0,
                         help="warp: weight of the refined grid's error in the flow loss (default 1.0)")
+    parser.add_argument("--val-batches", type=whole(0), default=4,
+                        help="batches of the val split scored at every checkpoint, logged as val_* in log.csv "
+                             "(default 4; 0: no validation)")
     parser.add_argument("--workers", type=whole(0), default=0, help="DataLoader worker processes (default 0)")
     parser.add_argument("--checkpoint-every", type=COUNT, default=100, help="steps between checkpoints")
     parser.add_argument("--threads", type=THREADS, default=None, help="torch CPU threads (default: the idle cores)")
@@ -97,7 +100,7 @@ def config_from_args(args):
                        softargmax_prior=args.softargmax_prior, corr_layers=corr_layers(args.corr_layers),
                        domain_bn=args.domain_bn,
                        workers=args.workers,
-                       checkpoint_every=args.checkpoint_every, weights=args.weights, tensorboard=args.tensorboard)
+                       checkpoint_every=args.checkpoint_every, val_batches=args.val_batches, weights=args.weights, tensorboard=args.tensorboard)
 
 
 def corr_layers(text: str) -> tuple[int, int]:
