@@ -63,9 +63,11 @@ def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth,
     assert main(["train", "descriptor", "--data", str(pairs), "--out", str(tmp_path / "rd"), "--size", "32",
                  "--backbone", "small", "--steps", "3", "--batch-size", "4", "--threads", "1", "--loss", "hardest",
                  "--margin", "0.5", "--negatives", "3", "--schedule", "cosine"]) == 0
-    rows = (tmp_path / "rd" / "log.csv").read_text().splitlines()
-    step, _, _, lr = rows[-1].split(",")[:4]
-    assert step == "3" and abs(float(lr) - 2.5e-5) < 1e-9  # cosine: the last of 3 steps runs at --lr 1e-4 / 4
+    import csv
+
+    with open(tmp_path / "rd" / "log.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    assert last["step"] == "3" and abs(float(last["lr"]) - 2.5e-5) < 1e-9  # cosine: the last of 3 steps runs at --lr 1e-4 / 4
     _, cfg = load_run(tmp_path / "rd")
     assert (cfg.loss, cfg.margin, cfg.negatives) == ("hardest", 0.5, 3)
     assert zoom_drawing(cfg) == (32, 1.5 * 32 / 224)  # evaluated as its points were drawn, not as triplets
