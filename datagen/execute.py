@@ -383,6 +383,10 @@ def execute(job: Job, units: Sequence[WorkUnit], *, workers: int = 1, scheduler:
                 bar.update(1, samples=samples)
                 if result.get("error"):
                     log.warning("%s: %s", result["shape"], result["error"])
+        except SystemExit as stop:
+            log.warning("%s: stopped (exit %s) after %d of %d units; the same command resumes", job.out_dir,
+                        stop.code, len(results), len(units))
+            raise
         finally:
             with warnings.catch_warnings():  # joblib's note that the tasks of a stopped run were cancelled
                 warnings.simplefilter("ignore", UserWarning)

@@ -338,7 +338,7 @@ def test_workers_end_with_their_parent(tmp_path, sig):
         workers = [int(p.name) for p in pids_dir.glob("*")]
         assert len(workers) == 2 and proc.pid not in workers and all(_running(w) for w in workers)
         proc.send_signal(getattr(signal, sig))
-        proc.wait(timeout=20)
+        err = proc.communicate(timeout=20)[1]
     finally:
         proc.kill()
         proc.wait()
@@ -352,5 +352,7 @@ def test_workers_end_with_their_parent(tmp_path, sig):
     time.sleep(2 * SECONDS_PER_SAMPLE + 0.5)
     assert {p: p.stat().st_size for p in out.rglob("*") if p.is_file()} == before  # nobody writes
     assert not list(out.glob("*/*.tar")) and SAMPLES * SECONDS_PER_SAMPLE >= 10
-    if sig == "SIGTERM":  # ended as on Ctrl-C: the lock let go
+    if sig == "SIGTERM":  # ended as on Ctrl-C, saying so in one line: the lock let go
         assert lock_path(out).read_text() == ""
+        said = [line for line in err.decode().splitlines() if line.strip()]
+        assert said == [f"{out}: stopped (exit 143) after 0 of 3 units; the same command resumes"]
