@@ -202,6 +202,13 @@ def test_ids_differing_in_one_character_write_a_shard_each(tmp_path):
         assert s["samples"] + lost == 2
     assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config, out_dir=out,
                        progress=False)["skipped"] == len(ids)
+    # a key names its shape: the sample of the decomposed accent's shard is made again from its key alone
+    from sketchgen.datagen.regenerate import regenerate_key
+
+    entry = next(s for s in manifest["shards"] if s["shape"] == "mu\u0308g" and s["samples"])
+    stored = next(read_shard(out / entry["shard"]))
+    again = regenerate_key(out, stored["__key__"])
+    assert {k: v for k, v in stored.items() if k != "__shard__"} == again
 
 
 def test_damaged_shards_are_built_again_to_a_clean_runs_bytes(reference, tmp_path, caplog):

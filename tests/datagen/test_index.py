@@ -241,3 +241,8 @@ def test_a_damaged_cache_entry_is_converted_again_and_rewritten(tmp_path, damage
     (root / idx.INDEX_NAME).unlink(missing_ok=True)
     again = idx.collection_index(root, cache_dir=cache)
     assert [e.shape_id for e in again.entries] == [entry.shape_id] and not again.failures
+
+
+def test_a_repeated_id_is_renamed_to_an_id_no_other_shape_has():
+    entries = [idx.IndexEntry(s, "c", f"{k}.ply", {}, f"h{k}", 1) for k, s in enumerate(["x", "x-2", "x", "x"])]
+    assert [e.shape_id for e in idx._unique_ids(entries)] == ["x", "x-2", "x-3", "x-4"]
