@@ -74,12 +74,14 @@ def test_mm_part_is_drawn_with_fitted_clip_planes_and_its_points_visible(tmp_pat
     assert near_face.sum() == 2 and all(np.array(points["visible"])[near_face])
 
 
-def test_mm_part_with_a_far_plane_that_cuts_it_warns_once_naming_the_file(tmp_path, caplog):
+def test_mm_part_with_a_far_plane_that_cuts_it_warns_once_naming_the_file(tmp_path, caplog, capsys):
     cam = json.loads((FIXTURES / "mm_units" / "cam.json").read_text())
     cam_path = tmp_path / "cam.json"
     cam_path.write_text(json.dumps([dict(cam, zfar=100.0)] * 2))
     mesh = FIXTURES / "mm_units" / "part_mm.stl"
-    assert main(["draw", str(mesh), "--camera", str(cam_path), "--out", str(tmp_path / "o.png")]) == 0
+    # the far plane leaves nothing of the part: both cameras see nothing of it (exit 1, one line each)
+    assert main(["draw", str(mesh), "--camera", str(cam_path), "--out", str(tmp_path / "o.png")]) == 1
+    assert capsys.readouterr().err.count(f"{mesh}: camera ") == 2
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and str(mesh) in warnings[0] and "zfar 100" in warnings[0]
     assert (cv2.imread(str(tmp_path / "o_000.png"), cv2.IMREAD_GRAYSCALE) == 255).all()  # kept: clipped away
