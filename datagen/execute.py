@@ -4,8 +4,8 @@ A unit writes ``<out>/<split>/<shape>-<unit>.tar`` and its summary ``<...>.json`
 builder's samples are streamed into the shard's temporary file as they are made (a unit's memory does
 not grow with its sample count); then the summary, which records the shard's size and SHA-256, is
 written, and the shard renamed into place last. A unit counts as complete, and is skipped on a re-run,
-only when its summary records the same inputs (``unit_inputs``) and its shard's size and digest match
-the summary: a truncated, emptied or altered shard is built again, to the bytes a clean run writes.
+only when its summary is intact (its own digest), records the same inputs (``unit_inputs``), and its
+shard's size and digest match the summary: a truncated, emptied or altered shard is built again, to the bytes a clean run writes.
 A unit that dies half-way leaves only a temporary file (named after its writer, ``sketchgen.files``),
 removed by the next run once that writer is gone. Units are pure functions of (config, unit), which is
 why the output does not depend on the number of workers or the scheduler.
@@ -102,8 +102,9 @@ def completed(job: Job, unit: WorkUnit) -> dict[str, Any] | None:
     if not isinstance(summary, dict) or summary.get("inputs") != unit_inputs(job, unit):
         log.info("%s: made from other options or meshes; building it again", shard)
         return None
-    if "sha256" not in summary:
-        log.warning("%s: its summary records no digest to check it by; building it again", shard)
+    if "sha256" not in summary or summary.get("summary_sha256") != summary_digest(summary):
+        log.warning("%s: its summary is damaged or records no digest to check the shard by; building it again",
+                    shard)
         return None
     size = shard.stat().st_size
     if size != summary.get("bytes"):
@@ -114,6 +115,16 @@ def completed(job: Job, unit: WorkUnit) -> dict[str, Any] | None:
         log.warning("%s: its SHA-256 differs from its summary's (damaged); building it again", shard)
         return None
     return summary
+
+
+def summary_digest(summary: dict) -> str:
+    """SHA-256 of a summary's JSON (sorted keys, as ``manifest.write_json_atomic`` writes it) without its
+    own ``summary_sha256``: what the manifest takes from the summary (sample count, failures) is checked
+    too."""
+    from sketchgen.datagen.manifest import to_jsonable
+
+    rest = {k: v for k, v in summary.items() if k != "summary_sha256"}
+    return hashlib.sha256(json.dumps(to_jsonable(rest), sort_keys=True).encode()).hexdigest()
 
 
 class _BuilderFailed(Exception):
@@ -168,6 +179,7 @@ def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
     def commit(info: ShardFile) -> None:  # the summary, before the shard is renamed into place
         summary = {**base, "samples": info.samples, "failures": failures, "notes": _shape_notes(job, unit),
                    "inputs": unit_inputs(job, unit), "bytes": info.size, "sha256": info.sha256}
+        summary["summary_sha256"] = summary_digest(summary)
         write_json_atomic(summary_path(shard), summary)
         written.append(summary)
 

@@ -228,13 +228,16 @@ def test_damaged_shards_are_built_again_to_a_clean_runs_bytes(reference, tmp_pat
     assert shard_hashes(folder) == hashes  # shards and manifest: the bytes of the clean run
     said = " ".join(r.message for r in caplog.records)
     assert all(str(p) in said for p in (truncated, emptied, flipped))
-    # a summary that lost its digest is not taken on trust either
+    # a summary that lost its digest, or whose count changed (one bit), is not taken on trust either
     meta = json.loads(truncated.with_suffix(".json").read_text())
     del meta["sha256"]
     truncated.with_suffix(".json").write_text(json.dumps(meta))
+    counted = json.loads(emptied.with_suffix(".json").read_text())
+    counted["samples"] ^= 1
+    emptied.with_suffix(".json").write_text(json.dumps(counted))
     again = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
                         out_dir=folder, progress=False)
-    assert again["skipped"] == 2 and shard_hashes(folder) == hashes
+    assert again["skipped"] == 1 and shard_hashes(folder) == hashes
 
 
 def test_a_unit_streams_its_samples_to_its_shard(tmp_path):
