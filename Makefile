@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= out/demo
 GL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri
 
-.PHONY: setup gl venv demo test bench clean
+.PHONY: setup gl venv demo test test-fast bench clean
 
 setup: .stamp-project
 
@@ -41,6 +41,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest tests
+
+# the daily lane: the suite without the tests marked slow (tests/conftest.py SLOW_TESTS); CI runs `make test`
+test-fast: setup
+	$(PY) -m pytest tests -m "not slow"
 
 bench: setup
 	@# bench_value.py trains for hours on a CPU: it runs on its own (README, Training and evaluation)

@@ -11,7 +11,9 @@ from sketchgen.datagen.keypoints import Keypoints, load_keypoints
 from sketchgen.datagen.meshfile import read_mesh
 from sketchgen.render.errors import InputError
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "keypointnet"
+from shared_data import FIXTURES
+
+FIXTURE = FIXTURES / "keypointnet"
 
 
 @pytest.mark.skipif(not (FIXTURE / "chair_88382b.ply").exists(), reason="KeypointNet fixture absent")

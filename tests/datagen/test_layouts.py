@@ -15,7 +15,9 @@ from sketchgen.datagen.loaders import load_row
 from sketchgen.render.errors import InputError
 from tests.datagen import layout_trees as trees
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "realworld"
+from shared_data import FIXTURES as SHARED_FIXTURES
+
+FIXTURES = SHARED_FIXTURES / "realworld"
 A, B, C = "1a2b3c4d5e6f708192a3b4c5d6e7f801", "9f8e7d6c5b4a39281706f5e4d3c2b1a0", "0123456789abcdef0123456789abcdef"
 
 

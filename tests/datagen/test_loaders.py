@@ -186,7 +186,9 @@ def test_partnet_single_child_chain_walked_to_the_split(tmp_path):
 
 
 def test_partnet_mobility_bottle_of_the_corpus():
-    bottle = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "partnet_mobility" / "bottle_3763"
+    from shared_data import CORPUS
+
+    bottle = CORPUS / "partnet_mobility" / "bottle_3763"
     if not bottle.is_dir():
         pytest.skip("the shared corpus is not here")
     shape = load_partmesh(bottle)

@@ -13,7 +13,9 @@ import pytest
 
 from sketchgen.datagen.cli import main
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "realworld"
+from shared_data import FIXTURES as SHARED_FIXTURES
+
+FIXTURES = SHARED_FIXTURES / "realworld"
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="real-world fixtures not present")
 
 

@@ -10,7 +10,7 @@ from sketchgen.render.strokes import Drawing, Stroke
 from sketchgen.render.style import (
     SKETCHY_CONFIGS, STYLES, CleanStyle, SketchyConfig, SketchyStyle, make_style)
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+from shared_data import FIXTURES
 CHAIR = FIXTURES / "realworld" / "psb" / "chair" / "104.off"
 # parameters that switch off the style's stochastic additions, to test one at a time
 PLAIN = {"drop_prob": 0.0, "retrace_prob": 0.0, "split_px": (1e9, 1e9), "gap_every_px": 0.0}
