@@ -352,15 +352,13 @@ def test_mesh_in_millimetres_draws_and_a_cutting_far_plane_warns_once(tmp_path, 
      "the whole mesh lies behind the camera, which faces away from it"),
     ({"position": [0.0, 0.0, DISTANCE], "look_at": [10.0, 0.0, DISTANCE]}, "the mesh lies outside its field of view"),
 ])
-def test_a_camera_that_sees_nothing_of_the_mesh_exits_1_naming_it(tmp_path, sphere_file, camera, reason):
+def test_a_camera_that_sees_nothing_of_the_mesh_exits_1_naming_it(tmp_path, capsys, sphere_file, camera, reason):
     """Inside the closed sphere, or with the sphere behind it or beside its 40-degree view, a camera draws
     a blank image: the view is written, and one line on stderr names the mesh, the camera and why."""
     cam = camera_json(tmp_path / "c.json", [FRONT, {**FRONT, **camera}])
     out = tmp_path / "o.png"
-    proc = subprocess.run([sys.executable, "-m", "sketchgen.datagen.cli", "draw", str(sphere_file), "--camera",
-                           str(cam), "--out", str(out)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1
-    assert proc.stderr == (f"sketchgen draw: warning: {sphere_file}: camera 1 of {cam} sees nothing of the mesh: "
+    assert main(["draw", str(sphere_file), "--camera", str(cam), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == (f"sketchgen draw: warning: {sphere_file}: camera 1 of {cam} sees nothing of the mesh: "
                            f"{reason}; {tmp_path / 'o_001.png'} is written as drawn\n")
     assert (read_png(tmp_path / "o_001.png") == 255).all()
     assert (read_png(tmp_path / "o_000.png") < 128).sum() > 100  # the front camera's view holds the contour
