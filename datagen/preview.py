@@ -1,9 +1,14 @@
 """Contact sheets of a built dataset, for a person to look at.
 
-Triplets: one row per sample, the anchor, positive and negative zooms side by side with the stored
-point marked (a red circle at the stored ``xy``). Pairs: per sample, A and B side by side with a line
-between each keypoint visible in both (and a few flow samples, in green), and the flow as colour
-(hue = direction, brightness = length; grey where the flow is NaN).
+Triplets (schema 3): one row per sample, every whole drawing (view) the sample draws, redrawn from its
+stored strokes, with the matched points marked where they lie in their view: the anchor in green with
+its three zoom windows, the positive in blue, each negative in red labelled with its kind (``n2 near``);
+a role seen from another shape or view sits in that view's tile. Version-2 triplets (no whole views
+stored) show their zoom images with the stored point marked. Pairs: per sample, A and B side by side
+with a line between each keypoint visible in both (and a few flow samples, in green), and the flow as
+colour (hue = direction, brightness = length; grey where the flow is NaN).
+
+Samples are chosen by split, shape id or sample key (``select_samples``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.files import atomic_write
-from sketchgen.datagen.schema import SPLITS, TRIPLET_ROLES, triplet_images, zoom_key
+from sketchgen.datagen.schema import SPLITS, TRIPLET_ROLES, triplet_images, triplet_roles, view_key, zoom_key
 from sketchgen.datagen.shards import read_shard
 from sketchgen.render.errors import InputError
 
@@ -31,10 +36,15 @@ def _decode(data: bytes) -> np.ndarray:
     return img
 
 
-def iter_samples(dataset: str | Path, limit: int):
-    """The first ``limit`` samples of a dataset folder (train, val, test shards in name order)."""
+def iter_samples(dataset: str | Path, limit: int, *, split: str | None = None, shape: str | None = None,
+                 key: str | None = None):
+    """The first ``limit`` samples of a dataset folder (train, val, test shards in name order), of one
+    ``split``, whose anchor or side A is shape ``shape``, or the one whose key is ``key``. Raises
+    InputError when the folder has no shards, or when the filter matches none."""
     dataset = Path(dataset)
-    shards = [p for split in SPLITS for p in sorted((dataset / split).glob("*.tar"))]
+    if split is not None and split not in SPLITS:
+        raise InputError(f"{dataset}: unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    shards = [p for s in ((split,) if split else SPLITS) for p in sorted((dataset / s).glob("*.tar"))]
     if not shards:
         raise InputError(f"{dataset}: no shards found (expected <split>/*.tar)")
     count = 0
@@ -42,8 +52,20 @@ def iter_samples(dataset: str | Path, limit: int):
         for sample in read_shard(shard):
             if count >= limit:
                 return
+            if key is not None and sample["__key__"] != key:
+                continue
+            if shape is not None and _sample_shape(sample) != shape:
+                continue
             yield sample
             count += 1
+    if count == 0 and (shape is not None or key is not None):
+        what = f"key {key!r}" if key is not None else f"shape {shape!r}"
+        raise InputError(f"{dataset}: no sample of {what}" + (f" in split {split}" if split else ""))
+
+
+def _sample_shape(sample: dict) -> str:
+    meta = json.loads(sample["json"])
+    return (meta.get("anchor") or meta.get("a") or {}).get("shape", "")
 
 
 def _mark(img: np.ndarray, xy, colour, radius: int = 5) -> None:
@@ -55,7 +77,7 @@ def _mark(img: np.ndarray, xy, colour, radius: int = 5) -> None:
         cv2.circle(img, c, radius * 16, colour, 1, cv2.LINE_AA, shift=4)
 
 
-def triplet_tiles(sample: dict) -> tuple[list[np.ndarray], list[str]]:
+def zoom_tiles(sample: dict) -> tuple[list[np.ndarray], list[str]]:
     import cv2
 
     meta = json.loads(sample["json"])
@@ -70,6 +92,50 @@ def triplet_tiles(sample: dict) -> tuple[list[np.ndarray], list[str]]:
             tiles.append(img)
             labels.append(f"{role}{z} {r['shape']} {meta.get('style', 'clean')}" if z == 0
                           else f"{role}{z} {r.get('part', '')}")
+    return tiles, labels
+
+
+ROLE_COLOURS = {"a": GREEN, "p": BLUE, "n": RED}  # BGR
+
+
+def triplet_tiles(sample: dict) -> tuple[list[np.ndarray], list[str]]:
+    """(BGR tiles, labels) of one triplet: each view it draws, whole, with its roles marked (schema 3);
+    the zoom images of a version-2 triplet (``zoom_tiles``)."""
+    import cv2
+
+    from sketchgen.render.strokearrays import StrokeArrays, draw_strokes
+
+    meta = json.loads(sample["json"])
+    drawings = meta.get("drawings")
+    roles = triplet_roles(meta)
+    if not drawings or "window" not in roles[0][1]["views"][0]:
+        return zoom_tiles(sample)
+    tiles, labels = [], []
+    for k, drawing in enumerate(drawings):
+        camera = drawing["camera"]
+        w, h = int(camera["width"]), int(camera["height"])
+        record = StrokeArrays.from_npz(sample[view_key(k)])
+        img = cv2.cvtColor(draw_strokes([record], w, h)[0], cv2.COLOR_GRAY2BGR)
+        names = []
+        for prefix, role in roles:
+            views = [v for v in role["views"] if int(v["view"]) == k]
+            if not views:
+                continue
+            colour = ROLE_COLOURS[prefix[0]]
+            cx, cy = float(views[0]["window"][0]), float(views[0]["window"][1])
+            if prefix == "a":  # the anchor's zoom windows: what the descriptor sees of it
+                for v in views:
+                    x, y, half = (float(t) for t in v["window"])
+                    cv2.rectangle(img, (int(round(x - half)), int(round(y - half))),
+                                  (int(round(x + half)), int(round(y + half))), GREEN, 1, cv2.LINE_AA)
+            name = {"a": "A", "p": "P"}.get(prefix, f"{prefix} {role.get('kind', '')}".strip())
+            _mark(img, (cx, cy), colour, 6)
+            cv2.circle(img, (int(round(cx - 0.5)), int(round(cy - 0.5))), 2, colour, -1, cv2.LINE_AA)
+            cv2.putText(img, name, (int(round(cx + 8)), int(round(cy - 6))), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                        colour, 1, cv2.LINE_AA)
+            names.append(name)
+        tiles.append(img)
+        labels.append(f"{sample['__key__']} v{k} {drawing.get('shape', '')}: {', '.join(names) or '-'}")
     return tiles, labels
 
 
@@ -119,26 +185,30 @@ def pair_tiles(sample: dict, flow_lines: int = 6) -> tuple[list[np.ndarray], lis
     return [both, flow_colour(flow)], [label, "flow"]
 
 
-def preview(dataset: str | Path, out: str | Path, *, limit: int = 8) -> Path:
-    """Write a contact sheet PNG of the first ``limit`` samples of ``dataset`` to ``out``."""
+def preview(dataset: str | Path, out: str | Path, *, limit: int = 8, split: str | None = None,
+            shape: str | None = None, key: str | None = None) -> Path:
+    """Write a contact sheet PNG of ``limit`` samples of ``dataset`` (chosen as ``iter_samples`` does) to
+    ``out``: one row per sample."""
 
     import cv2
 
     from sketchgen.render.sheet import contact_sheet
 
-    tiles, labels, columns = [], [], 2
-    for sample in iter_samples(dataset, limit):
+    rows = []
+    for sample in iter_samples(dataset, limit, split=split, shape=shape, key=key):
         kind = json.loads(sample["json"]).get("kind")
         if kind == "triplet":
-            t, lab = triplet_tiles(sample)
-            columns = len(t)
+            rows.append(triplet_tiles(sample))
         elif kind == "pair":
-            t, lab = pair_tiles(sample)
-            columns = 4
+            rows.append(pair_tiles(sample))
         else:
             raise InputError(f"{dataset}: sample {sample['__key__']} has unknown kind {kind!r}")
-        tiles += t
-        labels += lab
+    columns = max((len(t) for t, _ in rows), default=1)
+    tiles, labels = [], []
+    for t, lab in rows:  # a row per sample: short rows padded with blank tiles
+        blank = [np.full((1, 1, 3), 255, np.uint8)] * (columns - len(t))
+        tiles += list(t) + blank
+        labels += list(lab) + [""] * len(blank)
     sheet = contact_sheet(tiles, labels, columns=columns)
     ok, buf = cv2.imencode(".png", sheet)
     if not ok:

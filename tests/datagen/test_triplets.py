@@ -175,16 +175,34 @@ def test_bad_config_is_rejected():
         TripletConfig(extra_negatives=(("nearest", 2),))
 
 
-def test_preview_marks_the_points(triplet_set, tmp_path):
-    from sketchgen.datagen.preview import preview
+def test_preview_draws_whole_views_with_each_role_marked_where_it_lies(triplet_set, tmp_path):
+    from sketchgen.datagen.preview import preview, triplet_tiles
+    from sketchgen.datagen.schema import triplet_roles
+    from sketchgen.render.errors import InputError
 
     _, out, _ = triplet_set
-    sheet = cv2.imread(str(preview(out, tmp_path / "sheet.png", limit=2)))
-    assert sheet.shape[1] > 9 * SIZE and sheet.shape[0] > 2 * SIZE
-    red = (sheet[..., 2] > 200) & (sheet[..., 1] < 80) & (sheet[..., 0] < 80)
-    # one red circle per zoom image: 2 samples x 9 images
-    n, _ = cv2.connectedComponents(red.astype(np.uint8))
-    assert n - 1 >= 18
+    got = samples(out)
+    colours = {"a": (0, 170, 0), "p": (255, 80, 0), "n": (0, 0, 255)}  # BGR: anchor, positive, negatives
+    for s in got[:3]:
+        meta = json.loads(s["json"])
+        tiles, labels = triplet_tiles(s)
+        assert len(tiles) == len(labels) == len(meta["drawings"])      # one whole drawing per view
+        assert all(t.shape == (384, 384, 3) for t in tiles)             # the views' own size, not zooms
+        for prefix, role in triplet_roles(meta):
+            view = role["views"][0]
+            x, y = (int(v) for v in view["window"][:2])
+            box = tiles[int(view["view"])][max(y - 8, 0):y + 9, max(x - 8, 0):x + 9].astype(int)
+            # the role's marker ring (radius 6 px) lies around its point, in its colour
+            assert (np.abs(box - colours[prefix[0]]).sum(axis=2) < 90).any(), (s["__key__"], prefix)
+        kinds = [n["kind"] for n in meta["negatives"]]
+        assert all(f"n{k} {kind}" in " ".join(labels) for k, kind in enumerate(kinds) if k)
+    # choosing samples: by split, by shape, by key; a filter that matches nothing is one error
+    key, split, shape = got[1]["__key__"], got[1]["__split__"], json.loads(got[1]["json"])["anchor"]["shape"]
+    sheet = cv2.imread(str(preview(out, tmp_path / "one.png", key=key)))
+    assert sheet.shape[1] < 3 * 384 + 40 and sheet.shape[0] < 384 + 60  # one row: that sample's views
+    assert preview(out, tmp_path / "split.png", split=split, shape=shape, limit=2).is_file()
+    with pytest.raises(InputError, match="no sample of shape 'nope'"):
+        preview(out, tmp_path / "none.png", shape="nope")
 
 
 def test_keypoint_anchors_are_the_shapes_keypoints(triplet_set):
