@@ -1,7 +1,7 @@
 """``sketchgen draw``: one mesh, one or more cameras -> PNG, SVG and projected points per camera.
 
     sketchgen draw MESH --camera CAMERA.json --out OUT.png [--lines contour,boundary,crease,suggestive]
-        [--crease-deg 45] [--width 1.0] [--style clean|sketchy] [--seed N]
+        [--crease-deg 45] [--width 1.0] [--style clean|sketchy] [--seed N] [--max-faces N]
         [--points POINTS.npy | --keypoints FILE]
 
 MESH is drawn in its own coordinates. With one camera the outputs are OUT.png, OUT.svg and (with
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.cli import UsageError
-from sketchgen.datagen.options import ANGLE, POSITIVE, SEED
+from sketchgen.datagen.options import ANGLE, MAX_FACES, POSITIVE, SEED
 from sketchgen.render.errors import InputError
 from sketchgen.render.threads import one_blas_thread
 from sketchgen.files import atomic_write
@@ -49,6 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=POSITIVE, default=1.0, metavar="PX", help="stroke width in pixels (default %(default)s)")
     parser.add_argument("--style", choices=STYLES, default="clean", help="stroke style (default %(default)s)")
     parser.add_argument("--seed", type=SEED, default=0, metavar="N", help="seed of the sketchy style (default %(default)s)")
+    parser.add_argument("--max-faces", type=MAX_FACES, default=None, metavar="N",
+                        help="decimate a mesh of more than N faces first (quadric decimation, as collection info "
+                             "--max-faces); points and keypoints are placed on the full mesh, then projected")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--points", type=Path, metavar="POINTS.npy", help="(N, 3) float .npy array of points in the mesh's coordinates")
     group.add_argument("--keypoints", type=Path, metavar="FILE", help="KeypointNet JSON or sketchgen keypoint file")
@@ -76,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.keypoints is not None:
         points, faces, semantic = keypoint_points(args.keypoints, mesh, args.mesh)
 
+    if args.max_faces is not None and len(mesh.faces) > args.max_faces:
+        mesh, faces = decimated(mesh, args.max_faces, args.mesh), None  # the points keep their positions
     warn_clipping(args.mesh, mesh, cameras, args.camera)
     outputs = output_paths(args.out, len(cameras))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +105,20 @@ def run(args: argparse.Namespace) -> int:
               f"written as drawn", file=sys.stderr)
     log.info("drew %d view(s) of %s to %s", len(cameras), args.mesh, outputs[0].parent)
     return 1 if unseen else 0
+
+
+def decimated(mesh, max_faces: int, mesh_path: Path):
+    """``mesh`` (a trimesh in file coordinates) decimated to at most ``max_faces`` faces by the rule
+    collections use (``datagen.decimate``: piece by piece, quadric), still in file coordinates."""
+    import trimesh
+
+    from sketchgen.datagen.decimate import decimate
+    from sketchgen.datagen.partmesh import make_partmesh
+
+    shape = decimate(make_partmesh(np.asarray(mesh.vertices), np.asarray(mesh.faces), source=str(mesh_path)),
+                     max_faces)
+    log.info("%s: decimated from %d to %d faces", mesh_path, len(mesh.faces), shape.n_faces)
+    return trimesh.Trimesh(shape.to_file_coords(shape.vertices), shape.faces, process=False, validate=False)
 
 
 def warn_clipping(mesh_path: Path, mesh, cameras, camera_path: Path) -> None:

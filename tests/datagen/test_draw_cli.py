@@ -372,3 +372,27 @@ def test_the_library_marks_unseen_views_and_only_them(sphere_file):
     inside = Camera.from_json({**FRONT, "position": [0.0, 0.0, 0.0], "look_at": [1.0, 0.0, 0.0]})
     views = list(draw_views(mesh, [Camera.from_json(FRONT), inside]))
     assert [v.unseen for v in views] == [None, "the camera is inside the mesh: it sees only the inside of the surface"]
+
+
+def test_max_faces_draws_a_decimated_mesh_in_its_own_coordinates(tmp_path, sphere_file):
+    """A 5,120-face sphere drawn with --max-faces 400: the stored strokes index at most 400 faces, and the
+    contour stays on the full mesh's circle (within 2 px: the decimated sphere's silhouette), with the
+    points placed on the full mesh still projected where they were."""
+    from sketchgen.render.strokearrays import StrokeArrays
+
+    cam = str(camera_json(tmp_path / "c.json", FRONT))
+    np.save(tmp_path / "p.npy", np.array([[0.0, 0.0, RADIUS], [0.6 * RADIUS, 0.0, 0.8 * RADIUS]]))  # facing the camera
+    full, small = tmp_path / "full.png", tmp_path / "small.png"
+    for out, extra in ((full, []), (small, ["--max-faces", "400"])):
+        assert main(["draw", str(sphere_file), "--camera", cam, "--out", str(out), "--points",
+                     str(tmp_path / "p.npy"), *extra]) == 0
+    record = StrokeArrays.from_npz(small.with_suffix(".strokes.npz").read_bytes())
+    assert record.face.max() < 400 <= StrokeArrays.from_npz(full.with_suffix(".strokes.npz").read_bytes()).face.max()
+    extents = []
+    for out in (full, small):
+        ys, xs = np.nonzero(read_png(out) < 128)
+        extents.append(np.array([xs.min(), xs.max(), ys.min(), ys.max()]))
+    assert np.abs(extents[0] - extents[1]).max() <= 2
+    a, b = (json.loads(p.with_suffix(".points.json").read_text()) for p in (full, small))
+    np.testing.assert_allclose(a["xy"], b["xy"], atol=1e-9)
+    assert a["visible"] == b["visible"] == [True, True]
