@@ -62,6 +62,26 @@ def random_views(n: int, rng: np.random.Generator, *, elevation_range=(-20.0, 60
     return [camera_from_direction(direction(e, a), **kwargs) for e, a in zip(el, az)]
 
 
+def framing_views(vertices, n: int, *, elevation_deg: float = 20.0, azimuth0_deg: float = 30.0,
+                  size: int = 512, yfov_deg: float = 40.0, margin: float = 1.1) -> list[Camera]:
+    """``n`` cameras around a mesh in its own coordinates, each seeing all of it: azimuths evenly spaced
+    from ``azimuth0_deg`` (degrees, about +Y from +Z), at ``elevation_deg`` above the XZ plane, looking at
+    the centre of the bounding box from the distance at which the bounding sphere (centre there, radius
+    the farthest vertex) spans the vertical field of view ``yfov_deg`` divided by ``margin``.
+
+    vertices: (V, 3) float in the mesh's units. Returns ``size`` x ``size`` perspective cameras."""
+    v = np.asarray(vertices, dtype=np.float64)
+    if n < 1 or len(v) == 0:
+        raise ValueError(f"need at least one view of a non-empty mesh, got {n} views of {len(v)} vertices")
+    centre = 0.5 * (v.min(axis=0) + v.max(axis=0))
+    radius = float(np.linalg.norm(v - centre, axis=1).max()) or 1.0
+    half = math.radians(yfov_deg) / 2.0 / margin
+    distance = radius / math.sin(half)
+    return [camera_from_direction(direction(elevation_deg, azimuth0_deg + 360.0 * k / n), distance=distance,
+                                  target=centre, width=size, height=size, yfov_deg=yfov_deg)
+            for k in range(n)]
+
+
 def sketchzooms_factors(rng: np.random.Generator | None = None, jitter: float = SKETCHZOOMS_JITTER) -> list[float]:
     """SketchZooms' three zoom factors as fractions of the base view's half-height.
 

@@ -1,10 +1,12 @@
 """``sketchgen draw``: one mesh, one or more cameras -> PNG, SVG and projected points per camera.
 
-    sketchgen draw MESH --camera CAMERA.json --out OUT.png [--lines contour,boundary,crease,suggestive]
-        [--crease-deg 45] [--width 1.0] [--style clean|sketchy] [--seed N] [--max-faces N]
-        [--points POINTS.npy | --keypoints FILE]
+    sketchgen draw MESH (--camera CAMERA.json | --views N [--elevation DEG] [--size PX]) --out OUT.png
+        [--lines contour,boundary,crease,suggestive] [--crease-deg 45] [--width 1.0] [--style clean|sketchy]
+        [--seed N] [--max-faces N] [--points POINTS.npy | --keypoints FILE]
 
-MESH is drawn in its own coordinates. With one camera the outputs are OUT.png, OUT.svg and (with
+MESH is drawn in its own coordinates. ``--views N`` frames it itself (``render.views.framing_views``: N
+cameras around it, evenly spaced in azimuth, each seeing all of it) and writes the cameras it used as
+OUT.cameras.json, which ``--camera`` reads back. With one camera the outputs are OUT.png, OUT.svg and (with
 points) OUT.points.json; with a list of cameras, OUT_000.png, OUT_000.svg, OUT_000.points.json,
 OUT_001.png, ... Every file is written to a temporary name and renamed.
 
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.cli import UsageError
-from sketchgen.datagen.options import ANGLE, MAX_FACES, POSITIVE, SEED
+from sketchgen.datagen.options import ANGLE, COUNT, MAX_FACES, POSITIVE, SEED, real, whole
 from sketchgen.render.errors import InputError
 from sketchgen.render.threads import one_blas_thread
 from sketchgen.files import atomic_write
@@ -40,7 +42,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from sketchgen.render.style import STYLES
 
     parser.add_argument("mesh", type=Path, metavar="MESH", help="mesh file (OBJ, PLY, OFF, STL, GLB), drawn in its own coordinates")
-    parser.add_argument("--camera", type=Path, required=True, metavar="CAMERA.json", help="camera JSON: one camera or a list")
+    views = parser.add_mutually_exclusive_group(required=True)
+    views.add_argument("--camera", type=Path, metavar="CAMERA.json", help="camera JSON: one camera or a list")
+    views.add_argument("--views", type=COUNT, metavar="N",
+                       help="N cameras around the mesh, framing all of it (written to OUT.cameras.json)")
+    parser.add_argument("--elevation", type=real(-90, 90), default=20.0, metavar="DEG",
+                        help="--views: the cameras' elevation above the mesh's XZ plane (default %(default)s)")
+    parser.add_argument("--size", type=whole(16), default=512, metavar="PX",
+                        help="--views: image size in pixels (default %(default)s)")
     parser.add_argument("--out", type=Path, required=True, metavar="OUT.png", help="output OUT.png (OUT_000.png, ... for a list)")
     parser.add_argument("--lines", metavar="KINDS", default=",".join(DEFAULT_LINES),
                         help=f"comma-separated line types among {','.join(LINE_TYPES)} (default %(default)s)")
@@ -72,7 +81,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out must name a .png file, got {args.out}")
 
     mesh = read_mesh(args.mesh)
-    cameras = load_cameras(args.camera)
+    if args.views is not None:
+        from sketchgen.render.views import framing_views
+
+        cameras = framing_views(mesh.vertices, args.views, elevation_deg=args.elevation, size=args.size)
+        camera_file = args.out.with_suffix(".cameras.json")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(camera_file, (json.dumps([c.to_json() for c in cameras], indent=1) + "\n").encode())
+    else:
+        cameras = load_cameras(args.camera)
+        camera_file = args.camera
     points = faces = semantic = None
     if args.points is not None:
         points = load_points(args.points)
@@ -81,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_faces is not None and len(mesh.faces) > args.max_faces:
         mesh, faces = decimated(mesh, args.max_faces, args.mesh), None  # the points keep their positions
-    warn_clipping(args.mesh, mesh, cameras, args.camera)
+    warn_clipping(args.mesh, mesh, cameras, camera_file)
     outputs = output_paths(args.out, len(cameras))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     unseen = []
@@ -100,10 +118,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         draw_log.setLevel(level)
     for k, png, reason in unseen:
-        which = f"camera {k} of {args.camera}" if len(cameras) > 1 else f"the camera of {args.camera}"
+        which = f"camera {k} of {camera_file}" if len(cameras) > 1 else f"the camera of {camera_file}"
         print(f"sketchgen draw: warning: {args.mesh}: {which} sees nothing of the mesh: {reason}; {png} is "
               f"written as drawn", file=sys.stderr)
-    log.info("drew %d view(s) of %s to %s", len(cameras), args.mesh, outputs[0].parent)
+    kinds = ".png, .svg, .strokes.npz" + (", .points.json" if points is not None else "")
+    named = str(outputs[0]) if len(outputs) == 1 else f"{outputs[0]} ... {outputs[-1].name}"
+    cams = f" (cameras: {camera_file})" if args.views is not None else ""
+    print(f"draw: {len(cameras)} view(s) of {args.mesh} -> {named} ({kinds}){cams}")  # stdout: the result
     return 1 if unseen else 0
 
 

@@ -396,3 +396,37 @@ def test_max_faces_draws_a_decimated_mesh_in_its_own_coordinates(tmp_path, spher
     a, b = (json.loads(p.with_suffix(".points.json").read_text()) for p in (full, small))
     np.testing.assert_allclose(a["xy"], b["xy"], atol=1e-9)
     assert a["visible"] == b["visible"] == [True, True]
+
+
+def test_views_frame_the_mesh_itself_and_write_the_cameras_they_used(tmp_path, capsys):
+    from sketchgen.render.views import framing_views
+
+    # a box far from the origin, in millimetres: framing must not assume the unit sphere
+    box = trimesh.creation.box(extents=(400.0, 100.0, 200.0))
+    box.apply_translation((1000.0, -50.0, 300.0))
+    mesh = tmp_path / "box.ply"
+    box.export(mesh)
+    assert main(["draw", str(mesh), "--views", "3", "--size", "128", "--out", str(tmp_path / "v" / "box.png")]) == 0
+    said = capsys.readouterr().out
+    assert f"draw: 3 view(s) of {mesh}" in said and "box.cameras.json" in said
+    cams = json.loads((tmp_path / "v" / "box.cameras.json").read_text())
+    assert len(cams) == 3
+    for k, cam in enumerate(map(Camera.from_json, cams)):
+        img = cv2.imread(str(tmp_path / "v" / f"box_{k:03d}.png"), cv2.IMREAD_GRAYSCALE)
+        assert img.shape == (128, 128)
+        xy, depth = cam.world_to_pixels(box.vertices)
+        # every corner in the image and in front of the camera; the box spans a good part of the frame
+        assert (depth > 0).all() and (xy >= 0).all() and (xy <= 128).all()
+        assert np.ptp(xy, axis=0).max() > 0.4 * 128
+        ink = np.argwhere(img < 128)
+        assert ink.size and ink.min(axis=0).min() >= 0
+    # azimuths evenly spaced about the box's centre, at the elevation asked for
+    centre = box.bounds.mean(axis=0)
+    dirs = [c.position - centre for c in framing_views(box.vertices, 3, elevation_deg=20.0)]
+    az = sorted(np.degrees(np.arctan2(d[0], d[2])) % 360 for d in dirs)
+    assert np.allclose(np.diff(az), 120.0, atol=1e-6)
+    assert all(np.degrees(np.arcsin(d[1] / np.linalg.norm(d))) == pytest.approx(20.0) for d in dirs)
+    # the camera file reads back to the same drawings
+    assert main(["draw", str(mesh), "--camera", str(tmp_path / "v" / "box.cameras.json"),
+                 "--out", str(tmp_path / "again" / "box.png")]) == 0
+    assert (tmp_path / "v" / "box_001.png").read_bytes() == (tmp_path / "again" / "box_001.png").read_bytes()
