@@ -440,12 +440,19 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     """
     from sketchgen.datagen.lock import output_lock
     from sketchgen.datagen.manifest import build_manifest, write_manifest
-    from sketchgen.datagen.plan import config_shapes, plan_units, select_units
+    from sketchgen.datagen.plan import config_shapes, config_splits, plan_units, select_units
 
     shapes, collection_failures = config_shapes(config)
     members = shapes.members()
     contents = shape_contents(shapes, members)
-    units = plan_units(members, per_category=config.shapes, content=contents)
+    fractions, assigned = config_splits(config)
+    if assigned:
+        unknown = sorted(set(assigned) - {s for s, _ in members})
+        if unknown:
+            log.warning("%s: %d shape id(s) of the split file are not in the collection: %s", config.splits,
+                        len(unknown), ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else ""))
+    units = plan_units(members, per_category=config.shapes, content=contents, fractions=fractions,
+                       assigned=assigned)
     if not units:
         where = config.collection or "the bundled collection"
         raise InputError(f"{where}: no shapes could be loaded")

@@ -14,8 +14,10 @@ shape is in two splits, and the partners a unit may take positives from share it
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -136,19 +138,24 @@ def select_shapes(shapes: Iterable[tuple[str, str]], per_category: int | None) -
 
 def plan_units(shapes: Iterable[tuple[str, str]], *, per_category: int | None = None,
                fractions: Sequence[float] = DEFAULT_FRACTIONS,
-               content: Mapping[str, str] | None = None) -> list[WorkUnit]:
+               content: Mapping[str, str] | None = None,
+               assigned: Mapping[str, str] | None = None) -> list[WorkUnit]:
     """All work units of a dataset, one per shape, in (category, shape id) order.
 
-    shapes: (shape_id, category) pairs. content: {shape_id: content hash} (``shapes.content_hash``):
-    shapes of one content (a mesh copied under two names) share the split of the first of them by id,
-    so no mesh is in two splits. The plan depends only on these and the options, so every worker (and
-    every array job) computes the same one. Raises ValueError for repeated ids.
+    shapes: (shape_id, category) pairs. fractions: (train, val, test) of the hashed split.
+    assigned: {shape_id: split} chosen by the user (``read_split_file``), which those shapes keep; the
+    others are split by hash. content: {shape_id: content hash} (``shapes.content_hash``): shapes of one
+    content (a mesh copied under two names) share the split of the first of them by id, so no mesh is
+    in two splits. The plan depends only on these and the options, so every worker (and every array
+    job) computes the same one. Raises ValueError for repeated ids.
     """
     chosen = select_shapes(shapes, per_category)
     ids = [s for s, _ in chosen]
     if len(set(ids)) != len(ids):
         raise ValueError("shape ids must be unique")
     splits = assign_splits(chosen, fractions)
+    if assigned:
+        splits.update({s: assigned[s] for s in ids if s in assigned})
     if content:
         first: dict[str, str] = {}
         for s in sorted(ids):
@@ -191,6 +198,73 @@ class LoadedShapes(dict):
 
 
 _SHAPES: dict[tuple[str | None, bool, int | None], tuple[Mapping, list]] = {}
+
+
+def parse_splits(text: str) -> tuple[float, float, float] | str:
+    """``--splits``: three fractions ``"0.7,0.15,0.15"`` (train, val, test, summing to 1), or the path of a
+    split file (``read_split_file``), returned absolute. Raises ValueError naming what is wrong."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        fractions = tuple(float(p) for p in parts)
+    except ValueError:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ValueError(f"--splits {text!r}: neither three fractions (train,val,test) nor a file") from None
+        return str(path.resolve())
+    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"--splits {text!r}: three non-negative fractions (train,val,test) summing to 1")
+    return fractions
+
+
+def read_split_file(path: str | Path) -> dict[str, str]:
+    """{shape id: split} of a split file: JSON ``{"id": "train", ...}``, or text with one ``id split``
+    per line (comma, tab or spaces between; a header ``id,split`` and ``#`` comments skipped). Raises
+    InputError naming the file and the line for a split that is not train, val or test, or an id given
+    twice."""
+    import json
+
+    from sketchgen.render.errors import InputError
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the split file ({exc})") from None
+    if text.lstrip().startswith("{"):
+        try:
+            rows = [(str(k), str(v), n) for n, (k, v) in enumerate(json.loads(text).items(), 1)]
+        except (ValueError, AttributeError) as exc:
+            raise InputError(f"{path}: not a JSON object of id -> split ({exc})") from None
+    else:
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            fields = [f for f in re.split(r"[,\t ]+", line) if f]
+            if len(fields) != 2:
+                raise InputError(f"{path}:{n}: expected 'id split', got {line!r}")
+            if n == 1 and fields[1].lower() == "split":
+                continue
+            rows.append((fields[0], fields[1], n))
+    out: dict[str, str] = {}
+    for shape_id, split, n in rows:
+        if split not in ("train", "val", "test"):
+            raise InputError(f"{path}:{n}: split {split!r} of {shape_id!r} is not train, val or test")
+        if shape_id in out:
+            raise InputError(f"{path}:{n}: {shape_id!r} is given twice")
+        out[shape_id] = split
+    return out
+
+
+def config_splits(config) -> tuple[Sequence[float], dict[str, str] | None]:
+    """(fractions, assigned) of a dataset config's ``splits`` (``parse_splits``; None: 80/10/10)."""
+    splits = getattr(config, "splits", None)
+    if splits is None:
+        return DEFAULT_FRACTIONS, None
+    if isinstance(splits, str):
+        return DEFAULT_FRACTIONS, read_split_file(splits)
+    return tuple(splits), None
 
 
 def config_shapes(config) -> tuple[Mapping, list[dict]]:

@@ -25,13 +25,14 @@ def regenerate_sample(dataset: str, config, shape_id: str, index: int, unit: int
     InputError when the shape is not in the plan or that sample was not made (its choices met a
     failure)."""
     from sketchgen.datagen.execute import shape_contents
-    from sketchgen.datagen.plan import config_shapes, plan_units
+    from sketchgen.datagen.plan import config_shapes, config_splits, plan_units
 
     module = importlib.import_module(_builder(dataset)[0])
     shapes, _ = config_shapes(config)
     members = shapes.members()
+    fractions, assigned = config_splits(config)
     units = plan_units(members, per_category=config.shapes,  # the plan run_dataset made
-                       content=shape_contents(shapes, members))
+                       content=shape_contents(shapes, members), fractions=fractions, assigned=assigned)
     found = [u for u in units if u.shape_id == shape_id and u.unit == unit]
     if not found:
         raise InputError(f"{config.collection or 'bundled collection'}: shape {shape_id!r} (unit {unit}) "

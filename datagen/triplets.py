@@ -63,6 +63,9 @@ class TripletConfig:
     collection: str | None = None
     seed: int = 0
     shapes: int | None = None
+    # (train, val, test) fractions of the hashed split, or a split file naming shapes' splits (plan.parse_splits);
+    # None: 80/10/10
+    splits: tuple[float, float, float] | str | None = None
     strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
     max_faces: int | None = None  # meshes over this many faces are decimated as they load (None: never)
     camera: ViewConfig = field(default_factory=ViewConfig)

@@ -56,7 +56,7 @@ def run(args) -> int:
                           backgrounds_sha256=scan.sha256)
     try:
         config = PairConfig(
-            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
+            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, splits=args.splits, strict=args.strict,
             max_faces=args.max_faces, camera=view_config(args, size=args.size), lines=line_config(args), pairs=args.pairs,
             kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle,
             shading=shading, style=style_mix(args))

@@ -22,6 +22,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
     parser.add_argument("--out", required=True, help="output dataset folder")
     parser.add_argument("--seed", type=SEED, default=0, help="global seed (default 0)")
     parser.add_argument("--shapes", type=COUNT, default=None, help="at most N shapes per category")
+    parser.add_argument("--splits", type=splits_arg, default=None, metavar="FRACTIONS|FILE",
+                        help="train,val,test fractions of the split by shape (default 0.8,0.1,0.1), or a file "
+                             "naming shapes' splits ('id split' lines, or JSON {id: split}); others by hash")
     parser.add_argument("--views", type=whole(2), default=views, help=f"views per shape (default {views})")
     parser.add_argument("--elevation", type=real(-90, 90), nargs=2, default=(-10.0, 50.0), metavar=("LOW", "HIGH"),
                         help="camera elevation range, degrees above the shape's horizontal plane, drawn "
@@ -43,6 +46,16 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
     from sketchgen.datagen.commands.collection import add_strict_argument
 
     add_strict_argument(parser)
+
+
+def splits_arg(text: str):
+    """``--splits`` as argparse reads it: fractions or an absolute file path (``plan.parse_splits``)."""
+    from sketchgen.datagen.plan import parse_splits
+
+    try:
+        return parse_splits(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def collection_arg(value: str | None) -> str | None:
@@ -150,7 +163,7 @@ def run(args) -> int:
 
     try:
         config = TripletConfig(
-            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, strict=args.strict,
+            collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, splits=args.splits, strict=args.strict,
             max_faces=args.max_faces, camera=view_config(args), lines=line_config(args), points=args.points,
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()),

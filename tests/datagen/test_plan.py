@@ -138,3 +138,57 @@ def test_max_faces_bounds_the_meshes_every_unit_of_a_dataset_holds(tmp_path, mon
     full, _ = plan.config_shapes(TripletConfig(collection=root))
     assert sorted(s.n_faces for s in full.values()) == sorted(len(m.faces) for m in dense.values())
     assert main(["pairs", "--collection", root, "--out", str(out), "--max-faces", "0"]) == 2
+
+
+def test_split_fractions_and_a_split_file_decide_each_shapes_split(tmp_path):
+    from sketchgen.datagen.plan import parse_splits, read_split_file
+    from sketchgen.datagen.plan import split_fraction
+
+    shapes = _shapes()
+    # fractions: a shape goes to train when its hash fraction is under the train fraction, and so on
+    units = plan_units(shapes, fractions=(0.5, 0.25, 0.25))
+    for u in units:
+        if u.category == "knife":  # a category of one shape is never forced into test
+            h = split_fraction(u.shape_id)
+            assert u.split == ("train" if h < 0.5 else "val" if h < 0.75 else "test")
+    assert parse_splits("0.7, 0.15,0.15") == (0.7, 0.15, 0.15)
+    with pytest.raises(ValueError, match="summing to 1"):
+        parse_splits("0.7,0.2,0.2")
+    with pytest.raises(ValueError, match="neither three fractions"):
+        parse_splits(str(tmp_path / "missing.txt"))
+    # a split file: the shapes it names keep their split, the others are split by hash as before
+    path = tmp_path / "splits.csv"
+    path.write_text("id,split\n# chairs chosen by hand\nchair_00,test\nchair_01, test\nmug_03\tval\n")
+    assert parse_splits(str(path)) == str(path.resolve())
+    assigned = read_split_file(path)
+    assert assigned == {"chair_00": "test", "chair_01": "test", "mug_03": "val"}
+    by_hash = {u.shape_id: u.split for u in plan_units(shapes)}
+    chosen = {u.shape_id: u for u in plan_units(shapes, assigned=assigned)}
+    assert all(chosen[s].split == assigned.get(s, by_hash[s]) for s in chosen)
+    # partners are the other shapes of the category in the same split
+    assert set(chosen["chair_00"].partners) == {s for s, u in chosen.items()
+                                                if u.category == "chair" and u.split == "test" and s != "chair_00"}
+    (tmp_path / "bad.txt").write_text("chair_00 testing\n")
+    from sketchgen.render.errors import InputError
+
+    with pytest.raises(InputError, match=r"bad.txt:1: split 'testing' of 'chair_00' is not train, val or test"):
+        read_split_file(tmp_path / "bad.txt")
+    (tmp_path / "twice.json").write_text('{"a": "train", "b": "val"}')
+    assert read_split_file(tmp_path / "twice.json") == {"a": "train", "b": "val"}
+
+
+def test_a_dataset_writes_each_shape_into_the_split_its_file_names(tmp_path):
+    import json
+
+    from sketchgen.datagen.cli import main
+    from tiny_datasets import tiny_spec
+
+    spec = tiny_spec(tmp_path, n=2)
+    ids = [e["id"] for e in json.loads(spec.read_text())["shapes"]]
+    (tmp_path / "splits.txt").write_text(f"{ids[0]} test\n{ids[1]} val\n")
+    assert main(["pairs", "--collection", str(spec), "--out", str(tmp_path / "out"), "--pairs", "1", "--views", "2",
+                 "--kinds", "views", "--size", "64", "--splits", str(tmp_path / "splits.txt"), "--no-progress"]) == 0
+    shards = sorted(p.relative_to(tmp_path / "out").parts[0] for p in (tmp_path / "out").glob("*/*.tar"))
+    assert shards == ["test", "val"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["config"]["splits"] == str((tmp_path / "splits.txt").resolve())
