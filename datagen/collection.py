@@ -21,6 +21,15 @@ Rows are loaded by ``datagen.loaders.load_row``; warnings about a shape's data a
 Part labels that come with names (OBJ groups, PartNet) are renumbered per category so one name has
 one label across its shapes, which is what matching parts by label needs.
 
+Label semantics (``label_semantics``): whether a shape's labels name the same part across its category
+("consistent": ShapeNet-Part, PartNet, COSEG, KeypointNet, named OBJ groups, the bundled shapes) or only
+segment that shape ("per-shape": the Princeton Segmentation Benchmark's segment ids). The layout sets
+it; a manifest's ``label_semantics`` column or ``--labels`` (``LoadOptions.labels``) declares it. Per-shape
+labels are never matched by id across shapes (``datagen.flow.correspondence_method``).
+
+Orientation (``datagen.orientation``): ``--up-axis`` / ``--front-axis`` (``LoadOptions``) and a manifest
+row's ``up`` / ``front`` / ``rotation`` columns turn shapes so that their up is +Y, as the cameras assume.
+
 Loading goes through ``datagen.index``: the collection's index (ids, categories, part names, kept
 beside the collection) and the per-shape cache of converted arrays. Dataset builds use the index
 alone and load the shapes a unit needs (``datagen.plan.load_shapes``).
@@ -41,6 +50,55 @@ from sketchgen.render.errors import InputError
 log = logging.getLogger(__name__)
 
 MANIFEST_NAMES = ("manifest.csv", "manifest.json")
+CONSISTENT, PER_SHAPE = "consistent", "per-shape"
+LABEL_SEMANTICS = (CONSISTENT, PER_SHAPE)
+# layouts whose labels are segment ids of each shape, not part names shared across the category
+PER_SHAPE_LAYOUTS = ("psb",)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How a collection's shapes are read beyond their files (the builders' configs carry the same
+    fields). labels: declared label semantics for every row without its own ``label_semantics``
+    column (None: as the layout says). up_axis / front_axis: the collection's up and front, among
+    ``datagen.orientation.AXES`` (turned to +Y / +Z)."""
+
+    labels: str | None = None
+    up_axis: str = "+y"
+    front_axis: str = "+z"
+
+    def __post_init__(self):
+        from sketchgen.datagen.orientation import axes_rotation
+
+        if self.labels is not None and self.labels not in LABEL_SEMANTICS:
+            raise ValueError(f"labels must be {' or '.join(LABEL_SEMANTICS)}, got {self.labels!r}")
+        axes_rotation(self.up_axis, self.front_axis)  # ValueError naming a bad axis
+
+    @classmethod
+    def of(cls, config) -> "LoadOptions":
+        """The options a builder config (with ``labels``, ``up_axis``, ``front_axis``) asks for."""
+        return cls(getattr(config, "labels", None), getattr(config, "up_axis", "+y"),
+                   getattr(config, "front_axis", "+z"))
+
+    def rotation(self):
+        """(3, 3) float64 rotation of the collection's axes, or None for the default ones."""
+        from sketchgen.datagen.orientation import axes_rotation
+
+        return None if (self.up_axis, self.front_axis) == ("+y", "+z") else axes_rotation(self.up_axis,
+                                                                                           self.front_axis)
+
+
+def label_semantics(row: dict, declared: str | None = None) -> str:
+    """A row's label semantics: its ``label_semantics`` column, else ``declared`` (``--labels``), else
+    "per-shape" for the layouts in ``PER_SHAPE_LAYOUTS`` and "consistent" for every other. Raises
+    InputError naming the mesh when the column holds another value."""
+    value = row.get("label_semantics") or declared
+    if value is None:
+        return PER_SHAPE if row.get("layout") in PER_SHAPE_LAYOUTS else CONSISTENT
+    if value not in LABEL_SEMANTICS:
+        raise InputError(f"{row.get('mesh')}: label_semantics must be {' or '.join(LABEL_SEMANTICS)}, "
+                         f"got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -89,13 +147,13 @@ class Collection:
 
 
 def load_collection(path=None, *, max_faces: int | None = None, progress: bool = False, strict: bool = False,
-                    part_labels=None) -> Collection:
+                    part_labels=None, options: LoadOptions | None = None) -> Collection:
     """Load a collection (see the module docstring for what ``path`` may be).
 
     max_faces: decimate meshes over this budget. strict: a shape whose data is in doubt (labelled
     points off the surface, a skipped PartNet leaf) fails instead of loading with a note.
     part_labels: a ShapeNet-Part tree joined to the ShapeNetCore meshes of directory ``path``.
-    Bad shapes become ``Failure`` entries; an InputError is raised only when ``path`` itself cannot be
+    options: declared label semantics and orientation (``LoadOptions``). Bad shapes become ``Failure`` entries; an InputError is raised only when ``path`` itself cannot be
     read (missing, or an unreadable manifest). Files are indexed and converted shapes cached
     (``datagen.index``), so loading the same collection again is fast.
     """
@@ -103,12 +161,12 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
 
     if path is None:
         # None: the shipped spec, or the spec it holds regenerated where an install left assets/ out
-        return _from_spec(None, root="bundled", max_faces=max_faces)
+        return _from_spec(None, root="bundled", max_faces=max_faces, options=options)
     found = collection_rows(path, part_labels=part_labels)
     if found is None:
-        return _from_spec(Path(path), root=str(path), max_faces=max_faces)
+        return _from_spec(Path(path), root=str(path), max_faces=max_faces, options=options)
     rows, root = found
-    return _load_rows(rows, root, max_faces, progress, strict)
+    return _load_rows(rows, root, max_faces, progress, strict, options)
 
 
 def collection_rows(path, *, part_labels=None) -> tuple[list[dict], str] | None:
@@ -184,9 +242,10 @@ def read_manifest(path) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _from_spec(spec_path, root: str, max_faces) -> Collection:
+def _from_spec(spec_path, root: str, max_faces, options: LoadOptions | None = None) -> Collection:
     from sketchgen.datagen import procedural
     from sketchgen.datagen.decimate import decimate
+    from sketchgen.datagen.orientation import orient
 
     coll = Collection(root)
     for entry in procedural.load_spec(spec_path)["shapes"]:
@@ -194,7 +253,13 @@ def _from_spec(spec_path, root: str, max_faces) -> Collection:
             entry = {"id": "?", "category": "unknown", "params": entry}
         try:
             shape = procedural.shape_from_spec(entry)
-            coll.shapes.append(decimate(shape, max_faces) if max_faces else shape)
+            shape = decimate(shape, max_faces) if max_faces else shape
+            if options is not None:
+                import dataclasses
+
+                shape = dataclasses.replace(orient(shape, options.rotation()),
+                                            label_semantics=options.labels or CONSISTENT)
+            coll.shapes.append(shape)
         except (InputError, KeyError, TypeError, ValueError) as exc:
             where = f"{spec_path}#{entry.get('id', '?') if isinstance(entry, dict) else '?'}"
             coll.failures.append(Failure(where, f"{where}: {exc}", str(entry.get("category", "unknown")),
@@ -218,7 +283,8 @@ def _trees_rows(path: Path, spec: dict) -> list[dict]:
     return scan_directory(meshes, part_labels=where("part_labels"))
 
 
-def _load_rows(rows: list[dict], root: str, max_faces, progress, strict: bool = False) -> Collection:
+def _load_rows(rows: list[dict], root: str, max_faces, progress, strict: bool = False,
+               options: LoadOptions | None = None) -> Collection:
     from tqdm import tqdm
 
     from sketchgen.datagen.index import build_index, index_file_for, load_entry
@@ -228,7 +294,7 @@ def _load_rows(rows: list[dict], root: str, max_faces, progress, strict: bool = 
     coll = Collection(root, failures=list(index.failures))
     for entry in tqdm(index.entries, desc="loading shapes", unit="shape", disable=not progress):
         try:
-            coll.shapes.append(load_entry(index, entry, max_faces=max_faces, strict=strict))
+            coll.shapes.append(load_entry(index, entry, max_faces=max_faces, strict=strict, options=options))
         except InputError as exc:
             coll.failures.append(Failure(entry.mesh, str(exc), entry.category, entry.shape_id))
         except Exception as exc:  # a loader bug must not sink the batch: record it, keep the traceback in the log

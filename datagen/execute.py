@@ -19,7 +19,11 @@ worker whose parent is gone exits at once.
 A builder is a module exposing ``build_unit(unit, config) -> (samples, failures)`` (samples: dicts for
 ``datagen.shards.write_shard``, failures: dicts ``{"shape", "reason", ...}``) and, to be streamed,
 ``unit_samples(unit, config, failures) -> Iterator[sample]``, which appends its failures to
-``failures`` when exhausted.
+``failures`` when exhausted. Failures are ``{"shape", "reason", "count", "kind", "outcome"}`` (outcome
+"not-made": the kind asked for could not be made; "dropped": it failed later). A builder may expose
+``sample_kind(sample) -> str`` (each unit's summary counts what it made per kind, ``made``) and
+``check_request(config, shapes)``, which raises InputError before any unit runs when the request cannot
+be met at all. ``build_summary`` turns a run's units into the one line every build ends with.
 """
 
 from __future__ import annotations
@@ -175,10 +179,12 @@ def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
     shard = Path(job.out_dir) / unit.shard
     failures: list[dict] = []
     written: list[dict] = []
+    made: dict[str, int] = {}
 
     def commit(info: ShardFile) -> None:  # the summary, before the shard is renamed into place
         summary = {**base, "samples": info.samples, "failures": failures, "notes": _shape_notes(job, unit),
-                   "inputs": unit_inputs(job, unit), "bytes": info.size, "sha256": info.sha256}
+                   "inputs": unit_inputs(job, unit), "bytes": info.size, "sha256": info.sha256,
+                   "made": dict(sorted(made.items()))}
         summary["summary_sha256"] = summary_digest(summary)
         write_json_atomic(summary_path(shard), summary)
         written.append(summary)
@@ -186,7 +192,8 @@ def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
     try:
         try:
             builder = importlib.import_module(job.builder)
-            samples = _samples(builder, unit, job.config, failures)
+            samples = _counted(_samples(builder, unit, job.config, failures), getattr(builder, "sample_kind", None),
+                               made)
         except Exception as exc:  # noqa: BLE001 - reported below as the builder's failure
             raise _BuilderFailed() from exc
         write_shard(shard, _guarded(samples), before_commit=commit)
@@ -201,6 +208,15 @@ def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
                 "error": one_line(f"{type(exc).__name__}: {exc}")}
     # CPU seconds of this unit, for benchmarks; not part of the summary file or the manifest
     return {**written[0], "skipped": False, "cpu_s": time.process_time() - cpu}
+
+
+def _counted(samples, kind_of, made: dict[str, int]):
+    """``samples`` passed through, each counted in ``made`` under ``kind_of(sample)`` (None: not counted)."""
+    for sample in samples:
+        if kind_of is not None:
+            kind = kind_of(sample)
+            made[kind] = made.get(kind, 0) + 1
+        yield sample
 
 
 def one_line(reason: str) -> str:
@@ -456,6 +472,9 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     if not units:
         where = config.collection or "the bundled collection"
         raise InputError(f"{where}: no shapes could be loaded")
+    check = getattr(importlib.import_module(builder), "check_request", None)
+    if check is not None:
+        check(config, shapes)
     mine = select_units(units, shard_index, num_shards)
     out_dir = Path(out_dir)
     with output_lock(out_dir, None if shard_index is None else (shard_index, num_shards)):
@@ -478,9 +497,44 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
             manifest_path = str(write_manifest(out_dir, manifest))
     return {"units": len(mine), "samples": sum(r["samples"] for r in done),
             "skipped": sum(1 for r in done if r.get("skipped")), "errors": errors, "manifest": manifest_path,
-            "cpu_s": sum(r.get("cpu_s", 0.0) for r in done), "shape_failures": collection_failures}
+            "cpu_s": sum(r.get("cpu_s", 0.0) for r in done), "shape_failures": collection_failures,
+            "summary": build_summary(done)}
 
 
 def shape_contents(shapes, members) -> dict[str, str]:
     """{shape_id: content hash} of a collection's ``members``: what ``plan_units`` keeps in one split."""
     return {s: shapes.content_hash(s) for s, _ in members}
+
+
+def build_summary(results: Sequence[dict[str, Any]], top: int = 3) -> dict[str, Any]:
+    """What a run made, dropped and could not make, from its units' summaries.
+
+    Returns {"made": {kind: n}, "dropped": {kind: n}, "not_made": {kind: n}, "reasons": {"dropped" |
+    "not-made": [[reason, n], ...] (the ``top`` most frequent, most first)}, "line": one line saying all
+    that}. Units written before summaries counted kinds add their samples under "?"."""
+    made: dict[str, int] = {}
+    lost = {"dropped": {}, "not-made": {}}
+    reasons = {"dropped": {}, "not-made": {}}
+    for r in results:
+        unit_made = r.get("made")
+        for kind, n in (unit_made.items() if unit_made is not None else [("?", r["samples"])] if r["samples"] else []):
+            made[kind] = made.get(kind, 0) + n
+        for f in r.get("failures", []):
+            outcome = f.get("outcome", "dropped")
+            n = int(f.get("count", 1))
+            kind = f.get("kind", "?")
+            lost.setdefault(outcome, {})[kind] = lost.setdefault(outcome, {}).get(kind, 0) + n
+            reasons.setdefault(outcome, {})[f["reason"]] = reasons.setdefault(outcome, {}).get(f["reason"], 0) + n
+
+    def counts(d):
+        return ", ".join(f"{k} {n}" for k, n in sorted(d.items())) or "none"
+
+    ranked = {o: sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:top] for o, v in reasons.items()}
+    line = f"made {sum(made.values())} ({counts(made)}); dropped {sum(lost['dropped'].values())} " \
+           f"({counts(lost['dropped'])}); not made {sum(lost['not-made'].values())} ({counts(lost['not-made'])})"
+    for outcome in ("not-made", "dropped"):
+        if ranked[outcome]:
+            line += f"; top {outcome.replace('-', ' ')} reasons: " + "; ".join(f"{why} ({n})" for why, n in ranked[outcome])
+    return {"made": dict(sorted(made.items())), "dropped": dict(sorted(lost["dropped"].items())),
+            "not_made": dict(sorted(lost["not-made"].items())),
+            "reasons": {o: [[w, n] for w, n in v] for o, v in ranked.items()}, "line": line}

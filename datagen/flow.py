@@ -181,32 +181,66 @@ def sample_flow(flow: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return out
 
 
+def correspondence_method(a, b) -> str:
+    """How PartMesh ``a``'s points are carried to ``b`` (``datagen.registration``'s names): ``EXACT``
+    for bundled instances of one category, ``PART_LABELS`` when both shapes' labels are consistent
+    across the category, else ``LABEL_FREE``: per-shape labels are never matched by id."""
+    from sketchgen.datagen.procedural import is_bundled
+    from sketchgen.datagen.registration import EXACT, LABEL_FREE, PART_LABELS
+
+    if is_bundled(a) and is_bundled(b) and a.category == b.category and np.array_equal(a.faces, b.faces):
+        return EXACT
+    if getattr(a, "label_semantics", "consistent") == "consistent" == getattr(b, "label_semantics", "consistent"):
+        return PART_LABELS
+    return LABEL_FREE
+
+
 def correspond(a, b, face: np.ndarray, bary: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Surface points of PartMesh ``a`` carried to PartMesh ``b`` of the same category.
+    """Surface points of PartMesh ``a`` carried to PartMesh ``b`` of the same category, by
+    ``correspondence_method(a, b)``.
 
     face: (N,) int64 faces of ``a``; bary: (N, 3) float64. Returns (face_b (N,) int64, bary_b (N, 3)
     float64, confidence (N,) float64 in [0, 1]). Bundled shapes correspond exactly by construction
     (confidence 1); other collections go through ``datagen.registration``.
     """
-    from sketchgen.datagen.procedural import exact_correspondence, is_bundled
+    from sketchgen.datagen.procedural import exact_correspondence
+    from sketchgen.datagen.registration import EXACT, register_points
 
     face = np.asarray(face, np.int64).reshape(-1)
     bary = np.asarray(bary, np.float64).reshape(-1, 3)
-    if is_bundled(a) and is_bundled(b) and a.category == b.category and np.array_equal(a.faces, b.faces):
+    method = correspondence_method(a, b)
+    if method == EXACT:
         fb, bb = exact_correspondence(a, b, face, bary)
         return fb, bb, np.ones(len(fb))
-    from sketchgen.datagen.registration import register_points
-
-    return register_points(a, b, face, bary)
+    return register_points(a, b, face, bary, method)
 
 
-def shape_point_map(a, b, *, min_confidence: float = 0.5) -> PointMap:
-    """A ``dense_flow`` point map from PartMesh ``a`` to ``b`` (both in their unit-sphere frames)."""
+def shape_point_map(a, b, *, min_confidence: float = 0.5, confidences: list | None = None) -> PointMap:
+    """A ``dense_flow`` point map from PartMesh ``a`` to ``b`` (both in their unit-sphere frames):
+    points whose correspondence confidence is below ``min_confidence`` are not carried. confidences:
+    a list each call appends its (N,) float64 confidences to (what a pair records)."""
     from sketchgen.render.gbuffer import face_barycentric
 
     def point_map(faces: np.ndarray, points: np.ndarray):
         bary = face_barycentric(a.vertices, a.faces, faces, points)
         fb, bb, conf = correspond(a, b, faces, bary)
+        if confidences is not None:
+            confidences.append(conf)
         return b.points(fb, bb), conf >= min_confidence
 
     return point_map
+
+
+def partner_trouble(a, b) -> str | None:
+    """Why no point of PartMesh ``a`` can be carried to ``b`` (one line naming both), or None: a
+    label-free registration whose segments do not pair up (``SegmentMatch.trust`` 0) gives every point
+    confidence 0. Registers the pair (cached per process)."""
+    from sketchgen.datagen.registration import LABEL_FREE, TRUSTED_AGREEMENT, cached_registration
+
+    if correspondence_method(a, b) != LABEL_FREE:
+        return None
+    match = cached_registration(a, b, LABEL_FREE).match
+    if match.trust > 0:
+        return None
+    return (f"label-free registration of {a.shape_id} to {b.shape_id} not trusted: its segments pair up with "
+            f"agreement {match.agreement:.2f} (< {TRUSTED_AGREEMENT[0]:g})")

@@ -586,11 +586,14 @@ def _load_converted(row: dict, digest: str, max_faces: int | None, cache_dir: Pa
 
 
 def load_entry(index: CollectionIndex, entry: IndexEntry, *, max_faces: int | None = None,
-               cache_dir: Path | None | str = "auto", strict: bool = False) -> PartMesh:
+               cache_dir: Path | None | str = "auto", strict: bool = False, options=None) -> PartMesh:
     """The shape of ``entry`` as a PartMesh: converted (or read from the per-shape cache), given the
-    index's id and category, its named parts numbered per category. strict: a shape with notes
-    (``PartMesh.notes``: data in doubt) fails. Raises InputError naming the file."""
+    index's id and category, its named parts numbered per category, its label semantics and its
+    orientation (the row's columns, else ``options``, a ``datagen.collection.LoadOptions``). strict: a
+    shape with notes (``PartMesh.notes``: data in doubt) fails. Raises InputError naming the file."""
+    from sketchgen.datagen.collection import label_semantics
     from sketchgen.datagen.loaders import raise_if_strict
+    from sketchgen.datagen.orientation import orient, row_rotation
 
     cache_dir = shape_cache_dir() if cache_dir == "auto" else cache_dir
     shape = _load_converted(entry.row, entry.content_hash, max_faces, cache_dir)
@@ -598,7 +601,12 @@ def load_entry(index: CollectionIndex, entry: IndexEntry, *, max_faces: int | No
     shape = dataclasses.replace(shape, shape_id=entry.shape_id, category=entry.category, source=entry.mesh)
     if entry.part_names is not None and _named_parts(shape) is not None:
         shape = relabel_parts(shape, index.category_parts.get(entry.category, []))
-    return shape
+    try:
+        rotation = row_rotation(entry.row, None if options is None else options.rotation())
+    except ValueError as exc:
+        raise InputError(f"{entry.mesh}: {exc}") from None
+    semantics = label_semantics(entry.row, None if options is None else options.labels)
+    return dataclasses.replace(orient(shape, rotation), label_semantics=semantics)
 
 
 def relabel_parts(shape: PartMesh, names: list[str]) -> PartMesh:
@@ -625,8 +633,9 @@ class IndexedShapes(Mapping):
     """
 
     def __init__(self, index: CollectionIndex, *, max_faces: int | None = None, keep: int = KEEP_SHAPES,
-                 cache_dir: Path | None | str = "auto", strict: bool = False):
+                 cache_dir: Path | None | str = "auto", strict: bool = False, options=None):
         self.index = index
+        self.options = options  # datagen.collection.LoadOptions
         self.max_faces = max_faces
         self.strict = strict
         self.keep = keep
@@ -640,7 +649,7 @@ class IndexedShapes(Mapping):
             return self._loaded[shape_id]
         entry = self.index.entry(shape_id)  # KeyError for an unknown id
         shape = load_entry(self.index, entry, max_faces=self.max_faces, cache_dir=self.cache_dir,
-                           strict=self.strict)
+                           strict=self.strict, options=self.options)
         self.loads.append(shape_id)
         self._loaded[shape_id] = shape
         while len(self._loaded) > self.keep:

@@ -52,7 +52,12 @@ MODALITIES = ("sketch-sketch", "sketch-shaded")
 
 # what a resumed build compares (datagen.execute.unit_inputs): 2 since pairs take A's view from a per-unit
 # order (no pair twice in a unit); shards of version 1 are built again, not kept beside version 2's
-BUILD_VERSION = 2
+BUILD_VERSION = 3  # 3: a pair kind that cannot be made is counted, never replaced; --max-angle is kept
+
+
+def sample_kind(sample: dict) -> str:
+    """The kind of a built pair sample (``PAIR_KINDS``), for the build's summary."""
+    return json.loads(sample["json"])["pair_kind"]
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,20 @@ class PairConfig:
     deform: DeformConfig = field(default_factory=DeformConfig)
     shading: ShadeConfig = field(default_factory=ShadeConfig)
     style: tuple[tuple[str, float], ...] = CLEAN
+    # shapes pairs carry only points whose correspondence's confidence reaches this (``datagen.registration``)
+    min_confidence: float = 0.5
+    # declared label semantics (None: as the layout says) and the collection's axes (``datagen.collection``)
+    labels: str | None = None
+    up_axis: str = "+y"
+    front_axis: str = "+z"
 
     def __post_init__(self):
         object.__setattr__(self, "style", check_style_mix(self.style))
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"minimum confidence must lie in [0, 1], got {self.min_confidence}")
+        from sketchgen.datagen.collection import LoadOptions
+
+        LoadOptions.of(self)  # ValueError naming a bad label semantics or axis
         bad = [k for k in self.kinds if k not in PAIR_KINDS]
         if bad or not self.kinds:
             raise ValueError(f"pair kinds must be among {', '.join(PAIR_KINDS)}")
@@ -137,17 +153,13 @@ def _angle(a: Camera, b: Camera) -> float:
 
 
 def _near_view(cams: list[Camera], i: int, max_angle: float, rng: np.random.Generator, *,
-               allow_same: bool) -> tuple[int, bool]:
-    """(B's view among ``cams`` for A's view ``i``: a random one within ``max_angle`` degrees, else the
-    nearest other one; whether it is that fallback)."""
+               allow_same: bool) -> int | None:
+    """B's view among ``cams`` for A's view ``i``: a random one within ``max_angle`` degrees, or None."""
     angles = np.array([_angle(cams[i], c) for c in cams])
     ok = np.flatnonzero(angles <= max_angle)
     if not allow_same:
         ok = ok[ok != i]
-    if len(ok):
-        return int(ok[rng.integers(len(ok))]), False
-    angles[i] = np.inf
-    return int(np.argmin(angles)), True
+    return int(ok[rng.integers(len(ok))]) if len(ok) else None
 
 
 def _keypoints_json(ids, points, xy, visible) -> list[dict]:
@@ -195,12 +207,19 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
     (``datagen.regenerate``). Pair ``index`` takes A's view ``order[index % views]``: no two pairs of a unit
     share A's view while there are views left, so a unit never holds the same pair twice (drawn
     independently, 10 of the demo's 360 pairs were byte-identical copies of another of their unit)."""
+    from sketchgen.datagen.flow import correspondence_method, partner_trouble
+
     rng = unit.rng(config.seed)
     shapes, _ = config_shapes(config)
     shape = shapes[unit.shape_id]
     partner_ids = [p for p in unit.partners if p in shapes]
     # None when the partner's mesh does not load (its own unit reports why)
     partner = shapes.get(partner_ids[int(rng.integers(len(partner_ids)))]) if partner_ids else None
+    no_partner = "the partner shape did not load" if partner_ids else "no other shape of the category in the split"
+    if partner is not None and "shapes" in config.kinds:
+        trouble = partner_trouble(shape, partner)
+        if trouble:  # every point's confidence is 0: no shapes pair can be made
+            partner, no_partner = None, trouble
     cams = base_cameras(config.camera, rng)
     order = rng.permutation(len(cams))  # A's view of each pair, cycled: every view before any twice
     own = ShapeRenders(shape, cams, config.lines)
@@ -213,16 +232,16 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
         srng = unit.sample_rng(config.seed, index)
         style = pick_style(config.style, srng)
         kind = config.kinds[int(srng.integers(len(config.kinds)))]
-        if kind == "shapes" and other is None:
-            kind = "views"
-            problems["no partner shape: a views pair instead"] += 1
+        if kind == "shapes" and other is None:  # counted, not replaced by another kind
+            problems[("not-made", kind, no_partner)] += 1
+            continue
         modality = config.modalities[int(srng.integers(len(config.modalities)))]
         shaded = modality == "sketch-shaded"
         i = int(order[index % len(cams)])
         cam_a = cams[i]
         gb_a = own.gbuffer(i)
         if not gb_a.mask.any():
-            problems["shape not in view"] += 1
+            problems[("dropped", kind, "shape not in view")] += 1
             continue
         # A's strokes in the sample's style (also the source of a deformed B when A is shaded; a shaded
         # A of another kind needs none, but its style's seed is drawn all the same)
@@ -265,14 +284,23 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
                                     "tps_dst": deformation.tps.dst.tolist() if deformation.tps else None}
         else:
             holder = other if kind == "shapes" else own
-            j, fallback = _near_view(cams, i, config.max_angle_deg, srng, allow_same=kind == "shapes")
-            if fallback:  # reported with the unit's failures, as a substitution (the pair is still made)
-                problems[f"no view within {config.max_angle_deg:g} degrees: the nearest view instead"] += 1
+            j = _near_view(cams, i, config.max_angle_deg, srng, allow_same=kind == "shapes")
+            if j is None:  # --max-angle is kept: no pair rather than a wider one
+                problems[("not-made", kind, f"no other view within {config.max_angle_deg:g} degrees")] += 1
+                continue
             cam_b = cams[j]
             gb_b = holder.gbuffer(j)
             record_b, drawer_b = _drawn(holder, j, cam_b, style, srng, width)
-            point_map = shape_point_map(shape, holder.shape) if kind == "shapes" else None
+            confidences: list = []
+            point_map = shape_point_map(shape, holder.shape, min_confidence=config.min_confidence,
+                                        confidences=confidences) if kind == "shapes" else None
             flow = dense_flow(gb_a.depth, cam_a, gb_b.depth, cam_b, faces_a=gb_a.face_id, point_map=point_map)
+            if kind == "shapes":
+                conf = np.concatenate(confidences) if confidences else np.zeros(0)
+                kept = conf[conf >= config.min_confidence]
+                extra["correspondence"] = {"method": correspondence_method(shape, holder.shape),
+                                           "confidence": float(kept.mean()) if len(kept) else 0.0,
+                                           "carried": float(len(kept) / max(len(conf), 1))}
             if not (isinstance(shown_a, CleanStyle) and isinstance(drawer_b, CleanStyle)):
                 flow, _ = restyle_flow(flow, gb_a.mask, shown_a.displace, drawer_b.displace)
             mask_b = _drawn_mask(gb_b.mask, drawer_b).astype(np.uint8) * 255
@@ -280,7 +308,7 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
             kp_b = (ids_b, pts_b, drawer_b.displace(kxy_b), kvis_b)
             side_b = {"shape": holder.shape.shape_id, "category": holder.shape.category, "camera": cam_b.to_json()}
         if not np.isfinite(flow[..., 0]).any():
-            problems["no pixel of A visible in B"] += 1
+            problems[("dropped", kind, "no pixel of A visible in B")] += 1
             continue
         records = [record_b] if shaded else [record_a, record_b]
         drawn = draw_strokes(records, cam_a.width, cam_a.height)
@@ -298,4 +326,5 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
                "json": json.dumps(record, sort_keys=True),
                "a.png": _png(image_a), "flow.npy": _npy(flow),
                "amask.png": _png(mask_a.astype(np.uint8) * 255), "bmask.png": _png(mask_b), **members}
-    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n} for reason, n in sorted(problems.items()))
+    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n, "kind": kind, "outcome": outcome}
+                    for (outcome, kind, reason), n in sorted(problems.items()))

@@ -37,6 +37,9 @@ class PartMesh:
     labelled points off the surface); empty when nothing is in doubt (``datagen.loaders``).
     checks: measured label checks, e.g. {"points": {"file", "n", "median", "p90", "relative_p90"}}
     for labels transferred from points (distances in file units; relative to the bounding-box diagonal).
+    label_semantics: "consistent" when a label names the same part on every shape of the category
+    (ShapeNet-Part, PartNet names, COSEG, KeypointNet, the bundled shapes), "per-shape" when labels only
+    segment this shape (PSB); ``datagen.collection.label_semantics`` decides it per row.
     """
 
     vertices: np.ndarray
@@ -52,6 +55,7 @@ class PartMesh:
     cleanup: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     checks: dict = field(default_factory=dict)
+    label_semantics: str = "consistent"
 
     # ------------------------------------------------------------------ derived
     @property

@@ -197,7 +197,7 @@ class LoadedShapes(dict):
         return shape_hash(self[shape_id])
 
 
-_SHAPES: dict[tuple[str | None, bool, int | None], tuple[Mapping, list]] = {}
+_SHAPES: dict[tuple, tuple[Mapping, list]] = {}
 
 
 def parse_splits(text: str) -> tuple[float, float, float] | str:
@@ -268,13 +268,17 @@ def config_splits(config) -> tuple[Sequence[float], dict[str, str] | None]:
 
 
 def config_shapes(config) -> tuple[Mapping, list[dict]]:
-    """``load_shapes`` of a dataset config: its ``collection``, ``strict`` and ``max_faces`` (each
-    optional on the config)."""
+    """``load_shapes`` of a dataset config: its ``collection``, ``strict``, ``max_faces`` and load
+    options (declared label semantics, orientation; ``datagen.collection.LoadOptions.of``), each
+    optional on the config."""
+    from sketchgen.datagen.collection import LoadOptions
+
     return load_shapes(config.collection, strict=getattr(config, "strict", False),
-                       max_faces=getattr(config, "max_faces", None))
+                       max_faces=getattr(config, "max_faces", None), options=LoadOptions.of(config))
 
 
-def load_shapes(path: str | None, strict: bool = False, max_faces: int | None = None) -> tuple[Mapping, list[dict]]:
+def load_shapes(path: str | None, strict: bool = False, max_faces: int | None = None,
+                options=None) -> tuple[Mapping, list[dict]]:
     """The collection at ``path`` (None: the bundled one) as ({shape_id: PartMesh}, failures).
 
     failures: [{"file", "shape", "category", "reason"}] for shapes known not to load. A collection of
@@ -285,20 +289,21 @@ def load_shapes(path: str | None, strict: bool = False, max_faces: int | None = 
     fail (``datagen.index.load_entry``); otherwise their warnings are on ``PartMesh.notes``. max_faces:
     meshes over this many faces are decimated part by part as they load (``datagen.decimate``; cached
     decimated), so a unit holds at most that many faces of each shape.
+    options: a ``datagen.collection.LoadOptions`` (declared label semantics, orientation).
     """
     from sketchgen.datagen.collection import collection_rows, load_collection
     from sketchgen.datagen.index import IndexedShapes, build_index, index_file_for
 
-    key = (None if path is None else str(path), bool(strict), max_faces)
+    key = (None if path is None else str(path), bool(strict), max_faces, options)
     if key not in _SHAPES:
         found = None if key[0] is None else collection_rows(key[0])
         if found is None:
-            collection = load_collection(key[0], strict=key[1], max_faces=max_faces)
+            collection = load_collection(key[0], strict=key[1], max_faces=max_faces, options=options)
             shapes, failed = LoadedShapes((s.shape_id, s) for s in collection.shapes), collection.failures
         else:
             rows, root = found
             index = build_index(rows, root, index_file_for(root), progress=sys.stderr.isatty())
-            shapes, failed = IndexedShapes(index, strict=key[1], max_faces=max_faces), index.failures
+            shapes, failed = IndexedShapes(index, strict=key[1], max_faces=max_faces, options=options), index.failures
         failures = [{"file": str(f.path), "shape": f.shape_id, "category": f.category, "reason": f.reason}
                     for f in failed]
         _SHAPES[key] = (shapes, failures)

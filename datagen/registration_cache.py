@@ -14,7 +14,9 @@ does not read back whole is computed again and replaced.
 Stored arrays (``np.savez``): per alignment (L of them, the labels in ``labels``, ``WHOLE`` = -1 among
 them) and per piece (P): ``matrix`` (3, 3), ``offset`` (3,), ``stats`` (residual, size, spacing) float64;
 piece faces as concatenated int64 arrays with per-piece counts (a ``b_count`` of -1: all of B's
-faces); ``fallback`` (P,) bool. Loading gives arrays equal bit for bit to those computed, so every
+faces); ``fallback`` (P,) bool; ``method`` (UTF-8 bytes); for a label-free registration its segment
+pairing: ``match_pairs`` (K, 2) int64, ``match_overlap`` (K,) and ``match_stats`` (agreement, turn)
+float64. Loading gives arrays equal bit for bit to those computed, so every
 output made from a cached registration is byte-identical to one made without the cache.
 """
 
@@ -81,16 +83,19 @@ _HASHES = _weak_dict()
 
 
 def cached_register(a, b, **settings):
-    """``registration.register(a, b, **settings)``, from this process's memory or the disk cache when
-    the same shapes (by content) were registered with the same settings before; computed and stored
-    otherwise. The Registration returned holds ``a`` and ``b`` themselves."""
-    from sketchgen.datagen.registration import Registration, register
+    """``registration.register(a, b, **settings)`` (with ``method="label-free"`` among the settings,
+    ``registration.register_label_free`` with the others), from this process's memory or the disk
+    cache when the same shapes (by content) were registered with the same settings before; computed
+    and stored otherwise. The Registration returned holds ``a`` and ``b`` themselves."""
+    import dataclasses
+
+    from sketchgen.datagen.registration import LABEL_FREE, register, register_label_free
 
     key = registration_key(a, b, settings)
     if key in _MEMORY:
         _MEMORY.move_to_end(key)
         reg = _MEMORY[key]
-        return reg if reg.a is a and reg.b is b else Registration(a, b, reg.alignments, reg.pieces)
+        return reg if reg.a is a and reg.b is b else dataclasses.replace(reg, a=a, b=b)
     path = _path(key)
     reg = None
     if path is not None and path.exists():
@@ -99,7 +104,8 @@ def cached_register(a, b, **settings):
         except (OSError, ValueError, KeyError, EOFError) as exc:  # a damaged file: computed again below
             log.info("%s: unreadable cached registration (%s), computing it again", path, exc)
     if reg is None:
-        reg = register(a, b, **settings)
+        others = {k: v for k, v in settings.items() if k != "method"}
+        reg = (register_label_free if settings.get("method") == LABEL_FREE else register)(a, b, **others)
         if path is not None:
             from sketchgen.files import atomic_write
 
@@ -138,6 +144,12 @@ def to_bytes(reg) -> bytes:
     arrays["b_faces"] = np.concatenate([np.asarray(p.b_faces, np.int64) for p in reg.pieces if p.b_faces is not None]
                                        or [np.zeros(0, np.int64)])
     arrays["fallback"] = np.array([p.fallback for p in reg.pieces], bool)
+    arrays["method"] = np.frombuffer(reg.method.encode(), np.uint8)
+    if reg.match is not None:
+        m = reg.match
+        arrays["match_pairs"] = np.array(m.pairs, np.int64).reshape(-1, 2)
+        arrays["match_overlap"] = np.array([m.overlap[int(la)] for la, _ in m.pairs], np.float64)
+        arrays["match_stats"] = np.array([m.agreement, m.turn], np.float64)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
@@ -179,4 +191,13 @@ def from_bytes(a, b, data: bytes):
         if (len(fa) and fa.max() >= a.n_faces) or (fb is not None and len(fb) and fb.max() >= b.n_faces):
             raise ValueError("piece faces beyond the shapes' faces")
         pieces.append(Piece(fa, al, fb, bool(arrays["fallback"][k])))
-    return Registration(a, b, {int(label): al for label, al in zip(labels, als)}, pieces)
+    match = None
+    if "match_pairs" in arrays:
+        from sketchgen.datagen.registration import SegmentMatch
+
+        pairs = tuple((int(la), int(lb)) for la, lb in arrays["match_pairs"])
+        overlap = {la: float(o) for (la, _), o in zip(pairs, arrays["match_overlap"])}
+        agreement, turn = arrays["match_stats"]
+        match = SegmentMatch(pairs, overlap, float(agreement), int(turn))
+    method = arrays["method"].tobytes().decode() if "method" in arrays else "part-labels"
+    return Registration(a, b, {int(label): al for label, al in zip(labels, als)}, pieces, method, match)

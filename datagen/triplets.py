@@ -54,6 +54,37 @@ from sketchgen.render.views import SKETCHZOOMS_JITTER, SKETCHZOOMS_Z, sketchzoom
 log = logging.getLogger(__name__)
 
 NEGATIVE_STRATEGIES = ("random", "same-part", "hard")
+# a triplet's kind is where its positive comes from
+POSITIVE_KINDS = ("view", "other-shape")
+# what a resumed build compares (datagen.execute.unit_inputs): 2 since a positive of the kind drawn is
+# never replaced by the other kind, and per-shape labels are registered without labels
+BUILD_VERSION = 2
+
+
+def check_request(config: TripletConfig, shapes) -> None:
+    """Raise InputError, before any unit runs, when ``config`` cannot be met on the collection at all:
+    keypoint anchors where no shape has keypoints. shapes: ``datagen.plan.load_shapes``'s mapping."""
+    from sketchgen.render.errors import InputError
+
+    if config.anchors != "keypoints":
+        return
+    index = getattr(shapes, "index", None)
+    if index is not None:  # from the index: a keypoint file named by the row or found beside the mesh
+        from sketchgen.datagen.index import row_files
+
+        found = any("keypoints" in e.row or any(str(f).endswith(".json") and str(f) != str(e.mesh)
+                                                 for f in row_files(e.row)) for e in index.entries)
+    else:
+        found = any(len(shapes[sid].keypoints) for sid, _ in shapes.members())
+    if not found:
+        where = config.collection or "the bundled collection"
+        raise InputError(f"{where}: --anchors keypoints, but no shape of the collection has keypoints "
+                         "(a KeypointNet annotation, a keypoints column or a <mesh>.keypoints.json beside it)")
+
+
+def sample_kind(sample: dict) -> str:
+    """The kind of a built triplet sample (``POSITIVE_KINDS``), for the build's summary."""
+    return "other-shape" if json.loads(sample["json"])["positive_source"] == "shape" else "view"
 
 
 @dataclass(frozen=True)
@@ -93,6 +124,12 @@ class TripletConfig:
     other_same_view: bool = False
     # each role's zooms z - u, u ~ U(-zoom_jitter, zoom_jitter) (``render.views.sketchzooms_factors``)
     zoom_jitter: float = SKETCHZOOMS_JITTER
+    # other-shape positives only where the correspondence's confidence reaches this (``datagen.registration``)
+    min_confidence: float = 0.5
+    # declared label semantics (None: as the layout says) and the collection's axes (``datagen.collection``)
+    labels: str | None = None
+    up_axis: str = "+y"
+    front_axis: str = "+z"
 
     def __post_init__(self):
         object.__setattr__(self, "style", check_style_mix(self.style))
@@ -125,6 +162,11 @@ class TripletConfig:
         if self.max_angle_deg is not None and not 0 <= self.max_angle_deg <= 180:
             raise ValueError(f"the largest angle between an anchor's and its positive's views must lie in "
                              f"[0, 180] degrees, got {self.max_angle_deg}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"minimum confidence must lie in [0, 1], got {self.min_confidence}")
+        from sketchgen.datagen.collection import LoadOptions
+
+        LoadOptions.of(self)  # ValueError naming a bad label semantics or axis
 
 
 class SurfaceDistance:
@@ -191,12 +233,11 @@ def view_angles(cams: list[Camera], i: int) -> np.ndarray:
 
 
 def near_views(views: np.ndarray, angles: np.ndarray, max_angle: float | None) -> np.ndarray:
-    """The ``views`` (indices) within ``max_angle`` degrees (``angles`` per view), else the nearest one of
-    them; all of them when ``max_angle`` is None."""
+    """The ``views`` (indices) within ``max_angle`` degrees (``angles`` per view), possibly none; all of
+    them when ``max_angle`` is None."""
     if max_angle is None or len(views) == 0:
         return views
-    near = views[angles[views] <= max_angle]
-    return near if len(near) else views[[int(np.argmin(angles[views]))]]
+    return views[angles[views] <= max_angle]
 
 
 def on_strokes(holder: ShapeViews, views: np.ndarray, point: np.ndarray, px: float | None) -> np.ndarray:
@@ -243,14 +284,23 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
     choices come from ``unit.sample_rng(seed, index)``, the view's anchors from the view's own stream,
     and the cameras and partner shape from the unit's generator, so ``only=index`` builds that one
     sample alone, byte-identical to the one in the full unit (``datagen.regenerate``)."""
+    from sketchgen.datagen.flow import correspondence_method, partner_trouble
+
     rng = unit.rng(config.seed)
     shapes, _ = config_shapes(config)
     shape = shapes[unit.shape_id]
     partner_ids = [p for p in unit.partners if p in shapes]
     partner = None
+    no_partner = "no other shape of the category in the split"
     if partner_ids and config.other_shape > 0:
         # None when the partner's mesh does not load (its own unit reports why)
         partner = shapes.get(partner_ids[int(rng.integers(len(partner_ids)))])
+        no_partner = "the partner shape did not load"
+        if partner is not None:
+            trouble = partner_trouble(shape, partner)
+            if trouble:  # every point's confidence is 0: no other-shape positive can be made
+                partner, no_partner = None, trouble
+    method = correspondence_method(shape, partner) if partner is not None else None
     cams = base_cameras(config.camera, rng)
     own = ShapeViews(shape, cams, config.lines)
     other = ShapeViews(partner, cams, config.lines) if partner is not None else None
@@ -267,6 +317,9 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
         view = own.view(i)
         # ---- anchors: (face, point) on the shape, visible in view i
         if config.anchors == "keypoints":
+            if len(shape.keypoints) == 0:
+                problems[("not-made", "any", "keypoint anchors: the shape has no keypoints")] += config.points
+                continue
             kp = shape.keypoints
             pts = shape.keypoint_points()
             vis = own.visible(pts, kp.face)[i] if len(pts) else np.zeros(0, bool)
@@ -278,7 +331,8 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
             a_faces, a_points = view.faces[pick], view.points[pick]
             a_bary = face_barycentric(shape.vertices, shape.faces, a_faces, a_points)
         if len(a_faces) == 0:
-            problems["no visible lines in a view"] += 1
+            why = "no keypoint visible in a view" if config.anchors == "keypoints" else "no visible lines in a view"
+            problems[("dropped", "any", why)] += 1
             continue
         angles = view_angles(cams, i)
         own_vis = own.visible(a_points, a_faces)
@@ -286,7 +340,7 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
         if other is not None:
             o_faces, o_bary, conf = correspond(shape, partner, a_faces, a_bary)
             o_points = partner.points(o_faces, o_bary)
-            other_vis = other.visible(o_points, o_faces) & (conf >= 0.5)[None, :]
+            other_vis = other.visible(o_points, o_faces) & (conf >= config.min_confidence)[None, :]
         for k in range(len(a_faces)):
             index = i * config.points + k
             if only is not None and only != index:
@@ -294,35 +348,39 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
             srng = unit.sample_rng(config.seed, index)
             style = pick_style(config.style, srng)
             # ---- positive
-            use_other = other is not None and srng.random() < config.other_shape
-            choices = [("shape", other)] if use_other else []
-            choices.append(("view", own))
-            if other is not None and not use_other:
-                choices.append(("shape", other))
-            positive = None
-            for source, holder in choices:
-                vis = (other_vis if holder is other else own_vis)[:, k]
-                where = o_points[k] if holder is other else a_points[k]
-                views_ok = near_views(on_strokes(holder, np.flatnonzero(vis), where, config.positive_px), angles,
-                                      config.max_angle_deg)
-                if holder is other and config.other_same_view and i in views_ok:
-                    views_ok = np.array([i])
-                if len(views_ok):
-                    j = int(views_ok[srng.integers(len(views_ok))])
-                    if holder is other:
-                        positive = (source, holder, j, int(o_faces[k]), o_bary[k], o_points[k])
-                    else:
-                        positive = (source, holder, j, int(a_faces[k]), a_bary[k], a_points[k])
-                    break
-            if positive is None:
-                problems["no view shows the positive"] += 1
+            # the kind drawn is made or counted as not made, never replaced by the other kind
+            use_other = config.other_shape > 0 and srng.random() < config.other_shape
+            kind = "other-shape" if use_other else "view"
+            if use_other and other is None:
+                problems[("not-made", kind, no_partner)] += 1
                 continue
-            source, holder, j, p_face, p_bary, p_point = positive
+            source, holder = ("shape", other) if use_other else ("view", own)
+            vis = (other_vis if use_other else own_vis)[:, k]
+            where = o_points[k] if use_other else a_points[k]
+            views_ok = on_strokes(holder, np.flatnonzero(vis), where, config.positive_px)
+            if not len(views_ok):
+                why = (f"no view shows the corresponding point with confidence >= {config.min_confidence:g}"
+                       if use_other else "no other view shows the point")
+                problems[("not-made", kind, why)] += 1
+                continue
+            views_ok = near_views(views_ok, angles, config.max_angle_deg)
+            if not len(views_ok):
+                problems[("not-made", kind, f"no view within {config.max_angle_deg:g} degrees shows the positive")] += 1
+                continue
+            if use_other and config.other_same_view and i in views_ok:
+                views_ok = np.array([i])
+            j = int(views_ok[srng.integers(len(views_ok))])
+            if use_other:
+                p_face, p_bary, p_point = int(o_faces[k]), o_bary[k], o_points[k]
+                correspondence = {"method": method, "confidence": float(conf[k])}
+            else:
+                p_face, p_bary, p_point = int(a_faces[k]), a_bary[k], a_points[k]
+                correspondence = {"method": "same-shape", "confidence": 1.0}
             p_shape = holder.shape
             # ---- negatives: stroke points of the positive's drawing (other-shape: of the other shape's)
             p_view = holder.view(j)
             if len(p_view) == 0:
-                problems["positive view has no lines"] += 1
+                problems[("dropped", kind, "positive view has no lines")] += 1
                 continue
             ref = (o_faces[k], o_points[k]) if holder is own and other is not None else (a_faces[k], a_points[k])
             cands = _candidates(p_shape, p_view, p_face, p_point, cams[j], geodesic)
@@ -334,7 +392,7 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
             negs = choose_negatives(((strategy, 1), *config.extra_negatives), cands, srng, negative_rules(config),
                                     o_cands)
             if negs is None:
-                problems["no negative far enough"] += 1
+                problems[("dropped", kind, "no negative far enough")] += 1
                 continue
             # ---- draw every role: anchor, positive, negatives
             drawn = [("a", (shape, int(a_faces[k]), a_bary[k], a_points[k], view, i)),
@@ -383,7 +441,8 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
             record = {"kind": "triplet", "split": unit.split, **roles, "negatives": negatives, "style": style,
                       "zoom_size": config.size, "drawings": drawings,
                       "surface_distance": negs[0].surface_distance, "negative_strategy": negs[0].kind,
-                      "positive_source": source}
+                      "positive_source": source, "correspondence": correspondence}
             key = sample_key(unit.shape_id, unit.unit, index)
             yield {"__key__": key, "json": json.dumps(record, sort_keys=True), **members}
-    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n} for reason, n in sorted(problems.items()))
+    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n, "kind": kind, "outcome": outcome}
+                    for (outcome, kind, reason), n in sorted(problems.items()))

@@ -34,6 +34,24 @@ def configure(parser) -> None:
                            "ShapeNetCore meshes of PATH by model id")
 
 
+def add_collection_reading_arguments(parser) -> None:
+    """``--labels``, ``--up-axis`` and ``--front-axis``, shared by every command that takes a collection
+    (``datagen.collection.LoadOptions``)."""
+    from sketchgen.datagen.collection import LABEL_SEMANTICS
+    from sketchgen.datagen.orientation import AXES
+
+    parser.add_argument("--labels", choices=LABEL_SEMANTICS, default=None,
+                        help="what part labels mean: the same part on every shape of a category (consistent), or "
+                             "only segments of each shape (per-shape: never matched by id across shapes); default: "
+                             "as the dataset layout says (PSB per-shape, others consistent), a manifest's "
+                             "label_semantics column first")
+    parser.add_argument("--up-axis", choices=AXES, default="+y",
+                        help="the collection's up axis, turned to +Y as the cameras expect (default %(default)s; a "
+                             "manifest's up/front/rotation columns win)")
+    parser.add_argument("--front-axis", choices=AXES, default="+z",
+                        help="the collection's front axis, turned to +Z (default %(default)s)")
+
+
 def add_strict_argument(parser) -> None:
     """``--strict``, shared by every command that loads a collection."""
     parser.add_argument("--strict", action="store_true",

@@ -8,7 +8,7 @@ from dataclasses import replace
 from sketchgen.datagen.options import ANGLE, COUNT, whole
 
 from sketchgen.datagen.commands.triplets import (add_common_arguments, collection_arg, line_config, run_builder,
-                                                 style_mix, view_config)
+                                                 shape_options, style_mix, view_config)
 
 HELP = "build a warp-pretraining pair dataset with dense flow (sharded, resumable, local or Dask workers)"
 
@@ -22,7 +22,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="modalities to draw from, comma-separated (sketch-sketch, sketch-shaded)")
     parser.add_argument("--size", type=whole(16), default=256, help="image size in pixels (default 256)")
     parser.add_argument("--max-angle", type=ANGLE, default=60.0,
-                        help="views pairs: largest angle between the two views, degrees (default 60)")
+                        help="views and shapes pairs: largest angle between the two views, degrees; a pair with "
+                             "no view that near is not made, and counted (default 60)")
     parser.add_argument("--shading", choices=("photo", "gbuffer", "pyrender"), default="photo",
                         help="the shaded side: a photo-like render (materials, textures, shadows, ground, "
                              "background; default), or a clay render: numpy Blinn-Phong (gbuffer) or pyrender PBR")
@@ -59,7 +60,7 @@ def run(args) -> int:
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, splits=args.splits, strict=args.strict,
             max_faces=args.max_faces, camera=view_config(args, size=args.size), lines=line_config(args), pairs=args.pairs,
             kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle,
-            shading=shading, style=style_mix(args))
+            shading=shading, style=style_mix(args), **shape_options(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     code = run_builder(args, dataset="pairs", builder="sketchgen.datagen.pairs", config=config)

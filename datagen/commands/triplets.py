@@ -43,9 +43,12 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
                         help="drawing style, or a mix drawn per sample: clean, sketchy, clean:0.5,sketchy:0.5 "
                              "(default clean)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from sketchgen.datagen.commands.collection import add_strict_argument
+    parser.add_argument("--min-confidence", type=float, default=0.5, metavar="C",
+                        help="cross-shape correspondences below this confidence (0-1) are not used (default 0.5)")
+    from sketchgen.datagen.commands.collection import add_collection_reading_arguments, add_strict_argument
 
     add_strict_argument(parser)
+    add_collection_reading_arguments(parser)
 
 
 def splits_arg(text: str):
@@ -77,6 +80,7 @@ def run_builder(args, *, dataset: str, builder: str, config) -> int:
     where = summary["manifest"] or f"{args.out} (array job {args.shard_index}; run without --shard-index for the manifest)"
     print(f"{dataset}: {summary['samples']} samples in {summary['units']} shards "
           f"({summary['skipped']} already complete) -> {where}", file=sys.stderr)
+    print(f"{dataset}: {summary['summary']['line']}", file=sys.stderr)
     for err in summary["errors"]:
         print(f"  failed: {err['shape']}: {err['reason']}", file=sys.stderr)
     unread = summary.get("shape_failures", [])
@@ -88,6 +92,13 @@ def run_builder(args, *, dataset: str, builder: str, config) -> int:
         if len(unread) > 5:
             print(f"    ... and {len(unread) - 5} more", file=sys.stderr)
     return 1 if summary["errors"] and len(summary["errors"]) == summary["units"] else 0
+
+
+def shape_options(args) -> dict:
+    """The builder config fields of the options every dataset command shares about reading shapes and
+    trusting correspondences: min_confidence, labels, up_axis, front_axis."""
+    return {"min_confidence": args.min_confidence, "labels": args.labels, "up_axis": args.up_axis,
+            "front_axis": args.front_axis}
 
 
 def line_config(args):
@@ -169,8 +180,7 @@ def run(args) -> int:
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()),
             extra_negatives=parse_counts(args.extra_negatives), near_px=tuple(args.near_px),
             max_angle_deg=args.max_angle, zoom_jitter=args.zoom_jitter, positive_px=args.positive_px,
-            other_same_view=args.other_same_view,
-            style=style_mix(args))
+            other_same_view=args.other_same_view, style=style_mix(args), **shape_options(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return run_builder(args, dataset="triplets", builder="sketchgen.datagen.triplets", config=config)

@@ -225,14 +225,14 @@ def test_keypoint_anchors_are_the_shapes_keypoints(triplet_set):
         assert np.linalg.norm(keypoints[k] - anchor["point"]) < 1e-9 and anchor["face"] == shape.keypoints.face[k]
 
 
-def test_positive_views_within_the_angle_else_the_nearest():
+def test_positive_views_within_the_angle_only():
     from sketchgen.datagen.triplets import near_views, view_angles
 
     cams = [ring_camera(a) for a in (0, 30, 90, 170)]
     angles = view_angles(cams, 0)
     np.testing.assert_allclose(angles, [0, 30, 90, 170], atol=1e-6)
     assert near_views(np.array([1, 2, 3]), angles, 60.0).tolist() == [1]
-    assert near_views(np.array([2, 3]), angles, 60.0).tolist() == [2]  # none within 60: the nearest
+    assert near_views(np.array([2, 3]), angles, 60.0).tolist() == []  # none within 60: none (--max-angle kept)
     assert near_views(np.array([2, 3]), angles, None).tolist() == [2, 3]
 
 
