@@ -130,6 +130,6 @@ def axis_verdicts(shapes) -> dict[str, dict]:
             majority.append("xyz"[top])
             disagree |= {sid for sid, ax in items if ax[k] is not None and ax[k] != top}
         verdict = "unknown" if not judged else "mixed" if disagree else "consistent"
-        out[category] = {"verdict": verdict, "majority": majority,
-                         "disagree": sorted(disagree)}
+        out[category] = {"verdict": verdict, "majority": majority, "disagree": sorted(disagree),
+                         "axes": {sid: [None if a is None else "xyz"[a] for a in ax] for sid, ax in items}}
     return out

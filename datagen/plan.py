@@ -294,6 +294,9 @@ def load_shapes(path: str | None, strict: bool = False, max_faces: int | None = 
     from sketchgen.datagen.collection import collection_rows, load_collection
     from sketchgen.datagen.index import IndexedShapes, build_index, index_file_for
 
+    from sketchgen.datagen.collection import LoadOptions
+
+    options = None if options == LoadOptions() else options  # the defaults change nothing: one entry
     key = (None if path is None else str(path), bool(strict), max_faces, options)
     if key not in _SHAPES:
         found = None if key[0] is None else collection_rows(key[0])

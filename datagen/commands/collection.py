@@ -3,8 +3,12 @@ what failed to load and what is in doubt.
 
 No PATH: the bundled collection. One row per shape (id, path, category, faces, parts, keypoints,
 status ``"ok"``, ``"warning"`` when its data is in doubt, or the reason it failed), then every warning
-(one line each, naming the file), the dataset layouts recognised and totals per category. Exit 0 when
-it could list the collection (failures included), 2 when PATH itself cannot be read.
+(one line each, naming the file), the dataset layouts recognised and totals per category, then per
+category what cross-shape samples rest on (``datagen.consistency``): label semantics, whether labels
+declared consistent agree when the shapes are aligned without them (naming the shapes that do not),
+the orientation verdict (naming shapes whose principal axes disagree with the majority) and how many
+shapes can take part in cross-shape samples. Exit 0 when it could list the collection (failures
+included), 2 when PATH itself cannot be read.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import logging
 import sys
 
 from sketchgen.datagen.options import MAX_FACES
+
+log = logging.getLogger(__name__)
 
 HELP = "list a collection's shapes (bundled when no PATH), with per-shape status and per-category totals"
 
@@ -29,6 +35,10 @@ def configure(parser) -> None:
     info.add_argument("--max-faces", type=MAX_FACES, default=None, metavar="N",
                       help="decimate meshes with more than N faces (part by part)")
     add_strict_argument(info)
+    add_collection_reading_arguments(info)
+    info.add_argument("--no-checks", action="store_true",
+                      help="skip the per-category label and orientation checks (they align shapes: seconds per "
+                           "shape)")
     info.add_argument("--part-labels", default=None, metavar="DIR",
                       help="a ShapeNet-Part tree (<synset>/points, points_label) whose labels join the "
                            "ShapeNetCore meshes of PATH by model id")
@@ -49,7 +59,8 @@ def add_collection_reading_arguments(parser) -> None:
                         help="the collection's up axis, turned to +Y as the cameras expect (default %(default)s; a "
                              "manifest's up/front/rotation columns win)")
     parser.add_argument("--front-axis", choices=AXES, default="+z",
-                        help="the collection's front axis, turned to +Z (default %(default)s)")
+                        help="the collection's front axis, turned to +Z (default %(default)s; a negative axis "
+                             "is written --front-axis=-y)")
 
 
 def add_strict_argument(parser) -> None:
@@ -60,18 +71,22 @@ def add_strict_argument(parser) -> None:
 
 
 def run(args) -> int:
-    from sketchgen.datagen.collection import load_collection
+    from sketchgen.datagen.collection import LoadOptions, load_collection
     from sketchgen.datagen.cli import UsageError
 
     if args.part_labels is not None and args.path is None:
         raise UsageError("--part-labels joins the ShapeNetCore tree given as PATH")
+    try:
+        options = LoadOptions(args.labels, args.up_axis, args.front_axis)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     # the loaders log each warning; this report lists them itself, so they are not said twice
     loaders_log = logging.getLogger("sketchgen.datagen.loaders")
     level = loaders_log.level
     loaders_log.setLevel(logging.ERROR)
     try:
         coll = load_collection(args.path, max_faces=args.max_faces, progress=not args.json and sys.stderr.isatty(),
-                               strict=args.strict, part_labels=args.part_labels)
+                               strict=args.strict, part_labels=args.part_labels, options=options)
     finally:
         loaders_log.setLevel(level)
     rows = [{"id": s.shape_id, "path": s.source, "category": s.category, "faces": int(s.n_faces),
@@ -82,9 +97,17 @@ def run(args) -> int:
     rows += [{"id": f.shape_id, "path": f.path, "category": f.category, "faces": None, "parts": None,
               "keypoints": None, "status": f.reason, "notes": [], "checks": {}, "removed": {}} for f in coll.failures]
     totals = _totals(rows)
+    categories, warnings = {}, []
+    if not args.no_checks:
+        from sketchgen.datagen.consistency import category_report, report_warnings
+
+        categories = category_report(coll.shapes)
+        warnings = report_warnings(categories)
+        for line in warnings if args.json else ():  # the text report lists them itself
+            log.warning("%s", line)
     if args.json:
-        json.dump({"shapes": rows, "notes": coll.notes(), "layouts": coll.layouts, "totals": totals},
-                  sys.stdout, indent=1)
+        json.dump({"shapes": rows, "notes": coll.notes(), "layouts": coll.layouts, "totals": totals,
+                   "categories": categories, "warnings": warnings}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
     out = sys.stdout
@@ -112,6 +135,17 @@ def run(args) -> int:
         out.write(f"  {category:<16} {t['ok']:>4} ok  {t['warning']:>3} warned  {t['failed']:>3} failed  "
                   f"{t['faces']:>9} faces  {t['keypoints']:>5} keypoints\n")
     out.write(f"  {'all':<16} {totals['ok']:>4} ok  {totals['warning']:>3} warned  {totals['failed']:>3} failed\n")
+    if categories:
+        out.write("\nper category (labels, label agreement without labels, orientation, shapes able to take part "
+                  "in cross-shape samples):\n")
+        for category, r in categories.items():
+            agree = (f"{len(r['label_disagreements'])} disagree" if r["label_disagreements"] else "agree") \
+                if r["labels"] == "consistent" else "-"
+            tilted = f" ({len(r['orientation_disagree'])} off)" if r["orientation_disagree"] else ""
+            out.write(f"  {category:<16} labels {r['labels']:<10} {agree:<12} orientation {r['orientation']}{tilted}  "
+                      f"cross-shape {r['cross_shape']} of {r['shapes']}\n")
+        for line in warnings:
+            out.write(f"  {line}\n")
     return 0
 
 

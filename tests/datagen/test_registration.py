@@ -111,3 +111,72 @@ def test_keypoint_anchors_pull_keypoints_together(bundled):
         mapped, _ = reg.map_points(a.keypoints.face, a.keypoints.bary)
         errs.append(np.linalg.norm(mapped - b.keypoint_points(), axis=1).mean() / b.bbox_diagonal)
     assert errs[1] < errs[0] and errs[1] < 0.02
+
+
+# ------------------------------------------------------------------------ per-shape labels, no label read
+def _per_shape(shape, permutation, turn=None):
+    """``shape`` with its label ids permuted (as PSB ships segment ids) and declared per-shape; ``turn``
+    (3, 3): the shape turned about the origin as well."""
+    import dataclasses
+
+    vertices = shape.vertices if turn is None else shape.vertices @ np.asarray(turn).T
+    labels = np.asarray(permutation)[shape.face_labels]
+    return dataclasses.replace(shape, vertices=vertices, face_labels=labels, label_semantics="per-shape",
+                               source=f"test:{shape.shape_id}",  # not bundled: no exact correspondence
+                               part_names={int(l): f"segment{int(l)}" for l in np.unique(labels)})
+
+
+def test_label_free_registration_pairs_segments_by_geometry_not_id(bundled):
+    """Two bundled chairs whose label ids are permuted differently, one also turned half a turn about +Y:
+    points land on the same true part (the bundled shapes' exact correspondence gives it) and near the
+    true point, though equal ids name different parts."""
+    from sketchgen.datagen.flow import correspondence_method
+    from sketchgen.datagen.registration import LABEL_FREE, register_label_free, up_turn
+
+    a0, b0 = bundled["chair"][0], bundled["chair"][1]
+    a = _per_shape(a0, [2, 0, 1])
+    b = _per_shape(b0, [1, 2, 0], turn=up_turn(2))
+    assert correspondence_method(a, b) == LABEL_FREE
+    reg = register_label_free(a, b, samples=800)
+    assert reg.method == LABEL_FREE and reg.match.turn == 2
+    # the pairing relates each of a's ids to b's id of the same true part
+    truth = {int(a.face_labels[f]): int(b.face_labels[f]) for f in range(a.n_faces)}
+    assert dict(reg.match.pairs) == truth and reg.match.trust > 0.9
+    face, bary = sample_surface(a, 400, np.random.default_rng(5))
+    fb, wb, conf = reg.map(face, bary)
+    true_face, true_bary = exact_correspondence(a0, b0, face, bary)
+    assert np.mean(b.face_labels[fb] == b.face_labels[true_face]) >= 0.95
+    error = np.linalg.norm(b.points(fb, wb) - b.points(true_face, true_bary), axis=1)
+    assert np.median(error) < 0.05 * b.bbox_diagonal and np.median(conf) > 0.5
+
+
+def test_segments_that_do_not_pair_up_are_not_trusted(bundled, monkeypatch):
+    """A chair against a mug: no pairing of their segments covers both; every confidence is 0."""
+    from sketchgen.datagen import registration
+    from sketchgen.datagen.flow import partner_trouble
+    from sketchgen.datagen.registration import register_label_free
+
+    a = _per_shape(bundled["chair"][0], [0, 1, 2])
+    b = _per_shape(bundled["table"][0], [0, 1])
+    reg = register_label_free(a, b, samples=500)
+    assert reg.match.agreement < 0.8 and reg.match.trust == 0.0
+    assert np.all(reg.map(*sample_surface(a, 100, np.random.default_rng(0)))[2] == 0.0)
+    monkeypatch.setattr(registration, "register_label_free", lambda a, b: reg)  # the same pair, registered above
+    assert "not trusted" in partner_trouble(a, b)
+
+
+def test_consistent_labels_disagreeing_are_named(bundled, monkeypatch):
+    """Four bundled chairs declared consistent, one with labels 0 and 2 swapped: the label-free check names
+    it, with the swap, and no other."""
+    import dataclasses
+
+    from sketchgen.datagen import consistency
+    from sketchgen.datagen.consistency import compare_category, label_disagreements
+
+    monkeypatch.setattr(consistency, "SAMPLES", 400)
+    chairs = list(bundled["chair"][:4])
+    swapped = chairs[3]
+    chairs[3] = dataclasses.replace(swapped, face_labels=np.array([2, 1, 0])[swapped.face_labels])
+    named = label_disagreements(compare_category(chairs))
+    assert list(named) == [swapped.shape_id]
+    assert named[swapped.shape_id] in ("0->2, 2->0",)

@@ -104,10 +104,12 @@ def test_positives_negatives_and_splits(triplet_set):
         if meta["positive_source"] == "view":
             assert p["shape"] == a["shape"] and p["base_view"] != a["base_view"]
             np.testing.assert_allclose(p["point"], a["point"], atol=1e-12)
+            assert meta["correspondence"] == {"method": "same-shape", "confidence": 1.0}
         else:
             # bundled shapes share their face list: the same (face, bary) is the same part point
             assert p["shape"] != a["shape"]
             assert p["face"] == a["face"] and np.allclose(p["bary"], a["bary"])
+            assert meta["correspondence"] == {"method": "exact", "confidence": 1.0}
         # the negative is far on the surface (and the stored distance is at least the straight one)
         assert meta["surface_distance"] >= config.min_distance
         assert meta["surface_distance"] >= np.linalg.norm(np.subtract(p["point"], n["point"])) - 1e-9
@@ -302,3 +304,48 @@ def test_elevation_flag_bounds_the_base_cameras():
     assert view_config(resolve(["triplets", "--out", "o"])).elevation == ViewConfig().elevation
     with pytest.raises(UsageError, match="LOW < HIGH"):
         view_config(resolve(["triplets", "--elevation", "30", "10", "--out", "o"]))
+
+
+def test_kinds_not_made_are_counted_never_replaced(tmp_path):
+    """One chair, every positive asked from another shape: none can be made, and no view positive stands
+    in for them; the summary counts them with the reason."""
+    spec = tiny_spec(tmp_path, n=1)
+    config = TripletConfig(collection=str(spec), seed=1, camera=ViewConfig(views=2, size=128), points=2,
+                           size=SIZE, other_shape=1.0, extra_negatives=())
+    summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config,
+                          out_dir=tmp_path / "out", progress=False)
+    counts = summary["summary"]
+    assert summary["samples"] == 0 and counts["made"] == {}
+    # 2 views x 2 anchors, each drawn as other-shape (other_shape 1)
+    assert counts["not_made"] == {"other-shape": 4}
+    assert counts["reasons"]["not-made"] == [["no other shape of the category in the split", 4]]
+    assert "made 0 (none); dropped 0 (none); not made 4 (other-shape 4)" in counts["line"]
+
+
+def test_keypoint_anchors_without_keypoints_fail_before_any_unit(tmp_path, capsys):
+    from sketchgen.datagen.cli import main
+    from tests.datagen.layout_trees import coseg
+
+    coseg(tmp_path / "cs", {"chairs": 2})
+    code = main(["triplets", "--collection", str(tmp_path / "cs"), "--out", str(tmp_path / "out"),
+                 "--anchors", "keypoints", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--anchors keypoints, but no shape of the collection has keypoints" in err
+    assert not list((tmp_path / "out").glob("*/*.tar"))
+
+
+def test_every_build_ends_with_its_summary_line(tmp_path, capsys):
+    from sketchgen.datagen.cli import main
+
+    spec = tiny_spec(tmp_path, n=2)
+    assert main(["triplets", "--collection", str(spec), "--out", str(tmp_path / "out"), "--views", "2",
+                 "--points", "2", "--size", "64", "--extra-negatives", "", "--no-progress", "--max-angle", "1"]) == 0
+    lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("triplets: made")]
+    assert len(lines) == 1
+    got = samples(tmp_path / "out")
+    # --max-angle 1: two random views are never within 1 degree, so every view positive is not made
+    made = {k: sum((json.loads(s["json"])["positive_source"] == "shape") == (k == "other-shape") for s in got)
+            for k in ("view", "other-shape")}
+    assert made["view"] == 0
+    assert f"made {len(got)} " in lines[0] and "no view within 1 degrees shows the positive" in lines[0]
