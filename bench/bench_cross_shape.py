@@ -20,6 +20,7 @@ and, for the intact set, the same against the labels as shipped. It also prints 
 line (what was made, dropped, not made) and the correspondence methods recorded.
 
     python bench/bench_cross_shape.py [--views 4] [--points 6] [--pairs 4] [--seed 0] [--out DIR]
+        [--sets intact,permuted]
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", type=int, default=4, help="shapes pairs per chair (default 4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="keep the datasets in this folder (default: a temporary one)")
+    parser.add_argument("--sets", default="intact,permuted", help="which label sets to build (default both)")
     args = parser.parse_args(argv)
     if not CORPUS.is_dir():
         print(f"{CORPUS}: not here; nothing measured", file=sys.stderr)
@@ -156,6 +158,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(args.out) if args.out else Path(tmp)
         for name, permute in (("intact", False), ("permuted", True)):
+            if name not in args.sets.split(","):
+                continue
             folder = base / name
             folder.mkdir(parents=True, exist_ok=True)
             got = measure(write_manifest(folder, permute=permute, seed=args.seed), folder / "out", args)

@@ -20,6 +20,7 @@ label. ``category_report(shapes)`` turns that, and ``datagen.orientation.axis_ve
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 
@@ -37,6 +38,13 @@ def compare_pair(a, b, *, seed: int = 0, turns=(0, 2)):
     rng = np.random.default_rng(seed)
     whole, turn = align_whole(a, b, rng, samples=SAMPLES, turns=turns)
     return match_segments(a, b, whole, rng, samples=SAMPLES, turn=turn)
+
+
+@lru_cache(maxsize=64)
+def cached_comparison(a, b):
+    """``compare_pair(a, b)`` of two shapes with consistent labels (no turn tried), once per pair of
+    objects in this process (PartMesh hashes by identity)."""
+    return compare_pair(a, b, turns=(0,))
 
 
 def comparison_plan(n: int, neighbours: int = NEIGHBOURS) -> list[tuple[int, int]]:

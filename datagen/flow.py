@@ -232,12 +232,26 @@ def shape_point_map(a, b, *, min_confidence: float = 0.5, confidences: list | No
 
 
 def partner_trouble(a, b) -> str | None:
-    """Why no point of PartMesh ``a`` can be carried to ``b`` (one line naming both), or None: a
-    label-free registration whose segments do not pair up (``SegmentMatch.trust`` 0) gives every point
-    confidence 0. Registers the pair (cached per process)."""
-    from sketchgen.datagen.registration import LABEL_FREE, TRUSTED_AGREEMENT, cached_registration
+    """Why no point of PartMesh ``a`` may be carried to ``b`` (one line naming both), or None.
 
-    if correspondence_method(a, b) != LABEL_FREE:
+    Per-shape labels: a label-free registration whose segments do not pair up (``SegmentMatch.trust``
+    0) gives every point confidence 0. Consistent labels: the two shapes are aligned without labels
+    (``datagen.consistency.compare_pair``) and, where their segments pair up cleanly yet pair a label
+    with another label (two labels swapped on one of them), their labels are not matched by id.
+    Registers or aligns the pair (cached per process)."""
+    from sketchgen.datagen.registration import LABEL_FREE, PART_LABELS, TRUSTED_AGREEMENT, cached_registration
+
+    method = correspondence_method(a, b)
+    if method == PART_LABELS:
+        from sketchgen.datagen.consistency import cached_comparison
+
+        match = cached_comparison(a, b)
+        crossed = [(la, lb) for la, lb in match.pairs if la != lb]
+        if match.trust > 0 and crossed:
+            return (f"labels of {a.shape_id} and {b.shape_id}, declared consistent, disagree when the shapes are "
+                    f"aligned without them ({', '.join(f'{la}->{lb}' for la, lb in crossed)})")
+        return None
+    if method != LABEL_FREE:
         return None
     match = cached_registration(a, b, LABEL_FREE).match
     if match.trust > 0:

@@ -43,7 +43,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
                         help="drawing style, or a mix drawn per sample: clean, sketchy, clean:0.5,sketchy:0.5 "
                              "(default clean)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--min-confidence", type=float, default=0.5, metavar="C",
+    parser.add_argument("--min-confidence", type=real(0, 1), default=0.5, metavar="C",
                         help="cross-shape correspondences below this confidence (0-1) are not used (default 0.5)")
     from sketchgen.datagen.commands.collection import add_collection_reading_arguments, add_strict_argument
 

@@ -180,3 +180,49 @@ def test_consistent_labels_disagreeing_are_named(bundled, monkeypatch):
     named = label_disagreements(compare_category(chairs))
     assert list(named) == [swapped.shape_id]
     assert named[swapped.shape_id] in ("0->2, 2->0",)
+
+
+def test_consistent_labels_swapped_on_one_shape_are_not_matched_by_id(bundled, monkeypatch):
+    """Two chairs declared consistent, the second with labels 0 and 2 swapped: matching them by label would
+    carry a point to another part; the pair is declined with the swap named. Unswapped, it is not."""
+    import dataclasses
+
+    from sketchgen.datagen import consistency
+    from sketchgen.datagen.flow import correspondence_method, partner_trouble
+    from sketchgen.datagen.registration import PART_LABELS
+
+    monkeypatch.setattr(consistency, "SAMPLES", 400)
+    a = dataclasses.replace(bundled["chair"][0], source="test:a")
+    b = dataclasses.replace(bundled["chair"][1], source="test:b")
+    swapped = dataclasses.replace(b, face_labels=np.array([2, 1, 0])[b.face_labels])
+    assert correspondence_method(a, swapped) == PART_LABELS
+    assert partner_trouble(a, b) is None
+    why = partner_trouble(a, swapped)
+    assert "declared consistent, disagree" in why and "0->2" in why and "2->0" in why
+
+
+PSB = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "realworld" / "psb"
+
+
+@pytest.mark.skipif(not PSB.is_dir(), reason="shared real-world fixtures not present")
+def test_psb_segment_ids_are_never_matched_by_id():
+    from sketchgen.datagen.flow import correspond, correspondence_method
+    from sketchgen.datagen.registration import LABEL_FREE, cached_registration
+
+    coll = load_collection(PSB)
+    assert coll.shapes and all(s.label_semantics == "per-shape" for s in coll.shapes)
+    for shapes in coll.by_category().values():
+        assert all(correspondence_method(a, b) == LABEL_FREE for a in shapes for b in shapes if a is not b)
+    a, b = coll.by_category()["chair"][3:5]  # 107 and 108, both upright
+    face, bary = sample_surface(a, 200, np.random.default_rng(0))
+    fb, wb, conf = correspond(a, b, face, bary)
+    reg = cached_registration(a, b, LABEL_FREE)
+    assert reg.method == LABEL_FREE and np.all((conf >= 0) & (conf <= 1))
+    # where a pairing is trusted, points follow the segments it pairs, whatever their ids
+    paired = dict(reg.match.pairs)
+    if reg.match.trust > 0:
+        on = np.isin(a.face_labels[face], list(paired)) & (conf >= 0.5)
+        hit = b.face_labels[fb[on]] == np.array([paired[int(l)] for l in a.face_labels[face[on]]])
+        assert hit.mean() >= 0.8
+    else:
+        assert np.all(conf == 0)
