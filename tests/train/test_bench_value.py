@@ -131,3 +131,14 @@ def test_dataset_digest_follows_the_shards_not_their_order(tmp_path):
     (tmp_path / "c" / "manifest.json").write_text(json.dumps({"shards": shards[:2]}))
     assert dataset_digest(tmp_path / "c") != dataset_digest(tmp_path / "a")
     assert dataset_digest(tmp_path) is None  # no manifest: nothing to digest
+
+
+def test_the_spg_table_has_a_column_per_category_and_the_mean():
+    from bench.bench_value import format_curve
+
+    rows = {"1x": {"model": {"airplane": 0.6, "coffee_cup": 0.7, "mean": 0.65}, "hog": {"airplane": 0.5}}}
+    text = format_curve("SPG", "descriptor", rows, {"1x": 1000}, ["airplane", "coffee_cup", "mean"])
+    lines = text.splitlines()
+    assert lines[1].split()[-3:] == ["airplane", "coffee_cup", "mean"]
+    assert lines[2].split()[-3:] == ["0.600", "0.700", "0.650"]
+    assert lines[3].split()[-3:] == ["0.500", "nan", "nan"]  # a figure not measured is not made up
