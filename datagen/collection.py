@@ -157,8 +157,6 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
     read (missing, or an unreadable manifest). Files are indexed and converted shapes cached
     (``datagen.index``), so loading the same collection again is fast.
     """
-    from sketchgen.datagen import procedural
-
     if path is None:
         # None: the shipped spec, or the spec it holds regenerated where an install left assets/ out
         return _from_spec(None, root="bundled", max_faces=max_faces, options=options)
@@ -181,7 +179,7 @@ def collection_rows(path, *, part_labels=None) -> tuple[list[dict], str] | None:
         if part_labels is None:
             for name in MANIFEST_NAMES:
                 if (path / name).is_file():
-                    return read_manifest(path / name), str(path / name)
+                    return read_collection_manifest(path / name), str(path / name)
         return scan_directory(path, part_labels=part_labels), str(path)
     if part_labels is not None:
         raise InputError(f"{path}: ShapeNet-Part labels join a directory of ShapeNetCore meshes, not a file")
@@ -198,9 +196,9 @@ def collection_rows(path, *, part_labels=None) -> tuple[list[dict], str] | None:
             return None
         if isinstance(data, dict) and isinstance(data.get("meshes"), str):
             return _trees_rows(path, data), str(path)
-        return read_manifest(path), str(path)
+        return read_collection_manifest(path), str(path)
     if suffix == ".csv":
-        return read_manifest(path), str(path)
+        return read_collection_manifest(path), str(path)
     raise InputError(f"{path}: not a collection (expected a directory, a manifest .csv/.json or a mesh file)")
 
 
@@ -212,7 +210,7 @@ def scan_directory(root, *, part_labels=None) -> list[dict]:
     return discover(root, part_labels=part_labels)
 
 
-def read_manifest(path) -> list[dict]:
+def read_collection_manifest(path) -> list[dict]:
     """Rows of a CSV (with header) or JSON manifest; relative paths resolved against its directory."""
     path = Path(path)
     try:

@@ -118,16 +118,21 @@ def write_manifest(out_dir: str | Path, manifest: Mapping[str, Any]) -> Path:
     return path
 
 
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    """The manifest of a dataset folder (or of the file itself)."""
+def read_dataset_manifest(path: str | Path, *, required: bool = True) -> dict[str, Any]:
+    """The ``manifest.json`` of a dataset folder (or the file itself) as a dict. Raises InputError naming
+    the file when it is not JSON, or when it is missing and ``required`` (else {}: a folder of shards
+    alone is still a dataset to a reader). A collection's manifest (its mesh rows) is
+    ``datagen.collection.read_collection_manifest``."""
     from sketchgen.render.errors import InputError
 
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or not path.suffix:
         path = path / MANIFEST
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
+        if not required:
+            return {}
         raise InputError(f"{path}: no such file (not a sketchgen dataset folder?)") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a readable manifest ({exc})") from None

@@ -352,10 +352,3 @@ def exact_correspondence(a: PartMesh, b: PartMesh, face: np.ndarray, bary: np.nd
             or not np.array_equal(a.faces, b.faces):
         raise InputError(f"{a.shape_id}, {b.shape_id}: no exact correspondence (not bundled shapes of one category)")
     return np.asarray(face, np.int64).copy(), np.asarray(bary, np.float64).copy()
-
-
-def write_spec(path: str | Path, seed: int = 0) -> None:
-    """Write ``generate_spec(seed)`` to ``path`` (temporary name, then rename)."""
-    from sketchgen.files import atomic_write
-
-    atomic_write(path, json.dumps(generate_spec(seed), indent=1) + "\n")

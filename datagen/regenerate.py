@@ -48,14 +48,14 @@ def regenerate_sample(dataset: str, config, shape_id: str, index: int, unit: int
 def regenerate_key(dataset_dir: str | Path, key: str) -> dict:
     """The sample called ``key`` of the dataset in ``dataset_dir``, made again from its manifest's
     config. Raises InputError naming the folder or the key when either cannot be used."""
-    from sketchgen.datagen.manifest import read_manifest
+    from sketchgen.datagen.manifest import read_dataset_manifest
     from sketchgen.datagen.plan import config_shapes
     from sketchgen.datagen.schema import MANIFEST, sample_key
 
     path = Path(dataset_dir) / MANIFEST
     if not path.exists():
         raise InputError(f"{path}: no manifest (only a finished dataset can be regenerated from)")
-    manifest = read_manifest(path)
+    manifest = read_dataset_manifest(path)
     dataset = manifest.get("dataset")
     module_name, config_name = _builder(dataset)
     if not isinstance(manifest.get("config"), dict):

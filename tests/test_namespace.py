@@ -20,7 +20,7 @@ USER_SCRIPTS = {"train.py": "raise SystemExit('the user train.py was imported')\
 def test_subpackages_import_beside_a_users_train_and_render_scripts(tmp_path):
     for name, text in USER_SCRIPTS.items():
         (tmp_path / name).write_text(text)
-    code = ("import sketchgen.train.data, sketchgen.render.camera, sketchgen.datagen.collection, sketchgen\n"
+    code = ("import sketchgen.train.shards, sketchgen.render.camera, sketchgen.datagen.collection, sketchgen\n"
             "print(sketchgen.train.__name__, sketchgen.render.__name__, sketchgen.datagen.__name__,"
             " sketchgen.load_collection.__module__)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)

@@ -44,7 +44,8 @@ from sketchgen.train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matc
 from sketchgen.train.pairs import decode_pair_arrays, network_inputs, pair_domains, resize_flow
 from sketchgen.train.plots import bar_plot, curve_plot, write_png
 from sketchgen.train.points import correspondence_points
-from sketchgen.train.shards import dataset_kind, list_shards, read_dataset_manifest
+from sketchgen.datagen.manifest import read_dataset_manifest
+from sketchgen.train.shards import dataset_kind, list_shards
 from sketchgen.train.triplets import triplet_stream
 from sketchgen.train.warp import sample_grid_at
 from sketchgen.train.zooms import TRIPLET_DRAWING, StrokeZooms, zoom_drawing_of
@@ -77,7 +78,7 @@ def iter_pairs(root, split: str = "test", *, limit: int | None = None, sketch_on
 def split_shapes(root, split: str) -> set[str]:
     """Shape ids of a dataset's ``split``, from its manifest's shard list (empty without a manifest)."""
     try:
-        shards = read_dataset_manifest(root).get("shards", [])
+        shards = read_dataset_manifest(root, required=False).get("shards", [])
     except InputError:
         return set()
     return {s["shape"] for s in shards if isinstance(s, dict) and "shape" in s

@@ -1,5 +1,5 @@
 """The shards of a dataset split and their streaming: ``list_shards``, the dataset's manifest
-(``read_dataset_manifest``, ``dataset_kind``) and ``ShardStream``, a torch ``IterableDataset`` of decoded
+(``dataset_kind``, read through ``datagen.manifest.read_dataset_manifest``) and ``ShardStream``, a torch ``IterableDataset`` of decoded
 samples split across DataLoader workers and distributed ranks (WebDataset-style generator stages).
 
 Splitting across DataLoader workers and distributed ranks is the default and is exact: each of the
@@ -13,7 +13,6 @@ environment variables (set by ``torchrun``), else 0 and 1; they can also be give
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Callable, Iterator
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from sketchgen.datagen.manifest import read_dataset_manifest
 from sketchgen.datagen.schema import MANIFEST, SPLITS
 from sketchgen.datagen.shards import read_shard
 from sketchgen.render.errors import InputError
@@ -41,24 +41,10 @@ def list_shards(root: str | Path, split: str) -> list[Path]:
     return shards
 
 
-def read_dataset_manifest(root: str | Path) -> dict:
-    """The dataset's ``manifest.json`` as a dict ({} when absent). Raises InputError if it is corrupt.
-    Unlike ``datagen.manifest.read_manifest`` it is lenient about a missing file (a folder of shards
-    alone is a triplet set); ``datagen.collection.read_manifest`` reads a mesh collection's rows.
-    """
-    path = Path(root) / MANIFEST
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-
-
 def require_strokes(root: str | Path) -> None:
     """Raise InputError naming the manifest when the dataset at ``root`` was built before samples held
     their strokes (manifest "schema" below 2: ``datagen.schema``), which readers of strokes need."""
-    schema = read_dataset_manifest(root).get("schema", 1)
+    schema = read_dataset_manifest(root, required=False).get("schema", 1)
     if not isinstance(schema, int) or schema < 2:
         raise InputError(f"{Path(root) / MANIFEST}: a dataset of schema {schema}, built before sketchgen stored "
                          f"strokes beside its drawings: rebuild it")
@@ -68,7 +54,7 @@ def dataset_digest(root: str | Path) -> str | None:
     """SHA-256 (hex) over the dataset's shards as its ``manifest.json`` lists them (path and SHA-256 of
     each, sorted by path): the same for the same data, another for data rebuilt with other options or
     meshes. None when the manifest lists no shards. Raises InputError if the manifest is corrupt."""
-    shards = read_dataset_manifest(root).get("shards") or []
+    shards = read_dataset_manifest(root, required=False).get("shards") or []
     if not shards:
         return None
     lines = sorted(f"{s.get('shard')} {s.get('sha256')}" for s in shards)
@@ -77,7 +63,7 @@ def dataset_digest(root: str | Path) -> str | None:
 
 def dataset_kind(root: str | Path) -> str:
     """"triplets" or "pairs", from the dataset's manifest ("triplets" when it has none)."""
-    return read_dataset_manifest(root).get("dataset", "triplets")
+    return read_dataset_manifest(root, required=False).get("dataset", "triplets")
 
 
 def distributed_rank() -> tuple[int, int]:

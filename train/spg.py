@@ -325,10 +325,10 @@ def covered_categories(data: str | Path) -> list[str]:
     """The SPG categories (``SPG_CATEGORY``) of the shapes a dataset was built from, from its manifest's
     shard list (shape ids ``<category>_<n>`` of a bundled-style collection, or the shards' recorded
     category), sorted; empty when none is covered or the manifest cannot be read."""
-    from sketchgen.train.shards import read_dataset_manifest
+    from sketchgen.datagen.manifest import read_dataset_manifest
 
     try:
-        shards = read_dataset_manifest(data).get("shards", [])
+        shards = read_dataset_manifest(data, required=False).get("shards", [])
     except InputError:
         return []
     found = set()

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sketchgen.train.images import to_ink
-from sketchgen.train.shards import read_dataset_manifest
+from sketchgen.datagen.manifest import read_dataset_manifest
 
 TRIPLET_DRAWING = (224, 1.5)  # the triplet builder's zoom image size and stroke width, px
 
@@ -29,7 +29,7 @@ def zoom_drawing_of(root: str | Path, size: int) -> tuple[int, float]:
     """(image size px, stroke width px) at which a descriptor of input ``size`` trained on the dataset at
     ``root`` sees its zooms drawn: a triplet set's from its manifest (the builder's 224 and 1.5 by
     default), a pair set's ``point_drawing(size)``."""
-    manifest = read_dataset_manifest(root)
+    manifest = read_dataset_manifest(root, required=False)
     if manifest.get("dataset", "triplets") == "pairs":
         return point_drawing(size)
     config = manifest.get("config", {})

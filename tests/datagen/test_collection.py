@@ -137,9 +137,9 @@ def test_bundled_style_spec_with_a_bad_entry(tmp_path):
 
 
 def test_manifest_row_with_a_number_for_a_path_is_one_line_naming_the_row(tmp_path):
-    from sketchgen.datagen.collection import read_manifest
+    from sketchgen.datagen.collection import read_collection_manifest
 
     path = tmp_path / "m.json"
     path.write_text(json.dumps([{"mesh": "a.obj"}, {"mesh": 7}]))
     with pytest.raises(InputError, match=r'm\.json: row 2: "mesh" must be a file path, got 7'):
-        read_manifest(path)
+        read_collection_manifest(path)

@@ -224,28 +224,6 @@ def test_point_decoder_positive_zooms_are_the_anchor_zooms_moved_by_the_flow(syn
     assert inside >= 5, inside
 
 
-def test_train_data_still_exports_every_public_name_from_its_module():
-    import sketchgen.train.data as data
-    from sketchgen.train import images, pairs, points, shards, triplets, zooms
-
-    # the names sketchgen.train.data defined before it was split by concern
-    public = {"FLIP_P", "NEAR_NEGATIVE_PX", "ROTATION_DEG", "TRIPLET_DRAWING", "ShardStream", "StrokeZooms",
-              "consumer_index", "correspondence_points", "crop", "dataset_kind", "decode_grey", "decode_pair_arrays",
-              "distributed_rank", "list_shards", "load_flow", "make_pair_decoder", "make_point_decoder",
-              "make_triplet_decoder", "pair_keypoints", "pair_meta", "pair_stream", "pair_strokes", "pick_negatives",
-              "point_drawing", "point_stream", "read_manifest", "resize_flow", "rotate_flip", "thin", "to_ink",
-              "triplet_negative_count", "triplet_stream", "triplet_zoom_count", "zoom_crops", "zoom_drawing_of"}
-    assert public <= set(data.__all__)
-    homes = {}
-    for module in (images, pairs, points, shards, triplets, zooms):
-        homes.update({name: getattr(module, name) for name in vars(module) if name in data.__all__
-                      and getattr(getattr(module, name), "__module__", module.__name__) == module.__name__})
-    for name in data.__all__:
-        if name != "read_manifest":
-            assert getattr(data, name) is homes[name], name
-    assert data.read_manifest is shards.read_dataset_manifest
-
-
 def test_a_pair_set_without_strokes_trains_the_warp_and_refuses_the_descriptor_in_one_line(tmp_path, synth):
     """A set built before samples held strokes: the warp reads images and flow only; the descriptor,
     which redraws strokes, is refused before any DataLoader worker starts (manifest schema 1)."""
