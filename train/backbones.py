@@ -264,7 +264,8 @@ def load_backbone_weights(net: nn.Module, path: str | Path) -> None:
     """Load a local state dict into ``net``; ``fc.*`` keys and a ``module.``/``backbone.`` prefix are
     ignored, and an RGB first convolution is summed over its colour channels for grey input. Into a
     per-domain network a plain batch norm's tensors (``bn1.weight``) go to both domains (``bn1.norms.0``,
-    ``bn1.norms.1``)."""
+    ``bn1.norms.1``). From a PSC checkpoint (``{"state_dict": ...}`` with ``module.encoder_q.*`` keys, as
+    PSC's ``train_psc.py`` saves and ``sketchgen export psc-checkpoint`` writes) the query encoder is read."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such weights file")
@@ -276,6 +277,9 @@ def load_backbone_weights(net: nn.Module, path: str | Path) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise InputError(f"{path}: not a torch state dict")
+    psc = [k for k in state if k.startswith(("encoder_q.", "module.encoder_q."))]
+    if psc:  # PSC's whole network: its query encoder alone (the key encoder, MoCo and the STN are not a backbone)
+        state = {k.split("encoder_q.", 1)[1]: state[k] for k in psc}
     cleaned = {}
     for key, value in state.items():
         for prefix in ("module.", "backbone.", "encoder."):

@@ -342,6 +342,22 @@ def test_psc_checkpoint_has_exactly_pscnets_keys_and_shapes(psc_run, tmp_path):
     assert again.read_bytes() == out.read_bytes()
 
 
+def test_a_psc_checkpoint_starts_a_psc_encoder(tmp_path):
+    """--weights with a checkpoint of PSC's layout (its released models, or an export) reads its query
+    encoder."""
+    from sketchgen.train.psc_checkpoint import psc_state_dict
+
+    torch.manual_seed(3)
+    source = WarpEstimator("psc-resnet18", stn_width=16, stn_layers=1)
+    with torch.no_grad():
+        source.encoder.layer3[1].bn2.norms[0].running_mean.uniform_()
+    state = psc_state_dict(source, moco_k=16)
+    torch.save({"state_dict": state, "epoch": 7}, tmp_path / "psc.pth")
+    net = build_backbone("psc-resnet18", weights=tmp_path / "psc.pth")
+    for k, v in source.encoder.state_dict().items():
+        assert torch.equal(net.state_dict()[k], v), k
+
+
 def test_psc_checkpoint_refuses_runs_psc_cannot_hold(tmp_path, capsys, synth):
     run = tmp_path / "run"
     data = write_photo_set(tmp_path / "data", synth, n=2, size=32)
