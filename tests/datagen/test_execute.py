@@ -272,7 +272,7 @@ def test_a_unit_that_kills_its_worker_every_time_fails_alone(reference, tmp_path
     from killing_builder import DIE_UNIT
 
     spec, _, _, hashes = reference
-    monkeypatch.setattr(execute_module, "MAX_POOL_RESTARTS", 1)
+    monkeypatch.setattr(execute_module, "MAX_POOL_RESTARTS", 0)
     out = tmp_path / "killed"
     summary = run_dataset(dataset="triplets", builder="killing_builder", config=_config(spec), out_dir=out,
                           workers=2, progress=False)
@@ -296,7 +296,7 @@ def test_dask_killed_worker_is_one_failed_unit_and_the_manifest_is_written(refer
     spec, _, _, hashes = reference
     out = tmp_path / "dask"
     dead = plan_units([(f"mug_00{k}", "mug") for k in range(3)])[DIE_UNIT].shape_id
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address="127.0.0.1:0") as cluster:
         summary = run_dataset(dataset="triplets", builder="killing_builder", config=_config(spec), out_dir=out,
