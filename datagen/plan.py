@@ -14,6 +14,7 @@ shape is in two splits, and the partners a unit may take positives from share it
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 
@@ -157,9 +160,17 @@ def plan_units(shapes: Iterable[tuple[str, str]], *, per_category: int | None = 
     if assigned:
         splits.update({s: assigned[s] for s in ids if s in assigned})
     if content:
+        # one content, one split: that of its first shape by id the user assigned a split, else its first
         first: dict[str, str] = {}
-        for s in sorted(ids):
+        for s in sorted(ids, key=lambda s: (not (assigned and s in assigned), s)):
             first.setdefault(content.get(s, s), s)
+        if assigned:
+            for s in ids:
+                lead = first[content.get(s, s)]
+                if s in assigned and assigned[s] != splits[lead]:
+                    log.warning(
+                        "shape %s is a copy of %s: it goes to %s with it, not to %s as the split file says",
+                        s, lead, splits[lead], assigned[s])
         splits = {s: splits[first[content.get(s, s)]] for s in ids}
     units = []
     for index, (shape_id, category) in enumerate(chosen):

@@ -192,3 +192,15 @@ def test_a_dataset_writes_each_shape_into_the_split_its_file_names(tmp_path):
     assert shards == ["test", "val"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["config"]["splits"] == str((tmp_path / "splits.txt").resolve())
+
+
+def test_a_copy_goes_with_the_split_the_user_gave_its_content(caplog):
+    content = {"a": "same", "b": "same", "c": "other"}
+    shapes = [(s, "c") for s in content]
+    units = {u.shape_id: u.split for u in plan_units(shapes, content=content, assigned={"b": "val"})}
+    assert units["a"] == units["b"] == "val"
+    with caplog.at_level("WARNING", logger="sketchgen.datagen.plan"):
+        units = {u.shape_id: u.split for u in plan_units(shapes, content=content,
+                                                          assigned={"a": "test", "b": "train"})}
+    assert units["a"] == units["b"] == "test"
+    assert [r.message for r in caplog.records if "b is a copy of a: it goes to test" in r.message]
