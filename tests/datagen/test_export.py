@@ -460,6 +460,10 @@ def test_sketchzooms_row_counts_and_names(triplet_set, tmp_path):
     _, shuffled = _sz_rows(tmp_path / "b", "train")
     assert len(shuffled) == n and sorted(r[1:] for r in shuffled) == sorted(r[1:] for r in once)
     assert [r[1:] for r in shuffled] != [r[1:] for r in once]
+    # the same dataset gives the same views, byte for byte
+    views = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").glob("pts_*/*/*/*.png"))
+    assert views == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").glob("pts_*/*/*/*.png"))
+    assert all((tmp_path / "a" / v).read_bytes() == (tmp_path / "b" / v).read_bytes() for v in views)
     # pandas reads these as numbers or NaN: the folders get a letter in front
     assert [safe_name(s) for s in ("1e5", "0042", "NA", "nan", "chair_000", "a/b c")] == \
         ["m1e5", "m0042", "mNA", "mnan", "chair_000", "a-b-c"]
