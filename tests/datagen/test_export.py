@@ -476,3 +476,19 @@ def test_export_sketchzooms_command(triplet_set, pair_set, tmp_path, capsys):
     assert main(["export", "sketchzooms", str(pair_set), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a triplet sample" in err[0]
+
+
+def test_an_unreadable_shard_is_reported_and_the_rest_exported(pair_set, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "pairs"
+    shutil.copytree(pair_set, data)
+    bad = sorted((data / "val").glob("*.tar"))[0]
+    bad.write_bytes(b"not a tar file" * 100)
+    assert main(["export", "psc", str(data), "--out", str(tmp_path / "psc")]) == 1
+    err = capsys.readouterr().err
+    assert f"failed: {bad}: unreadable shard" in err
+    _, rows = _rows(tmp_path / "psc" / "val_pairs_ps.csv")
+    assert rows and all(bad.stem.split("-")[0] not in r[0] for r in rows)
+    assert main(["export", "sfnet", str(data), "--out", str(tmp_path / "sfnet")]) == 1
+    assert f"failed: {bad}: unreadable shard" in capsys.readouterr().err
