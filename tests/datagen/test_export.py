@@ -38,7 +38,7 @@ def _build(folder, ids, dataset, config_of):
 @pytest.fixture(scope="module")
 def pair_set(tmp_path_factory):
     return _build(tmp_path_factory.mktemp("pairs"), SHAPES, "pairs", lambda spec: PairConfig(
-        collection=spec, seed=5, camera=ViewConfig(views=3, size=SIZE), pairs=4))
+        collection=spec, seed=5, camera=ViewConfig(views=4, size=SIZE), pairs=5, max_angle_deg=90.0))
 
 
 @pytest.fixture(scope="module")
