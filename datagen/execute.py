@@ -498,7 +498,7 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     return {"units": len(mine), "samples": sum(r["samples"] for r in done),
             "skipped": sum(1 for r in done if r.get("skipped")), "errors": errors, "manifest": manifest_path,
             "cpu_s": sum(r.get("cpu_s", 0.0) for r in done), "shape_failures": collection_failures,
-            "summary": build_summary(done)}
+            "summary": build_summary(done, {u.shape_id: u.category for u in mine})}
 
 
 def shape_contents(shapes, members) -> dict[str, str]:
@@ -506,12 +506,37 @@ def shape_contents(shapes, members) -> dict[str, str]:
     return {s: shapes.content_hash(s) for s, _ in members}
 
 
-def build_summary(results: Sequence[dict[str, Any]], top: int = 3) -> dict[str, Any]:
+# the sample kinds that pair two shapes (triplets' other-shape positives, shapes pairs)
+CROSS_SHAPE_KINDS = ("other-shape", "shapes")
+
+
+def build_summary(results: Sequence[dict[str, Any]], categories: dict[str, str] | None = None,
+                  top: int = 3) -> dict[str, Any]:
     """What a run made, dropped and could not make, from its units' summaries.
 
-    Returns {"made": {kind: n}, "dropped": {kind: n}, "not_made": {kind: n}, "reasons": {"dropped" |
-    "not-made": [[reason, n], ...] (the ``top`` most frequent, most first)}, "line": one line saying all
-    that}. Units written before summaries counted kinds add their samples under "?"."""
+    categories: {shape id: category} of the units, to find the categories whose cross-shape samples
+    (``CROSS_SHAPE_KINDS``) were asked for and none made. Returns {"made": {kind: n}, "dropped": {kind:
+    n}, "not_made": {kind: n}, "reasons": {"dropped" | "not-made": [[reason, n], ...] (the ``top`` most
+    frequent, most first)}, "line": one line saying all that, "declined": {category: [not made, the
+    most frequent reason]}, "declined_lines": one line per such category}. Units written before
+    summaries counted kinds add their samples under "?"."""
+    categories = categories or {}
+    cross_made: dict[str, int] = {}
+    cross_lost: dict[str, dict[str, int]] = {}
+    for r in results:
+        category = categories.get(r["shape"])
+        if category is None:
+            continue
+        cross_made[category] = cross_made.get(category, 0) + sum((r.get("made") or {}).get(k, 0)
+                                                                   for k in CROSS_SHAPE_KINDS)
+        for f in r.get("failures", []):
+            if f.get("outcome") == "not-made" and f.get("kind") in CROSS_SHAPE_KINDS:
+                why = cross_lost.setdefault(category, {})
+                why[f["reason"]] = why.get(f["reason"], 0) + int(f.get("count", 1))
+    declined = {c: [sum(why.values()), max(sorted(why), key=lambda w: why[w])]
+                for c, why in sorted(cross_lost.items()) if not cross_made.get(c)}
+    declined_lines = [f"category {c}: no cross-shape sample made ({n} not made; most often: {why})"
+                      for c, (n, why) in declined.items()]
     made: dict[str, int] = {}
     lost = {"dropped": {}, "not-made": {}}
     reasons = {"dropped": {}, "not-made": {}}
@@ -537,4 +562,5 @@ def build_summary(results: Sequence[dict[str, Any]], top: int = 3) -> dict[str, 
             line += f"; top {outcome.replace('-', ' ')} reasons: " + "; ".join(f"{why} ({n})" for why, n in ranked[outcome])
     return {"made": dict(sorted(made.items())), "dropped": dict(sorted(lost["dropped"].items())),
             "not_made": dict(sorted(lost["not-made"].items())),
-            "reasons": {o: [[w, n] for w, n in v] for o, v in ranked.items()}, "line": line}
+            "reasons": {o: [[w, n] for w, n in v] for o, v in ranked.items()}, "line": line,
+            "declined": declined, "declined_lines": declined_lines}

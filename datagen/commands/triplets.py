@@ -81,6 +81,8 @@ def run_builder(args, *, dataset: str, builder: str, config) -> int:
     print(f"{dataset}: {summary['samples']} samples in {summary['units']} shards "
           f"({summary['skipped']} already complete) -> {where}", file=sys.stderr)
     print(f"{dataset}: {summary['summary']['line']}", file=sys.stderr)
+    for line in summary["summary"]["declined_lines"]:
+        print(f"{dataset}: {line}", file=sys.stderr)
     for err in summary["errors"]:
         print(f"  failed: {err['shape']}: {err['reason']}", file=sys.stderr)
     unread = summary.get("shape_failures", [])

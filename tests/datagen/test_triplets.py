@@ -320,6 +320,10 @@ def test_kinds_not_made_are_counted_never_replaced(tmp_path):
     assert counts["not_made"] == {"other-shape": 4}
     assert counts["reasons"]["not-made"] == [["no other shape of the category in the split", 4]]
     assert "made 0 (none); dropped 0 (none); not made 4 (other-shape 4)" in counts["line"]
+    # the category made no cross-shape sample: one line names it
+    assert counts["declined"] == {"chair": [4, "no other shape of the category in the split"]}
+    assert counts["declined_lines"] == ["category chair: no cross-shape sample made (4 not made; most often: "
+                                        "no other shape of the category in the split)"]
 
 
 def test_keypoint_anchors_without_keypoints_fail_before_any_unit(tmp_path, capsys):
