@@ -18,8 +18,9 @@ Cases (``--only`` picks some):
 - ``pairs-psb-warm``, ``triplets-psb-warm``: the PSB runs timed on a second run of the same command in
   the same process and cache (converted shapes, the index and registrations kept from the first), as a
   later dataset on the same collection (or a resumed or extended run) meets them;
-- ``draw-psb``, ``draw-ogre``: ``sketchgen draw`` (the command, in process) with 4 and then 12 cameras
-  (Fibonacci views of the mesh's bounding sphere, 256 x 256): marginal CPU time per view, (T12 - T4) / 8,
+- ``draw-psb``, ``draw-ogre``: ``sketchgen draw`` (the command, in process, after a one-view warm-up)
+  with 4 and then 28 cameras (Fibonacci views of the mesh's bounding sphere, 256 x 256): marginal CPU
+  time per view, (T28 - T4) / 24,
   on a PSB mesh and on ``../shared/corpus/meshes/ogre.obj`` (124k faces).
 
     python bench/bench_speed.py --base /tmp/base718 [--repeats 3] [--only pairs-psb,draw-ogre]
@@ -46,6 +47,7 @@ OGRE = SHARED / "corpus" / "meshes" / "ogre.obj"
 CASES = ("pairs-psb", "triplets-psb", "triplets-bundled", "draw-psb", "draw-ogre", "pairs-psb-warm",
          "triplets-psb-warm")
 DEFAULT_CASES = CASES[:5]
+LAST_VIEWS = 28  # draw: marginal CPU per view = (T(28 views) - T(4 views)) / 24, each a whole command
 
 
 def _cpu() -> float:
@@ -93,7 +95,7 @@ def _draw(case: str, work: Path) -> dict:
     radius = float(mesh.bounding_sphere.primitive.radius)
     golden = np.pi * (3.0 - np.sqrt(5.0))
     cpus = {}
-    for n in (1, 4, 12):  # 1: a warm-up (first-call imports and caches), not counted
+    for n in (1, 4, LAST_VIEWS):  # 1: a warm-up (first-call imports and caches), not counted
         cams = []
         for k in range(n):
             z = 1.0 - 2.0 * (k + 0.5) / n
@@ -108,7 +110,7 @@ def _draw(case: str, work: Path) -> dict:
         code = cli(["draw", str(mesh_path), "--camera", str(cam_file), "--out", str(work / f"d{n}" / "v.png")])
         cpus[n] = _cpu() - c0
         assert code == 0, code
-    return {"marginal": (cpus[12] - cpus[4]) / 8.0, "cpu4": cpus[4], "cpu12": cpus[12]}
+    return {"marginal": (cpus[LAST_VIEWS] - cpus[4]) / (LAST_VIEWS - 4), "cpu4": cpus[4], "cpu_last": cpus[LAST_VIEWS]}
 
 
 def child(case: str, shapes: int) -> None:
