@@ -182,8 +182,10 @@ class PreparedMesh:
     def faces_near(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(N,) bool: face a[i] has a vertex at most one edge from a vertex of face b[i] (b's two-ring).
         Answered by a compiled loop (``_faces_near_kernel``: nine vertex comparisons, then binary
-        searches of ``_vertex_pairs``) where numba is installed, else by the same test in numpy."""
-        kernel = _compiled_faces_near()
+        searches of ``_vertex_pairs``) where numba is installed and there are ``COMPILED_MIN`` pairs or
+        more (below that the numpy test costs less than starting numba in a process), else by the same
+        test in numpy."""
+        kernel = _compiled_faces_near() if len(a) >= COMPILED_MIN else None
         if kernel is not None:
             near = np.zeros(len(a), dtype=bool)
             kernel(np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(b, dtype=np.int64), self.faces,
@@ -329,6 +331,7 @@ class PreparedMesh:
         return scene
 
 
+COMPILED_MIN = 16384  # pairs from which faces_near runs compiled (a 20k-face PSB view asks ~4k, ogre ~30k)
 _FACES_NEAR: list = []  # [compiled _faces_near_kernel, or None without numba], filled on first use
 
 

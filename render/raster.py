@@ -112,7 +112,7 @@ def segment_image_batch(a: np.ndarray, b: np.ndarray, width_a: np.ndarray, width
         return np.full((count, height, width), WHITE, dtype=np.uint8)
     ink, touched, pad, rows, stride = drawn
     grey = np.full(ink.shape, WHITE, dtype=np.uint8)
-    kernel = _compiled_kernel(1) if compiled else None
+    kernel = _compiled_kernel(1) if compiled and _KERNELS else None  # numba already started for the stencil
     if kernel is not None:
         kernel(grey, ink, touched)
     else:
@@ -124,7 +124,8 @@ def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: i
     """The drawing behind ``segment_ink_batch``: (flat float32 ink of ``count`` padded canvases, (T,)
     int64 flat indices of the pixels that received ink (repeats allowed), pad, rows, stride), or None
     when nothing is drawn. compiled: evaluate the pieces' stencils in the compiled kernel
-    (``_stencil_max``) where numba is installed; False: the numpy path (the same pixels)."""
+    (``_stencil_max``) where numba is installed and there are ``COMPILED_MIN`` pieces or more; False:
+    the numpy path (the same pixels)."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 2)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 2)
     wa = np.maximum(np.asarray(width_a, dtype=np.float64).reshape(-1), 0.0)
@@ -167,7 +168,7 @@ def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: i
     unit = (d / safe[:, None]).astype(f32)  # zero for a zero-length piece (a dot)
     base = img * (rows * stride) + (lo[:, 1].astype(np.int64) + pad) * stride + (lo[:, 0].astype(np.int64) + pad)
     ink = np.zeros(count * rows * stride, dtype=np.float32)
-    kernel = _compiled_kernel() if compiled else None
+    kernel = _compiled_kernel() if compiled and len(a) >= COMPILED_MIN else None
     if kernel is not None:
         touched = np.empty(len(a) * k * k, np.int64)
         n = kernel(ink, touched, rel, unit, length.astype(f32), wa.astype(f32), ((wb - wa) / safe).astype(f32),
@@ -205,6 +206,9 @@ def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: i
     return ink, touched, pad, rows, stride
 
 
+# pieces from which the stencil runs compiled: below, the numpy path costs less than starting numba in a
+# process (about a second); a triplet's 24 zooms hold thousands, one PSB pair image a few hundred
+COMPILED_MIN = 2048
 _KERNELS: list = []  # [stencil kernel, grey kernel], or [None, None] when numba is missing; on first use
 
 

@@ -125,6 +125,7 @@ def test_faces_near_compiled_and_numpy_agree_with_the_two_ring(monkeypatch):
     a = rng.integers(len(mesh.faces), size=4000)
     b = np.where(rng.random(4000) < 0.5, rng.integers(len(mesh.faces), size=4000),
                  mesh.face_adjacency[rng.integers(len(mesh.face_adjacency), size=4000), 0])
+    monkeypatch.setattr(prepared_module, "COMPILED_MIN", 0)
     compiled = prep.faces_near(a, b)
     monkeypatch.setattr(prepared_module, "_FACES_NEAR", [None])
     assert np.array_equal(compiled, prep.faces_near(a, b))
