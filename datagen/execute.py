@@ -451,7 +451,8 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     config: the builder's frozen config (with ``collection``, ``seed`` and ``shapes``). Writes the
     shards and, for a whole run (no ``shard_index``), ``manifest.json``; array jobs leave the manifest
     to a final run without ``--shard-index``, which skips every complete shard. Returns
-    {"units", "samples", "skipped", "errors", "manifest", "cpu_s", "shape_failures"} (cpu_s: CPU seconds
+    {"units", "samples", "skipped", "errors", "manifest", "cpu_s", "shape_failures", "summary", "splits"}
+    (splits: ``split_counts``; cpu_s: CPU seconds
     the units took; shape_failures: the collection's shapes that could not be read, as in the manifest).
     """
     from sketchgen.datagen.lock import output_lock
@@ -498,7 +499,21 @@ def run_dataset(*, dataset: str, builder: str, config: Any, out_dir: str | Path,
     return {"units": len(mine), "samples": sum(r["samples"] for r in done),
             "skipped": sum(1 for r in done if r.get("skipped")), "errors": errors, "manifest": manifest_path,
             "cpu_s": sum(r.get("cpu_s", 0.0) for r in done), "shape_failures": collection_failures,
-            "summary": build_summary(done, {u.shape_id: u.category for u in mine})}
+            "summary": build_summary(done, {u.shape_id: u.category for u in mine}),
+            "splits": split_counts(mine, done)}
+
+
+def split_counts(units: Sequence[WorkUnit], done: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """{split: {"shapes", "samples"}} of a run's units (every split, empty ones too): what the plan put in
+    each split and what was made there."""
+    from sketchgen.datagen.schema import SPLITS
+
+    samples = {r["shard"]: r["samples"] for r in done}
+    out = {split: {"shapes": 0, "samples": 0} for split in SPLITS}
+    for u in units:
+        out[u.split]["shapes"] += 1
+        out[u.split]["samples"] += samples.get(u.shard, 0)
+    return out
 
 
 def shape_contents(shapes, members) -> dict[str, str]:

@@ -65,6 +65,11 @@ def test_a_wheel_ships_the_bundled_collection(tmp_path, wheel):
     where datagen.procedural looks for it, so the demo's collection loads outside the source tree."""
     with zipfile.ZipFile(wheel) as z:
         assert "sketchgen/assets/bundled/collection.json" in z.namelist()
+        # the presets --preset names, and the demo builds from (datagen/presets.py)
+        from sketchgen.datagen.presets import PRESET_DIR
+
+        shipped = sorted(f"sketchgen/datagen/presets/{p.name}" for p in PRESET_DIR.glob("*.toml"))
+        assert shipped and set(shipped) <= set(z.namelist())
         z.extractall(tmp_path / "site")
     code = ("import sketchgen.datagen.procedural as p; from sketchgen import load_collection\n"
             "c = load_collection(); print(p.SPEC_PATH.is_file(), str(p.SPEC_PATH).startswith(%r), len(c.shapes))"

@@ -42,6 +42,11 @@ def run(args) -> int:
             print(f"  csv/{name}.csv has {r[name]} rows; train_net.py's Config reads the first {wanted}: "
                   f"set {'train_data_n' if name == 'train' else 'val_data_n'} = {r[name]} to read them all",
                   file=sys.stderr)
+    empty = [f"csv/{name}.csv (the {split} split)" for name, split in (("train", "train"), ("test", "val"))
+             if t[split] == 0]
+    for what in empty:  # train_net.py cannot train or validate on no row
+        print(f"  error: {what} has no triplet: rebuild the triplets with shapes in that split "
+              f"(sketchgen triplets --splits FILE)", file=sys.stderr)
     for failure in c["failures"]:
         print(f"  failed: {failure}", file=sys.stderr)
-    return 1 if c["failures"] else 0
+    return 1 if c["failures"] or empty else 0

@@ -81,6 +81,14 @@ def run_builder(args, *, dataset: str, builder: str, config) -> int:
     print(f"{dataset}: {summary['samples']} samples in {summary['units']} shards "
           f"({summary['skipped']} already complete) -> {where}", file=sys.stderr)
     print(f"{dataset}: {summary['summary']['line']}", file=sys.stderr)
+    splits = summary.get("splits", {})
+    if splits and args.shard_index is None:
+        print(f"{dataset}: splits " + ", ".join(f"{name} {c['samples']} samples of {c['shapes']} shapes"
+                                                 for name, c in splits.items()), file=sys.stderr)
+        empty = [name for name, c in splits.items() if c["shapes"] == 0]
+        if empty:
+            print(f"{dataset}: warning: no shape in the {' and '.join(empty)} split: a small collection's hash split "
+                  f"left it empty; --splits FILE (or other fractions) chooses the splits", file=sys.stderr)
     for line in summary["summary"]["declined_lines"]:
         print(f"{dataset}: {line}", file=sys.stderr)
     for err in summary["errors"]:

@@ -492,3 +492,15 @@ def test_an_unreadable_shard_is_reported_and_the_rest_exported(pair_set, tmp_pat
     assert rows and all(bad.stem.split("-")[0] not in r[0] for r in rows)
     assert main(["export", "sfnet", str(data), "--out", str(tmp_path / "sfnet")]) == 1
     assert f"failed: {bad}: unreadable shard" in capsys.readouterr().err
+
+
+def test_export_sketchzooms_fails_in_one_line_for_a_split_with_no_triplet(monkeypatch, tmp_path, capsys):
+    import sketchgen.datagen.export_sketchzooms as sz
+
+    made = {"triplets": {"train": 8, "val": 0, "test": 10}, "rows": {"train": 14400, "test": 0, "heldout": 10},
+            "views": 54, "views_clipped": 0, "width": 1.74, "failures": []}
+    monkeypatch.setattr(sz, "export_sketchzooms", lambda *a, **k: made)
+    assert main(["export", "sketchzooms", str(tmp_path / "any"), "--out", str(tmp_path / "sz")]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert err == ["  error: csv/test.csv (the val split) has no triplet: rebuild the triplets with shapes in that "
+                   "split (sketchgen triplets --splits FILE)"]

@@ -177,7 +177,7 @@ def test_split_fractions_and_a_split_file_decide_each_shapes_split(tmp_path):
     assert read_split_file(tmp_path / "twice.json") == {"a": "train", "b": "val"}
 
 
-def test_a_dataset_writes_each_shape_into_the_split_its_file_names(tmp_path):
+def test_a_dataset_writes_each_shape_into_the_split_its_file_names(tmp_path, capsys):
     import json
 
     from sketchgen.datagen.cli import main
@@ -190,6 +190,13 @@ def test_a_dataset_writes_each_shape_into_the_split_its_file_names(tmp_path):
                  "--kinds", "views", "--size", "64", "--splits", str(tmp_path / "splits.txt"), "--no-progress"]) == 0
     shards = sorted(p.relative_to(tmp_path / "out").parts[0] for p in (tmp_path / "out").glob("*/*.tar"))
     assert shards == ["test", "val"]
+    # the build says what each split holds, and that the train split is empty
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    err = capsys.readouterr().err
+    made = {split: c["samples"] for split, c in manifest["counts"].items()}
+    assert (f"pairs: splits train 0 samples of 0 shapes, val {made['val']} samples of 1 shapes, "
+            f"test {made['test']} samples of 1 shapes") in err
+    assert "warning: no shape in the train split" in err
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["config"]["splits"] == str((tmp_path / "splits.txt").resolve())
 
