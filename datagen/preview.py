@@ -182,7 +182,11 @@ def pair_tiles(sample: dict, flow_lines: int = 6) -> tuple[list[np.ndarray], lis
                  GREEN, 1, cv2.LINE_AA, shift=4)
     label = (f"{meta['pair_kind']} {meta['modality']} {meta.get('style', 'clean')} "
              f"{meta['a']['shape']}->{meta['b']['shape']}")
-    return [both, flow_colour(flow)], [label, "flow"]
+    colour = flow_colour(flow)
+    if colour.shape[0] != both.shape[0]:  # A and B of other heights: the flow is A's
+        colour = np.pad(colour, ((0, both.shape[0] - colour.shape[0]), (0, 0), (0, 0)), constant_values=255)
+    # one tile: A and B with their correspondences, then the flow as colour
+    return [np.hstack([both, colour])], [label + "  |  flow A->B"]
 
 
 def preview(dataset: str | Path, out: str | Path, *, limit: int = 8, split: str | None = None,

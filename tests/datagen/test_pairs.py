@@ -185,8 +185,8 @@ def test_preview_sheet(pair_set, tmp_path):
 
     _, out, _ = pair_set
     sheet = cv2.imread(str(preview(out, tmp_path / "sheet.png", limit=4)))
-    # 4 samples x (A|B, flow) tiles on rows of 4 tiles of 2 x SIZE width
-    assert sheet.shape[0] > 2 * SIZE and sheet.shape[1] > 4 * SIZE
+    # a row per sample: one tile of A, B and the flow side by side (3 x SIZE wide)
+    assert sheet.shape[0] > 4 * SIZE and 3 * SIZE < sheet.shape[1] < 4 * SIZE
     # keypoint markers are red, flow samples green
     red = (sheet[..., 2] > 200) & (sheet[..., 1] < 80) & (sheet[..., 0] < 80)
     assert red.sum() > 20
