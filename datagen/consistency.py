@@ -112,9 +112,11 @@ def label_disagreements(comparisons: list[dict]) -> dict[str, str]:
             for s, k in sorted(keys.items()) if k != majority}
 
 
-def category_report(shapes) -> dict[str, dict]:
+def category_report(shapes, *, align: bool = True) -> dict[str, dict]:
     """Per category of ``shapes`` (PartMeshes): {"shapes", "labels", "label_disagreements", "orientation",
-    "orientation_disagree", "cross_shape", "comparisons"} (see the module docstring)."""
+    "orientation_axes", "orientation_disagree", "cross_shape", "comparisons", "aligned", "exact"} (see the module
+    docstring). align: False skips the label-free comparisons (no label disagreement found, and
+    per-shape categories count no shape fit for cross-shape samples: not checked)."""
     from sketchgen.datagen.orientation import axis_verdicts
     from sketchgen.datagen.procedural import is_bundled
 
@@ -129,7 +131,8 @@ def category_report(shapes) -> dict[str, dict]:
         labels = kinds[0] if len(kinds) == 1 else "mixed"
         # the bundled shapes share their faces and labels by construction: nothing to align
         exact = all(is_bundled(s) for s in members)
-        comparisons = compare_category(members) if len(members) >= 2 and not exact else []
+        aligned = align and len(members) >= 2 and not exact
+        comparisons = compare_category(members) if aligned else []
         consistent = {s.shape_id for s in members if s.label_semantics == "consistent"}
         swapped = {s: p for s, p in label_disagreements(
             [c for c in comparisons if c["a"] in consistent and c["b"] in consistent]).items()}
@@ -140,7 +143,8 @@ def category_report(shapes) -> dict[str, dict]:
         report[category] = {"shapes": len(members), "labels": labels, "label_disagreements": swapped,
                             "orientation": axes[category]["verdict"], "orientation_axes": axes[category]["majority"],
                             "orientation_disagree": sorted(tilted),
-                            "cross_shape": len(able) if len(able) >= 2 else 0, "comparisons": comparisons}
+                            "cross_shape": len(able) if len(able) >= 2 else 0, "comparisons": comparisons,
+                            "aligned": aligned, "exact": exact}
     return report
 
 
@@ -155,11 +159,11 @@ def report_warnings(report: dict[str, dict]) -> list[str]:
                          f"{len(r['label_disagreements'])} of {r['shapes']} shapes: {named}")
         if r["orientation_disagree"]:
             off = r["orientation_disagree"]
-            lines.append(f"{category}: principal axes of {', '.join(off)} disagree with the category's majority "
+            lines.append(f"{category}: main axes (bounding box) of {', '.join(off)} disagree with the category's majority "
                          f"(long, thin axis {'/'.join(str(a) for a in r['orientation_axes'])} for "
                          "most shapes; the cameras take +Y as up): turn the shapes that lie "
                          "on their side with a manifest's up/front/rotation columns, or --up-axis for all")
-        if r["shapes"] >= 2 and r["cross_shape"] == 0:
+        if r["shapes"] >= 2 and r["cross_shape"] == 0 and (r["aligned"] or r["labels"] == "consistent"):
             lines.append(f"{category}: no cross-shape samples can be made (labels {r['labels']}; no two shapes "
                          "pair up cleanly without labels)")
     return lines

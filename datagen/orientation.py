@@ -9,8 +9,8 @@ collection's axes.
 
 ``orient(shape, rotation)`` applies a (3, 3) rotation to a PartMesh and renormalises it to the unit
 sphere (``transform`` still maps the file's coordinates to the new frame). ``axis_verdicts(shapes)``
-names the shapes whose principal axes disagree with their category's majority (a chair lying on its
-side among upright ones).
+names the shapes whose main axes (longest and shortest side of the bounding box, where clear)
+disagree with their category's majority (a chair lying on its side among upright ones).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import numpy as np
 
 AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
 UP, FRONT = "+y", "+z"  # sketchgen's frame: what the defaults mean
-# a principal axis counts when its variance differs from its neighbour's by this factor
-DISTINCT = 1.3
+# an axis counts when the shape's extent along it exceeds the next by this factor (long axis), or the
+# next exceeds it by this one (thin axis): a chair's depth and width differ too little to tell
+DISTINCT = (1.25, 1.6)
 
 
 def axis_vector(name: str) -> np.ndarray:
@@ -92,18 +93,17 @@ def orient(shape, rotation: np.ndarray | None):
 
 
 def principal_axes(shape) -> tuple[int | None, int | None]:
-    """(axis of largest spread, axis of smallest spread) of a PartMesh's surface: the coordinate axis
-    (0 = X, 1 = Y, 2 = Z) nearest to its first and last area-weighted principal direction, each None
-    when that direction's variance is within ``DISTINCT`` of the next one (no clear axis)."""
-    tri = shape.vertices[shape.faces]
-    w = shape.face_areas / max(float(shape.face_areas.sum()), 1e-300)
-    centre = (tri.mean(1) * w[:, None]).sum(0)
-    # second moment of each triangle about the centre (its three corners and centroid, equally)
-    pts = np.concatenate([tri, tri.mean(1, keepdims=True)], axis=1) - centre
-    cov = np.einsum("f,fki,fkj->ij", w / 4.0, pts, pts)
-    values, vectors = np.linalg.eigh(cov)  # ascending
-    long = int(np.argmax(np.abs(vectors[:, 2]))) if values[2] > DISTINCT * values[1] else None
-    thin = int(np.argmax(np.abs(vectors[:, 0]))) if values[1] > DISTINCT * values[0] else None
+    """(long axis, thin axis) of a PartMesh: the coordinate axis (0 = X, 1 = Y, 2 = Z) along which its
+    bounding box is longest, and shortest; the long one None unless it exceeds the next by
+    ``DISTINCT[0]``, the thin one None unless the next exceeds it by ``DISTINCT[1]`` (no clear axis).
+    The box's axes, not the area's principal directions: a chair's seat and back spread its area front
+    to back though it stands taller than deep, and a shape turned off its axes by quarter turns (what
+    ``--up-axis`` and the manifest columns undo) keeps a box along the coordinate axes."""
+    extent = np.ptp(shape.vertices, axis=0)
+    order = np.argsort(extent, kind="stable")  # ascending
+    lo, mid, hi = extent[order]
+    long = int(order[2]) if hi > DISTINCT[0] * mid else None
+    thin = int(order[0]) if mid > DISTINCT[1] * lo else None
     return long, thin
 
 

@@ -37,8 +37,8 @@ def configure(parser) -> None:
     add_strict_argument(info)
     add_collection_reading_arguments(info)
     info.add_argument("--no-checks", action="store_true",
-                      help="skip the per-category label and orientation checks (they align shapes: seconds per "
-                           "shape)")
+                      help="skip the per-category label check that aligns shapes without their labels (seconds per "
+                           "shape); label semantics and the orientation verdict are still given")
     info.add_argument("--part-labels", default=None, metavar="DIR",
                       help="a ShapeNet-Part tree (<synset>/points, points_label) whose labels join the "
                            "ShapeNetCore meshes of PATH by model id")
@@ -97,14 +97,12 @@ def run(args) -> int:
     rows += [{"id": f.shape_id, "path": f.path, "category": f.category, "faces": None, "parts": None,
               "keypoints": None, "status": f.reason, "notes": [], "checks": {}, "removed": {}} for f in coll.failures]
     totals = _totals(rows)
-    categories, warnings = {}, []
-    if not args.no_checks:
-        from sketchgen.datagen.consistency import category_report, report_warnings
+    from sketchgen.datagen.consistency import category_report, report_warnings
 
-        categories = category_report(coll.shapes)
-        warnings = report_warnings(categories)
-        for line in warnings if args.json else ():  # the text report lists them itself
-            log.warning("%s", line)
+    categories = category_report(coll.shapes, align=not args.no_checks)
+    warnings = report_warnings(categories)
+    for line in warnings if args.json else ():  # the text report lists them itself
+        log.warning("%s", line)
     if args.json:
         json.dump({"shapes": rows, "notes": coll.notes(), "layouts": coll.layouts, "totals": totals,
                    "categories": categories, "warnings": warnings}, sys.stdout, indent=1)
@@ -139,7 +137,8 @@ def run(args) -> int:
         out.write("\nper category (labels, label agreement without labels, orientation, shapes able to take part "
                   "in cross-shape samples):\n")
         for category, r in categories.items():
-            agree = (f"{len(r['label_disagreements'])} disagree" if r["label_disagreements"] else "agree") \
+            agree = "exact" if r["exact"] else "not checked" if not r["aligned"] else \
+                (f"{len(r['label_disagreements'])} disagree" if r["label_disagreements"] else "agree") \
                 if r["labels"] == "consistent" else "-"
             tilted = f" ({len(r['orientation_disagree'])} off)" if r["orientation_disagree"] else ""
             out.write(f"  {category:<16} labels {r['labels']:<10} {agree:<12} orientation {r['orientation']}{tilted}  "
