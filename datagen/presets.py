@@ -53,6 +53,8 @@ def read_toml(path: str | Path) -> dict:
         raise InputError(f"{path}: no such configuration file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a TOML file ({exc})") from None
+    except OSError as exc:  # a folder, no permission
+        raise InputError(f"{path}: cannot read the configuration file ({exc.strerror or exc})") from None
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, command: str) -> None:

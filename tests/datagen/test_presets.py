@@ -105,6 +105,12 @@ def test_a_bad_config_file_is_one_line_naming_the_file_and_the_key(tmp_path, cap
     assert not (tmp_path / "o").exists()
 
 
+def test_a_folder_given_as_config_file_is_one_line(tmp_path, capsys):
+    assert main(["triplets", "--config", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(tmp_path) in err[0] and "cannot read the configuration file" in err[0]
+
+
 def test_unknown_presets_are_named_with_the_ones_there_are(capsys):
     assert main(["train", "descriptor", "--preset", "nope", "--data", "d", "--out", "r"]) == 2
     err = capsys.readouterr().err
