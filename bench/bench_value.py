@@ -52,9 +52,8 @@ from pathlib import Path
 
 import torch
 
-from sketchgen.datagen.cli import UsageError  # noqa: E402
+from sketchgen.errors import InputError, UsageError  # noqa: E402
 from sketchgen.files import atomic_write  # noqa: E402
-from sketchgen.render.errors import InputError  # noqa: E402
 from sketchgen.train.commands import demo  # noqa: E402
 from sketchgen.train.commands.eval import warn  # noqa: E402
 from sketchgen.train.evaluate import evaluate_run  # noqa: E402

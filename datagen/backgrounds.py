@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 _CACHE: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
 _KEEP = 32

@@ -13,7 +13,7 @@ import importlib.util  # a submodule: `import importlib` does not load it
 import logging
 import sys
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError, UsageError
 
 # name -> (module, one-line help); train/eval/demo live in train/ because they need torch. The help is
 # repeated here so that `sketchgen --help` lists every subcommand without importing torch or GL.
@@ -29,10 +29,6 @@ SUBCOMMANDS = {
     "eval": ("sketchgen.train.commands.eval", "evaluate a trained model against the baselines"),
     "demo": ("sketchgen.train.commands.demo", "the whole story on the bundled collection: data, training, evaluation"),
 }
-
-
-class UsageError(Exception):
-    """A user error: printed as one line, exit code 2."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -140,8 +136,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # under `python -m datagen.cli` this file runs as __main__, a second copy of the module: dispatch
-    # through the imported datagen.cli so the UsageError subcommands raise is the one caught above
-    from sketchgen.datagen.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -45,7 +45,7 @@ from pathlib import Path
 
 from sketchgen.datagen.meshfile import MESH_SUFFIXES
 from sketchgen.datagen.partmesh import PartMesh
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 log = logging.getLogger(__name__)
 

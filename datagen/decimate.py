@@ -14,7 +14,7 @@ import numpy as np
 
 from sketchgen.datagen.keypoints import Keypoints
 from sketchgen.datagen.partmesh import PartMesh, face_components
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 
 def decimate(shape: PartMesh, max_faces: int) -> PartMesh:

@@ -47,8 +47,8 @@ from typing import Any, Iterable, Iterator, Sequence
 from sketchgen.datagen.manifest import file_hash, write_json_atomic
 from sketchgen.datagen.plan import WorkUnit
 from sketchgen.datagen.shards import ShardFile, write_shard
+from sketchgen.errors import InputError
 from sketchgen.files import host_name, process_alive, temporary_writer
-from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -34,11 +34,11 @@ from typing import Iterator
 
 import numpy as np
 
-from sketchgen.files import atomic_write
 from sketchgen.datagen.plan import id_words
 from sketchgen.datagen.schema import SPLITS
 from sketchgen.datagen.shards import dataset_samples
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
+from sketchgen.files import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.export_psc import N_POINTS, pair_points, pair_samples, psc_columns, rgb_png, write_csv
+from sketchgen.errors import InputError
 from sketchgen.files import atomic_target, atomic_write
-from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 

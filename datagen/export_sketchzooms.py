@@ -58,8 +58,8 @@ import numpy as np
 
 from sketchgen.datagen.schema import SPLITS, strokes_key, view_key, zoom_key
 from sketchgen.datagen.shards import dataset_samples
+from sketchgen.errors import InputError
 from sketchgen.files import atomic_write
-from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -52,8 +52,8 @@ from sketchgen.datagen.collection import Failure, collection_rows
 from sketchgen.datagen.keypoints import Keypoints
 from sketchgen.datagen.loaders import BESIDE_LAYOUTS
 from sketchgen.datagen.partmesh import PartMesh
+from sketchgen.errors import InputError
 from sketchgen.files import atomic_write
-from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 

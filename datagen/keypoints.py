@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ from collections import Counter
 from pathlib import Path
 
 from sketchgen.datagen.meshfile import MESH_SUFFIXES
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.keypoints import Keypoints, is_keypoint_file, load_keypoints
-from sketchgen.datagen.meshfile import read_mesh, read_mesh_and_groups, validate_arrays
 from sketchgen.datagen.layouts import SHAPENET_PART_CATEGORIES, SHAPENETCORE_SYNSETS
+from sketchgen.datagen.meshfile import read_mesh, read_mesh_and_groups, validate_arrays
 from sketchgen.datagen.partmesh import PartMesh, make_partmesh
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from sketchgen.errors import InputError
 from sketchgen.files import host_name
-from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 

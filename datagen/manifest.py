@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from sketchgen.files import atomic_write
 from sketchgen.datagen.schema import MANIFEST, SPLITS
+from sketchgen.files import atomic_write
 
 PACKAGES = ("sketchgen", "numpy", "scipy", "trimesh", "pyrender", "PyOpenGL", "opencv-python-headless",
             "scikit-image", "joblib", "dask", "distributed")
@@ -123,7 +123,7 @@ def read_dataset_manifest(path: str | Path, *, required: bool = True) -> dict[st
     the file when it is not JSON, or when it is missing and ``required`` (else {}: a folder of shards
     alone is still a dataset to a reader). A collection's manifest (its mesh rows) is
     ``datagen.collection.read_collection_manifest``."""
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
 
     path = Path(path)
     if path.is_dir() or not path.suffix:

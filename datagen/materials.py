@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 from sketchgen.render.photo import Appearance, Material
 from sketchgen.render.textures import srgb_to_linear
 

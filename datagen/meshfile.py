@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 log = logging.getLogger(__name__)
 

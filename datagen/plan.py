@@ -234,7 +234,7 @@ def read_split_file(path: str | Path) -> dict[str, str]:
     twice."""
     import json
 
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
 
     path = Path(path)
     try:

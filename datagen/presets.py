@@ -17,7 +17,7 @@ import argparse
 import math
 from pathlib import Path
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 # the options that choose a file of options, or print them: never part of a resolved configuration

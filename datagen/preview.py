@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.files import atomic_write
 from sketchgen.datagen.schema import SPLITS, TRIPLET_ROLES, triplet_images, triplet_roles, view_key, zoom_key
 from sketchgen.datagen.shards import read_shard
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
+from sketchgen.files import atomic_write
 
 RED, GREEN, BLUE = (0, 0, 255), (0, 170, 0), (255, 80, 0)  # BGR
 

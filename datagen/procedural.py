@@ -24,7 +24,7 @@ import numpy as np
 from sketchgen.datagen.keypoints import Keypoints
 from sketchgen.datagen.partmesh import PartMesh, make_partmesh
 from sketchgen.datagen.primitives import ShapeBuilder, curve_frames
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "assets" / "bundled" / "collection.json"
 SPEC_VERSION = 1

@@ -13,7 +13,7 @@ import importlib
 import typing
 from pathlib import Path
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 BUILDERS = {"triplets": ("sketchgen.datagen.triplets", "TripletConfig"),
             "pairs": ("sketchgen.datagen.pairs", "PairConfig")}

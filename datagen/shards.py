@@ -107,7 +107,7 @@ def dataset_samples(root: str | Path, kind: str, failures: list[str]) -> Iterato
     import tarfile
 
     from sketchgen.datagen.schema import SPLITS
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
 
     root = Path(root)
     shards = {split: sorted((root / split).glob("*.tar")) for split in SPLITS}

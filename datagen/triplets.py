@@ -64,7 +64,7 @@ BUILD_VERSION = 2
 def check_request(config: TripletConfig, shapes) -> None:
     """Raise InputError, before any unit runs, when ``config`` cannot be met on the collection at all:
     keypoint anchors where no shape has keypoints. shapes: ``datagen.plan.load_shapes``'s mapping."""
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
 
     if config.anchors != "keypoints":
         return

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 
 # fitted clip planes: margin around the mesh, and the nearest a near plane may come to the eye, both

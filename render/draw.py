@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
-from sketchgen.render.errors import InputError
 from sketchgen.render.strokearrays import draw_strokes, from_drawing
 from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing
 from sketchgen.render.style import STYLES, make_style

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
-from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 

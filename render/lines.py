@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
 from sketchgen.render.chain import chain_segments
 from sketchgen.render.curvature import radial_curvature, suggestive_strength
-from sketchgen.render.errors import InputError
 from sketchgen.render.prepared import SMOOTH_MAX_DEVIATION, SMOOTH_SHARP_DEG, PreparedMesh, prepare
 from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing, Stroke
 from sketchgen.render.visibility import visible_pieces

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
-from sketchgen.render.errors import InputError
 from sketchgen.render.photo import PhotoConfig, surface_at_pixels
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ The entry points a user needs from Python are exported here and imported on firs
 - ``read_shard(path)``, ``write_shard(path, samples)`` (``sketchgen.datagen.shards``)
 - ``triplet_stream(root, split)``, ``pair_stream(root, split)`` (``sketchgen.train.triplets``,
   ``sketchgen.train.pairs``; need torch)
+- ``InputError``, ``UsageError``: the errors every layer raises (``sketchgen.errors``)
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _EXPORTS = {
     "write_shard": "sketchgen.datagen.shards",
     "triplet_stream": "sketchgen.train.triplets",
     "pair_stream": "sketchgen.train.pairs",
+    "InputError": "sketchgen.errors",
+    "UsageError": "sketchgen.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 BACKBONES = ("resnet18", "small", "psc-resnet18")
 PHOTO, SKETCH = 0, 1  # PSC's batch-norm domains (``cond`` in its eval.py: photo 0, sketch 1)

@@ -33,7 +33,7 @@ import torch
 from tqdm import tqdm
 
 from sketchgen.datagen.shards import read_shard
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 from sketchgen.render.views import sketchzooms_factors
 from sketchgen.train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
 from sketchgen.train.descriptor import describe
@@ -41,10 +41,10 @@ from sketchgen.train.images import to_ink
 from sketchgen.train.loop import TrainConfig, build_model, input_channels, load_run, seed_everything
 from sketchgen.train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
                            nearest_neighbours, pck_both_refs)
+from sketchgen.datagen.manifest import read_dataset_manifest
 from sketchgen.train.pairs import decode_pair_arrays, network_inputs, pair_domains, resize_flow
 from sketchgen.train.plots import bar_plot, curve_plot, write_png
 from sketchgen.train.points import correspondence_points
-from sketchgen.datagen.manifest import read_dataset_manifest
 from sketchgen.train.shards import dataset_kind, list_shards
 from sketchgen.train.triplets import triplet_stream
 from sketchgen.train.warp import sample_grid_at

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import torch
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 
 def decode_grey(data: bytes, name: str = "image") -> np.ndarray:

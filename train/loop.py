@@ -29,17 +29,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from sketchgen.errors import InputError
 from sketchgen.files import atomic_target
-from sketchgen.render.errors import InputError
 from sketchgen.train.backbones import BACKBONES, DOMAIN_BNS
 from sketchgen.train.descriptor import Descriptor
 from sketchgen.train.losses import (SCALE_WEIGHTS, TRIPLET_MARGIN, candidate_negatives, contrastive, flow_to_grid,
                                     forward_backward_loss, grid_error_px, hardest_negative, multiscale_flow_loss,
                                     info_nce, pixel_flow_loss, triplet_all, triplet_semi_hard)
+from sketchgen.datagen.progress import Progress
 from sketchgen.train.pairs import pair_stream
 from sketchgen.train.points import point_stream
 from sketchgen.train.shards import dataset_digest, dataset_kind, require_strokes
-from sketchgen.datagen.progress import Progress
 from sketchgen.train.triplets import triplet_stream
 from sketchgen.train.warp import BASES, STN_SIZE, WarpEstimator
 from sketchgen.train.zooms import zoom_drawing_of

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from sketchgen.datagen.schema import PAIR_FLOW, PAIR_IMAGES, PAIR_MASKS, strokes_key
+from sketchgen.errors import InputError
 from sketchgen.render.camera import pixel_centres
-from sketchgen.render.errors import InputError
 from sketchgen.train.backbones import PHOTO, SKETCH
 from sketchgen.train.images import decode_grey, decode_rgb, to_ink, to_rgb
 from sketchgen.train.shards import ShardStream, list_shards

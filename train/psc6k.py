@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sketchgen.render.errors import InputError
-from sketchgen.train.images import to_ink, to_rgb
-from sketchgen.train.pairs import PHOTO, SKETCH
+from sketchgen.errors import InputError
 from sketchgen.train.evaluate import WARP_METHODS, warp_records
+from sketchgen.train.images import to_ink, to_rgb
 from sketchgen.train.loop import input_channels
 from sketchgen.train.metrics import mean_records
+from sketchgen.train.pairs import PHOTO, SKETCH
 
 PSC_COLUMNS = ("photo", "sketch", "class", "XA", "YA", "XB", "YB")
 PSC_SIZE = 256

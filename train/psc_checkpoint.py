@@ -36,8 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sketchgen.errors import InputError
 from sketchgen.files import atomic_write
-from sketchgen.render.errors import InputError
 
 log = logging.getLogger(__name__)
 

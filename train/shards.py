@@ -25,7 +25,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from sketchgen.datagen.manifest import read_dataset_manifest
 from sketchgen.datagen.schema import MANIFEST, SPLITS
 from sketchgen.datagen.shards import read_shard
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 
 def list_shards(root: str | Path, split: str) -> list[Path]:

@@ -43,7 +43,7 @@ from typing import Callable
 
 import numpy as np
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 log = logging.getLogger(__name__)
 

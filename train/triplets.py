@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sketchgen.datagen.schema import image_name, negative_key, triplet_images, triplet_roles, view_key, zoom_key
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 from sketchgen.train.images import decode_grey, rotate_flip, to_ink
 from sketchgen.train.shards import ShardStream, list_shards
 

@@ -72,7 +72,7 @@ def add_strict_argument(parser) -> None:
 
 def run(args) -> int:
     from sketchgen.datagen.collection import LoadOptions, load_collection
-    from sketchgen.datagen.cli import UsageError
+    from sketchgen.errors import UsageError
 
     if args.part_labels is not None and args.path is None:
         raise UsageError("--part-labels joins the ShapeNetCore tree given as PATH")

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.datagen.cli import UsageError
 from sketchgen.datagen.options import ANGLE, COUNT, MAX_FACES, POSITIVE, SEED, real, whole
-from sketchgen.render.errors import InputError
-from sketchgen.render.threads import one_blas_thread
+from sketchgen.errors import InputError, UsageError
 from sketchgen.files import atomic_write
+from sketchgen.render.threads import one_blas_thread
 
 HELP = "draw a mesh from one or more cameras: PNG, SVG and projected points"
 

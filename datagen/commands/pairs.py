@@ -37,9 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.pairs import PairConfig
     from sketchgen.datagen.shaded import ShadeConfig
+    from sketchgen.errors import UsageError
 
     def items(text):
         return tuple(t.strip() for t in text.split(",") if t.strip())

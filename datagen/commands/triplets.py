@@ -67,8 +67,8 @@ def collection_arg(value: str | None) -> str | None:
 
 
 def run_builder(args, *, dataset: str, builder: str, config) -> int:
-    from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.execute import run_dataset
+    from sketchgen.errors import UsageError
 
     if (args.shard_index is None) != (args.num_shards is None):
         raise UsageError("--shard-index and --num-shards go together")
@@ -113,7 +113,7 @@ def shape_options(args) -> dict:
 
 def line_config(args):
     from sketchgen.datagen.sketchviews import LineConfig
-    from sketchgen.datagen.cli import UsageError
+    from sketchgen.errors import UsageError
 
     kinds = tuple(k.strip() for k in args.lines.split(",") if k.strip())
     from sketchgen.render.strokes import LINE_TYPES
@@ -125,8 +125,8 @@ def line_config(args):
 
 
 def style_mix(args):
-    from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.stylemix import parse_style_mix
+    from sketchgen.errors import UsageError
 
     try:
         return parse_style_mix(args.style)
@@ -168,8 +168,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def view_config(args, **kwargs):
     """The builders' ``ViewConfig`` from ``--views`` and ``--elevation`` (``kwargs``: other fields).
     Raises UsageError for an empty elevation range."""
-    from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.sketchviews import ViewConfig
+    from sketchgen.errors import UsageError
 
     low, high = (float(v) for v in args.elevation)
     if not low < high:
@@ -178,9 +178,9 @@ def view_config(args, **kwargs):
 
 
 def run(args) -> int:
-    from sketchgen.datagen.cli import UsageError
     from sketchgen.datagen.negatives import parse_counts
     from sketchgen.datagen.triplets import TripletConfig
+    from sketchgen.errors import UsageError
 
     try:
         config = TripletConfig(

@@ -21,7 +21,7 @@ import json
 import struct
 from pathlib import Path
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 GLB_MAGIC = b"glTF"
 CHUNK_JSON, CHUNK_BIN = 0x4E4F534A, 0x004E4942

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sketchgen.datagen.formats.text import read_lines
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from sketchgen.datagen.formats.polygons import triangulate_polygons
 from sketchgen.datagen.formats.text import parse_vertices, read_lines
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 _SLASH = re.compile(r"/\S*")
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from sketchgen.datagen.formats.polygons import triangulate_polygons
 from sketchgen.datagen.formats.text import fixed_width_tokens, parse_vertices, read_lines
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 _HEADER = re.compile(r"^(ST)?(C)?(N)?(4)?(n)?OFF(.*)$")
 

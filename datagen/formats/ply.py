@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 # PLY scalar types and their sizes in bytes (the spec's names and the later numpy-like aliases)
 TYPE_SIZES = {"char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "ushort": 2, "int16": 2, "uint16": 2,

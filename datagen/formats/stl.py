@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.formats.text import parse_vertices, read_text
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 
 def read_ascii_stl(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

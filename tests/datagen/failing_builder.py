@@ -1,7 +1,7 @@
 """A triplet builder that rejects unit 0 as bad input: the executor must record it and carry on."""
 
 from sketchgen.datagen import triplets
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 
 def build_unit(unit, config):

@@ -9,7 +9,7 @@ import pytest
 import trimesh
 
 from sketchgen.datagen.collection import load_collection
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 # file name -> words its failure reason must contain
 BAD = {

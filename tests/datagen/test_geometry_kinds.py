@@ -12,8 +12,8 @@ import trimesh
 
 from sketchgen.datagen.cli import main
 from sketchgen.datagen.meshfile import read_mesh
+from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
-from sketchgen.render.errors import InputError
 
 L_SHAPE = [(3, 0), (3, 1), (1, 1), (1, 3), (0, 3), (0, 0)]  # reflex at (1, 1): a fan from (3, 0) crosses it
 STAR = [(np.cos(a) * r, np.sin(a) * r) for a, r in zip(np.pi / 2 + np.arange(10) * np.pi / 5, [2.0, 0.8] * 5)]
@@ -284,7 +284,7 @@ def test_ragged_lines_and_huge_indices_are_refused_with_their_line(tmp_path, nam
     """A 4-number line beside a 2-number line must not pass for two 3-number lines; an index past any
     integer type is a bad index, not a crash."""
     from sketchgen.datagen.meshfile import read_mesh
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
 
     path = tmp_path / name
     path.write_text(text)

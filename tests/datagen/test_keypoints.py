@@ -9,7 +9,7 @@ import trimesh
 
 from sketchgen.datagen.keypoints import Keypoints, load_keypoints
 from sketchgen.datagen.meshfile import read_mesh
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 from shared_data import FIXTURES
 

@@ -12,7 +12,7 @@ from sketchgen.datagen.cli import main
 from sketchgen.datagen.collection import load_collection
 from sketchgen.datagen.layouts import discover, psb_category
 from sketchgen.datagen.loaders import load_row
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 from tests.datagen import layout_trees as trees
 
 from shared_data import FIXTURES as SHARED_FIXTURES
@@ -365,8 +365,8 @@ def _ball(path: Path, k: int):
 def test_links_never_loop_and_a_file_reached_twice_is_one_shape(tmp_path):
     import os
 
-    from sketchgen.datagen.plan import load_shapes, plan_units
     from sketchgen.datagen.execute import shape_contents
+    from sketchgen.datagen.plan import load_shapes, plan_units
 
     root = tmp_path / "coll"
     for k, name in enumerate(("a", "b", "c")):

@@ -8,7 +8,7 @@ import pytest
 import trimesh
 
 from sketchgen.datagen.loaders import load_partmesh, read_labels
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 
 def _two_boxes():

@@ -13,8 +13,8 @@ from sketchgen.datagen.execute import clean_temporaries, run_dataset
 from sketchgen.datagen.lock import lock_path, output_lock
 from sketchgen.datagen.plan import plan_units
 from sketchgen.datagen.triplets import TripletConfig, ViewConfig
+from sketchgen.errors import InputError
 from sketchgen.files import host_name, temporary_name
-from sketchgen.render.errors import InputError
 from tiny_datasets import any_spec
 
 HOLDER = f"host {host_name()}, pid {os.getpid()}, since "

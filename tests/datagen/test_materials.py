@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 # a quad in the z = 0 plane, 1 x 1 units, written as one 4-gon with vt indices, plus a second object
 # (a triangle without texture coordinates) in another material

@@ -15,7 +15,7 @@ import pytest
 import trimesh
 
 from sketchgen.datagen.meshfile import read_mesh
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 
 SPHERE = trimesh.creation.icosphere(subdivisions=2)  # 162 vertices, 320 faces
 V, F = len(SPHERE.vertices), len(SPHERE.faces)

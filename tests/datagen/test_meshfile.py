@@ -7,8 +7,8 @@ import pytest
 import trimesh
 
 from sketchgen.datagen.meshfile import read_mesh
+from sketchgen.errors import InputError
 from sketchgen.render.cleanup import clean_faces
-from sketchgen.render.errors import InputError
 
 
 @pytest.mark.parametrize("ext", ["obj", "ply", "off", "stl", "glb"])

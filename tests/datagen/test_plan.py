@@ -169,7 +169,7 @@ def test_split_fractions_and_a_split_file_decide_each_shapes_split(tmp_path):
     assert set(chosen["chair_00"].partners) == {s for s, u in chosen.items()
                                                 if u.category == "chair" and u.split == "test" and s != "chair_00"}
     (tmp_path / "bad.txt").write_text("chair_00 testing\n")
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
 
     with pytest.raises(InputError, match=r"bad.txt:1: split 'testing' of 'chair_00' is not train, val or test"):
         read_split_file(tmp_path / "bad.txt")

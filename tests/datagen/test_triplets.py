@@ -180,7 +180,7 @@ def test_bad_config_is_rejected():
 def test_preview_draws_whole_views_with_each_role_marked_where_it_lies(triplet_set, tmp_path):
     from sketchgen.datagen.preview import preview, triplet_tiles
     from sketchgen.datagen.schema import triplet_roles
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
 
     _, out, _ = triplet_set
     got = samples(out)
@@ -289,9 +289,10 @@ def test_zoom_jitter_zero_draws_every_role_at_the_fixed_zooms(triplet_set, tmp_p
 
 
 def test_elevation_flag_bounds_the_base_cameras():
-    from sketchgen.datagen.cli import UsageError, resolve
+    from sketchgen.datagen.cli import resolve
     from sketchgen.datagen.commands.triplets import view_config
     from sketchgen.datagen.sketchviews import base_cameras
+    from sketchgen.errors import UsageError
 
     args = resolve(["pairs", "--preset", "demo", "--elevation", "-5", "20", "--out", "o"])
     config = view_config(args, size=256)

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import trimesh
 
+from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
-from sketchgen.render.errors import InputError
 from sketchgen.render.gbuffer import GBufferRenderer, RenderBackendError, get_renderer
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import trimesh
 
+from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
-from sketchgen.render.errors import InputError
 from sketchgen.render.gbuffer import get_renderer
 from sketchgen.render.lines import extract_lines, prepare
 from sketchgen.render.views import camera_from_direction, direction

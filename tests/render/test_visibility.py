@@ -3,8 +3,8 @@ import pytest
 import trimesh
 from trimesh.ray.ray_triangle import RayMeshIntersector
 
+from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
-from sketchgen.render.errors import InputError
 from sketchgen.render.gbuffer import get_renderer
 from sketchgen.render.views import camera_from_direction, direction
 from sketchgen.render.visibility import project_points

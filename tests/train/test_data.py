@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 from sketchgen.train.images import rotate_flip, to_ink, zoom_crops
 from sketchgen.train.pairs import resize_flow
 from sketchgen.train.points import NEAR_NEGATIVE_PX, make_point_decoder, pick_negatives
@@ -229,7 +229,7 @@ def test_a_pair_set_without_strokes_trains_the_warp_and_refuses_the_descriptor_i
     which redraws strokes, is refused before any DataLoader worker starts (manifest schema 1)."""
     from sketchgen.datagen.schema import strokes_key
     from sketchgen.datagen.shards import write_shard
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
     from sketchgen.train.loop import TrainConfig, train
     from sketchgen.train.pairs import make_pair_decoder
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 from sketchgen.train.loop import TrainConfig, busy_cores, learning_rate, load_run, train, usable_cores
 
 

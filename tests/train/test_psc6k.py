@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 from sketchgen.train.psc6k import evaluate_psc6k, read_psc6k
 from sketchgen.train.warp import WarpEstimator
 

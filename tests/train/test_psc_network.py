@@ -16,7 +16,7 @@ import torch
 from sketchgen.datagen.cli import main
 from sketchgen.datagen.schema import sample_key
 from sketchgen.datagen.shards import write_shard
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 from sketchgen.train.backbones import PHOTO, SKETCH, ResNet18, build_backbone
 from sketchgen.train.loop import TrainConfig, load_run, train
 from sketchgen.train.pairs import make_pair_decoder

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sketchgen.datagen.cli import main
-from sketchgen.render.errors import InputError
+from sketchgen.errors import InputError
 from sketchgen.train.spg import (ANCHOR_CELL_PX, CANDIDATE_CELL_PX, PointCache, Sketch, pair_points, place,
                                  placed, read_sketches, resample_stroke, transfer_category, transfer_pair)
 

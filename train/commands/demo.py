@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 def spg_folder(given: Path | None) -> str | None:
     """The SPG folder the demo measures on: ``given`` (an error when it holds no SPG test file), else the
     one beside the checkout when present, else None."""
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
     from sketchgen.train.spg import DEFAULT_ROOT, categories_in
 
     if given is not None:
@@ -158,7 +158,8 @@ def build_triplets(out: Path, common: list[str], size: int = DESCRIPTOR_SIZE) ->
     """The demo's triplet set (``sketchgen triplets --preset demo``, ``datagen/presets/triplets-demo.toml``)
     in ``out``, its zooms drawn for a descriptor of input ``size`` px (the preset's 64; 224 for SketchZooms'
     ResNet-18, with the stroke width ``point_drawing`` gives). Raises UsageError when the build fails."""
-    from sketchgen.datagen.cli import UsageError, main as cli
+    from sketchgen.datagen.cli import main as cli
+    from sketchgen.errors import UsageError
     from sketchgen.train.zooms import point_drawing
 
     sized = []
@@ -172,7 +173,8 @@ def build_triplets(out: Path, common: list[str], size: int = DESCRIPTOR_SIZE) ->
 def build_pairs(out: Path, common: list[str]) -> None:
     """The demo's pair set (``sketchgen pairs --preset demo``) in ``out``; ``common`` may add builder options
     (another ``--collection``, ``--kinds``). Raises UsageError when the build fails."""
-    from sketchgen.datagen.cli import UsageError, main as cli
+    from sketchgen.datagen.cli import main as cli
+    from sketchgen.errors import UsageError
 
     if cli(["pairs", "--preset", "demo", "--out", str(out), *common]) != 0:
         raise UsageError("building the pair set failed (see above)")

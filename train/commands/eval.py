@@ -79,8 +79,8 @@ def warn(message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from sketchgen.errors import InputError
     from sketchgen.train.evaluate import evaluate_run, write_json
-    from sketchgen.render.errors import InputError
     from sketchgen.train.loop import default_threads
 
     torch.set_num_threads(args.threads or default_threads())

@@ -104,7 +104,7 @@ def config_from_args(args):
 
 
 def corr_layers(text: str) -> tuple[int, int]:
-    from sketchgen.render.errors import InputError
+    from sketchgen.errors import InputError
 
     try:
         layers = tuple(int(v) for v in text.split(","))
