@@ -21,7 +21,9 @@ import numpy as np
 import torch
 
 
-from sketchgen.train.loop import TrainConfig, build_model, descriptor_loss, warp_loss  # noqa: E402
+from sketchgen.train.config import TrainConfig  # noqa: E402
+from sketchgen.train.losses import descriptor_loss, warp_loss  # noqa: E402
+from sketchgen.train.models import build_model  # noqa: E402
 
 
 def descriptor_batch(b, size, zooms=3, roles=3):

@@ -57,7 +57,10 @@ from sketchgen.files import atomic_write  # noqa: E402
 from sketchgen.train.commands import demo  # noqa: E402
 from sketchgen.train.commands.eval import warn  # noqa: E402
 from sketchgen.train.evaluate import evaluate_run  # noqa: E402
-from sketchgen.train.loop import TrainConfig, default_threads, retrain_other_recipe, same_recipe, train  # noqa: E402
+from sketchgen.train.config import TrainConfig  # noqa: E402
+from sketchgen.train.devices import default_threads  # noqa: E402
+from sketchgen.train.loop import train  # noqa: E402
+from sketchgen.train.runs import retrain_other_recipe, same_recipe  # noqa: E402
 from sketchgen.train.shards import SPLITS  # noqa: E402
 from sketchgen.train.spg import DEFAULT_ROOT as SPG_ROOT  # noqa: E402
 

@@ -38,7 +38,10 @@ from sketchgen.render.views import sketchzooms_factors
 from sketchgen.train.baselines import affine_grid, hog_descriptors, identity_transfer, shape_context_descriptors
 from sketchgen.train.descriptor import describe
 from sketchgen.train.images import to_ink
-from sketchgen.train.loop import TrainConfig, build_model, input_channels, load_run, seed_everything
+from sketchgen.train.config import TrainConfig
+from sketchgen.train.loop import seed_everything
+from sketchgen.train.models import build_model, input_channels
+from sketchgen.train.runs import load_run
 from sketchgen.train.metrics import (DEFAULT_THRESHOLDS_PX, accuracy_curve, matching_errors, mean_records,
                            nearest_neighbours, pck_both_refs)
 from sketchgen.datagen.manifest import read_dataset_manifest

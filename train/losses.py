@@ -1,12 +1,20 @@
 """Training losses: triplet with semi-hard or hardest-negative mining and contrastive (descriptor);
-supervised multi-scale grid error and forward-backward consistency (warp estimator)."""
+supervised multi-scale grid error and forward-backward consistency (warp estimator); and the loss of one
+batch for each model as a TrainConfig chooses them (``descriptor_loss``, ``warp_loss``)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from sketchgen.train.warp import grid_to_pixels, identity_grid, pixels_to_grid, sample_grid_at
+from sketchgen.train.warp import STN_SIZE, grid_to_pixels, identity_grid, pixels_to_grid, sample_grid_at
+
+if TYPE_CHECKING:
+    from sketchgen.train.config import TrainConfig
+    from sketchgen.train.descriptor import Descriptor
+    from sketchgen.train.warp import WarpEstimator
 
 TRIPLET_MARGIN = 1.0
 MAX_NEGATIVES = 5
@@ -202,3 +210,68 @@ def pixel_flow_loss(grids_ab: list[torch.Tensor], flow: torch.Tensor, width: int
         loss = loss + sum(wk * transfer_error_px(g, xy_b, xy_a, valid, width, height)
                           for wk, g in zip(weights, grids_ba))
     return loss
+
+
+# ---------------------------------------------------------------------------------- a batch's loss
+def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
+    """Loss and the fraction of anchors still violating the margin against their nearest own negative.
+
+    batch["zooms"]: (B, R, Z, 1, S, S), roles anchor, positive, then R - 2 negatives. What the run trains
+    on (``cfg.data_kind``) decides the candidates: a point of a pair set is mined against its own
+    negatives; a triplet against its own negatives and the first negatives of the next triplets of the
+    batch (``candidate_negatives``: other correspondences' points, which a triplet set with a single
+    negative per anchor needs to have more than one candidate). With ``cfg.loss == "infonce"`` every anchor
+    is scored against every positive and every negative of the batch (``losses.info_nce``).
+    """
+    zooms = batch["zooms"].to(device)
+    b, r = zooms.shape[:2]
+    emb = model(zooms.flatten(0, 1)).view(b, r, -1)
+    a, p = emb[:, 0], emb[:, 1]
+    negs = emb[:, 2:]
+    if cfg.data_kind != "pairs":
+        negs = torch.cat([negs, candidate_negatives(emb[:, 2])[:, 1:]], dim=1)
+    if cfg.loss == "contrastive":
+        loss = contrastive(a, p, negs[:, 0], cfg.margin)
+    elif cfg.loss == "infonce":
+        loss = info_nce(a, p, emb[:, 2:], cfg.temperature)
+    elif cfg.loss == "hardest":
+        loss = hardest_negative(a, p, negs, cfg.margin)
+    elif cfg.loss == "all":
+        loss = triplet_all(a, p, negs, cfg.margin)
+    else:
+        loss = triplet_semi_hard(a, p, negs, cfg.margin)
+    with torch.no_grad():
+        nearest = (a.unsqueeze(1) - emb[:, 2:]).norm(dim=2).min(dim=1).values
+        violating = ((a - p).norm(dim=1) + cfg.margin > nearest).float().mean().item()
+    return loss, violating
+
+
+def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
+    """Supervised multi-scale flow error (``cfg.flow_loss``; with ``cfg.refine`` the refined grid too, weight
+    ``cfg.refine_weight``, at its own nodes) + forward-backward consistency of the finest grids; also the
+    finest grid's end-point error in pixels on its nodes. batch: "a", "b" (B, 1, S, S) ink or (B, 3, S, S)
+    RGB (``pairs.make_pair_decoder``), "a_domain", "b_domain" (B,) (optional), "flow" (B, S, S, 2) A -> B
+    pixels, NaN invalid."""
+    a, b, flow = batch["a"].to(device), batch["b"].to(device), batch["flow"].to(device)
+    h, w = a.shape[-2:]
+    feats_a, feats_b = model.encode(a, batch.get("a_domain")), model.encode(b, batch.get("b_domain"))
+    grids_ab = model.grids(feats_b, feats_a)  # over A's frame: where A's points are in B
+    gt, valid = flow_to_grid(flow, STN_SIZE)
+    grids_ba = model.grids(feats_a, feats_b) if cfg.cycle_weight > 0 or cfg.flow_loss == "both" else None
+    if cfg.flow_loss == "nodes":
+        loss = multiscale_flow_loss(grids_ab[:len(SCALE_WEIGHTS)], gt, valid, w, h)
+        if cfg.refine:
+            # the refined grid against the exact flow at its own, finer nodes
+            gt, valid = flow_to_grid(flow, cfg.refine)
+            loss = loss + cfg.refine_weight * grid_error_px(grids_ab[-1], gt, valid, w, h)
+    else:
+        weights = (*SCALE_WEIGHTS, cfg.refine_weight)[:len(grids_ab)]
+        loss = pixel_flow_loss(grids_ab, flow, w, h, grids_ba if cfg.flow_loss == "both" else None, weights)
+        if cfg.refine:
+            gt, valid = flow_to_grid(flow, cfg.refine)
+    if cfg.cycle_weight > 0:
+        loss = loss + cfg.cycle_weight * forward_backward_loss(grids_ab[-1], grids_ba[-1], valid, w, h)
+    with torch.no_grad():
+        epe = grid_error_px(grids_ab[-1], gt, valid, w, h).item()
+    return loss, epe
+

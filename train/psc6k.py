@@ -25,7 +25,7 @@ from tqdm import tqdm
 from sketchgen.errors import InputError
 from sketchgen.train.evaluate import WARP_METHODS, warp_records
 from sketchgen.train.images import to_ink, to_rgb
-from sketchgen.train.loop import input_channels
+from sketchgen.train.models import input_channels
 from sketchgen.train.metrics import mean_records
 from sketchgen.train.pairs import PHOTO, SKETCH
 

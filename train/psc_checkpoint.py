@@ -106,7 +106,7 @@ def psc_checkpoint(run: str | Path, *, moco_dim: int = MOCO_DIM, moco_k: int = M
     "resnet18", "optimizer", "scaler"}. The optimiser state is empty (no parameter group): PSC's
     ``train_psc.py`` then reports "fail to load optimizer state_dict" and starts its own optimiser, and
     counts its epochs from 0. Raises InputError for a run PSC's network cannot hold (``check_psc_run``)."""
-    from sketchgen.train.loop import load_run
+    from sketchgen.train.runs import load_run
 
     model, cfg = load_run(run)
     check_psc_run(cfg, run)

@@ -357,7 +357,8 @@ def evaluate_spg(model, cfg, root: str | Path, split: str = "test", *, categorie
     from dataclasses import replace
 
     from sketchgen.train.evaluate import zoom_drawing
-    from sketchgen.train.loop import build_model, seed_everything
+    from sketchgen.train.loop import seed_everything
+    from sketchgen.train.models import build_model
 
     name = split_name(split)
     have = categories_in(root, name)

@@ -10,7 +10,7 @@ import torch
 from bench.bench_value import budget_steps, finished_demo_run, parse_budgets, pool_splits, steps_done
 from sketchgen.errors import InputError
 from sketchgen.train.commands.demo import demo_configs
-from sketchgen.train.loop import retrain_other_recipe, same_recipe
+from sketchgen.train.runs import retrain_other_recipe, same_recipe
 from sketchgen.train.shards import dataset_digest
 
 

@@ -46,7 +46,7 @@ def test_train_then_eval_both_models_from_the_command_line(tmp_path, synth):
 def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth, monkeypatch):
     import sketchgen.train.evaluate
     from sketchgen.train.evaluate import zoom_drawing
-    from sketchgen.train.loop import load_run
+    from sketchgen.train.runs import load_run
     from sketchgen.train.zooms import StrokeZooms
 
     drawn = set()

@@ -230,7 +230,8 @@ def test_a_pair_set_without_strokes_trains_the_warp_and_refuses_the_descriptor_i
     from sketchgen.datagen.schema import strokes_key
     from sketchgen.datagen.shards import write_shard
     from sketchgen.errors import InputError
-    from sketchgen.train.loop import TrainConfig, train
+    from sketchgen.train.config import TrainConfig
+    from sketchgen.train.loop import train
     from sketchgen.train.pairs import make_pair_decoder
 
     samples = synth.pair_samples(4, size=32)
@@ -254,7 +255,7 @@ def test_rgb_encoders_get_pairs_in_colour_and_grey_ones_ink(synth):
     import torch
     from torch import nn
 
-    from sketchgen.train.loop import input_channels
+    from sketchgen.train.models import input_channels
     from sketchgen.train.pairs import make_pair_decoder
     from sketchgen.train.warp import WarpEstimator
 

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from sketchgen.train.descriptor import Descriptor
-from sketchgen.train.loop import TrainConfig, train
+from sketchgen.train.config import TrainConfig
+from sketchgen.train.loop import train
 
 
 def test_zoom_pooling_is_elementwise_across_zooms(monkeypatch):

@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from sketchgen.errors import InputError
-from sketchgen.train.loop import TrainConfig, busy_cores, learning_rate, load_run, train, usable_cores
+from sketchgen.train.config import TrainConfig
+from sketchgen.train.devices import busy_cores, usable_cores
+from sketchgen.train.loop import learning_rate, train
+from sketchgen.train.runs import load_run
 
 
 @pytest.fixture
@@ -110,7 +113,7 @@ def test_tensorboard_writer_is_closed_when_a_step_fails(tmp_path, data, monkeypa
 def test_the_data_kind_not_the_role_count_picks_the_negatives():
     """Three roles are a classic triplet, mined across the batch, only when the run trained on a triplet
     set; a pair set's point with one negative is measured against that negative alone."""
-    from sketchgen.train.loop import descriptor_loss
+    from sketchgen.train.losses import descriptor_loss
 
     # 1-D embeddings: each role's image is constant, and the fake network returns that constant
     values = torch.tensor([[0.0, 0.1, 0.9], [5.0, 5.1, 5.9], [0.2, 0.3, 0.35]])  # (B, R): anchor, positive, negative
@@ -175,7 +178,9 @@ def test_validation_is_logged_at_checkpoints_and_changes_no_training_draw(tmp_pa
 
     import numpy as np
 
-    from sketchgen.train.loop import descriptor_loss, load_run, log_fields, make_loader
+    from sketchgen.train.loader import make_loader
+    from sketchgen.train.losses import descriptor_loss
+    from sketchgen.train.runs import load_run, log_fields
 
     data = synth.write_dataset(tmp_path / "data", "triplet", {"train": [8], "val": [6]}, size=16, zooms=2)
     common = dict(steps=4, batch_size=4, lr=1e-2, backbone="small", size=16, log_every=1, checkpoint_every=2)

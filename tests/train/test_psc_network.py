@@ -18,7 +18,9 @@ from sketchgen.datagen.schema import sample_key
 from sketchgen.datagen.shards import write_shard
 from sketchgen.errors import InputError
 from sketchgen.train.backbones import PHOTO, SKETCH, ResNet18, build_backbone
-from sketchgen.train.loop import TrainConfig, load_run, train
+from sketchgen.train.config import TrainConfig
+from sketchgen.train.loop import train
+from sketchgen.train.runs import load_run
 from sketchgen.train.pairs import make_pair_decoder
 from sketchgen.train.warp import STN, WarpEstimator
 

@@ -6,7 +6,8 @@ import torch
 
 from sketchgen.datagen.schema import sample_key
 from sketchgen.datagen.shards import write_shard
-from sketchgen.train.loop import TrainConfig, train
+from sketchgen.train.config import TrainConfig
+from sketchgen.train.loop import train
 from sketchgen.train.warp import WarpEstimator, grid_to_pixels, identity_grid, pixels_to_grid, sample_grid_at
 
 
@@ -44,7 +45,7 @@ def test_warp_loss_falls_on_a_tiny_set(tmp_path, synth):
 
 
 def test_refined_warp_trains_and_records_its_size(tmp_path, synth):
-    from sketchgen.train.loop import load_run
+    from sketchgen.train.runs import load_run
 
     synth.write_dataset(tmp_path / "data", "pair", {"train": [4]}, size=64, max_shift=8)
     cfg = TrainConfig("warp", str(tmp_path / "data"), str(tmp_path / "run"), steps=2, batch_size=2, lr=1e-3,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from sketchgen.datagen.options import COUNT, SEED, THREADS
 
 if TYPE_CHECKING:  # torch is imported when a command runs, not when the CLI lists its commands
-    from sketchgen.train.loop import TrainConfig
+    from sketchgen.train.config import TrainConfig
 
 DESCRIPTOR_SIZE = 64  # px: the small CNN's input on a CPU
 HELP = "run the whole story on the bundled collection: data, training, evaluation, plots"
@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from sketchgen.datagen.cli import main as cli
     from sketchgen.train.commands.eval import describe_spg, describe_triplets, format_table, warn
     from sketchgen.train.evaluate import evaluate_run, write_json
-    from sketchgen.train.loop import default_threads, retrain_other_recipe, train
+    from sketchgen.train.devices import default_threads
+    from sketchgen.train.loop import train
+    from sketchgen.train.runs import retrain_other_recipe
     from sketchgen.train.spg import DEFAULT_ROOT
 
     t0 = time.perf_counter()
@@ -203,7 +205,7 @@ def _write_warp_examples(run: Path, pairs: Path, path: Path, device: str, n: int
     import torch
 
     from sketchgen.train.evaluate import decode_resized, iter_pairs, pair_keypoints_or_flow
-    from sketchgen.train.loop import load_run
+    from sketchgen.train.runs import load_run
     from sketchgen.train.plots import write_png
     from sketchgen.train.warp import sample_grid_at
 

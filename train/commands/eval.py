@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sketchgen.errors import InputError
     from sketchgen.train.evaluate import evaluate_run, write_json
-    from sketchgen.train.loop import default_threads
+    from sketchgen.train.devices import default_threads
 
     torch.set_num_threads(args.threads or default_threads())
 

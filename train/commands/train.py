@@ -88,7 +88,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args):
-    from sketchgen.train.loop import TrainConfig
+    from sketchgen.train.config import TrainConfig
 
     return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
                        batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device,
@@ -118,7 +118,8 @@ def corr_layers(text: str) -> tuple[int, int]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from sketchgen.train.loop import default_threads, train
+    from sketchgen.train.devices import default_threads
+    from sketchgen.train.loop import train
 
     torch.set_num_threads(args.threads or default_threads())
     result = train(config_from_args(args))
