@@ -38,8 +38,8 @@ CHILD = r"""
 import json, resource, sys, time
 start = time.perf_counter()
 what = sys.argv[1]
+from sketchgen.cli import main
 from sketchgen.datagen import index
-from sketchgen.datagen.cli import main
 imported = time.perf_counter()
 if what == "index":
     built = index.collection_index(sys.argv[2])

@@ -31,7 +31,7 @@ TARGET_MS = 12.0
 
 
 def bench_draw(mesh, cameras, style: str) -> dict[str, list[float]]:
-    from sketchgen.datagen.commands.draw import write_atomic
+    from sketchgen.cli.commands.draw import write_atomic
     from sketchgen.render.draw import DrawConfig, draw_view
     from sketchgen.render.prepared import prepare
     from sketchgen.render.raster import encode_png

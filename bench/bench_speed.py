@@ -87,7 +87,7 @@ def _draw(case: str, work: Path) -> dict:
     import numpy as np
     import trimesh
 
-    from sketchgen.datagen.cli import main as cli
+    from sketchgen.cli import main as cli
 
     mesh_path = sorted(PSB.glob("chair/*.off"))[0] if case == "draw-psb" else OGRE
     mesh = trimesh.load(mesh_path, force="mesh", process=False)

@@ -9,7 +9,7 @@ are built in ``--out`` by the demo's own builder calls), and a pair set of views
 PSB fixture meshes (``../shared/fixtures/realworld/psb``, or ``--psb``), built by the demo's pair builder;
 no run trains on PSB, so every split of that set is evaluated and the splits are pooled (weighted by
 points for the descriptor, by pairs for the warp). Runs and evaluations are the demo's own
-(``train.commands.demo.demo_configs``, ``train.evaluate.evaluate_run``), so the bench always measures
+(``cli.commands.demo.demo_configs``, ``train.evaluate.evaluate_run``), so the bench always measures
 what the demo trains.
 
 Budgets: one run per model and budget, each with the demo's settings and its cosine schedule spread over
@@ -52,10 +52,10 @@ from pathlib import Path
 
 import torch
 
+from sketchgen.cli.commands import demo  # noqa: E402
+from sketchgen.cli.commands.eval import warn  # noqa: E402
 from sketchgen.errors import InputError, UsageError  # noqa: E402
 from sketchgen.files import atomic_write  # noqa: E402
-from sketchgen.train.commands import demo  # noqa: E402
-from sketchgen.train.commands.eval import warn  # noqa: E402
 from sketchgen.train.evaluate import evaluate_run  # noqa: E402
 from sketchgen.train.config import TrainConfig  # noqa: E402
 from sketchgen.train.devices import default_threads  # noqa: E402

@@ -95,7 +95,7 @@ def run_blender(blender: str, mesh_path: Path, cams_path: Path, points_path: Pat
 
 def run_sketchgen(mesh_path: Path, cams_path: Path, points_path: Path, out: Path) -> float:
     """Run the ``sketchgen draw`` command line; returns its wall time in seconds."""
-    cmd = [sys.executable, "-m", "sketchgen.datagen.cli", "draw", str(mesh_path), "--camera", str(cams_path),
+    cmd = [sys.executable, "-m", "sketchgen.cli", "draw", str(mesh_path), "--camera", str(cams_path),
            "--out", str(out), "--lines", "contour,boundary,crease", "--crease-deg", "45", "--width", "1",
            "--points", str(points_path)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
@@ -110,7 +110,7 @@ def run_sketchgen(mesh_path: Path, cams_path: Path, points_path: Path, out: Path
 def sketchgen_seconds_per_view(mesh_path: Path, cams_path: Path, workdir: Path) -> list[tuple[float, float]]:
     """(wall, CPU) seconds of each view drawn in one process (lines, style, raster, PNG and SVG
     written), as the CLI does it; the caller drops the first (warm-up) view."""
-    from sketchgen.datagen.commands.draw import write_view
+    from sketchgen.cli.commands.draw import write_view
     from sketchgen.datagen.meshfile import read_mesh
     from sketchgen.render.camera import load_cameras
     from sketchgen.render.draw import DrawConfig, draw_views

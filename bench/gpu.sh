@@ -23,7 +23,7 @@ export work out psb  # read by the parts run in their own bash below
 start=$SECONDS
 left() { echo $((limit - (SECONDS - start))); }
 budget() { local t=$(($(left) - $1)); echo $((t > 1 ? t : 1)); }  # seconds left less a margin, at least 1
-sk() { python3 -c 'import sys; from sketchgen.datagen.cli import main; sys.exit(main(sys.argv[1:]))' "$@"; }
+sk() { python3 -c 'import sys; from sketchgen.cli import main; sys.exit(main(sys.argv[1:]))' "$@"; }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 - <<'EOF' || exit 1

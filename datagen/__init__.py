@@ -1,1 +1,1 @@
-"""sketchgen's data side: collections, correspondence, sampling, shards, parallel runs and the CLI."""
+"""sketchgen's data side: collections, correspondence, sampling, shards, parallel runs."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketchgen.datagen.options import parse_named
+from sketchgen.named import parse_named
 
 NEGATIVE_KINDS = ("near", "hard", "same-part", "random", "other-shape")
 

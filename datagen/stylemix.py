@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sketchgen.datagen.options import parse_named
+from sketchgen.named import parse_named
 from sketchgen.render.style import STYLES
 
 CLEAN = (("clean", 1.0),)

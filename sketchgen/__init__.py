@@ -3,9 +3,10 @@ and the models that consume them.
 
 One import namespace. The repository's top-level folders are its subpackages (the mapping is in
 ``pyproject.toml``): ``sketchgen.render`` (cameras, G-buffers, lines, strokes, rasterisation),
-``sketchgen.datagen`` (collections, correspondence, dataset builders, shards, the CLI) and
-``sketchgen.train`` (shard readers, models, training, evaluation). Nothing else is installed at top
-level, so a user's own ``train.py`` or ``render.py`` never shadows them.
+``sketchgen.datagen`` (collections, correspondence, dataset builders, shards),
+``sketchgen.train`` (shard readers, models, training, evaluation) and ``sketchgen.cli`` (the
+``sketchgen`` command). Nothing else is installed at top level, so a user's own ``train.py`` or
+``render.py`` never shadows them.
 
 The entry points a user needs from Python are exported here and imported on first use, so that
 ``import sketchgen`` loads neither OpenGL nor torch:

@@ -7,7 +7,7 @@
 - ``UsageError``: a request the command line cannot meet (an empty range, options that contradict each
   other); nothing is wrong with the data.
 
-The CLI (``sketchgen.datagen.cli``) prints either as one line, ``sketchgen CMD: error: ...``, and exits
+The CLI (``sketchgen.cli``) prints either as one line, ``sketchgen CMD: error: ...``, and exits
 with code 2; batches record an ``InputError`` against the unit that raised it and carry on.
 
 This module imports nothing, so any layer (``render``, ``datagen``, ``train``) may import it.

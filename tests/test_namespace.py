@@ -1,5 +1,6 @@
-"""One import namespace: ``sketchgen.render``, ``sketchgen.datagen`` and ``sketchgen.train``, and
-nothing else at top level, so a user's own ``train.py`` or ``render.py`` never shadows them."""
+"""One import namespace: ``sketchgen.render``, ``sketchgen.datagen``, ``sketchgen.train`` and
+``sketchgen.cli``, and nothing else at top level, so a user's own ``train.py`` or ``render.py`` never
+shadows them."""
 
 import json
 import os
@@ -14,18 +15,20 @@ import pytest
 
 USER_SCRIPTS = {"train.py": "raise SystemExit('the user train.py was imported')\n",
                 "render.py": "raise SystemExit('the user render.py was imported')\n",
-                "datagen.py": "raise SystemExit('the user datagen.py was imported')\n"}
+                "datagen.py": "raise SystemExit('the user datagen.py was imported')\n",
+                "cli.py": "raise SystemExit('the user cli.py was imported')\n"}
 
 
 def test_subpackages_import_beside_a_users_train_and_render_scripts(tmp_path):
     for name, text in USER_SCRIPTS.items():
         (tmp_path / name).write_text(text)
     code = ("import sketchgen.train.shards, sketchgen.render.camera, sketchgen.datagen.collection, sketchgen\n"
+            "import sketchgen.cli.options\n"
             "print(sketchgen.train.__name__, sketchgen.render.__name__, sketchgen.datagen.__name__,"
-            " sketchgen.load_collection.__module__)\n")
+            " sketchgen.cli.__name__, sketchgen.load_collection.__module__)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["sketchgen.train", "sketchgen.render", "sketchgen.datagen",
+    assert proc.stdout.split() == ["sketchgen.train", "sketchgen.render", "sketchgen.datagen", "sketchgen.cli",
                                    "sketchgen.datagen.collection"]
 
 
@@ -33,9 +36,9 @@ def test_the_distribution_installs_only_sketchgen_at_top_level(tmp_path):
     top = metadata.distribution("sketchgen").read_text("top_level.txt")
     assert top is not None and top.split() == ["sketchgen"]
     # from a folder with no user scripts, the old top-level names are not importable at all
-    code = "import importlib.util as u; print([u.find_spec(n) is None for n in ('render', 'datagen', 'train')])"
+    code = "import importlib.util as u; print([u.find_spec(n) is None for n in ('render', 'datagen', 'train', 'cli')])"
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert proc.stdout.strip() == "[True, True, True]", proc.stderr
+    assert proc.stdout.strip() == "[True, True, True, True]", proc.stderr
 
 
 def test_importing_sketchgen_loads_neither_opengl_nor_torch(tmp_path):
@@ -65,10 +68,10 @@ def test_a_wheel_ships_the_bundled_collection(tmp_path, wheel):
     where datagen.procedural looks for it, so the demo's collection loads outside the source tree."""
     with zipfile.ZipFile(wheel) as z:
         assert "sketchgen/assets/bundled/collection.json" in z.namelist()
-        # the presets --preset names, and the demo builds from (datagen/presets.py)
-        from sketchgen.datagen.presets import PRESET_DIR
+        # the presets --preset names, and the demo builds from (cli/presets.py)
+        from sketchgen.cli.presets import PRESET_DIR
 
-        shipped = sorted(f"sketchgen/datagen/presets/{p.name}" for p in PRESET_DIR.glob("*.toml"))
+        shipped = sorted(f"sketchgen/cli/presets/{p.name}" for p in PRESET_DIR.glob("*.toml"))
         assert shipped and set(shipped) <= set(z.namelist())
         z.extractall(tmp_path / "site")
     code = ("import sketchgen.datagen.procedural as p; from sketchgen import load_collection\n"
@@ -151,7 +154,7 @@ def test_no_module_uses_a_submodule_it_never_imports():
 
     root = Path(__file__).resolve().parents[1]
     candidates: dict[str, list[str]] = {}
-    for folder in ("sketchgen", "render", "datagen", "train"):
+    for folder in ("sketchgen", "render", "datagen", "train", "cli"):
         for path in sorted((root / folder).rglob("*.py")):
             tree = ast.parse(path.read_text(), str(path))
             plain, loaded = set(), set()

@@ -138,7 +138,7 @@ def test_a_rerun_with_other_options_rebuilds_the_shards_it_would_have_kept(refer
 def test_the_command_says_which_shapes_of_the_collection_could_not_be_read(tmp_path, capsys, monkeypatch):
     import trimesh
 
-    from sketchgen.datagen.cli import main
+    from sketchgen.cli import main
 
     monkeypatch.setenv("SKETCHGEN_CACHE", str(tmp_path / "cache"))
     coll = tmp_path / "coll" / "ball"

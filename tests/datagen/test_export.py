@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from sketchgen.datagen.execute import run_dataset
 from sketchgen.datagen.pairs import PairConfig
 from sketchgen.datagen.procedural import load_spec
@@ -56,7 +56,7 @@ def _rows(path):
 
 
 def test_export_lists_its_targets_without_loading_torch_or_gl():
-    code = ("import sys, contextlib, io\nfrom sketchgen.datagen.cli import main\nbuf = io.StringIO()\n"
+    code = ("import sys, contextlib, io\nfrom sketchgen.cli import main\nbuf = io.StringIO()\n"
             "with contextlib.redirect_stdout(buf):\n    try:\n        main(['export', '--help'])\n"
             "    except SystemExit:\n        pass\n"
             "print('psc' in buf.getvalue(), 'torch' in sys.modules, 'OpenGL' in sys.modules)")
@@ -200,7 +200,7 @@ def test_export_psc_command_and_the_pairs_alias(pair_set, tmp_path, capsys):
     assert main(["export", "psc", str(pair_set), "--out", str(tmp_path / "psc")]) == 0
     err = capsys.readouterr().err
     assert "export psc:" in err and "sketch-sketch pairs" in err
-    from sketchgen.datagen.commands.export_psc import export
+    from sketchgen.cli.commands.export_psc import export
 
     assert export(pair_set, tmp_path / "again") == 0
     for name in ("train", "val", "test"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from sketchgen.datagen.meshfile import read_mesh
 from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
@@ -295,7 +295,7 @@ def test_ragged_lines_and_huge_indices_are_refused_with_their_line(tmp_path, nam
 
 
 def test_a_mesh_of_degenerate_faces_only_is_refused_by_draw_in_one_line(tmp_path, capsys):
-    from sketchgen.datagen.cli import main
+    from sketchgen.cli import main
 
     mesh = tmp_path / "collinear.off"
     mesh.write_text("OFF\n4 2 0\n0 0 0\n1 0 0\n2 0 0\n3 0 0\n3 0 1 2\n3 1 2 3\n")

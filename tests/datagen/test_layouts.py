@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from sketchgen.datagen.collection import load_collection
 from sketchgen.datagen.layouts import discover, psb_category
 from sketchgen.datagen.loaders import load_row

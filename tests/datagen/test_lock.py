@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from sketchgen.datagen.execute import clean_temporaries, run_dataset
 from sketchgen.datagen.lock import lock_path, output_lock
 from sketchgen.datagen.plan import plan_units

@@ -208,7 +208,7 @@ def test_the_command_line_exits_2_with_the_one_line_reason(tmp_path):
     camera = tmp_path / "camera.json"
     camera.write_text(json.dumps({"position": [0, 0, 4], "look_at": [0, 0, 0], "up": [0, 1, 0], "width": 64,
                                   "height": 64, "yfov_deg": 40}))
-    proc = subprocess.run([sys.executable, "-m", "sketchgen.datagen.cli", "draw", str(path), "--camera", str(camera),
+    proc = subprocess.run([sys.executable, "-m", "sketchgen.cli", "draw", str(path), "--camera", str(camera),
                            "--out", str(tmp_path / "o.png")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()

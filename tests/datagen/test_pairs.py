@@ -193,8 +193,8 @@ def test_preview_sheet(pair_set, tmp_path):
 
 
 def test_pyrender_shading_covers_the_gbuffer_mask():
-    from sketchgen.render.shading import ShadeConfig, shade_gbuffer, shaded_render
     from sketchgen.render.gbuffer import get_renderer
+    from sketchgen.render.shading import ShadeConfig, shade_gbuffer, shaded_render
 
     shape = next(iter(load_shapes(None)[0].values()))
     cam = Camera.looking_at((0.0, 0.4, 3.0), (0.0, 0.0, 0.0), width=96, height=96, yfov_deg=40.0)
@@ -242,7 +242,7 @@ def test_pairs_on_background_photos_name_bad_files_and_record_the_photos(tmp_pat
     """``sketchgen pairs --backgrounds DIR``: a file that is no image is named in one warning line, the
     kept photos' names and digest go into the manifest's config, and a photo side shows a photo's pixels;
     the same command again gives the same bytes."""
-    from sketchgen.datagen.cli import main
+    from sketchgen.cli import main
     from sketchgen.datagen.shards import read_shard
 
     photos = tmp_path / "photos"

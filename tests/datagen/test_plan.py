@@ -111,8 +111,8 @@ def test_max_faces_bounds_the_meshes_every_unit_of_a_dataset_holds(tmp_path, mon
 
     import trimesh
 
+    from sketchgen.cli import main
     from sketchgen.datagen import plan
-    from sketchgen.datagen.cli import main
     from sketchgen.datagen.pairs import PairConfig
     from sketchgen.datagen.triplets import TripletConfig
 
@@ -180,7 +180,7 @@ def test_split_fractions_and_a_split_file_decide_each_shapes_split(tmp_path):
 def test_a_dataset_writes_each_shape_into_the_split_its_file_names(tmp_path, capsys):
     import json
 
-    from sketchgen.datagen.cli import main
+    from sketchgen.cli import main
     from tiny_datasets import tiny_spec
 
     spec = tiny_spec(tmp_path, n=2)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 
 from shared_data import FIXTURES as SHARED_FIXTURES
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _command(spec, out, *extra):
-    return [sys.executable, "-m", "sketchgen.datagen.cli", "triplets", "--collection", str(spec), "--out", str(out),
+    return [sys.executable, "-m", "sketchgen.cli", "triplets", "--collection", str(spec), "--out", str(out),
             "--seed", "4", "--views", "2", "--points", "2", "--size", "96", "--style", "sketchy", "--no-progress", *extra]
 
 

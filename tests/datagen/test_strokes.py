@@ -187,7 +187,7 @@ def test_one_sample_regenerated_alone_equals_its_stored_bytes(built, name):
 
 
 def test_sample_command_remakes_a_stored_sample_and_style_flag_is_checked(built, tmp_path, capsys):
-    from sketchgen.datagen.cli import main
+    from sketchgen.cli import main
 
     where, got = built["pairs", MIX]
     key = got[1]["__key__"]
@@ -203,7 +203,7 @@ def test_sample_command_remakes_a_stored_sample_and_style_flag_is_checked(built,
 
 
 def test_sample_command_on_a_manifest_without_a_config_says_so(tmp_path, capsys):
-    from sketchgen.datagen.cli import main
+    from sketchgen.cli import main
 
     (tmp_path / "manifest.json").write_text('{"dataset": "pairs"}')
     assert main(["sample", str(tmp_path), "mug_000_0000_0000"]) == 2

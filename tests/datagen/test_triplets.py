@@ -289,8 +289,8 @@ def test_zoom_jitter_zero_draws_every_role_at_the_fixed_zooms(triplet_set, tmp_p
 
 
 def test_elevation_flag_bounds_the_base_cameras():
-    from sketchgen.datagen.cli import resolve
-    from sketchgen.datagen.commands.triplets import view_config
+    from sketchgen.cli import resolve
+    from sketchgen.cli.commands.triplets import view_config
     from sketchgen.datagen.sketchviews import base_cameras
     from sketchgen.errors import UsageError
 
@@ -328,7 +328,7 @@ def test_kinds_not_made_are_counted_never_replaced(tmp_path):
 
 
 def test_keypoint_anchors_without_keypoints_fail_before_any_unit(tmp_path, capsys):
-    from sketchgen.datagen.cli import main
+    from sketchgen.cli import main
     from tests.datagen.layout_trees import coseg
 
     coseg(tmp_path / "cs", {"chairs": 2})
@@ -341,7 +341,7 @@ def test_keypoint_anchors_without_keypoints_fail_before_any_unit(tmp_path, capsy
 
 
 def test_every_build_ends_with_its_summary_line(tmp_path, capsys):
-    from sketchgen.datagen.cli import main
+    from sketchgen.cli import main
 
     spec = tiny_spec(tmp_path, n=2)
     assert main(["triplets", "--collection", str(spec), "--out", str(tmp_path / "out"), "--views", "2",

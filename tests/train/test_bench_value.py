@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from bench.bench_value import budget_steps, finished_demo_run, parse_budgets, pool_splits, steps_done
+from sketchgen.cli.commands.demo import demo_configs
 from sketchgen.errors import InputError
-from sketchgen.train.commands.demo import demo_configs
 from sketchgen.train.runs import retrain_other_recipe, same_recipe
 from sketchgen.train.shards import dataset_digest
 

@@ -6,7 +6,7 @@ import sys
 import cv2
 import pytest
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from sketchgen.errors import InputError
 from sketchgen.train.evaluate import evaluate_run
 
@@ -122,7 +122,7 @@ def test_eval_warns_when_the_run_trained_on_shapes_of_the_evaluated_split(tmp_pa
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "sketchgen.datagen.cli", "train", "warp", "--data", str(tmp_path / "none"),
+    proc = subprocess.run([sys.executable, "-m", "sketchgen.cli", "train", "warp", "--data", str(tmp_path / "none"),
                            "--out", str(tmp_path / "run")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

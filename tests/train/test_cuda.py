@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from sketchgen.train.evaluate import evaluate_run
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

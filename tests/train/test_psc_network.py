@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from sketchgen.datagen.schema import sample_key
 from sketchgen.datagen.shards import write_shard
 from sketchgen.errors import InputError

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from sketchgen.errors import InputError
 from sketchgen.train.spg import (ANCHOR_CELL_PX, CANDIDATE_CELL_PX, PointCache, Sketch, pair_points, place,
                                  placed, read_sketches, resample_stroke, transfer_category, transfer_pair)

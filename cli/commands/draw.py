@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.datagen.options import ANGLE, COUNT, MAX_FACES, POSITIVE, SEED, real, whole
+from sketchgen.cli.options import ANGLE, COUNT, MAX_FACES, POSITIVE, SEED, real, whole
 from sketchgen.errors import InputError, UsageError
 from sketchgen.files import atomic_write
 from sketchgen.render.threads import one_blas_thread

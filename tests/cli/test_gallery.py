@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from sketchgen.datagen.gallery import AZIMUTHS_DEG, SIZE_PX, draw_gallery, gallery_meshes
+from sketchgen.cli.gallery import AZIMUTHS_DEG, SIZE_PX, draw_gallery, gallery_meshes
 
 
 def test_gallery_writes_drawings_and_a_contact_sheet(tmp_path):

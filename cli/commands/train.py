@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sketchgen.datagen.options import COUNT, NON_NEGATIVE, POSITIVE, SEED, THREADS, whole
+from sketchgen.cli.options import COUNT, NON_NEGATIVE, POSITIVE, SEED, THREADS, whole
 
 HELP = "train the SketchZooms descriptor or the PSC warp estimator on sketchgen shards (resumable)"
 

@@ -2,7 +2,7 @@
 
 A configuration file is TOML holding a command's options by their flag names (``max-angle = 60``) or
 their argument names (``max_angle = 60``); a preset is such a file shipped with sketchgen
-(``datagen/presets/<command>-<name>.toml``, e.g. ``triplets-demo``). ``--preset NAME`` and ``--config
+(``cli/presets/<command>-<name>.toml``, e.g. ``triplets-demo``). ``--preset NAME`` and ``--config
 FILE`` set the command's defaults, in that order, and flags given on the command line override both,
 so ``sketchgen triplets --config cfg.toml`` is the same run as the flags the file holds.
 ``--print-config`` prints the resolved options as TOML (a file ``--config`` reads back) and exits.
@@ -107,7 +107,7 @@ def _checked(action: argparse.Action, value, where: str):
 
 def _scalar(action: argparse.Action, value, where: str):
     kind = action.type
-    cast = getattr(kind, "cast", kind)  # datagen.options.Number: a range over int or float
+    cast = getattr(kind, "cast", kind)  # cli.options.Number: a range over int or float
     if isinstance(value, (list, dict)):
         raise InputError(f"{where}: expected one value, got {value!r}")
     if cast is int:

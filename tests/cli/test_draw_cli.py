@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from sketchgen.render.camera import Camera
 
 RADIUS = 1.0
@@ -285,7 +285,7 @@ def test_subprocess_bad_input_prints_one_line_without_traceback(tmp_path):
     cam = camera_json(tmp_path / "c.json", FRONT)
     missing = tmp_path / "nowhere.obj"
     for argv, named in (([str(missing)], str(missing)), ([str(missing), "--lines", "hatching"], "hatching")):
-        proc = subprocess.run([sys.executable, "-m", "sketchgen.datagen.cli", "draw", *argv, "--camera", str(cam),
+        proc = subprocess.run([sys.executable, "-m", "sketchgen.cli", "draw", *argv, "--camera", str(cam),
                                "--out", str(tmp_path / "o.png")], capture_output=True, text=True, timeout=120,
                               cwd=Path(__file__).resolve().parents[2])
         assert proc.returncode == 2

@@ -12,11 +12,11 @@ import importlib
 
 # target -> module; the module's HELP is the target's one-line help
 TARGETS = {
-    "sketchzooms": "sketchgen.datagen.commands.export_sketchzooms",
-    "psc": "sketchgen.datagen.commands.export_psc",
-    "sfnet": "sketchgen.datagen.commands.export_sfnet",
+    "sketchzooms": "sketchgen.cli.commands.export_sketchzooms",
+    "psc": "sketchgen.cli.commands.export_psc",
+    "sfnet": "sketchgen.cli.commands.export_sfnet",
     # a trained model, not a dataset: its module lives with training (it needs torch, imported in run)
-    "psc-checkpoint": "sketchgen.train.commands.export_psc_checkpoint",
+    "psc-checkpoint": "sketchgen.cli.commands.export_psc_checkpoint",
 }
 
 HELP = "write a dataset (or a trained model) in the layout of a paper's own training code (" + ", ".join(TARGETS) + ")"

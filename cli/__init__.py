@@ -1,8 +1,10 @@
 """The ``sketchgen`` command line: one ``main`` that dispatches to a module per subcommand.
 
-Each subcommand module exposes ``HELP`` (one line), ``configure(parser)`` and ``run(args) -> int``.
-Modules are imported only when their subcommand runs, so ``sketchgen collection`` never loads torch
-and ``sketchgen train`` never loads GL.
+Every subcommand is a module of ``sketchgen.cli.commands`` exposing ``HELP`` (one line),
+``configure(parser)`` and ``run(args) -> int``; the numeric option types are in ``cli.options`` and the
+``--config``/``--preset`` files in ``cli.presets``. Modules are imported only when their subcommand runs,
+so ``sketchgen collection`` never loads torch and ``sketchgen train`` never loads GL. The errors the
+commands and the layers below raise (``sketchgen.errors``) are printed as one line here.
 """
 
 from __future__ import annotations
@@ -15,19 +17,19 @@ import sys
 
 from sketchgen.errors import InputError, UsageError
 
-# name -> (module, one-line help); train/eval/demo live in train/ because they need torch. The help is
-# repeated here so that `sketchgen --help` lists every subcommand without importing torch or GL.
+# name -> (module, one-line help). The help is repeated here so that `sketchgen --help` lists every
+# subcommand without importing torch or GL.
 SUBCOMMANDS = {
-    "draw": ("sketchgen.datagen.commands.draw", "draw a mesh from one or more cameras: PNG, SVG and projected points"),
-    "collection": ("sketchgen.datagen.commands.collection", "list a collection's shapes, their status and per-category totals"),
-    "triplets": ("sketchgen.datagen.commands.triplets", "build a SketchZooms triplet dataset"),
-    "pairs": ("sketchgen.datagen.commands.pairs", "build a warp-pretraining pair dataset with dense flow"),
-    "sample": ("sketchgen.datagen.commands.sample", "make one sample of a dataset again, alone, and compare it with the stored one"),
-    "preview": ("sketchgen.datagen.commands.preview", "contact sheet of a triplet or pair dataset"),
-    "export": ("sketchgen.datagen.commands.export", "write a dataset in the layout of a paper's own training code"),
-    "train": ("sketchgen.train.commands.train", "train the descriptor or the warp estimator on sketchgen shards"),
-    "eval": ("sketchgen.train.commands.eval", "evaluate a trained model against the baselines"),
-    "demo": ("sketchgen.train.commands.demo", "the whole story on the bundled collection: data, training, evaluation"),
+    "draw": ("sketchgen.cli.commands.draw", "draw a mesh from one or more cameras: PNG, SVG and projected points"),
+    "collection": ("sketchgen.cli.commands.collection", "list a collection's shapes, their status and per-category totals"),
+    "triplets": ("sketchgen.cli.commands.triplets", "build a SketchZooms triplet dataset"),
+    "pairs": ("sketchgen.cli.commands.pairs", "build a warp-pretraining pair dataset with dense flow"),
+    "sample": ("sketchgen.cli.commands.sample", "make one sample of a dataset again, alone, and compare it with the stored one"),
+    "preview": ("sketchgen.cli.commands.preview", "contact sheet of a triplet or pair dataset"),
+    "export": ("sketchgen.cli.commands.export", "write a dataset in the layout of a paper's own training code"),
+    "train": ("sketchgen.cli.commands.train", "train the descriptor or the warp estimator on sketchgen shards"),
+    "eval": ("sketchgen.cli.commands.eval", "evaluate a trained model against the baselines"),
+    "demo": ("sketchgen.cli.commands.demo", "the whole story on the bundled collection: data, training, evaluation"),
 }
 
 
@@ -50,8 +52,8 @@ def _available() -> dict[str, str]:
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None, argparse.ArgumentParser | None]:
     """The ``sketchgen`` parser, the module of the subcommand ``argv`` asks for and that subcommand's
     parser (None, None when it names none), with the defaults of its ``--preset`` and ``--config`` applied
-    (``datagen.presets``; raises InputError for a bad file)."""
-    from sketchgen.datagen.presets import add_config_arguments
+    (``cli.presets``; raises InputError for a bad file)."""
+    from sketchgen.cli.presets import add_config_arguments
 
     parser = OneLineParser(
         prog="sketchgen",
@@ -79,7 +81,7 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
 
 def _apply_config_files(parser: argparse.ArgumentParser, command: str, argv: list[str]) -> None:
     """Defaults from ``--preset`` then ``--config`` (flags on the command line still win)."""
-    from sketchgen.datagen.presets import apply_config, preset_path, read_toml
+    from sketchgen.cli.presets import apply_config, preset_path, read_toml
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--preset")
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     if args.print_config:
-        from sketchgen.datagen.presets import resolved, to_toml
+        from sketchgen.cli.presets import resolved, to_toml
 
         print(to_toml(resolved(command_parser, args)), end="")
         return 0
@@ -134,6 +136,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

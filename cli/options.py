@@ -1,18 +1,17 @@
-"""Command-line values: numbers within declared ranges, and lists of named numbers.
+"""Command-line values: numbers within declared ranges.
 
 - ``whole(low, high)`` and ``real(low, high)``: the ``type=`` of every numeric option. Each option's range
   is declared once, where the option is (``parser.add_argument("--seed", type=SEED)``), so argparse
   refuses a value outside it while it reads the command line, before any work starts: one line naming
   the option and the range, exit status 2.
-- ``parse_named``: ``"near:4,other-shape:1"`` or ``"clean:0.5,sketchy:0.5"``, one parser for every option
-  of that form (negative kinds and counts, style mixes).
+- Lists of named numbers (``"near:4,other-shape:1"``) are read by ``sketchgen.named.parse_named``, which
+  the dataset configurations use too.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable, Iterable
 
 
 class Number:
@@ -73,27 +72,3 @@ POSITIVE = real(0, above=True)    # widths, learning rates, temperatures
 NON_NEGATIVE = real(0)            # loss weights, pixel distances
 ANGLE = real(0, 180)              # degrees between two directions
 MAX_FACES = whole(1)              # --max-faces: decimate meshes over this many faces
-
-
-def parse_named(text: str, allowed: Iterable[str], *, what: str, cast: Callable[[str], float] = float,
-                default: float = 1) -> list[tuple[str, float]]:
-    """``"a:2,b"`` -> [("a", cast("2")), ("b", default)], in the order given (empty items skipped).
-
-    allowed: the names accepted; what: how the message names an item ("style", "negative kind").
-    Raises ValueError naming the bad name or value."""
-    allowed = tuple(allowed)
-    out = []
-    for item in (t.strip() for t in str(text).split(",")):
-        if not item:
-            continue
-        name, _, value = item.partition(":")
-        name = name.strip()
-        if name not in allowed:
-            raise ValueError(f"unknown {what} {name!r} (choose from {', '.join(allowed)})")
-        try:
-            number = cast(value) if value.strip() else default
-        except ValueError:
-            kind = "whole number" if cast is int else "number"
-            raise ValueError(f"the {what} {name!r} has {value!r}, not a {kind}") from None
-        out.append((name, number))
-    return out

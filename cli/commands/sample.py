@@ -16,9 +16,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from sketchgen.files import atomic_write
     from sketchgen.datagen.regenerate import regenerate_key
     from sketchgen.datagen.shards import read_shard
+    from sketchgen.files import atomic_write
 
     sample = regenerate_key(args.dataset, args.key)
     stored = None

@@ -3,8 +3,8 @@
 import pytest
 
 from sketchgen.datagen.negatives import parse_counts
-from sketchgen.datagen.options import parse_named
 from sketchgen.datagen.stylemix import parse_style_mix
+from sketchgen.named import parse_named
 
 
 def test_named_numbers_in_order_with_defaults():
@@ -41,7 +41,7 @@ def _numeric_options():
     """(argv prefix, action) of every option of every sketchgen command (sub-subcommands included)."""
     import argparse
 
-    from sketchgen.datagen.cli import SUBCOMMANDS, build_parser
+    from sketchgen.cli import SUBCOMMANDS, build_parser
 
     found = []
 
@@ -75,14 +75,14 @@ def _outside(kind):
 
 
 def test_every_numeric_option_declares_its_range_and_refuses_values_outside_it(capsys):
-    from sketchgen.datagen.cli import build_parser
-    from sketchgen.datagen.options import Number
+    from sketchgen.cli import build_parser
+    from sketchgen.cli.options import Number
 
     checked = 0
     for _, prefix, action in _numeric_options():
         option = action.option_strings[-1]
         assert action.type not in (int, float), f"sketchgen {' '.join(prefix)} {option}: declare its range " \
-                                                f"(type=whole(...) or real(...) from datagen.options)"
+                                                f"(type=whole(...) or real(...) from cli.options)"
         if not isinstance(action.type, Number):
             continue
         defaults = action.default if isinstance(action.default, (list, tuple)) else [action.default]
@@ -113,13 +113,13 @@ def test_a_bad_value_stops_the_command_before_any_work(tmp_path, capsys, argv, r
     import subprocess
     import sys
 
-    from sketchgen.datagen.cli import main
+    from sketchgen.cli import main
 
     out = tmp_path / "out"
     extra = {"draw": [str(tmp_path / "m.obj"), "--camera", str(tmp_path / "c.json"), "--out", str(out / "a.png")],
              "train": ["--data", str(tmp_path), "--out", str(out)]}.get(argv[0], ["--out", str(out)])
     if argv[0] == "triplets":
-        proc = subprocess.run([sys.executable, "-m", "sketchgen.datagen.cli", *argv, *extra], capture_output=True,
+        proc = subprocess.run([sys.executable, "-m", "sketchgen.cli", *argv, *extra], capture_output=True,
                               text=True, timeout=120)
         code, err = proc.returncode, proc.stderr
     else:

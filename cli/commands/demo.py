@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sketchgen.datagen.options import COUNT, SEED, THREADS
+from sketchgen.cli.options import COUNT, SEED, THREADS
 
 if TYPE_CHECKING:  # torch is imported when a command runs, not when the CLI lists its commands
     from sketchgen.train.config import TrainConfig
@@ -64,8 +64,8 @@ def _stage(name: str, t0: float) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from sketchgen.datagen.cli import main as cli
-    from sketchgen.train.commands.eval import describe_spg, describe_triplets, format_table, warn
+    from sketchgen.cli import main as cli
+    from sketchgen.cli.commands.eval import describe_spg, describe_triplets, format_table, warn
     from sketchgen.train.evaluate import evaluate_run, write_json
     from sketchgen.train.devices import default_threads
     from sketchgen.train.loop import train
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads or default_threads())
 
     try:
-        from sketchgen.datagen.gallery import draw_gallery
+        from sketchgen.cli.gallery import draw_gallery
 
         sheet = draw_gallery(out / "gallery", seed=args.seed)
         _stage(f"gallery: {sheet}", t0)
@@ -157,10 +157,10 @@ def data_arguments(shapes: int, workers: int, seed: int, style: str) -> list[str
 
 
 def build_triplets(out: Path, common: list[str], size: int = DESCRIPTOR_SIZE) -> None:
-    """The demo's triplet set (``sketchgen triplets --preset demo``, ``datagen/presets/triplets-demo.toml``)
+    """The demo's triplet set (``sketchgen triplets --preset demo``, ``cli/presets/triplets-demo.toml``)
     in ``out``, its zooms drawn for a descriptor of input ``size`` px (the preset's 64; 224 for SketchZooms'
     ResNet-18, with the stroke width ``point_drawing`` gives). Raises UsageError when the build fails."""
-    from sketchgen.datagen.cli import main as cli
+    from sketchgen.cli import main as cli
     from sketchgen.errors import UsageError
     from sketchgen.train.zooms import point_drawing
 
@@ -175,7 +175,7 @@ def build_triplets(out: Path, common: list[str], size: int = DESCRIPTOR_SIZE) ->
 def build_pairs(out: Path, common: list[str]) -> None:
     """The demo's pair set (``sketchgen pairs --preset demo``) in ``out``; ``common`` may add builder options
     (another ``--collection``, ``--kinds``). Raises UsageError when the build fails."""
-    from sketchgen.datagen.cli import main as cli
+    from sketchgen.cli import main as cli
     from sketchgen.errors import UsageError
 
     if cli(["pairs", "--preset", "demo", "--out", str(out), *common]) != 0:
@@ -185,10 +185,10 @@ def build_pairs(out: Path, common: list[str]) -> None:
 def demo_configs(data: Path, runs: Path, steps_descriptor: int, steps_warp: int, *, device: str,
                  seed: int) -> tuple[TrainConfig, TrainConfig]:
     """The demo's two TrainConfigs, from the presets ``train --preset demo-descriptor`` and ``demo-warp``
-    (``datagen/presets/train-demo-*.toml``): the descriptor trained on ``data/triplets``, the warp
+    (``cli/presets/train-demo-*.toml``): the descriptor trained on ``data/triplets``, the warp
     estimator on ``data/pairs``, writing to ``runs/descriptor`` and ``runs/warp``."""
-    from sketchgen.datagen.cli import resolve
-    from sketchgen.train.commands.train import config_from_args
+    from sketchgen.cli import resolve
+    from sketchgen.cli.commands.train import config_from_args
 
     def preset(model: str, dataset: str, steps: int) -> TrainConfig:
         return config_from_args(resolve(["train", "--preset", f"demo-{model}", "--data", str(data / dataset),

@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 
-from sketchgen.datagen.options import MAX_FACES
+from sketchgen.cli.options import MAX_FACES
 
 log = logging.getLogger(__name__)
 

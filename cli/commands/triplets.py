@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from sketchgen.datagen.options import ANGLE, COUNT, MAX_FACES, NON_NEGATIVE, POSITIVE, SEED, real, whole
+from sketchgen.cli.options import ANGLE, COUNT, MAX_FACES, NON_NEGATIVE, POSITIVE, SEED, real, whole
 
 HELP = "build a SketchZooms triplet dataset (sharded, resumable, local or Dask workers)"
 
@@ -45,7 +45,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--min-confidence", type=real(0, 1), default=0.5, metavar="C",
                         help="cross-shape correspondences below this confidence (0-1) are not used (default 0.5)")
-    from sketchgen.datagen.commands.collection import add_collection_reading_arguments, add_strict_argument
+    from sketchgen.cli.commands.collection import add_collection_reading_arguments, add_strict_argument
 
     add_strict_argument(parser)
     add_collection_reading_arguments(parser)

@@ -1,4 +1,4 @@
-"""``--config FILE``, ``--preset NAME`` and ``--print-config`` (datagen.presets) on the commands."""
+"""``--config FILE``, ``--preset NAME`` and ``--print-config`` (cli.presets) on the commands."""
 
 import dataclasses
 import hashlib
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from sketchgen.datagen.cli import main, resolve
-from sketchgen.datagen.presets import list_presets, preset_path, read_toml, resolved, to_toml
+from sketchgen.cli import main, resolve
+from sketchgen.cli.presets import list_presets, preset_path, read_toml, resolved, to_toml
 
-from tiny_datasets import tiny_spec
+from tests.datagen.tiny_datasets import tiny_spec
 
 
 def _tree_hashes(out: Path) -> dict[str, str]:
@@ -37,7 +37,7 @@ def test_triplets_from_a_config_file_write_the_bytes_of_the_same_flags(tmp_path)
 
 
 def _triplets_parser():
-    from sketchgen.datagen.cli import build_parser
+    from sketchgen.cli import build_parser
 
     return build_parser(["triplets"])[2]
 
@@ -60,8 +60,8 @@ def test_print_config_prints_the_resolved_options_and_builds_nothing(tmp_path, c
 
 
 def test_the_demo_triplet_preset_draws_at_the_descriptors_size_and_width():
+    from sketchgen.cli.commands.demo import DESCRIPTOR_SIZE
     from sketchgen.train.zooms import point_drawing
-    from sketchgen.train.commands.demo import DESCRIPTOR_SIZE
 
     preset = read_toml(preset_path("triplets", "demo"))
     native, width = point_drawing(DESCRIPTOR_SIZE)
@@ -69,8 +69,8 @@ def test_the_demo_triplet_preset_draws_at_the_descriptors_size_and_width():
 
 
 def test_a_train_preset_resolves_to_the_config_of_its_flags(tmp_path):
-    from sketchgen.train.commands.train import config_from_args
-    from sketchgen.train.commands.demo import demo_configs
+    from sketchgen.cli.commands.demo import demo_configs
+    from sketchgen.cli.commands.train import config_from_args
 
     common = ["--data", "d", "--out", "r"]
     by_preset = config_from_args(resolve(["train", "--preset", "demo-warp", *common]))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from sketchgen.datagen.options import ANGLE, COUNT, whole
+from sketchgen.cli.options import ANGLE, COUNT, whole
 
-from sketchgen.datagen.commands.triplets import (add_common_arguments, collection_arg, line_config, run_builder,
+from sketchgen.cli.commands.triplets import (add_common_arguments, collection_arg, line_config, run_builder,
                                                  shape_options, style_mix, view_config)
 
 HELP = "build a warp-pretraining pair dataset with dense flow (sharded, resumable, local or Dask workers)"
@@ -65,7 +65,7 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     code = run_builder(args, dataset="pairs", builder="sketchgen.datagen.pairs", config=config)
     if args.export_psc and args.shard_index is None:
-        from sketchgen.datagen.commands.export_psc import export
+        from sketchgen.cli.commands.export_psc import export
 
         code = max(code, export(args.out, args.export_psc))
     return code

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sketchgen.datagen.options import COUNT, THREADS
+from sketchgen.cli.options import COUNT, THREADS
 
 HELP = "evaluate a trained descriptor or warp estimator against the baselines (JSON + PNG plot)"
 

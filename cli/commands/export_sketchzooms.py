@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sketchgen.datagen.options import POSITIVE, whole
+from sketchgen.cli.options import POSITIVE, whole
 
 HELP = "triplets as SketchZooms' data/ folder: csv/{train,test}.csv and 512 px RGBA views per point"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from sketchgen.datagen.export_sketchzooms import CONFIG_ROWS
-    from sketchgen.datagen.options import POSITIVE, whole
 
     parser.add_argument("dataset", metavar="TRIPLETS", help="triplet dataset folder (written by sketchgen triplets)")
     parser.add_argument("--out", required=True, help="SketchZooms' data/ folder (train_net.py reads data/ "

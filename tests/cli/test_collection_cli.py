@@ -3,7 +3,7 @@
 import json
 import re
 
-from sketchgen.datagen.cli import main
+from sketchgen.cli import main
 from tests.datagen.test_collection import make_mixed_dir
 
 

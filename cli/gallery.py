@@ -1,9 +1,8 @@
 """A gallery of drawings: a few procedural shapes from several views, as PNG, SVG and a contact sheet.
 
-This is what ``sketchgen demo`` shows until the dataset builders exist: every line type the default
-drawing uses (contours of smooth and faceted shapes, boundaries of an open shape, creases) on simple
-solids and on the bundled collection's shapes, in the clean style and, in the last column, the
-sketchy style.
+The first thing ``sketchgen demo`` writes (``<out>/gallery``): every line type the default drawing
+uses (contours of smooth and faceted shapes, boundaries of an open shape, creases) on simple solids and
+on the bundled collection's shapes, in the clean style and, in the last column, the sketchy style.
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ def draw_gallery(out_dir: str | Path, *, seed: int = 0) -> Path:
     Writes ``<shape>_<view>.png`` and ``.svg`` per drawing and ``contact_sheet.png``; returns the
     contact sheet's path.
     """
-    from sketchgen.datagen.commands.draw import write_view
+    from sketchgen.cli.commands.draw import write_view
     from sketchgen.files import atomic_write
     from sketchgen.render.draw import DrawConfig, draw_views
     from sketchgen.render.raster import encode_png

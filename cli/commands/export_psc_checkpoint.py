@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sketchgen.datagen.options import COUNT, SEED
+from sketchgen.cli.options import COUNT, SEED
 
 HELP = "a warp run trained with --backbone psc-resnet18 as a checkpoint PSC's eval.py and train_psc.py load"
 

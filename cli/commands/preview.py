@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sketchgen.datagen.options import COUNT
+from sketchgen.cli.options import COUNT
 
 HELP = "contact sheet of a dataset: triplets as whole drawings with matched points, pairs with correspondences and flow"
 

@@ -1,1 +1,0 @@
-"""One module per ``sketchgen`` subcommand, each with ``configure(parser)`` and ``run(args) -> int``."""
