@@ -33,11 +33,11 @@ import numpy as np
 
 from sketchgen.datagen.deform import DeformConfig, random_deformation
 from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, restyle_mask, shape_point_map
-from sketchgen.datagen.plan import WorkUnit, config_shapes
+from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
 from sketchgen.datagen.schema import sample_key, strokes_key
 from sketchgen.datagen.shaded import MATERIALS, RENDERERS, ShadeConfig, shaded_image
 from sketchgen.datagen.sketchviews import LineConfig, ShapeViews, ViewConfig, base_cameras, draw_styled
-from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
+from sketchgen.datagen.stylemix import pick_style
 from sketchgen.render.camera import Camera
 from sketchgen.render.raster import encode_png
 from sketchgen.render.strokearrays import draw_strokes
@@ -61,48 +61,26 @@ def sample_kind(sample: dict) -> str:
 
 
 @dataclass(frozen=True)
-class PairConfig:
-    """Everything that defines a pair dataset (the manifest records it)."""
+class PairConfig(DatasetConfig):
+    """Everything that defines a pair dataset (the manifest records it): the settings every dataset has
+    (``datagen.plan.DatasetConfig``) and the pairs' own."""
 
-    collection: str | None = None
-    seed: int = 0
-    shapes: int | None = None
-    # (train, val, test) fractions of the hashed split, or a split file naming shapes' splits (plan.parse_splits);
-    # None: 80/10/10
-    splits: tuple[float, float, float] | str | None = None
-    strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
-    max_faces: int | None = None  # meshes over this many faces are decimated as they load (None: never)
     camera: ViewConfig = field(default_factory=lambda: ViewConfig(views=6, size=256))
-    lines: LineConfig = field(default_factory=LineConfig)
     pairs: int = 8
     kinds: tuple[str, ...] = PAIR_KINDS
     modalities: tuple[str, ...] = MODALITIES
     max_angle_deg: float = 60.0
     deform: DeformConfig = field(default_factory=DeformConfig)
     shading: ShadeConfig = field(default_factory=ShadeConfig)
-    style: tuple[tuple[str, float], ...] = CLEAN
-    # shapes pairs carry only points whose correspondence's confidence reaches this (``datagen.registration``)
-    min_confidence: float = 0.5
-    # declared label semantics (None: as the layout says) and the collection's axes (``datagen.collection``)
-    labels: str | None = None
-    up_axis: str = "+y"
-    front_axis: str = "+z"
 
     def __post_init__(self):
-        object.__setattr__(self, "style", check_style_mix(self.style))
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise ValueError(f"minimum confidence must lie in [0, 1], got {self.min_confidence}")
-        from sketchgen.datagen.collection import LoadOptions
-
-        LoadOptions.of(self)  # ValueError naming a bad label semantics or axis
+        super().__post_init__()
         bad = [k for k in self.kinds if k not in PAIR_KINDS]
         if bad or not self.kinds:
             raise ValueError(f"pair kinds must be among {', '.join(PAIR_KINDS)}")
         bad = [m for m in self.modalities if m not in MODALITIES]
         if bad or not self.modalities:
             raise ValueError(f"modalities must be among {', '.join(MODALITIES)}")
-        if self.shapes is not None and self.shapes < 1:
-            raise ValueError(f"--shapes must be at least 1, got {self.shapes}")
         if self.camera.size < 16:
             raise ValueError(f"--size must be at least 16 pixels, got {self.camera.size}")
         if self.shading.renderer not in RENDERERS:
@@ -111,10 +89,6 @@ class PairConfig:
             raise ValueError(f"materials must be one of {', '.join(MATERIALS)}, got {self.shading.materials!r}")
         if self.pairs < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 pair per shape and 2 views per shape")
-        if self.seed < 0:
-            raise ValueError(f"the seed must be >= 0, got {self.seed}")
-        if self.max_faces is not None and self.max_faces < 1:
-            raise ValueError(f"--max-faces must be at least 1, got {self.max_faces}")
         if not 0 <= self.max_angle_deg <= 180:
             raise ValueError(f"the largest angle between a pair's views must lie in [0, 180] degrees, "
                              f"got {self.max_angle_deg}")

@@ -17,11 +17,14 @@ import hashlib
 import logging
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+
+from sketchgen.datagen.sketchviews import LineConfig
+from sketchgen.datagen.stylemix import CLEAN, check_style_mix
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +269,47 @@ def read_split_file(path: str | Path) -> dict[str, str]:
             raise InputError(f"{path}:{n}: {shape_id!r} is given twice")
         out[shape_id] = split
     return out
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """What every dataset builder's config holds (``datagen.triplets.TripletConfig``,
+    ``datagen.pairs.PairConfig`` extend it; the manifest records it): which shapes of which collection,
+    how they load, trust their correspondences and split, the global seed, the lines drawn and their style."""
+
+    collection: str | None = None
+    seed: int = 0
+    shapes: int | None = None  # at most this many shapes per category (None: all)
+    # (train, val, test) fractions of the hashed split, or a split file naming shapes' splits (parse_splits);
+    # None: 80/10/10
+    splits: tuple[float, float, float] | str | None = None
+    strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
+    max_faces: int | None = None  # meshes over this many faces are decimated as they load (None: never)
+    lines: LineConfig = field(default_factory=LineConfig)
+    # a mix of drawing styles, picked per sample (``datagen.stylemix``)
+    style: tuple[tuple[str, float], ...] = CLEAN
+    # cross-shape samples carry only correspondences whose confidence reaches this (``datagen.registration``)
+    min_confidence: float = 0.5
+    # declared label semantics (None: as the layout says) and the collection's axes (``datagen.collection``)
+    labels: str | None = None
+    up_axis: str = "+y"
+    front_axis: str = "+z"
+
+    def __post_init__(self):
+        """Raise ValueError naming the first setting out of its range (a builder's config checks its own
+        settings after these)."""
+        object.__setattr__(self, "style", check_style_mix(self.style))
+        if self.shapes is not None and self.shapes < 1:
+            raise ValueError(f"--shapes must be at least 1, got {self.shapes}")
+        if self.seed < 0:
+            raise ValueError(f"the seed must be >= 0, got {self.seed}")
+        if self.max_faces is not None and self.max_faces < 1:
+            raise ValueError(f"--max-faces must be at least 1, got {self.max_faces}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"minimum confidence must lie in [0, 1], got {self.min_confidence}")
+        from sketchgen.datagen.collection import LoadOptions
+
+        LoadOptions.of(self)  # ValueError naming a bad label semantics or axis
 
 
 def config_splits(config) -> tuple[Sequence[float], dict[str, str] | None]:

@@ -41,11 +41,11 @@ import numpy as np
 
 from sketchgen.datagen.flow import correspond
 from sketchgen.datagen.negatives import NEGATIVE_KINDS, Candidates, NegativeRules, choose_negatives
-from sketchgen.datagen.plan import WorkUnit, config_shapes
+from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
 from sketchgen.datagen.schema import ROLE_NAMES, sample_key, view_key
 from sketchgen.datagen.sketchviews import (LineConfig, ShapeViews, SketchView, ViewConfig, base_cameras,  # noqa: F401
                                            draw_styled, poisson_pick)
-from sketchgen.datagen.stylemix import CLEAN, check_style_mix, pick_style
+from sketchgen.datagen.stylemix import pick_style
 from sketchgen.render.camera import Camera
 from sketchgen.render.gbuffer import face_barycentric
 from sketchgen.render.threads import one_blas_thread
@@ -88,19 +88,11 @@ def sample_kind(sample: dict) -> str:
 
 
 @dataclass(frozen=True)
-class TripletConfig:
-    """Everything that defines a triplet dataset (the manifest records it)."""
+class TripletConfig(DatasetConfig):
+    """Everything that defines a triplet dataset (the manifest records it): the settings every dataset
+    has (``datagen.plan.DatasetConfig``) and the triplets' own."""
 
-    collection: str | None = None
-    seed: int = 0
-    shapes: int | None = None
-    # (train, val, test) fractions of the hashed split, or a split file naming shapes' splits (plan.parse_splits);
-    # None: 80/10/10
-    splits: tuple[float, float, float] | str | None = None
-    strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
-    max_faces: int | None = None  # meshes over this many faces are decimated as they load (None: never)
     camera: ViewConfig = field(default_factory=ViewConfig)
-    lines: LineConfig = field(default_factory=LineConfig)
     points: int = 8
     anchors: str = "poisson"
     poisson_px: float = 24.0
@@ -109,7 +101,6 @@ class TripletConfig:
     negatives: tuple[str, ...] = NEGATIVE_STRATEGIES
     hard_px: float = 48.0
     min_distance: float = 0.15
-    style: tuple[tuple[str, float], ...] = CLEAN
     # negatives n1.. after the classic one (``datagen.negatives``): (kind, count), in order
     extra_negatives: tuple[tuple[str, int], ...] = (("near", 4), ("other-shape", 1))
     near_px: tuple[float, float] = (16.0, 96.0)
@@ -124,15 +115,9 @@ class TripletConfig:
     other_same_view: bool = False
     # each role's zooms z - u, u ~ U(-zoom_jitter, zoom_jitter) (``render.views.sketchzooms_factors``)
     zoom_jitter: float = SKETCHZOOMS_JITTER
-    # other-shape positives only where the correspondence's confidence reaches this (``datagen.registration``)
-    min_confidence: float = 0.5
-    # declared label semantics (None: as the layout says) and the collection's axes (``datagen.collection``)
-    labels: str | None = None
-    up_axis: str = "+y"
-    front_axis: str = "+z"
 
     def __post_init__(self):
-        object.__setattr__(self, "style", check_style_mix(self.style))
+        super().__post_init__()
         bad_extra = [k for k, n in self.extra_negatives if k not in NEGATIVE_KINDS or n < 1]
         if bad_extra:
             raise ValueError(f"extra negatives must be kinds among {', '.join(NEGATIVE_KINDS)} with counts >= 1")
@@ -145,8 +130,6 @@ class TripletConfig:
             raise ValueError(f"negative strategies must be among {', '.join(NEGATIVE_STRATEGIES)}")
         if not 0.0 <= self.other_shape <= 1.0:
             raise ValueError(f"other-shape ratio must lie in [0, 1], got {self.other_shape}")
-        if self.shapes is not None and self.shapes < 1:
-            raise ValueError(f"--shapes must be at least 1, got {self.shapes}")
         if self.size < 16 or self.camera.size < 16:
             raise ValueError(f"image sizes must be at least 16 pixels, got {self.size} and {self.camera.size}")
         if self.positive_px is not None and not self.positive_px > 0:
@@ -155,18 +138,9 @@ class TripletConfig:
             raise ValueError(f"zoom jitter must lie in [0, {min(SKETCHZOOMS_Z)}), got {self.zoom_jitter}")
         if self.points < 1 or self.camera.views < 2:
             raise ValueError("need at least 1 point per view and 2 views per shape")
-        if self.seed < 0:
-            raise ValueError(f"the seed must be >= 0, got {self.seed}")
-        if self.max_faces is not None and self.max_faces < 1:
-            raise ValueError(f"--max-faces must be at least 1, got {self.max_faces}")
         if self.max_angle_deg is not None and not 0 <= self.max_angle_deg <= 180:
             raise ValueError(f"the largest angle between an anchor's and its positive's views must lie in "
                              f"[0, 180] degrees, got {self.max_angle_deg}")
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise ValueError(f"minimum confidence must lie in [0, 1], got {self.min_confidence}")
-        from sketchgen.datagen.collection import LoadOptions
-
-        LoadOptions.of(self)  # ValueError naming a bad label semantics or axis
 
 
 class SurfaceDistance:
