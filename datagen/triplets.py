@@ -171,32 +171,123 @@ class SurfaceDistance:
         return np.where(np.isfinite(via), np.maximum(via, euclid), euclid)
 
 
-def _role(shape, face: int, bary: np.ndarray, point: np.ndarray, base: Camera, base_json: dict, view_index: int,
-          slot: int, factors: list[float]):
-    """(json dict, (2,) float64 exact pixel of ``point`` in the base view) of one role: its zooms are the
+@dataclass(frozen=True)
+class RolePoint:
+    """One role of a triplet (anchor, positive or a negative): a point of ``shape`` on ``face`` at
+    barycentric ``bary`` ((3,) float64), ``point`` (3,) float64 in the unit-sphere frame, shown in base view
+    ``view`` of the unit, whose lines are ``drawing``."""
+
+    shape: object  # datagen.partmesh.PartMesh
+    face: int
+    bary: np.ndarray
+    point: np.ndarray
+    drawing: SketchView
+    view: int
+
+    @property
+    def drawn_as(self) -> tuple[str, int]:
+        """(shape id, base view): the drawing a sample stores once for every role shown in it."""
+        return self.shape.shape_id, self.view
+
+
+@dataclass
+class UnitShapes:
+    """What one unit draws from: its shape (``own``) and, where one loads and can correspond, a partner
+    shape of its category and split (``other``), both seen from the unit's base cameras."""
+
+    own: ShapeViews
+    other: ShapeViews | None
+    cameras: list[Camera]
+    cameras_json: list[dict]
+    geodesic: dict[str, "SurfaceDistance"]  # shape id -> its surface distances
+    method: str | None  # how the partner's points correspond (``datagen.flow.correspondence_method``)
+    no_partner: str     # why ``other`` is None
+    # (shape id, view) -> npz bytes of its clean strokes, the same in every sample of the unit
+    clean: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sightings:
+    """K points on one shape and the base views that show them: (K,) int64 ``faces``, (K, 3) ``bary`` and
+    ``points``, (V, K) bool ``seen``, (K,) float64 ``confidence`` of their correspondence with the anchors."""
+
+    faces: np.ndarray
+    bary: np.ndarray
+    points: np.ndarray
+    seen: np.ndarray
+    confidence: np.ndarray
+
+    def role(self, k: int, holder: ShapeViews, view: int) -> RolePoint:
+        """Point ``k`` as a role shown in base ``view`` of ``holder`` (the views of this points' shape)."""
+        return RolePoint(holder.shape, int(self.faces[k]), self.bary[k], self.points[k], holder.view(view), view)
+
+
+@dataclass(frozen=True)
+class ViewAnchors:
+    """The anchors of base view ``view`` (``own``; never seen from ``view`` itself there, a positive's view
+    being another one) and their corresponding points on the partner shape (``other``, None without one);
+    ``angles``: (V,) degrees between ``view`` and each base view."""
+
+    view: int
+    own: Sightings
+    other: Sightings | None
+    angles: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.own.faces)
+
+
+@dataclass(frozen=True)
+class Positive:
+    """A triplet's positive: its ``kind`` (``POSITIVE_KINDS``), ``source`` ("view" or "shape", as the sample
+    records it), the shape views it comes from (``holder``), the point and its correspondence record."""
+
+    kind: str
+    source: str
+    holder: ShapeViews
+    role: RolePoint
+    correspondence: dict
+
+
+class NoSample(Exception):
+    """A sample (or ``count`` of them) not made, as the unit's failures count it: ``outcome`` ("not-made":
+    the kind drawn cannot be made; "dropped": what the drawing shows leaves none), the positive's ``kind``
+    ("any" before it is drawn) and the ``reason``."""
+
+    def __init__(self, outcome: str, kind: str, reason: str, count: int = 1):
+        super().__init__(reason)
+        self.problem, self.count = (outcome, kind, reason), count
+
+
+def _role_json(role: RolePoint, unit_shapes: UnitShapes, slot: int, factors: list[float]) -> tuple[dict, np.ndarray]:
+    """(json dict, (2,) float64 exact pixel of the point in its base view) of one role: its zooms are the
     windows of half-size ``factor * height / 2`` base-view pixels around that pixel, in view ``slot`` of
     the sample (their ``xy`` is filled in once the view's strokes are drawn)."""
-    centre = base.world_to_pixels(np.asarray(point, np.float64).reshape(1, 3))[0][0]
+    base = unit_shapes.cameras[role.view]
+    centre = base.world_to_pixels(np.asarray(role.point, np.float64).reshape(1, 3))[0][0]
     views = [{"view": int(slot), "window": [float(centre[0]), float(centre[1]), float(f * base.height / 2.0)]}
              for f in factors]
-    label = int(shape.face_labels[face])
+    shape = role.shape
+    label = int(shape.face_labels[role.face])
     meta = {"shape": shape.shape_id, "category": shape.category, "part": shape.part_names.get(label, str(label)),
-            "face": int(face), "bary": [float(b) for b in bary], "point": [float(c) for c in point],
-            "base_view": int(view_index), "base_camera": base_json, "views": views}
+            "face": int(role.face), "bary": [float(b) for b in role.bary], "point": [float(c) for c in role.point],
+            "base_view": int(role.view), "base_camera": unit_shapes.cameras_json[role.view], "views": views}
     return meta, centre
 
 
-def _view_strokes(view: SketchView, camera: Camera, style: str, rng: np.random.Generator, width: float, face_labels,
-                  keep: np.ndarray, clean: dict, key):
-    """(npz bytes of ``view``'s strokes seen by its base ``camera`` in ``style``, the style object):
-    ``draw_styled``, keeping the ink at the (K, 2) pixels ``keep``. Clean strokes do not depend on the
-    sample: they are made once per ``key`` and kept in ``clean``."""
+def _view_strokes(role: RolePoint, unit_shapes: UnitShapes, style: str, rng: np.random.Generator, width: float,
+                  keep: np.ndarray):
+    """(npz bytes of the strokes of ``role``'s drawing seen by its base camera in ``style``, the style
+    object): ``draw_styled``, keeping the ink at the (K, 2) pixels ``keep``. Clean strokes do not depend
+    on the sample: they are made once per (shape, view) and kept in ``unit_shapes.clean``."""
+    camera, face_labels = unit_shapes.cameras[role.view], role.shape.face_labels
     if style == "clean":
         rng.integers(0, 2**63 - 1)  # the seed ``draw_styled`` draws whatever the style
-        if key not in clean:
-            clean[key] = view.strokes(camera, width, face_labels=face_labels).to_npz()
-        return clean[key], None
-    record, drawer = draw_styled(view, camera, style, rng, width, face_labels, keep=keep)
+        clean = unit_shapes.clean
+        if role.drawn_as not in clean:
+            clean[role.drawn_as] = role.drawing.strokes(camera, width, face_labels=face_labels).to_npz()
+        return clean[role.drawn_as], None
+    record, drawer = draw_styled(role.drawing, camera, style, rng, width, face_labels, keep=keep)
     return record.to_npz(), drawer
 
 
@@ -234,11 +325,13 @@ def negative_rules(config: TripletConfig) -> NegativeRules:
                          near_surface=config.near_surface)
 
 
-def _candidates(shape, view: SketchView, face: int, point: np.ndarray, camera: Camera, geodesic: dict) -> Candidates:
-    """The stroke points of ``view`` measured from ``point`` (on ``face`` of ``shape``) for ``datagen.negatives``."""
-    return Candidates(xy=view.xy, surface=geodesic[shape.shape_id].from_point(face, point, view.faces, view.points),
-                      labels=shape.face_labels[view.faces], ref_xy=camera.world_to_pixels(point[None])[0][0],
-                      ref_label=int(shape.face_labels[face]))
+def _candidates(role: RolePoint, camera: Camera, geodesic: dict) -> Candidates:
+    """The stroke points of ``role``'s drawing measured from its point for ``datagen.negatives``."""
+    shape, view = role.shape, role.drawing
+    return Candidates(xy=view.xy,
+                      surface=geodesic[shape.shape_id].from_point(role.face, role.point, view.faces, view.points),
+                      labels=shape.face_labels[view.faces], ref_xy=camera.world_to_pixels(role.point[None])[0][0],
+                      ref_label=int(shape.face_labels[role.face]))
 
 
 def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None) -> tuple[list[dict], list[dict]]:
@@ -258,6 +351,32 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
     choices come from ``unit.sample_rng(seed, index)``, the view's anchors from the view's own stream,
     and the cameras and partner shape from the unit's generator, so ``only=index`` builds that one
     sample alone, byte-identical to the one in the full unit (``datagen.regenerate``)."""
+    unit_shapes = _unit_shapes(unit, config)
+    problems = Counter()
+    for i in range(len(unit_shapes.cameras)):
+        if only is not None and only // config.points != i:
+            continue
+        try:
+            anchors = _view_anchors(unit_shapes, unit, config, i)
+        except NoSample as why:
+            problems[why.problem] += why.count
+            continue
+        for k in range(len(anchors)):
+            index = i * config.points + k
+            if only is not None and only != index:
+                continue
+            try:
+                sample = _sample(unit_shapes, anchors, k, unit, config, index)
+            except NoSample as why:
+                problems[why.problem] += why.count
+                continue
+            yield sample
+    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n, "kind": kind, "outcome": outcome}
+                    for (outcome, kind, reason), n in sorted(problems.items()))
+
+
+def _unit_shapes(unit: WorkUnit, config: TripletConfig) -> UnitShapes:
+    """The unit's shape, its partner (drawn from the unit's generator, before the base cameras) and their views."""
     from sketchgen.datagen.flow import correspondence_method, partner_trouble
 
     rng = unit.rng(config.seed)
@@ -274,149 +393,159 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
             trouble = partner_trouble(shape, partner)
             if trouble:  # every point's confidence is 0: no other-shape positive can be made
                 partner, no_partner = None, trouble
-    method = correspondence_method(shape, partner) if partner is not None else None
     cams = base_cameras(config.camera, rng)
-    own = ShapeViews(shape, cams, config.lines)
-    other = ShapeViews(partner, cams, config.lines) if partner is not None else None
     geodesic = {shape.shape_id: SurfaceDistance(shape)}
     if partner is not None:
         geodesic[partner.shape_id] = SurfaceDistance(partner)
-    width = config.lines.width
-    cam_json = [c.to_json() for c in cams]
-    problems = Counter()
-    clean_views: dict = {}  # (shape id, view) -> npz bytes of its clean strokes, the same in every sample
-    for i, cam in enumerate(cams):
-        if only is not None and only // config.points != i:
-            continue
-        view = own.view(i)
-        # ---- anchors: (face, point) on the shape, visible in view i
-        if config.anchors == "keypoints":
-            if len(shape.keypoints) == 0:
-                problems[("not-made", "any", "keypoint anchors: the shape has no keypoints")] += config.points
-                continue
-            kp = shape.keypoints
-            pts = shape.keypoint_points()
-            vis = own.visible(pts, kp.face)[i] if len(pts) else np.zeros(0, bool)
-            take = np.flatnonzero(vis)[:config.points]
-            a_faces, a_points = kp.face[take].astype(np.int64), pts[take]
-            a_bary = kp.bary[take]
-        else:
-            pick = poisson_pick(view.xy, config.poisson_px, config.points, unit.sample_rng(config.seed, i, stream=1))
-            a_faces, a_points = view.faces[pick], view.points[pick]
-            a_bary = face_barycentric(shape.vertices, shape.faces, a_faces, a_points)
-        if len(a_faces) == 0:
-            why = "no keypoint visible in a view" if config.anchors == "keypoints" else "no visible lines in a view"
-            problems[("dropped", "any", why)] += 1
-            continue
-        angles = view_angles(cams, i)
-        own_vis = own.visible(a_points, a_faces)
-        own_vis[i] = False
-        if other is not None:
-            o_faces, o_bary, conf = correspond(shape, partner, a_faces, a_bary)
-            o_points = partner.points(o_faces, o_bary)
-            other_vis = other.visible(o_points, o_faces) & (conf >= config.min_confidence)[None, :]
-        for k in range(len(a_faces)):
-            index = i * config.points + k
-            if only is not None and only != index:
-                continue
-            srng = unit.sample_rng(config.seed, index)
-            style = pick_style(config.style, srng)
-            # ---- positive
-            # the kind drawn is made or counted as not made, never replaced by the other kind
-            use_other = config.other_shape > 0 and srng.random() < config.other_shape
-            kind = "other-shape" if use_other else "view"
-            if use_other and other is None:
-                problems[("not-made", kind, no_partner)] += 1
-                continue
-            source, holder = ("shape", other) if use_other else ("view", own)
-            vis = (other_vis if use_other else own_vis)[:, k]
-            where = o_points[k] if use_other else a_points[k]
-            views_ok = on_strokes(holder, np.flatnonzero(vis), where, config.positive_px)
-            if not len(views_ok):
-                why = (f"no view shows the corresponding point with confidence >= {config.min_confidence:g}"
-                       if use_other else "no other view shows the point")
-                problems[("not-made", kind, why)] += 1
-                continue
-            views_ok = near_views(views_ok, angles, config.max_angle_deg)
-            if not len(views_ok):
-                problems[("not-made", kind, f"no view within {config.max_angle_deg:g} degrees shows the positive")] += 1
-                continue
-            if use_other and config.other_same_view and i in views_ok:
-                views_ok = np.array([i])
-            j = int(views_ok[srng.integers(len(views_ok))])
-            if use_other:
-                p_face, p_bary, p_point = int(o_faces[k]), o_bary[k], o_points[k]
-                correspondence = {"method": method, "confidence": float(conf[k])}
-            else:
-                p_face, p_bary, p_point = int(a_faces[k]), a_bary[k], a_points[k]
-                correspondence = {"method": "same-shape", "confidence": 1.0}
-            p_shape = holder.shape
-            # ---- negatives: stroke points of the positive's drawing (other-shape: of the other shape's)
-            p_view = holder.view(j)
-            if len(p_view) == 0:
-                problems[("dropped", kind, "positive view has no lines")] += 1
-                continue
-            ref = (o_faces[k], o_points[k]) if holder is own and other is not None else (a_faces[k], a_points[k])
-            cands = _candidates(p_shape, p_view, p_face, p_point, cams[j], geodesic)
-            o_holder = other if holder is own else own
-            o_cands = None
-            if o_holder is not None and len(o_holder.view(j)):
-                o_cands = _candidates(o_holder.shape, o_holder.view(j), int(ref[0]), ref[1], cams[j], geodesic)
-            strategy = config.negatives[int(srng.integers(len(config.negatives)))]
-            negs = choose_negatives(((strategy, 1), *config.extra_negatives), cands, srng, negative_rules(config),
-                                    o_cands)
-            if negs is None:
-                problems[("dropped", kind, "no negative far enough")] += 1
-                continue
-            # ---- draw every role: anchor, positive, negatives
-            drawn = [("a", (shape, int(a_faces[k]), a_bary[k], a_points[k], view, i)),
-                     ("p", (p_shape, p_face, p_bary, p_point, p_view, j))]
-            for neg in negs:
-                n_holder = holder if neg.source == "positive" else o_holder
-                n_view = n_holder.view(j)
-                n_face, n_point = int(n_view.faces[neg.index]), n_view.points[neg.index]
-                n_bary = face_barycentric(n_holder.shape.vertices, n_holder.shape.faces, [n_face], n_point[None])[0]
-                drawn.append(("n", (n_holder.shape, n_face, n_bary, n_point, n_view, j)))
-            # every role's zooms are windows of its view; each (shape, view) is drawn once per sample
-            slots: dict[tuple[str, int], int] = {}
-            metas, centres = [], []
-            for role, (rshape, rface, rbary, rpoint, rview, ri) in drawn:
-                slot = slots.setdefault((rshape.shape_id, ri), len(slots))
-                meta, centre = _role(rshape, rface, rbary, rpoint, cams[ri], cam_json[ri], ri, slot,
-                                     sketchzooms_factors(srng, config.zoom_jitter))
-                metas.append(meta)
-                centres.append(centre)
-            members, drawings = {}, []
-            for (shape_id, ri), slot in slots.items():
-                rshape, rview = next((d[0], d[4]) for _, d in drawn if (d[0].shape_id, d[5]) == (shape_id, ri))
-                mine = [r for r, meta in enumerate(metas) if meta["views"][0]["view"] == slot]
-                keep = np.array([centres[r] for r in mine])
-                npz, drawer = _view_strokes(rview, cams[ri], style, srng, width, rshape.face_labels, keep,
-                                            clean_views, (shape_id, ri))
-                members[view_key(slot)] = npz
-                drawings.append({"shape": shape_id, "base_view": int(ri), "camera": cam_json[ri],
-                                 "member": view_key(slot)})
-                moved = keep if style == "clean" else drawer.displace(keep)
-                for r, xy in zip(mine, moved):
-                    for zoom in metas[r]["views"]:
-                        cx, cy, half = zoom["window"]
-                        scale = config.size / (2.0 * half)
-                        zoom["xy"] = [float((xy[0] - cx) * scale + config.size / 2.0),
-                                      float((xy[1] - cy) * scale + config.size / 2.0)]
-            roles, negatives = {}, []
-            for r, ((role, _), meta) in enumerate(zip(drawn, metas)):
-                if role == "n":
-                    neg = negs[r - 2]
-                    negatives.append({**meta, "kind": neg.kind, "pixel_distance": neg.pixel_distance,
-                                      "surface_distance": neg.surface_distance})
-                    if r > 2:
-                        continue
-                roles[ROLE_NAMES[role]] = meta
-            record = {"kind": "triplet", "split": unit.split, **roles, "negatives": negatives, "style": style,
-                      "zoom_size": config.size, "drawings": drawings,
-                      "surface_distance": negs[0].surface_distance, "negative_strategy": negs[0].kind,
-                      "positive_source": source, "correspondence": correspondence}
-            key = sample_key(unit.shape_id, unit.unit, index)
-            yield {"__key__": key, "json": json.dumps(record, sort_keys=True), **members}
-    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n, "kind": kind, "outcome": outcome}
-                    for (outcome, kind, reason), n in sorted(problems.items()))
+    return UnitShapes(own=ShapeViews(shape, cams, config.lines),
+                      other=ShapeViews(partner, cams, config.lines) if partner is not None else None,
+                      cameras=cams, cameras_json=[c.to_json() for c in cams], geodesic=geodesic,
+                      method=correspondence_method(shape, partner) if partner is not None else None,
+                      no_partner=no_partner)
+
+
+def _view_anchors(unit_shapes: UnitShapes, unit: WorkUnit, config: TripletConfig, i: int) -> ViewAnchors:
+    """The anchors of base view ``i`` (``config.anchors``: Poisson-disk stroke points drawn from the view's
+    own stream, or the visible keypoints), the views that show them and their partner's points. Raises
+    NoSample when the view has none."""
+    own, other = unit_shapes.own, unit_shapes.other
+    shape, view = own.shape, own.view(i)
+    if config.anchors == "keypoints":
+        if len(shape.keypoints) == 0:
+            raise NoSample("not-made", "any", "keypoint anchors: the shape has no keypoints", config.points)
+        kp = shape.keypoints
+        pts = shape.keypoint_points()
+        vis = own.visible(pts, kp.face)[i] if len(pts) else np.zeros(0, bool)
+        take = np.flatnonzero(vis)[:config.points]
+        faces, points, bary = kp.face[take].astype(np.int64), pts[take], kp.bary[take]
+    else:
+        pick = poisson_pick(view.xy, config.poisson_px, config.points, unit.sample_rng(config.seed, i, stream=1))
+        faces, points = view.faces[pick], view.points[pick]
+        bary = face_barycentric(shape.vertices, shape.faces, faces, points)
+    if len(faces) == 0:
+        why = "no keypoint visible in a view" if config.anchors == "keypoints" else "no visible lines in a view"
+        raise NoSample("dropped", "any", why)
+    seen = own.visible(points, faces)
+    seen[i] = False
+    mine = Sightings(faces, bary, points, seen, np.ones(len(faces)))
+    theirs = None
+    if other is not None:
+        o_faces, o_bary, conf = correspond(shape, other.shape, faces, bary)
+        o_points = other.shape.points(o_faces, o_bary)
+        o_seen = other.visible(o_points, o_faces) & (conf >= config.min_confidence)[None, :]
+        theirs = Sightings(o_faces, o_bary, o_points, o_seen, conf)
+    return ViewAnchors(i, mine, theirs, view_angles(unit_shapes.cameras, i))
+
+
+def _sample(unit_shapes: UnitShapes, anchors: ViewAnchors, k: int, unit: WorkUnit, config: TripletConfig,
+            index: int) -> dict:
+    """Sample ``index``: anchor ``k`` of ``anchors``, its positive and negatives, every role drawn. Raises
+    NoSample when the positive or a negative cannot be had."""
+    srng = unit.sample_rng(config.seed, index)
+    style = pick_style(config.style, srng)
+    anchor = anchors.own.role(k, unit_shapes.own, anchors.view)
+    positive = _positive(unit_shapes, anchors, k, config, srng)
+    negs, negative_roles = _negatives(unit_shapes, anchors, k, positive, config, srng)
+    metas, members, drawings = _draw_roles(unit_shapes, [anchor, positive.role, *negative_roles], style, srng,
+                                           config)
+    negatives = [{**meta, "kind": neg.kind, "pixel_distance": neg.pixel_distance,
+                  "surface_distance": neg.surface_distance} for meta, neg in zip(metas[2:], negs)]
+    roles = {ROLE_NAMES[role]: meta for role, meta in zip("apn", metas)}  # the first negative as "negative"
+    record = {"kind": "triplet", "split": unit.split, **roles, "negatives": negatives, "style": style, "zoom_size": config.size, "drawings": drawings,
+              "surface_distance": negs[0].surface_distance, "negative_strategy": negs[0].kind,
+              "positive_source": positive.source, "correspondence": positive.correspondence}
+    key = sample_key(unit.shape_id, unit.unit, index)
+    return {"__key__": key, "json": json.dumps(record, sort_keys=True), **members}
+
+
+def _positive(unit_shapes: UnitShapes, anchors: ViewAnchors, k: int, config: TripletConfig,
+              srng: np.random.Generator) -> Positive:
+    """Anchor ``k``'s positive: of the kind drawn (another shape with probability ``config.other_shape``,
+    else another view), in a view drawn among those that show it (on a stroke within
+    ``config.positive_px``, within ``config.max_angle_deg`` of the anchor's). The kind drawn is made or
+    NoSample is raised, never the other kind instead."""
+    use_other = config.other_shape > 0 and srng.random() < config.other_shape
+    kind = "other-shape" if use_other else "view"
+    if use_other and unit_shapes.other is None:
+        raise NoSample("not-made", kind, unit_shapes.no_partner)
+    holder = unit_shapes.other if use_other else unit_shapes.own
+    where = anchors.other if use_other else anchors.own
+    views_ok = on_strokes(holder, np.flatnonzero(where.seen[:, k]), where.points[k], config.positive_px)
+    if not len(views_ok):
+        why = (f"no view shows the corresponding point with confidence >= {config.min_confidence:g}"
+               if use_other else "no other view shows the point")
+        raise NoSample("not-made", kind, why)
+    views_ok = near_views(views_ok, anchors.angles, config.max_angle_deg)
+    if not len(views_ok):
+        raise NoSample("not-made", kind, f"no view within {config.max_angle_deg:g} degrees shows the positive")
+    if use_other and config.other_same_view and anchors.view in views_ok:
+        views_ok = np.array([anchors.view])
+    j = int(views_ok[srng.integers(len(views_ok))])
+    role = where.role(k, holder, j)
+    if use_other:
+        correspondence = {"method": unit_shapes.method, "confidence": float(where.confidence[k])}
+    else:
+        correspondence = {"method": "same-shape", "confidence": 1.0}
+    if len(role.drawing) == 0:
+        raise NoSample("dropped", kind, "positive view has no lines")
+    return Positive(kind, "shape" if use_other else "view", holder, role, correspondence)
+
+
+def _negatives(unit_shapes: UnitShapes, anchors: ViewAnchors, k: int, positive: Positive, config: TripletConfig,
+               srng: np.random.Generator) -> tuple[list, list[RolePoint]]:
+    """(``datagen.negatives.Negative`` list, their roles): stroke points of the positive's view, of the
+    positive's drawing or (other-shape negatives) of the other shape's, measured from the positive and
+    from its counterpart there; the first by a strategy drawn from ``config.negatives``, then
+    ``config.extra_negatives``. Raises NoSample when none is far enough."""
+    own, other, holder = unit_shapes.own, unit_shapes.other, positive.holder
+    j, camera = positive.role.view, unit_shapes.cameras[positive.role.view]
+    # the positive's counterpart on the other shape: the partner's correspondence of the anchor, or the anchor
+    ref = anchors.other if holder is own and other is not None else anchors.own
+    cands = _candidates(positive.role, camera, unit_shapes.geodesic)
+    o_holder = other if holder is own else own
+    o_cands = None
+    if o_holder is not None and len(o_holder.view(j)):
+        o_cands = _candidates(ref.role(k, o_holder, j), camera, unit_shapes.geodesic)
+    strategy = config.negatives[int(srng.integers(len(config.negatives)))]
+    negs = choose_negatives(((strategy, 1), *config.extra_negatives), cands, srng, negative_rules(config), o_cands)
+    if negs is None:
+        raise NoSample("dropped", positive.kind, "no negative far enough")
+    roles = []
+    for neg in negs:
+        n_holder = holder if neg.source == "positive" else o_holder
+        n_view = n_holder.view(j)
+        n_face, n_point = int(n_view.faces[neg.index]), n_view.points[neg.index]
+        n_bary = face_barycentric(n_holder.shape.vertices, n_holder.shape.faces, [n_face], n_point[None])[0]
+        roles.append(RolePoint(n_holder.shape, n_face, n_bary, n_point, n_view, j))
+    return negs, roles
+
+
+def _draw_roles(unit_shapes: UnitShapes, roles: list[RolePoint], style: str, srng: np.random.Generator,
+                config: TripletConfig) -> tuple[list[dict], dict[str, bytes], list[dict]]:
+    """(each role's json dict, the sample's stroke members, its ``drawings`` records): every role's zooms
+    are windows of its base view (their factors drawn in role order), and each (shape, view) is drawn
+    once per sample, in ``style``, with each role's zoom ``xy`` where its point's ink went."""
+    slots: dict[tuple[str, int], int] = {}
+    metas, centres = [], []
+    for role in roles:
+        slot = slots.setdefault(role.drawn_as, len(slots))
+        meta, centre = _role_json(role, unit_shapes, slot, sketchzooms_factors(srng, config.zoom_jitter))
+        metas.append(meta)
+        centres.append(centre)
+    members, drawings = {}, []
+    for (shape_id, view), slot in slots.items():
+        first = next(role for role in roles if role.drawn_as == (shape_id, view))
+        mine = [r for r, meta in enumerate(metas) if meta["views"][0]["view"] == slot]
+        keep = np.array([centres[r] for r in mine])
+        npz, drawer = _view_strokes(first, unit_shapes, style, srng, config.lines.width, keep)
+        members[view_key(slot)] = npz
+        drawings.append({"shape": shape_id, "base_view": int(view), "camera": unit_shapes.cameras_json[view],
+                         "member": view_key(slot)})
+        moved = keep if style == "clean" else drawer.displace(keep)
+        for r, xy in zip(mine, moved):
+            for zoom in metas[r]["views"]:
+                cx, cy, half = zoom["window"]
+                scale = config.size / (2.0 * half)
+                zoom["xy"] = [float((xy[0] - cx) * scale + config.size / 2.0),
+                              float((xy[1] - cy) * scale + config.size / 2.0)]
+    return metas, members, drawings
