@@ -162,6 +162,63 @@ def _drawn_mask(mask: np.ndarray, drawer) -> np.ndarray:
     return mask if isinstance(drawer, CleanStyle) else restyle_mask(mask, drawer.displace)
 
 
+@dataclass(frozen=True)
+class UnitRenders:
+    """What one unit draws from: its shape (``own``) and, where one loads and can correspond, a partner
+    shape of its category and split (``other``; ``no_partner`` says why there is none), both seen from
+    the unit's base cameras; ``order``: (V,) the base view each pair takes as A, cycled."""
+
+    own: ShapeRenders
+    other: ShapeRenders | None
+    cameras: list[Camera]
+    order: np.ndarray
+    no_partner: str
+
+
+@dataclass(frozen=True)
+class ImageA:
+    """Image A of a pair: its strokes (None where A is shaded: ``image``) and the style that drew them
+    (``drawer``: a deformed B is drawn from them), what moved the positions of A's image (``shown``: the
+    drawer, or no style for a shaded A), its (H, W) bool object mask and its keypoints as A's camera sees
+    them, before any style moves them: (ids (K,), points (K, 3), xy (K, 2) px, visible (K,))."""
+
+    strokes: object  # render.strokearrays.StrokeArrays | None
+    drawer: object
+    image: np.ndarray | None
+    shown: object
+    mask: np.ndarray
+    keypoints: tuple
+
+    def keypoints_json(self) -> list[dict]:
+        """A's keypoints where A's image shows them."""
+        ids, points, xy, visible = self.keypoints
+        return _keypoints_json(ids, points, self.shown.displace(xy), visible)
+
+
+@dataclass(frozen=True)
+class ImageB:
+    """Image B of a pair and how A maps onto it: B's strokes, the (H, W, 2) float32 ``flow`` from A's pixel
+    centres in pixels (NaN: no match), B's (H, W) uint8 object mask (255 on the object), its keypoints, its
+    side of the sample's json (shape, category, camera) and the sample's ``extra`` records (the
+    deformation, or the shapes' correspondence)."""
+
+    strokes: object  # render.strokearrays.StrokeArrays
+    flow: np.ndarray
+    mask: np.ndarray
+    keypoints: tuple
+    side: dict
+    extra: dict
+
+
+class NoPair(Exception):
+    """A pair not made, as the unit's failures count it: ``outcome`` ("not-made": the kind drawn cannot be
+    made; "dropped": what the drawings show leaves none), the pair's ``kind`` and the ``reason``."""
+
+    def __init__(self, outcome: str, kind: str, reason: str):
+        super().__init__(reason)
+        self.problem = (outcome, kind, reason)
+
+
 def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None) -> tuple[list[dict], list[dict]]:
     """``unit_samples`` gathered: (samples, failures) of one shape, every sample held in memory (a run
     streams ``unit_samples`` to its shard instead)."""
@@ -181,7 +238,25 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
     (``datagen.regenerate``). Pair ``index`` takes A's view ``order[index % views]``: no two pairs of a unit
     share A's view while there are views left, so a unit never holds the same pair twice (drawn
     independently, 10 of the demo's 360 pairs were byte-identical copies of another of their unit)."""
-    from sketchgen.datagen.flow import correspondence_method, partner_trouble
+    unit_renders = _unit_renders(unit, config)
+    problems = Counter()
+    for index in range(config.pairs):
+        if only is not None and only != index:
+            continue
+        try:
+            sample = _sample(unit_renders, unit, config, index, problems)
+        except NoPair as why:
+            problems[why.problem] += 1
+            continue
+        yield sample
+    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n, "kind": kind, "outcome": outcome}
+                    for (outcome, kind, reason), n in sorted(problems.items()))
+
+
+def _unit_renders(unit: WorkUnit, config: PairConfig) -> UnitRenders:
+    """The unit's shape, its partner and base cameras, drawn from the unit's generator in that order, and
+    the order in which pairs take A's view."""
+    from sketchgen.datagen.flow import partner_trouble
 
     rng = unit.rng(config.seed)
     shapes, _ = config_shapes(config)
@@ -196,109 +271,126 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
             partner, no_partner = None, trouble
     cams = base_cameras(config.camera, rng)
     order = rng.permutation(len(cams))  # A's view of each pair, cycled: every view before any twice
-    own = ShapeRenders(shape, cams, config.lines)
-    other = ShapeRenders(partner, cams, config.lines) if partner is not None else None
-    width = config.lines.width
-    problems = Counter()
-    for index in range(config.pairs):
-        if only is not None and only != index:
-            continue
-        srng = unit.sample_rng(config.seed, index)
-        style = pick_style(config.style, srng)
-        kind = config.kinds[int(srng.integers(len(config.kinds)))]
-        if kind == "shapes" and other is None:  # counted, not replaced by another kind
-            problems[("not-made", kind, no_partner)] += 1
-            continue
-        modality = config.modalities[int(srng.integers(len(config.modalities)))]
-        shaded = modality == "sketch-shaded"
-        i = int(order[index % len(cams)])
-        cam_a = cams[i]
-        gb_a = own.gbuffer(i)
-        if not gb_a.mask.any():
-            problems[("dropped", kind, "shape not in view")] += 1
-            continue
-        # A's strokes in the sample's style (also the source of a deformed B when A is shaded; a shaded
-        # A of another kind needs none, but its style's seed is drawn all the same)
-        if shaded and kind != "deform":
-            srng.integers(0, 2**63 - 1)
-            record_a, drawer_a = None, CleanStyle()
-        else:
-            record_a, drawer_a = _drawn(own, i, cam_a, style, srng, width)
-        image_a = shaded_image(own, i, cam_a, srng, config.shading, problems) if shaded else None
-        shown_a = CleanStyle() if shaded else drawer_a  # what moved the positions of A's image
-        ids, pts, kxy, kvis = own.keypoints(cam_a)
-        kp_a = (ids, pts, shown_a.displace(kxy), kvis)
-        mask_a = gb_a.mask if shaded else _drawn_mask(gb_a.mask, drawer_a)
-        extra = {}
-        record_b = None
-        if kind == "deform":
-            deformation = random_deformation(srng, cam_a.width, cam_a.height, config.deform)
-            # B: A's drawn strokes moved by the deformation (with their 3D points, offsets and widths)
-            record_b = record_a.moved(deformation.apply(record_a.xy.astype(np.float64)))
-            if shaded:  # the shaded A is unstyled: its pixel p is drawn in B at deform(style(p))
-                centres = pixel_centres(cam_a.width, cam_a.height)[mask_a.ravel()]
-                flow = np.full((cam_a.height, cam_a.width, 2), np.nan)
-                flow[mask_a] = deformation.apply(drawer_a.displace(centres)) - centres
-                mask_b = deformation.warp_mask(_drawn_mask(gb_a.mask, drawer_a))
-            else:
-                flow = deformation.flow(mask_a)
-                mask_b = deformation.warp_mask(mask_a)
-            target = flow + pixel_centres(cam_a.width, cam_a.height).reshape(cam_a.height, cam_a.width, 2)
-            with np.errstate(invalid="ignore"):
-                inside = (target[..., 0] >= 0) & (target[..., 0] < cam_a.width) & \
-                         (target[..., 1] >= 0) & (target[..., 1] < cam_a.height)
-            flow[~inside] = np.nan
-            flow = flow.astype(np.float32)
-            kxy_b = deformation.apply(drawer_a.displace(kxy)) if len(ids) else np.zeros((0, 2))
-            kin = (kxy_b[:, 0] >= 0) & (kxy_b[:, 0] < cam_a.width) & (kxy_b[:, 1] >= 0) & (kxy_b[:, 1] < cam_a.height)
-            kp_b = (ids, pts, kxy_b, kvis & kin)
-            side_b = {"shape": shape.shape_id, "category": shape.category, "camera": cam_a.to_json()}
-            extra["deformation"] = {"matrix": deformation.matrix.tolist(), "offset": deformation.offset.tolist(),
-                                    "tps_src": deformation.tps.src.tolist() if deformation.tps else None,
-                                    "tps_dst": deformation.tps.dst.tolist() if deformation.tps else None}
-        else:
-            holder = other if kind == "shapes" else own
-            j = _near_view(cams, i, config.max_angle_deg, srng, allow_same=kind == "shapes")
-            if j is None:  # --max-angle is kept: no pair rather than a wider one
-                problems[("not-made", kind, f"no other view within {config.max_angle_deg:g} degrees")] += 1
-                continue
-            cam_b = cams[j]
-            gb_b = holder.gbuffer(j)
-            record_b, drawer_b = _drawn(holder, j, cam_b, style, srng, width)
-            confidences: list = []
-            point_map = shape_point_map(shape, holder.shape, min_confidence=config.min_confidence,
-                                        confidences=confidences) if kind == "shapes" else None
-            flow = dense_flow(gb_a.depth, cam_a, gb_b.depth, cam_b, faces_a=gb_a.face_id, point_map=point_map)
-            if kind == "shapes":
-                conf = np.concatenate(confidences) if confidences else np.zeros(0)
-                kept = conf[conf >= config.min_confidence]
-                extra["correspondence"] = {"method": correspondence_method(shape, holder.shape),
-                                           "confidence": float(kept.mean()) if len(kept) else 0.0,
-                                           "carried": float(len(kept) / max(len(conf), 1))}
-            if not (isinstance(shown_a, CleanStyle) and isinstance(drawer_b, CleanStyle)):
-                flow, _ = restyle_flow(flow, gb_a.mask, shown_a.displace, drawer_b.displace)
-            mask_b = _drawn_mask(gb_b.mask, drawer_b).astype(np.uint8) * 255
-            ids_b, pts_b, kxy_b, kvis_b = holder.keypoints(cam_b)
-            kp_b = (ids_b, pts_b, drawer_b.displace(kxy_b), kvis_b)
-            side_b = {"shape": holder.shape.shape_id, "category": holder.shape.category, "camera": cam_b.to_json()}
-        if not np.isfinite(flow[..., 0]).any():
-            problems[("dropped", kind, "no pixel of A visible in B")] += 1
-            continue
-        records = [record_b] if shaded else [record_a, record_b]
-        drawn = draw_strokes(records, cam_a.width, cam_a.height)
-        image_b = drawn[-1]
-        members = {"b.png": _png(image_b), strokes_key("b.png"): record_b.to_npz()}
-        if not shaded:
-            image_a = drawn[0]
-            members[strokes_key("a.png")] = record_a.to_npz()
-        side_a = {"shape": shape.shape_id, "category": shape.category, "camera": cam_a.to_json(),
-                  "keypoints": _keypoints_json(*kp_a)}
-        side_b["keypoints"] = _keypoints_json(*kp_b)
-        record = {"kind": "pair", "pair_kind": kind, "modality": modality, "split": unit.split, "style": style,
-                  "a": side_a, "b": side_b, **extra}
-        yield {"__key__": sample_key(unit.shape_id, unit.unit, index),
-               "json": json.dumps(record, sort_keys=True),
-               "a.png": _png(image_a), "flow.npy": _npy(flow),
-               "amask.png": _png(mask_a.astype(np.uint8) * 255), "bmask.png": _png(mask_b), **members}
-    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n, "kind": kind, "outcome": outcome}
-                    for (outcome, kind, reason), n in sorted(problems.items()))
+    return UnitRenders(own=ShapeRenders(shape, cams, config.lines),
+                       other=ShapeRenders(partner, cams, config.lines) if partner is not None else None,
+                       cameras=cams, order=order, no_partner=no_partner)
+
+
+def _sample(unit_renders: UnitRenders, unit: WorkUnit, config: PairConfig, index: int, problems: Counter) -> dict:
+    """Pair ``index``: its kind and modality drawn, A from base view ``order[index % views]``, then B; the
+    photo renderer counts what it could not use in ``problems``. Raises NoPair when the pair cannot be made."""
+    srng = unit.sample_rng(config.seed, index)
+    style = pick_style(config.style, srng)
+    kind = config.kinds[int(srng.integers(len(config.kinds)))]
+    if kind == "shapes" and unit_renders.other is None:  # counted, not replaced by another kind
+        raise NoPair("not-made", kind, unit_renders.no_partner)
+    modality = config.modalities[int(srng.integers(len(config.modalities)))]
+    shaded = modality == "sketch-shaded"
+    i = int(unit_renders.order[index % len(unit_renders.cameras)])
+    own, cam_a = unit_renders.own, unit_renders.cameras[i]
+    if not own.gbuffer(i).mask.any():
+        raise NoPair("dropped", kind, "shape not in view")
+    a = _image_a(own, i, cam_a, kind, shaded, style, srng, config, problems)
+    if kind == "deform":
+        b = _deformed_b(a, own, cam_a, shaded, srng, config)
+    else:
+        b = _viewed_b(a, unit_renders, i, kind, style, srng, config)
+    if not np.isfinite(b.flow[..., 0]).any():
+        raise NoPair("dropped", kind, "no pixel of A visible in B")
+    records = [b.strokes] if shaded else [a.strokes, b.strokes]
+    drawn = draw_strokes(records, cam_a.width, cam_a.height)
+    members = {"b.png": _png(drawn[-1]), strokes_key("b.png"): b.strokes.to_npz()}
+    image_a = a.image
+    if not shaded:
+        image_a = drawn[0]
+        members[strokes_key("a.png")] = a.strokes.to_npz()
+    shape = own.shape
+    side_a = {"shape": shape.shape_id, "category": shape.category, "camera": cam_a.to_json(),
+              "keypoints": a.keypoints_json()}
+    side_b = {**b.side, "keypoints": _keypoints_json(*b.keypoints)}
+    record = {"kind": "pair", "pair_kind": kind, "modality": modality, "split": unit.split, "style": style,
+              "a": side_a, "b": side_b, **b.extra}
+    return {"__key__": sample_key(unit.shape_id, unit.unit, index),
+            "json": json.dumps(record, sort_keys=True),
+            "a.png": _png(image_a), "flow.npy": _npy(b.flow),
+            "amask.png": _png(a.mask.astype(np.uint8) * 255), "bmask.png": _png(b.mask), **members}
+
+
+def _image_a(own: ShapeRenders, i: int, cam_a: Camera, kind: str, shaded: bool, style: str,
+             srng: np.random.Generator, config: PairConfig, problems: Counter) -> ImageA:
+    """A: base view ``i`` of the unit's shape, drawn in the sample's ``style``, or shaded."""
+    # A's strokes in the sample's style (also the source of a deformed B when A is shaded; a shaded
+    # A of another kind needs none, but its style's seed is drawn all the same)
+    if shaded and kind != "deform":
+        srng.integers(0, 2**63 - 1)
+        strokes, drawer = None, CleanStyle()
+    else:
+        strokes, drawer = _drawn(own, i, cam_a, style, srng, config.lines.width)
+    image = shaded_image(own, i, cam_a, srng, config.shading, problems) if shaded else None
+    shown = CleanStyle() if shaded else drawer  # what moved the positions of A's image
+    mask = own.gbuffer(i).mask
+    return ImageA(strokes, drawer, image, shown, mask if shaded else _drawn_mask(mask, drawer),
+                  own.keypoints(cam_a))
+
+
+def _deformed_b(a: ImageA, own: ShapeRenders, cam_a: Camera, shaded: bool, srng: np.random.Generator,
+                config: PairConfig) -> ImageB:
+    """B of a ``deform`` pair: A's drawn strokes moved by a random deformation (with their 3D points,
+    offsets and widths), the flow exact where B lies in the frame."""
+    width, height = cam_a.width, cam_a.height
+    deformation = random_deformation(srng, width, height, config.deform)
+    strokes = a.strokes.moved(deformation.apply(a.strokes.xy.astype(np.float64)))
+    if shaded:  # the shaded A is unstyled: its pixel p is drawn in B at deform(style(p))
+        centres = pixel_centres(width, height)[a.mask.ravel()]
+        flow = np.full((height, width, 2), np.nan)
+        flow[a.mask] = deformation.apply(a.drawer.displace(centres)) - centres
+        mask = deformation.warp_mask(_drawn_mask(a.mask, a.drawer))  # a shaded A's mask: the G-buffer's
+    else:
+        flow = deformation.flow(a.mask)
+        mask = deformation.warp_mask(a.mask)
+    target = flow + pixel_centres(width, height).reshape(height, width, 2)
+    with np.errstate(invalid="ignore"):
+        inside = (target[..., 0] >= 0) & (target[..., 0] < width) & (target[..., 1] >= 0) & (target[..., 1] < height)
+    flow[~inside] = np.nan
+    ids, pts, kxy, kvis = a.keypoints
+    kxy_b = deformation.apply(a.drawer.displace(kxy)) if len(ids) else np.zeros((0, 2))
+    kin = (kxy_b[:, 0] >= 0) & (kxy_b[:, 0] < width) & (kxy_b[:, 1] >= 0) & (kxy_b[:, 1] < height)
+    side = {"shape": own.shape.shape_id, "category": own.shape.category, "camera": cam_a.to_json()}
+    extra = {"deformation": {"matrix": deformation.matrix.tolist(), "offset": deformation.offset.tolist(),
+                             "tps_src": deformation.tps.src.tolist() if deformation.tps else None,
+                             "tps_dst": deformation.tps.dst.tolist() if deformation.tps else None}}
+    return ImageB(strokes, flow.astype(np.float32), mask, (ids, pts, kxy_b, kvis & kin), side, extra)
+
+
+def _viewed_b(a: ImageA, unit_renders: UnitRenders, i: int, kind: str, style: str, srng: np.random.Generator,
+              config: PairConfig) -> ImageB:
+    """B of a ``views`` pair (the unit's shape) or a ``shapes`` pair (its partner): a base view within
+    ``config.max_angle_deg`` of A's, drawn in ``style``; the flow from the two G-buffers, through the
+    shapes' correspondence for a ``shapes`` pair. Raises NoPair when no view is near enough."""
+    from sketchgen.datagen.flow import correspondence_method
+
+    own, cams = unit_renders.own, unit_renders.cameras
+    holder = unit_renders.other if kind == "shapes" else own
+    j = _near_view(cams, i, config.max_angle_deg, srng, allow_same=kind == "shapes")
+    if j is None:  # --max-angle is kept: no pair rather than a wider one
+        raise NoPair("not-made", kind, f"no other view within {config.max_angle_deg:g} degrees")
+    cam_a, cam_b = cams[i], cams[j]
+    gb_a, gb_b = own.gbuffer(i), holder.gbuffer(j)
+    strokes, drawer = _drawn(holder, j, cam_b, style, srng, config.lines.width)
+    confidences: list = []
+    point_map = shape_point_map(own.shape, holder.shape, min_confidence=config.min_confidence,
+                                confidences=confidences) if kind == "shapes" else None
+    flow = dense_flow(gb_a.depth, cam_a, gb_b.depth, cam_b, faces_a=gb_a.face_id, point_map=point_map)
+    extra = {}
+    if kind == "shapes":
+        conf = np.concatenate(confidences) if confidences else np.zeros(0)
+        kept = conf[conf >= config.min_confidence]
+        extra["correspondence"] = {"method": correspondence_method(own.shape, holder.shape),
+                                   "confidence": float(kept.mean()) if len(kept) else 0.0,
+                                   "carried": float(len(kept) / max(len(conf), 1))}
+    if not (isinstance(a.shown, CleanStyle) and isinstance(drawer, CleanStyle)):
+        flow, _ = restyle_flow(flow, gb_a.mask, a.shown.displace, drawer.displace)
+    mask = _drawn_mask(gb_b.mask, drawer).astype(np.uint8) * 255
+    ids, pts, kxy, kvis = holder.keypoints(cam_b)
+    side = {"shape": holder.shape.shape_id, "category": holder.shape.category, "camera": cam_b.to_json()}
+    return ImageB(strokes, flow, mask, (ids, pts, drawer.displace(kxy), kvis), side, extra)
