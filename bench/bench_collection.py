@@ -5,7 +5,7 @@ Builds a collection of ``--copies`` x the 10 Princeton Segmentation Benchmark me
 temporary folder (2,000 meshes by default), with an empty sketchgen cache, and measures, each command
 in a fresh process:
 
-1. the first index pass (``datagen.index.collection_index``): seconds per shape, meshes converted;
+1. the first index pass (``ingest.index.collection_index``): seconds per shape, meshes converted;
 2. the same command again: whether it skipped the index pass (shapes indexed again, seconds);
 3. a one-unit array job, ``sketchgen triplets --shard-index 0 --num-shards N``: seconds from start
    to its finished shard, and its peak memory (driver = worker: one process);
@@ -39,7 +39,7 @@ import json, resource, sys, time
 start = time.perf_counter()
 what = sys.argv[1]
 from sketchgen.cli import main
-from sketchgen.datagen import index
+from sketchgen.ingest import index
 imported = time.perf_counter()
 if what == "index":
     built = index.collection_index(sys.argv[2])

@@ -94,7 +94,7 @@ def main() -> int:
     torus = trimesh.creation.torus(major_radius=0.7, minor_radius=0.25, major_sections=128, minor_sections=64)
     report("torus", torus, cameras, args.style)
     try:
-        from sketchgen.datagen.procedural import load_bundled
+        from sketchgen.ingest.procedural import load_bundled
 
         chair = next(s for s in load_bundled() if s.category == "chair")
         report(f"bundled chair {chair.shape_id}", chair.trimesh, cameras, args.style)

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.datagen.layout_trees
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.ingest.layout_trees
 
-from sketchgen.datagen.layouts import discover  # noqa: E402
-from sketchgen.datagen.loaders import load_row  # noqa: E402
+from sketchgen.ingest.layouts import discover  # noqa: E402
+from sketchgen.ingest.loaders import load_row  # noqa: E402
 from tests.datagen import layout_trees as trees  # noqa: E402
 
 

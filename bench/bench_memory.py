@@ -24,8 +24,8 @@ import json, resource, sys, time
 from pathlib import Path
 from sketchgen.datagen.execute import run_dataset
 from sketchgen.datagen.pairs import PairConfig
-from sketchgen.datagen.procedural import load_spec
 from sketchgen.datagen.triplets import ViewConfig
+from sketchgen.ingest.procedural import load_spec
 
 folder, pairs, size, gathered = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 entry = next(e for e in load_spec()["shapes"] if e["category"] == "mug")

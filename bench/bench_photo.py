@@ -88,9 +88,9 @@ def sheet(path: Path, size: int = 192) -> None:
     from PIL import Image
 
     from sketchgen.datagen.backgrounds import scan_backgrounds
-    from sketchgen.datagen.loaders import load_partmesh
     from sketchgen.datagen.plan import load_shapes
     from sketchgen.datagen.shaded import shaded_image
+    from sketchgen.ingest.loaders import load_partmesh
     from sketchgen.render.shading import ShadeConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="sketchgen-sheet-"))

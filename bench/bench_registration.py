@@ -21,10 +21,10 @@ import time
 import numpy as np
 
 
-from sketchgen.datagen.collection import load_collection  # noqa: E402
-from sketchgen.datagen.procedural import exact_correspondence  # noqa: E402
 from sketchgen.datagen.registration import register  # noqa: E402
-from sketchgen.datagen.sampling import sample_surface  # noqa: E402
+from sketchgen.ingest.collection import load_collection  # noqa: E402
+from sketchgen.ingest.procedural import exact_correspondence  # noqa: E402
+from sketchgen.ingest.sampling import sample_surface  # noqa: E402
 
 
 def main(argv=None) -> int:

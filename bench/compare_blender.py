@@ -111,7 +111,7 @@ def sketchgen_seconds_per_view(mesh_path: Path, cams_path: Path, workdir: Path) 
     """(wall, CPU) seconds of each view drawn in one process (lines, style, raster, PNG and SVG
     written), as the CLI does it; the caller drops the first (warm-up) view."""
     from sketchgen.cli.commands.draw import write_view
-    from sketchgen.datagen.meshfile import read_mesh
+    from sketchgen.ingest.meshfile import read_mesh
     from sketchgen.render.camera import load_cameras
     from sketchgen.render.draw import DrawConfig, draw_views
 

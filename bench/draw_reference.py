@@ -38,8 +38,8 @@ def shapes(psb: Path):
     """(name, trimesh.Trimesh) in the unit-sphere frame: three bundled shapes, then the PSB meshes."""
     import trimesh
 
-    from sketchgen.datagen.loaders import load_partmesh
-    from sketchgen.datagen.procedural import load_bundled
+    from sketchgen.ingest.loaders import load_partmesh
+    from sketchgen.ingest.procedural import load_bundled
 
     bundled = load_bundled()
     for shape in (bundled[0], bundled[len(bundled) // 2], bundled[-1]):

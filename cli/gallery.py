@@ -27,7 +27,7 @@ def gallery_meshes() -> dict[str, trimesh.Trimesh]:
     top = cup.face_normals[:, 2] > 0.9
     cup = trimesh.Trimesh(cup.vertices, cup.faces[~top], process=False)  # open top: a boundary loop
     cup.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))  # opening up (+Y)
-    from sketchgen.datagen.procedural import load_bundled
+    from sketchgen.ingest.procedural import load_bundled
 
     shapes = {
         "cube": trimesh.creation.box(extents=(1.1, 1.1, 1.1)),

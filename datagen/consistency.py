@@ -6,7 +6,7 @@ labels (``datagen.registration.align_whole`` and ``match_segments``): shape i ag
 n/4, n/2 and 3n/4 places further in the category's order (spread out, so that a run of alike shapes
 in the order does not only meet itself). A comparison whose segments pair up cleanly (its
 ``SegmentMatch.trust`` above 0) is *judged*; it *disagrees* when its pairing pairs a label with another
-label. ``category_report(shapes)`` turns that, and ``datagen.orientation.axis_verdicts``, into what
+label. ``category_report(shapes)`` turns that, and ``ingest.orientation.axis_verdicts``, into what
 ``sketchgen collection info`` prints per category:
 
 - labels: "consistent" or "per-shape" (or "mixed"), and for consistent ones the shapes whose labels
@@ -117,8 +117,8 @@ def category_report(shapes, *, align: bool = True) -> dict[str, dict]:
     "orientation_axes", "orientation_disagree", "cross_shape", "comparisons", "aligned", "exact"} (see the module
     docstring). align: False skips the label-free comparisons (no label disagreement found, and
     per-shape categories count no shape fit for cross-shape samples: not checked)."""
-    from sketchgen.datagen.orientation import axis_verdicts
-    from sketchgen.datagen.procedural import is_bundled
+    from sketchgen.ingest.orientation import axis_verdicts
+    from sketchgen.ingest.procedural import is_bundled
 
     by_cat: dict[str, list] = {}
     for s in shapes:

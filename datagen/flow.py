@@ -185,8 +185,8 @@ def correspondence_method(a, b) -> str:
     """How PartMesh ``a``'s points are carried to ``b`` (``datagen.registration``'s names): ``EXACT``
     for bundled instances of one category, ``PART_LABELS`` when both shapes' labels are consistent
     across the category, else ``LABEL_FREE``: per-shape labels are never matched by id."""
-    from sketchgen.datagen.procedural import is_bundled
     from sketchgen.datagen.registration import EXACT, LABEL_FREE, PART_LABELS
+    from sketchgen.ingest.procedural import is_bundled
 
     if is_bundled(a) and is_bundled(b) and a.category == b.category and np.array_equal(a.faces, b.faces):
         return EXACT
@@ -203,8 +203,8 @@ def correspond(a, b, face: np.ndarray, bary: np.ndarray) -> tuple[np.ndarray, np
     float64, confidence (N,) float64 in [0, 1]). Bundled shapes correspond exactly by construction
     (confidence 1); other collections go through ``datagen.registration``.
     """
-    from sketchgen.datagen.procedural import exact_correspondence
     from sketchgen.datagen.registration import EXACT, register_points
+    from sketchgen.ingest.procedural import exact_correspondence
 
     face = np.asarray(face, np.int64).reshape(-1)
     bary = np.asarray(bary, np.float64).reshape(-1, 3)

@@ -122,7 +122,7 @@ def read_dataset_manifest(path: str | Path, *, required: bool = True) -> dict[st
     """The ``manifest.json`` of a dataset folder (or the file itself) as a dict. Raises InputError naming
     the file when it is not JSON, or when it is missing and ``required`` (else {}: a folder of shards
     alone is still a dataset to a reader). A collection's manifest (its mesh rows) is
-    ``datagen.collection.read_collection_manifest``."""
+    ``ingest.collection.read_collection_manifest``."""
     from sketchgen.errors import InputError
 
     path = Path(path)

@@ -202,7 +202,7 @@ def select_units(units: Sequence[WorkUnit], shard_index: int | None, num_shards:
 
 class LoadedShapes(dict):
     """``{shape_id: PartMesh}`` of a collection loaded whole (the bundled one, a spec), with the
-    interface of ``datagen.index.IndexedShapes``."""
+    interface of ``ingest.index.IndexedShapes``."""
 
     def members(self) -> list[tuple[str, str]]:
         return [(s.shape_id, s.category) for s in self.values()]
@@ -290,7 +290,7 @@ class DatasetConfig:
     style: tuple[tuple[str, float], ...] = CLEAN
     # cross-shape samples carry only correspondences whose confidence reaches this (``datagen.registration``)
     min_confidence: float = 0.5
-    # declared label semantics (None: as the layout says) and the collection's axes (``datagen.collection``)
+    # declared label semantics (None: as the layout says) and the collection's axes (``ingest.collection``)
     labels: str | None = None
     up_axis: str = "+y"
     front_axis: str = "+z"
@@ -307,7 +307,7 @@ class DatasetConfig:
             raise ValueError(f"--max-faces must be at least 1, got {self.max_faces}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"minimum confidence must lie in [0, 1], got {self.min_confidence}")
-        from sketchgen.datagen.collection import LoadOptions
+        from sketchgen.ingest.collection import LoadOptions
 
         LoadOptions.of(self)  # ValueError naming a bad label semantics or axis
 
@@ -324,9 +324,9 @@ def config_splits(config) -> tuple[Sequence[float], dict[str, str] | None]:
 
 def config_shapes(config) -> tuple[Mapping, list[dict]]:
     """``load_shapes`` of a dataset config: its ``collection``, ``strict``, ``max_faces`` and load
-    options (declared label semantics, orientation; ``datagen.collection.LoadOptions.of``), each
+    options (declared label semantics, orientation; ``ingest.collection.LoadOptions.of``), each
     optional on the config."""
-    from sketchgen.datagen.collection import LoadOptions
+    from sketchgen.ingest.collection import LoadOptions
 
     return load_shapes(config.collection, strict=getattr(config, "strict", False),
                        max_faces=getattr(config, "max_faces", None), options=LoadOptions.of(config))
@@ -337,19 +337,19 @@ def load_shapes(path: str | None, strict: bool = False, max_faces: int | None = 
     """The collection at ``path`` (None: the bundled one) as ({shape_id: PartMesh}, failures).
 
     failures: [{"file", "shape", "category", "reason"}] for shapes known not to load. A collection of
-    files comes from its index (``datagen.index``): the mapping knows every id and category and loads
+    files comes from its index (``ingest.index``): the mapping knows every id and category and loads
     a shape (from the per-shape cache) only when looked up, keeping a few, so a process's memory does
     not grow with the collection. The bundled collection and specs are generated whole. Kept per
     process: every unit a worker runs reads the same collection. strict: shapes whose data is in doubt
-    fail (``datagen.index.load_entry``); otherwise their warnings are on ``PartMesh.notes``. max_faces:
-    meshes over this many faces are decimated part by part as they load (``datagen.decimate``; cached
+    fail (``ingest.index.load_entry``); otherwise their warnings are on ``PartMesh.notes``. max_faces:
+    meshes over this many faces are decimated part by part as they load (``ingest.decimate``; cached
     decimated), so a unit holds at most that many faces of each shape.
-    options: a ``datagen.collection.LoadOptions`` (declared label semantics, orientation).
+    options: a ``ingest.collection.LoadOptions`` (declared label semantics, orientation).
     """
-    from sketchgen.datagen.collection import collection_rows, load_collection
-    from sketchgen.datagen.index import IndexedShapes, build_index, index_file_for
+    from sketchgen.ingest.collection import collection_rows, load_collection
+    from sketchgen.ingest.index import IndexedShapes, build_index, index_file_for
 
-    from sketchgen.datagen.collection import LoadOptions
+    from sketchgen.ingest.collection import LoadOptions
 
     options = None if options == LoadOptions() else options  # the defaults change nothing: one entry
     key = (None if path is None else str(path), bool(strict), max_faces, options)

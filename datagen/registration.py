@@ -30,7 +30,7 @@ pair up cleanly). It flags misaligned or missing parts; it cannot see where two 
 correspondences differ (a round table top against a square one).
 
 All coordinates are the PartMeshes' unit-sphere frames. The bundled collection's exact correspondence
-(``datagen.procedural.exact_correspondence``) is not used here; ``bench/bench_registration.py``
+(``ingest.procedural.exact_correspondence``) is not used here; ``bench/bench_registration.py``
 measures against it.
 """
 
@@ -42,8 +42,8 @@ from typing import Sequence
 
 import numpy as np
 
-from sketchgen.datagen.partmesh import PartMesh, face_components
-from sketchgen.datagen.sampling import closest_surface_points, sample_surface
+from sketchgen.ingest.partmesh import PartMesh, face_components
+from sketchgen.ingest.sampling import closest_surface_points, sample_surface
 
 WHOLE = -1  # key of the whole-shape alignment in ``Registration.alignments``
 # how a correspondence was made (stored with every cross-shape sample)

@@ -33,7 +33,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("sketchgen.datagen.registration", "sketchgen.datagen.sampling", "sketchgen.datagen.partmesh",
+SOURCES = ("sketchgen.datagen.registration", "sketchgen.ingest.sampling", "sketchgen.ingest.partmesh",
            "sketchgen.datagen.registration_cache")
 _MEMORY: OrderedDict = OrderedDict()  # key -> Registration, the last MEMORY_SIZE used in this process
 MEMORY_SIZE = 64
@@ -120,7 +120,7 @@ def cached_register(a, b, **settings):
 
 
 def _path(key: str):
-    from sketchgen.datagen.index import user_cache_dir
+    from sketchgen.ingest.index import user_cache_dir
 
     base = user_cache_dir()
     return None if base is None else base / "registration" / key[:2] / f"{key}.npz"

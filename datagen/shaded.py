@@ -1,5 +1,5 @@
 """The "photo" side A of sketch-shaded pairs: which shader draws it (``ShadeConfig.renderer``, a pair
-set's option), with what it reads from files: the shape's own materials (``datagen.materials``) and the
+set's option), with what it reads from files: the shape's own materials (``ingest.materials``) and the
 user's background photos (``datagen.backgrounds``). The shaders themselves, and the ranges of their
 random look, are ``render.shading``'s and ``render.photo``'s; they are re-exported here for code that
 imported them from this module.
@@ -24,8 +24,8 @@ _APPEARANCES: dict[int, tuple] = {}  # id(shape) -> (shape, appearance, notes); 
 
 
 def shape_look(shape):
-    """(Appearance or None, notes) of a PartMesh's own materials (``datagen.materials``), read once."""
-    from sketchgen.datagen.materials import shape_appearance
+    """(Appearance or None, notes) of a PartMesh's own materials (``ingest.materials``), read once."""
+    from sketchgen.ingest.materials import shape_appearance
 
     key = id(shape)
     if key not in _APPEARANCES:

@@ -70,7 +70,7 @@ def check_request(config: TripletConfig, shapes) -> None:
         return
     index = getattr(shapes, "index", None)
     if index is not None:  # from the index: a keypoint file named by the row or found beside the mesh
-        from sketchgen.datagen.index import row_files
+        from sketchgen.ingest.index import row_files
 
         found = any("keypoints" in e.row or any(str(f).endswith(".json") and str(f) != str(e.mesh)
                                                  for f in row_files(e.row)) for e in index.entries)
@@ -177,7 +177,7 @@ class RolePoint:
     barycentric ``bary`` ((3,) float64), ``point`` (3,) float64 in the unit-sphere frame, shown in base view
     ``view`` of the unit, whose lines are ``drawing``."""
 
-    shape: object  # datagen.partmesh.PartMesh
+    shape: object  # ingest.partmesh.PartMesh
     face: int
     bary: np.ndarray
     point: np.ndarray

@@ -1,7 +1,7 @@
 """sketchgen's renderer: cameras, G-buffers, object-space lines, strokes and their rasterisation, and shading
 over the G-buffer (``shading``).
 
-Never imports ``datagen``, ``train`` or ``cli``.
+Never imports ``ingest``, ``datagen``, ``train`` or ``cli`` (``tests/test_layers.py``).
 """
 
 import os

@@ -4,7 +4,7 @@ Meshes from the wild (ShapeNet's above all) store thin surfaces twice, once per 
 such a surface then has four faces, so no edge is a manifold edge between a front- and a back-facing
 face: contours vanish (a double-sided sphere draws blank) and a box's outline turns into creases
 between a face and its own twin. ``clean_faces`` finds the copies (and zero-area faces) and is the one
-rule both ``draw_views`` and collections (``datagen.partmesh``) apply; inconsistent winding that
+rule both ``draw_views`` and collections (``ingest.partmesh``) apply; inconsistent winding that
 remains is undone by ``PreparedMesh``.
 """
 

@@ -6,7 +6,7 @@ The object covers exactly the G-buffer's mask (``render.gbuffer``), so the pair'
 keypoints hold for the photo as for the clay shader (``render.shading``); only the silhouette's edge
 pixels are blended with what lies behind (anti-aliasing, a 0.6 px Gaussian of the mask).
 
-Scene, in the shape's unit-sphere frame with +Y up (the collections' convention, ``datagen.partmesh``):
+Scene, in the shape's unit-sphere frame with +Y up (the collections' convention, ``ingest.partmesh``):
 
 - Surface: per face an ``Appearance`` material (the mesh files' own: base colour, texture looked up
   through the faces' UV coordinates with bilinear filtering and repeat wrapping (OBJ/MTL convention:
@@ -271,7 +271,7 @@ def render_photo(shape, gbuffer, rng: np.random.Generator, config: PhotoConfig =
     """(H, W, 3) uint8 RGB photo-like render of ``shape`` seen by ``gbuffer.camera``.
 
     shape: a mesh with ``vertices`` (V, 3) float, ``faces`` (F, 3) int, ``face_labels`` (F,) int and
-    ``trimesh`` (its ``trimesh.Trimesh``), in the unit-sphere frame, as ``datagen.partmesh.PartMesh``.
+    ``trimesh`` (its ``trimesh.Trimesh``), in the unit-sphere frame, as ``ingest.partmesh.PartMesh``.
     gbuffer: ``render.gbuffer.GBuffer`` of ``shape.trimesh`` (depth, face_id). appearance: the faces'
     materials (faces without one, or all when None, take random materials per part). background:
     (Hb, Wb, 3) uint8 RGB photo, or None for the procedural studio. prepared: ``render.prepared``'s

@@ -142,7 +142,7 @@ def shade_gbuffer(shape, gbuffer, rng: np.random.Generator, config: ShadeConfig 
     """(H, W, 3) uint8 RGB Blinn-Phong image of ``shape`` from its G-buffer.
 
     shape: a mesh with ``vertices`` (V, 3) float, ``faces`` (F, 3) int and ``trimesh`` (its
-    ``trimesh.Trimesh``, for vertex and face normals), as ``datagen.partmesh.PartMesh``.
+    ``trimesh.Trimesh``, for vertex and face normals), as ``ingest.partmesh.PartMesh``.
     gbuffer: ``render.gbuffer.GBuffer`` of ``shape.trimesh`` (depth (H, W) float32, face_id (H, W) int32).
     """
     import cv2

@@ -22,14 +22,14 @@ USER_SCRIPTS = {"train.py": "raise SystemExit('the user train.py was imported')\
 def test_subpackages_import_beside_a_users_train_and_render_scripts(tmp_path):
     for name, text in USER_SCRIPTS.items():
         (tmp_path / name).write_text(text)
-    code = ("import sketchgen.train.shards, sketchgen.render.camera, sketchgen.datagen.collection, sketchgen\n"
+    code = ("import sketchgen.train.shards, sketchgen.render.camera, sketchgen.ingest.collection, sketchgen\n"
             "import sketchgen.cli.options\n"
             "print(sketchgen.train.__name__, sketchgen.render.__name__, sketchgen.datagen.__name__,"
             " sketchgen.cli.__name__, sketchgen.load_collection.__module__)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["sketchgen.train", "sketchgen.render", "sketchgen.datagen", "sketchgen.cli",
-                                   "sketchgen.datagen.collection"]
+                                   "sketchgen.ingest.collection"]
 
 
 def test_the_distribution_installs_only_sketchgen_at_top_level(tmp_path):
@@ -65,7 +65,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_a_wheel_ships_the_bundled_collection(tmp_path, wheel):
     """A non-editable install (a wheel, as pip installs from an index) holds assets/bundled/collection.json
-    where datagen.procedural looks for it, so the demo's collection loads outside the source tree."""
+    where ingest.procedural looks for it, so the demo's collection loads outside the source tree."""
     with zipfile.ZipFile(wheel) as z:
         assert "sketchgen/assets/bundled/collection.json" in z.namelist()
         # the presets --preset names, and the demo builds from (cli/presets.py)
@@ -74,7 +74,7 @@ def test_a_wheel_ships_the_bundled_collection(tmp_path, wheel):
         shipped = sorted(f"sketchgen/cli/presets/{p.name}" for p in PRESET_DIR.glob("*.toml"))
         assert shipped and set(shipped) <= set(z.namelist())
         z.extractall(tmp_path / "site")
-    code = ("import sketchgen.datagen.procedural as p; from sketchgen import load_collection\n"
+    code = ("import sketchgen.ingest.procedural as p; from sketchgen import load_collection\n"
             "c = load_collection(); print(p.SPEC_PATH.is_file(), str(p.SPEC_PATH).startswith(%r), len(c.shapes))"
             % str(tmp_path / "site"))
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,

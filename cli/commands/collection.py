@@ -46,9 +46,9 @@ def configure(parser) -> None:
 
 def add_collection_reading_arguments(parser) -> None:
     """``--labels``, ``--up-axis`` and ``--front-axis``, shared by every command that takes a collection
-    (``datagen.collection.LoadOptions``)."""
-    from sketchgen.datagen.collection import LABEL_SEMANTICS
-    from sketchgen.datagen.orientation import AXES
+    (``ingest.collection.LoadOptions``)."""
+    from sketchgen.ingest.collection import LABEL_SEMANTICS
+    from sketchgen.ingest.orientation import AXES
 
     parser.add_argument("--labels", choices=LABEL_SEMANTICS, default=None,
                         help="what part labels mean: the same part on every shape of a category (consistent), or "
@@ -71,8 +71,8 @@ def add_strict_argument(parser) -> None:
 
 
 def run(args) -> int:
-    from sketchgen.datagen.collection import LoadOptions, load_collection
     from sketchgen.errors import UsageError
+    from sketchgen.ingest.collection import LoadOptions, load_collection
 
     if args.part_labels is not None and args.path is None:
         raise UsageError("--part-labels joins the ShapeNetCore tree given as PATH")
@@ -81,7 +81,7 @@ def run(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     # the loaders log each warning; this report lists them itself, so they are not said twice
-    loaders_log = logging.getLogger("sketchgen.datagen.loaders")
+    loaders_log = logging.getLogger("sketchgen.ingest.loaders")
     level = loaders_log.level
     loaders_log.setLevel(logging.ERROR)
     try:

@@ -67,7 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 @one_blas_thread
 def run(args: argparse.Namespace) -> int:
-    from sketchgen.datagen.meshfile import read_mesh
+    from sketchgen.ingest.meshfile import read_mesh
     from sketchgen.render.camera import load_cameras
     from sketchgen.render.draw import DrawConfig, draw_views
 
@@ -129,11 +129,11 @@ def run(args: argparse.Namespace) -> int:
 
 def decimated(mesh, max_faces: int, mesh_path: Path):
     """``mesh`` (a trimesh in file coordinates) decimated to at most ``max_faces`` faces by the rule
-    collections use (``datagen.decimate``: piece by piece, quadric), still in file coordinates."""
+    collections use (``ingest.decimate``: piece by piece, quadric), still in file coordinates."""
     import trimesh
 
-    from sketchgen.datagen.decimate import decimate
-    from sketchgen.datagen.partmesh import make_partmesh
+    from sketchgen.ingest.decimate import decimate
+    from sketchgen.ingest.partmesh import make_partmesh
 
     shape = decimate(make_partmesh(np.asarray(mesh.vertices), np.asarray(mesh.faces), source=str(mesh_path)),
                      max_faces)
@@ -214,7 +214,7 @@ def keypoint_points(path: Path, mesh, mesh_path: Path):
 
     A KeypointNet file holding several models is read for the model named like the mesh file's stem.
     """
-    from sketchgen.datagen.keypoints import load_keypoints
+    from sketchgen.ingest.keypoints import load_keypoints
 
     try:
         kp = load_keypoints(path, mesh)

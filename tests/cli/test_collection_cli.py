@@ -4,7 +4,7 @@ import json
 import re
 
 from sketchgen.cli import main
-from tests.datagen.test_collection import make_mixed_dir
+from tests.ingest.test_collection import make_mixed_dir
 
 
 def test_bundled_json(capsys):
@@ -66,7 +66,7 @@ def test_faces_stored_twice_are_counted_as_removed(tmp_path, capsys, monkeypatch
 
 
 def test_label_semantics_per_category_from_the_layout_and_declared(tmp_path, capsys):
-    from tests.datagen.layout_trees import coseg, psb_benchmark
+    from tests.ingest.layout_trees import coseg, psb_benchmark
 
     psb_benchmark(tmp_path / "psb", {101: 2, 102: 3})
     coseg(tmp_path / "cs", {"chairs": 2})
@@ -93,7 +93,7 @@ def test_label_semantics_per_category_from_the_layout_and_declared(tmp_path, cap
 def test_collection_info_names_the_rotated_shape_and_takes_up_axis(tmp_path, capsys):
     import numpy as np
 
-    from tests.datagen.test_orientation import TO_Z_UP, _chair
+    from tests.ingest.test_orientation import TO_Z_UP, _chair
 
     for k in range(4):
         mesh = _chair()

@@ -365,7 +365,7 @@ def test_a_camera_that_sees_nothing_of_the_mesh_exits_1_naming_it(tmp_path, caps
 
 
 def test_the_library_marks_unseen_views_and_only_them(sphere_file):
-    from sketchgen.datagen.meshfile import read_mesh
+    from sketchgen.ingest.meshfile import read_mesh
     from sketchgen.render.draw import draw_views
 
     mesh = read_mesh(sphere_file)

@@ -175,8 +175,8 @@ def test_a_builder_that_samples_differently_rebuilds_its_old_shards(reference, t
 def test_ids_differing_in_one_character_write_a_shard_each(tmp_path):
     """Ids apart by case, an accent (composed or not) or '.' against '-': one shard, one manifest entry
     and the shape's own samples each; a second run finds the dataset complete."""
-    from sketchgen.datagen.procedural import load_spec
     from sketchgen.datagen.shards import read_shard
+    from sketchgen.ingest.procedural import load_spec
 
     entry = next(e for e in load_spec()["shapes"] if e["category"] == "mug")
     ids = ["mug", "Mug", "m\u00fcg", "mu\u0308g", "mug.1", "mug-1"]

@@ -17,8 +17,8 @@ import pytest
 from sketchgen.cli import main
 from sketchgen.datagen.execute import run_dataset
 from sketchgen.datagen.pairs import PairConfig
-from sketchgen.datagen.procedural import load_spec
 from sketchgen.datagen.triplets import ViewConfig
+from sketchgen.ingest.procedural import load_spec
 from tiny_datasets import samples
 
 SIZE = 256  # PSC's eval.py scores 256 px pairs only

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.collection import load_collection
-from sketchgen.datagen.partmesh import make_partmesh
-from sketchgen.datagen.procedural import exact_correspondence
 from sketchgen.datagen.registration import align_points, keypoint_matches, register, register_points
-from sketchgen.datagen.sampling import sample_surface
+from sketchgen.ingest.collection import load_collection
+from sketchgen.ingest.partmesh import make_partmesh
+from sketchgen.ingest.procedural import exact_correspondence
+from sketchgen.ingest.sampling import sample_surface
 
 
 @pytest.fixture(scope="module")

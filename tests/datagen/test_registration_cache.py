@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from sketchgen.datagen import registration_cache
-from sketchgen.datagen.collection import load_collection
 from sketchgen.datagen.registration import register, register_points
-from sketchgen.datagen.sampling import sample_surface
+from sketchgen.ingest.collection import load_collection
+from sketchgen.ingest.sampling import sample_surface
 
 
 def _copy(shape, **changes):

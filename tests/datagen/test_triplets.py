@@ -329,7 +329,7 @@ def test_kinds_not_made_are_counted_never_replaced(tmp_path):
 
 def test_keypoint_anchors_without_keypoints_fail_before_any_unit(tmp_path, capsys):
     from sketchgen.cli import main
-    from tests.datagen.layout_trees import coseg
+    from tests.ingest.layout_trees import coseg
 
     coseg(tmp_path / "cs", {"chairs": 2})
     code = main(["triplets", "--collection", str(tmp_path / "cs"), "--out", str(tmp_path / "out"),

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from sketchgen.datagen.plan import assign_splits
-from sketchgen.datagen.procedural import load_spec
 from sketchgen.datagen.shards import read_shard
+from sketchgen.ingest.procedural import load_spec
 
 
 def tiny_spec(folder: Path, category: str = "chair", n: int = 2) -> Path:

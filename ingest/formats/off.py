@@ -9,7 +9,7 @@ Layout (Geomview's OFF; the Princeton Shape and Segmentation Benchmarks, ModelNe
     ...
 
 ``#`` starts a comment. The counts may share the header's line ("OFF 8 6 0", and ModelNet's "OFF8 6 0").
-Faces are triangulated by ``datagen.formats.polygons`` (a fan where convex, ear clipping elsewhere),
+Faces are triangulated by ``ingest.formats.polygons`` (a fan where convex, ear clipping elsewhere),
 so per-face label files written for a triangle OFF (PSB ``.seg``) keep their order. Binary OFF and
 4-D OFF are refused.
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.datagen.formats.polygons import triangulate_polygons
-from sketchgen.datagen.formats.text import fixed_width_tokens, parse_vertices, read_lines
 from sketchgen.errors import InputError
+from sketchgen.ingest.formats.polygons import triangulate_polygons
+from sketchgen.ingest.formats.text import fixed_width_tokens, parse_vertices, read_lines
 
 _HEADER = re.compile(r"^(ST)?(C)?(N)?(4)?(n)?OFF(.*)$")
 

@@ -2,7 +2,7 @@
 
 ``assets/bundled/collection.json`` holds, per shape, its id, category and a handful of numbers
 (proportions, cross-section exponents, tapers, bends); ``build_shape`` turns them into a mesh made of
-swept superellipse tubes (``datagen.primitives``). Every instance of a category uses the same tubes
+swept superellipse tubes (``ingest.primitives``). Every instance of a category uses the same tubes
 with the same (nu, nv) grids, so all instances share one face list: the point (face f, weights w) on
 one chair is the same (part, u, v) on every chair. ``exact_correspondence`` states this; it is the
 ground truth that ``datagen.registration`` is measured against (and never uses).
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.datagen.keypoints import Keypoints
-from sketchgen.datagen.partmesh import PartMesh, make_partmesh
-from sketchgen.datagen.primitives import ShapeBuilder, curve_frames
 from sketchgen.errors import InputError
+from sketchgen.ingest.keypoints import Keypoints
+from sketchgen.ingest.partmesh import PartMesh, make_partmesh
+from sketchgen.ingest.primitives import ShapeBuilder, curve_frames
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "assets" / "bundled" / "collection.json"
 SPEC_VERSION = 1

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.meshfile import read_mesh
 from sketchgen.errors import InputError
+from sketchgen.ingest.meshfile import read_mesh
 from sketchgen.render.cleanup import clean_faces
 
 
@@ -82,7 +82,7 @@ def test_clean_faces_counts_and_remaps():
 
 
 def test_obj_comments_colours_groups_and_errors(tmp_path):
-    from sketchgen.datagen.formats.obj import read_obj
+    from sketchgen.ingest.formats.obj import read_obj
 
     path = tmp_path / "c.obj"
     path.write_text("# header\nmtllib x.mtl\nv 0 0 0 1 0 0\nv\t1 0 0\nv 0 1 0 # colourless\nvn 0 0 1\n"

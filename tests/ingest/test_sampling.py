@@ -3,8 +3,8 @@
 import numpy as np
 import trimesh
 
-from sketchgen.datagen.partmesh import make_partmesh
-from sketchgen.datagen.sampling import closest_surface_points, sample_surface
+from sketchgen.ingest.partmesh import make_partmesh
+from sketchgen.ingest.sampling import closest_surface_points, sample_surface
 
 
 def _boxes():
@@ -53,7 +53,7 @@ def test_closest_surface_points_recovers_points():
 
 
 def test_face_components():
-    from sketchgen.datagen.partmesh import face_components
+    from sketchgen.ingest.partmesh import face_components
 
     shape = _boxes()
     comps = face_components(shape, np.arange(24))

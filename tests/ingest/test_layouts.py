@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from sketchgen.cli import main
-from sketchgen.datagen.collection import load_collection
-from sketchgen.datagen.layouts import discover, psb_category
-from sketchgen.datagen.loaders import load_row
 from sketchgen.errors import InputError
-from tests.datagen import layout_trees as trees
+from sketchgen.ingest.collection import load_collection
+from sketchgen.ingest.layouts import discover, psb_category
+from sketchgen.ingest.loaders import load_row
+from tests.ingest import layout_trees as trees
 
 from shared_data import FIXTURES as SHARED_FIXTURES
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from sketchgen.datagen import procedural
-from sketchgen.datagen.collection import load_collection
+from sketchgen.ingest import procedural
+from sketchgen.ingest.collection import load_collection
 from sketchgen.render.cleanup import clean_faces
 
 

@@ -1,6 +1,6 @@
 """Loading one labelled shape into a ``PartMesh``, from the layouts users bring.
 
-- Any mesh ``datagen.meshfile.read_mesh`` reads, with part labels from (first found):
+- Any mesh ``ingest.meshfile.read_mesh`` reads, with part labels from (first found):
   an explicit labels file; a file beside the mesh with the same stem (``.seg``, ``.txt`` or ``.npy``),
   one integer per face, or per vertex (a face takes the label most of its corners carry); ShapeNet-Part
   points beside it (``<stem>.pts`` with ``<stem>.seg``: x y z per line and a label per point, moved
@@ -8,7 +8,7 @@
 - PartNet: a directory with ``result.json`` (the part tree) and ``objs/*.obj``; the parts are the
   root's children (``chair_back``, ``chair_seat`` ...), each the union of its leaves' OBJs; below a chain
   of single children (bottle -> normal_bottle -> body, neck, lid), the first level that splits.
-- Keypoints: KeypointNet or sketchgen JSON (``datagen.keypoints``), placed on the file's faces.
+- Keypoints: KeypointNet or sketchgen JSON (``ingest.keypoints``), placed on the file's faces.
 
 Every problem raises InputError naming the file and the reason. ``max_faces`` decimates a mesh over
 that budget part by part (labels kept; keypoints moved to the nearest point of the decimated surface).
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.datagen.keypoints import Keypoints, is_keypoint_file, load_keypoints
-from sketchgen.datagen.layouts import SHAPENET_PART_CATEGORIES, SHAPENETCORE_SYNSETS
-from sketchgen.datagen.meshfile import read_mesh, read_mesh_and_groups, validate_arrays
-from sketchgen.datagen.partmesh import PartMesh, make_partmesh
 from sketchgen.errors import InputError
+from sketchgen.ingest.keypoints import Keypoints, is_keypoint_file, load_keypoints
+from sketchgen.ingest.layouts import SHAPENET_PART_CATEGORIES, SHAPENETCORE_SYNSETS
+from sketchgen.ingest.meshfile import read_mesh, read_mesh_and_groups, validate_arrays
+from sketchgen.ingest.partmesh import PartMesh, make_partmesh
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ _HEX_ID = re.compile(r"^[0-9a-f]{16,}$")
 
 
 def load_row(row: Mapping, *, max_faces: int | None = None, strict: bool = False) -> PartMesh:
-    """Load one discovery or manifest row (keys in ``datagen.layouts``) as a PartMesh.
+    """Load one discovery or manifest row (keys in ``ingest.layouts``) as a PartMesh.
 
     Files beside the mesh (labels, keypoints) are looked for only in layouts that rely on them
     (``plain``, ``psb``, ``manifest``): a ShapeNetCore model's ``model_normalized.json`` is metadata.
@@ -372,7 +372,7 @@ def _finish(vertices, faces, face_labels, names, kp: Keypoints | None, category,
     shape = make_partmesh(vertices, faces, face_labels, part_names=names, keypoints=kp, category=category,
                           shape_id=shape_id, source=str(source))
     if max_faces is not None and shape.n_faces > max_faces:
-        from sketchgen.datagen.decimate import decimate
+        from sketchgen.ingest.decimate import decimate
 
         shape = decimate(shape, max_faces)
     removed = shape.cleanup.get("degenerate", 0) + shape.cleanup.get("duplicate", 0)

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen import index as idx
-from sketchgen.datagen import loaders, plan
-from sketchgen.datagen.collection import load_collection
+from sketchgen.datagen import plan
 from sketchgen.datagen.execute import run_dataset
 from sketchgen.datagen.triplets import TripletConfig, ViewConfig
-from tiny_datasets import shard_hashes
+from sketchgen.ingest import index as idx
+from sketchgen.ingest import loaders
+from sketchgen.ingest.collection import load_collection
+from tests.datagen.tiny_datasets import shard_hashes
 
 
 def _write_shape(path, k):
@@ -226,7 +227,7 @@ def test_a_damaged_cache_entry_is_converted_again_and_rewritten(tmp_path, damage
     else:
         data = bytearray(b"PK\x03\x04" + b"\x00" * 64)
     path.write_bytes(bytes(data))
-    with caplog.at_level("WARNING", logger="sketchgen.datagen.index"):
+    with caplog.at_level("WARNING", logger="sketchgen.ingest.index"):
         got = idx.load_entry(index, entry, cache_dir=cache)
     assert [r.message for r in caplog.records if "damaged cache entry" in r.message and str(path) in r.message]
     for name in ("vertices", "faces", "face_labels"):

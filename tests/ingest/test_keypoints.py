@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.keypoints import Keypoints, load_keypoints
-from sketchgen.datagen.meshfile import read_mesh
 from sketchgen.errors import InputError
+from sketchgen.ingest.keypoints import Keypoints, load_keypoints
+from sketchgen.ingest.meshfile import read_mesh
 
 from shared_data import FIXTURES
 
@@ -67,7 +67,7 @@ def test_keypointnet_chair_as_a_collection():
     """Scanning the fixture's folder: the keypoints file beside the PLY is found, the id and category
     come from the annotation, and after removing the PLY's 1661 doubled (reversed) faces every
     keypoint still lands on its xyz."""
-    from sketchgen.datagen.collection import load_collection
+    from sketchgen.ingest.collection import load_collection
 
     coll = load_collection(FIXTURE)
     assert not coll.failures

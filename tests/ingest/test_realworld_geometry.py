@@ -1,6 +1,6 @@
 """``sketchgen draw`` on the real-world geometry fixtures, against the answers their README gives.
 
-Ink is any pixel darker than 128. Each fixture stands for a kind of input; tests/datagen/
+Ink is any pixel darker than 128. Each fixture stands for a kind of input; tests/ingest/
 test_geometry_kinds.py builds other inputs of the same kinds procedurally.
 """
 
@@ -120,7 +120,7 @@ def test_off_polygons_load_and_draw(tmp_path):
 def test_psb_triangle_off_reads_as_trimesh_reads_it():
     import trimesh
 
-    from sketchgen.datagen.meshfile import read_mesh
+    from sketchgen.ingest.meshfile import read_mesh
 
     path = FIXTURES / "psb" / "airplane" / "61.off"
     mesh, reference = read_mesh(path), trimesh.load(path, process=False)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.collection import LoadOptions, load_collection
-from sketchgen.datagen.orientation import (axes_rotation, axis_verdicts, euler_rotation, orient, principal_axes)
+from sketchgen.ingest.collection import LoadOptions, load_collection
+from sketchgen.ingest.orientation import (axes_rotation, axis_verdicts, euler_rotation, orient, principal_axes)
 
 
 def _chair() -> trimesh.Trimesh:

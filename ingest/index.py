@@ -1,6 +1,6 @@
 """The collection index and the per-shape cache: what a run knows about a collection without holding it.
 
-``collection_index(path)`` makes one pass over a collection's rows (``datagen.collection``'s
+``collection_index(path)`` makes one pass over a collection's rows (``ingest.collection``'s
 discovery) and records per shape its files, category, id, a content hash of the files' bytes
 (SHA-256) and their size. Where the layout names the shape (a row's ``id``, a ShapeNet/KeypointNet
 hash in the path, a PartNet directory) no mesh is built; otherwise (loose meshes whose id is a hash of
@@ -48,12 +48,12 @@ from typing import Iterator
 
 import numpy as np
 
-from sketchgen.datagen.collection import Failure, collection_rows
-from sketchgen.datagen.keypoints import Keypoints
-from sketchgen.datagen.loaders import BESIDE_LAYOUTS
-from sketchgen.datagen.partmesh import PartMesh
 from sketchgen.errors import InputError
 from sketchgen.files import atomic_write
+from sketchgen.ingest.collection import Failure, collection_rows
+from sketchgen.ingest.keypoints import Keypoints
+from sketchgen.ingest.loaders import BESIDE_LAYOUTS
+from sketchgen.ingest.partmesh import PartMesh
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ INDEX_NAME = ".sketchgen-index.json"
 FORMAT = 1
 # loaded shapes an IndexedShapes keeps: a unit uses its own shape and one partner
 KEEP_SHAPES = 4
-# files beside a mesh that the loaders read (datagen.loaders' conventions)
+# files beside a mesh that the loaders read (ingest.loaders' conventions)
 BESIDE_SUFFIXES = (".seg", ".txt", ".npy", ".pts", ".keypoints.json", ".json")
 
 
@@ -133,7 +133,7 @@ def index_file_for(root) -> Path | None:
 
 def collection_index(path, *, progress: bool = False, cache_dir: Path | None | str = "auto") -> CollectionIndex:
     """Index the collection at ``path`` (a directory, a manifest or a mesh file; see
-    ``datagen.collection``), reusing its index file for every row whose files are unchanged.
+    ``ingest.collection``), reusing its index file for every row whose files are unchanged.
     cache_dir: the per-shape cache folder ("auto": the user cache, see the module docstring; None: no
     per-shape cache). Raises InputError when ``path`` itself cannot be read or is a bundled-style spec."""
     found = collection_rows(path)
@@ -240,7 +240,7 @@ def content_hash(row: dict, files: list[Path]) -> tuple[str, int]:
 
 def _index_row(row: dict, files: list[Path], cache_dir) -> dict:
     """{"entry": {...}} or {"failure": {...}} for one row."""
-    from sketchgen.datagen.loaders import category_from_path
+    from sketchgen.ingest.loaders import category_from_path
 
     mesh = Path(row["mesh"])
     fallback_category = row.get("category") or category_from_path(mesh if not mesh.is_dir() else mesh / "x")
@@ -271,7 +271,7 @@ def _index_row(row: dict, files: list[Path], cache_dir) -> dict:
 
 def _load_reason(row: dict) -> str | None:
     """The loader's own one-line reason for a row whose files cannot all be read (None if it loads)."""
-    from sketchgen.datagen.loaders import load_row
+    from sketchgen.ingest.loaders import load_row
 
     try:
         load_row(row)
@@ -282,9 +282,9 @@ def _load_reason(row: dict) -> str | None:
     return None
 
 
-# OBJ lines naming a group, an object or a material (datagen.formats.obj); group names may be empty
+# OBJ lines naming a group, an object or a material (ingest.formats.obj); group names may be empty
 _OBJ_NAMES = re.compile(rb"^[ \t]*(g|o|usemtl)(?:[ \t]+([^#\r\n]*))?[ \t]*(?:#[^\r\n]*)?\r?$", re.MULTILINE)
-# formats whose files carry no part names (datagen.meshfile)
+# formats whose files carry no part names (ingest.meshfile)
 _UNNAMED_SUFFIXES = (".ply", ".off", ".stl")
 
 
@@ -293,7 +293,7 @@ def _known_identity(row: dict, files: list[Path]) -> tuple[str, str, list[str] |
     without building the mesh; None when only loading can tell. Part names of an OBJ are every group
     and material name in the file: a superset of the names its parts get, which is all that numbering
     them per category needs."""
-    from sketchgen.datagen.loaders import _dataset_id, _leaf_objs, category_from_path, partnet_parts
+    from sketchgen.ingest.loaders import _dataset_id, _leaf_objs, category_from_path, partnet_parts
 
     mesh = Path(row["mesh"])
     if mesh.is_dir():  # PartNet: the parts as the loader numbers them (loaders.partnet_parts)
@@ -371,9 +371,9 @@ def _stats(files: list[Path]) -> list:
 
 # the modules whose code decides what a shape converts to: a change to any of them (a new release or
 # a working copy) starts both caches afresh
-LOADER_MODULES = ("sketchgen.datagen.loaders", "sketchgen.datagen.layouts", "sketchgen.datagen.meshfile",
-                  "sketchgen.datagen.formats", "sketchgen.datagen.partmesh", "sketchgen.datagen.keypoints",
-                  "sketchgen.datagen.decimate", "sketchgen.render.cleanup", "sketchgen.datagen.index")
+LOADER_MODULES = ("sketchgen.ingest.loaders", "sketchgen.ingest.layouts", "sketchgen.ingest.meshfile",
+                  "sketchgen.ingest.formats", "sketchgen.ingest.partmesh", "sketchgen.ingest.keypoints",
+                  "sketchgen.ingest.decimate", "sketchgen.render.cleanup", "sketchgen.ingest.index")
 
 
 @functools.lru_cache(maxsize=1)
@@ -484,7 +484,7 @@ def cache_key(digest: str, max_faces: int | None, row: dict) -> str:
     """The per-shape cache key: SHA-256 of the content hash and of every input of the loader that
     changes what it returns: ``max_faces``, the row's ``id``, ``category`` and ``model_id``, and what
     the loaders read from the path (its category and dataset id; a PartNet directory's name)."""
-    from sketchgen.datagen.loaders import _dataset_id, category_from_path
+    from sketchgen.ingest.loaders import _dataset_id, category_from_path
 
     mesh = Path(row["mesh"])
     context = {"id": row.get("id"), "category": row.get("category"), "model_id": row.get("model_id"),
@@ -564,7 +564,7 @@ LOAD_COUNT = {"converted": 0, "cached": 0}
 
 def _load_converted(row: dict, digest: str, max_faces: int | None, cache_dir: Path | None) -> PartMesh:
     """The row's shape as the loader gives it, from the per-shape cache when there."""
-    from sketchgen.datagen.loaders import load_row
+    from sketchgen.ingest.loaders import load_row
 
     path = cache_path(cache_dir, cache_key(digest, max_faces, row)) if cache_dir else None
     if path is not None and path.is_file():
@@ -589,11 +589,11 @@ def load_entry(index: CollectionIndex, entry: IndexEntry, *, max_faces: int | No
                cache_dir: Path | None | str = "auto", strict: bool = False, options=None) -> PartMesh:
     """The shape of ``entry`` as a PartMesh: converted (or read from the per-shape cache), given the
     index's id and category, its named parts numbered per category, its label semantics and its
-    orientation (the row's columns, else ``options``, a ``datagen.collection.LoadOptions``). strict: a
+    orientation (the row's columns, else ``options``, a ``ingest.collection.LoadOptions``). strict: a
     shape with notes (``PartMesh.notes``: data in doubt) fails. Raises InputError naming the file."""
-    from sketchgen.datagen.collection import label_semantics
-    from sketchgen.datagen.loaders import raise_if_strict
-    from sketchgen.datagen.orientation import orient, row_rotation
+    from sketchgen.ingest.collection import label_semantics
+    from sketchgen.ingest.loaders import raise_if_strict
+    from sketchgen.ingest.orientation import orient, row_rotation
 
     cache_dir = shape_cache_dir() if cache_dir == "auto" else cache_dir
     shape = _load_converted(entry.row, entry.content_hash, max_faces, cache_dir)
@@ -635,7 +635,7 @@ class IndexedShapes(Mapping):
     def __init__(self, index: CollectionIndex, *, max_faces: int | None = None, keep: int = KEEP_SHAPES,
                  cache_dir: Path | None | str = "auto", strict: bool = False, options=None):
         self.index = index
-        self.options = options  # datagen.collection.LoadOptions
+        self.options = options  # ingest.collection.LoadOptions
         self.max_faces = max_faces
         self.strict = strict
         self.keep = keep

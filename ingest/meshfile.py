@@ -1,18 +1,18 @@
 """Reading one mesh file into a validated ``trimesh.Trimesh`` in the file's own coordinates.
 
 ``read_mesh`` keeps the faces in the file's order (trimesh ``process=False``; OBJ parsed by
-``datagen.formats.obj``) because per-face label files and keypoint annotations (KeypointNet's
+``ingest.formats.obj``) because per-face label files and keypoint annotations (KeypointNet's
 ``face_index``) index the faces as the file lists them. Scenes (GLB, multi-object files) are merged
 into one mesh with their node transforms applied. Every problem raises ``InputError`` with the file
 and the reason: unreadable, empty or unparseable files, non-finite coordinates, face indices past the
 vertices, no faces, data that does not hold what the file declares (a binary STL's triangle count, a
-PLY header's element counts: ``datagen.formats.ply``; an ASCII STL's facets: ``datagen.formats.stl``;
-a GLB's lengths and accessor counts: ``datagen.formats.gltf``) and meshes that need a decoder sketchgen
+PLY header's element counts: ``ingest.formats.ply``; an ASCII STL's facets: ``ingest.formats.stl``;
+a GLB's lengths and accessor counts: ``ingest.formats.gltf``) and meshes that need a decoder sketchgen
 lacks (Draco without the optional DracoPy), named with the package to install. Text is decoded by
-sketchgen itself (``datagen.formats.text``), never by an optional encoding guesser.
+sketchgen itself (``ingest.formats.text``), never by an optional encoding guesser.
 
 Degenerate and duplicate faces are not removed here (that would shift face indices);
-``render.cleanup.clean_faces`` finds them, ``datagen.partmesh`` removes them (remapping labels and
+``render.cleanup.clean_faces`` finds them, ``ingest.partmesh`` removes them (remapping labels and
 keypoints) and so does ``render.draw.draw_views``. trimesh's own log records (a texture or material
 file it cannot find, with a traceback) are kept off the terminal while it loads a file.
 """
@@ -39,7 +39,7 @@ def read_mesh(path: str | Path) -> trimesh.Trimesh:
 
     Returns a Trimesh with (V, 3) float64 vertices and (F, 3) int64 faces, F >= 1. Vertices of STL
     files (which store each triangle's corners separately) are merged, keeping the face order. OBJ and
-    OFF polygons are triangulated in place (``datagen.formats.polygons``); their
+    OFF polygons are triangulated in place (``ingest.formats.polygons``); their
     ``mesh.metadata["file_polygon"]`` is then the (F,) int64 face of the file each triangle came from,
     to spread per-polygon labels over its triangles.
     Raises InputError naming ``path`` and the reason.
@@ -48,7 +48,7 @@ def read_mesh(path: str | Path) -> trimesh.Trimesh:
 
 
 def read_mesh_and_groups(path: str | Path):
-    """``read_mesh`` plus, for an OBJ file, its parse (``datagen.formats.obj.ObjData``: per-face groups
+    """``read_mesh`` plus, for an OBJ file, its parse (``ingest.formats.obj.ObjData``: per-face groups
     and materials), else None; an OBJ is parsed once."""
     path = Path(path)
     if not path.exists():
@@ -70,24 +70,24 @@ def read_mesh_and_groups(path: str | Path):
         _check_stl_size(path, head, size)
     obj = polygon = None
     if suffix == ".obj":
-        from sketchgen.datagen.formats.obj import read_obj
+        from sketchgen.ingest.formats.obj import read_obj
 
         obj = read_obj(path)
         vertices, faces, polygon = obj.vertices, obj.faces, obj.polygon
     elif suffix == ".off":
-        from sketchgen.datagen.formats.off import read_off
+        from sketchgen.ingest.formats.off import read_off
 
         off = read_off(path)
         vertices, faces, polygon = off.vertices, off.faces, off.polygon
     elif suffix == ".ply":
         vertices, faces = _load_ply(path)
     elif suffix == ".stl" and not _is_binary_stl(head, size):
-        from sketchgen.datagen.formats.stl import read_ascii_stl
+        from sketchgen.ingest.formats.stl import read_ascii_stl
 
         vertices, faces = read_ascii_stl(path)
     else:
         if suffix in (".glb", ".gltf"):
-            from sketchgen.datagen.formats.gltf import check_gltf
+            from sketchgen.ingest.formats.gltf import check_gltf
 
             check_gltf(path)
         vertices, faces = _load_with_trimesh(path)
@@ -165,10 +165,10 @@ def quiet_trimesh():
 
 def _load_ply(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """A PLY file's vertices and triangles, once its header's element counts are checked against its
-    data (``datagen.formats.ply``); trimesh parses the data behind a plain-ASCII copy of the header."""
+    data (``ingest.formats.ply``); trimesh parses the data behind a plain-ASCII copy of the header."""
     import io
 
-    from sketchgen.datagen.formats.ply import check_counts, read_header
+    from sketchgen.ingest.formats.ply import check_counts, read_header
 
     try:
         data = path.read_bytes()

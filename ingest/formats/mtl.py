@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sketchgen.datagen.formats.text import read_lines
 from sketchgen.errors import InputError
+from sketchgen.ingest.formats.text import read_lines
 
 
 @dataclass(frozen=True)

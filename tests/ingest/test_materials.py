@@ -52,7 +52,7 @@ def _write(folder: Path, texture: bool = True) -> Path:
 
 
 def test_mtl_is_read_to_the_spec(tmp_path):
-    from sketchgen.datagen.formats.mtl import read_mtl
+    from sketchgen.ingest.formats.mtl import read_mtl
 
     _write(tmp_path)
     mats = read_mtl(tmp_path / "quad.mtl")
@@ -69,7 +69,7 @@ def test_mtl_is_read_to_the_spec(tmp_path):
 
 
 def test_obj_texcoords_follow_the_triangulated_faces(tmp_path):
-    from sketchgen.datagen.formats.obj import read_obj, read_obj_texcoords
+    from sketchgen.ingest.formats.obj import read_obj, read_obj_texcoords
 
     path = _write(tmp_path)
     obj, tex = read_obj(path), read_obj_texcoords(path)
@@ -81,8 +81,8 @@ def test_obj_texcoords_follow_the_triangulated_faces(tmp_path):
 
 
 def test_a_uv_mapped_texel_lands_at_its_pixel(tmp_path):
-    from sketchgen.datagen.loaders import load_partmesh
-    from sketchgen.datagen.materials import shape_appearance
+    from sketchgen.ingest.loaders import load_partmesh
+    from sketchgen.ingest.materials import shape_appearance
     from sketchgen.render.camera import Camera
     from sketchgen.render.gbuffer import get_renderer
     from sketchgen.render.photo import PhotoConfig, render_photo
@@ -113,8 +113,8 @@ def test_a_uv_mapped_texel_lands_at_its_pixel(tmp_path):
 
 
 def test_a_missing_texture_is_noted_and_the_colour_kept(tmp_path):
-    from sketchgen.datagen.loaders import load_partmesh
-    from sketchgen.datagen.materials import shape_appearance
+    from sketchgen.ingest.loaders import load_partmesh
+    from sketchgen.ingest.materials import shape_appearance
 
     look, notes = shape_appearance(load_partmesh(_write(tmp_path, texture=False)))
     assert len(notes) == 1 and "tex.png" in notes[0] and "keeps its Kd colour" in notes[0]
@@ -124,8 +124,8 @@ def test_a_missing_texture_is_noted_and_the_colour_kept(tmp_path):
 @pytest.mark.skipif(not Path("../shared/corpus/partnet_mobility/bottle_3763").is_dir(),
                     reason="PartNet-Mobility corpus not present")
 def test_partnet_mobility_materials_come_from_its_mtl_files():
-    from sketchgen.datagen.loaders import load_partmesh
-    from sketchgen.datagen.materials import shape_appearance
+    from sketchgen.ingest.loaders import load_partmesh
+    from sketchgen.ingest.materials import shape_appearance
     from sketchgen.render.textures import srgb_to_linear
 
     shape = load_partmesh(Path("../shared/corpus/partnet_mobility/bottle_3763"))

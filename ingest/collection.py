@@ -2,7 +2,7 @@
 
 ``load_collection(path)`` accepts:
 
-- ``None``: the bundled procedural collection (``datagen.procedural``), the default everywhere;
+- ``None``: the bundled procedural collection (``ingest.procedural``), the default everywhere;
 - a bundled-style spec JSON (``{"shapes": [{"id", "category", "params"}]}``);
 - a manifest, CSV with a header or JSON (a list, or ``{"shapes": [...]}``), one row per shape with
   ``mesh`` (required; a mesh file or a PartNet directory), and optional ``category``, ``labels``,
@@ -11,11 +11,11 @@
 - a trees file, JSON ``{"meshes": DIR, "part_labels": DIR}``: a ShapeNetCore tree and the ShapeNet-Part
   tree whose labels join it by model id (relative to the file);
 - a directory: its ``manifest.csv``/``manifest.json`` when present, else the shapes of every dataset
-  layout found below it (``datagen.layouts``: ShapeNetCore, ShapeNet-Part joined to it, PartNet,
+  layout found below it (``ingest.layouts``: ShapeNetCore, ShapeNet-Part joined to it, PartNet,
   PartNet-Mobility, KeypointNet, COSEG, PSB, plain mesh files);
 - a single mesh file.
 
-Rows are loaded by ``datagen.loaders.load_row``; warnings about a shape's data are on its ``notes``
+Rows are loaded by ``ingest.loaders.load_row``; warnings about a shape's data are on its ``notes``
 (``Collection.notes()``), and with ``strict`` they fail the shape instead.
 
 Part labels that come with names (OBJ groups, PartNet) are renumbered per category so one name has
@@ -27,10 +27,10 @@ segment that shape ("per-shape": the Princeton Segmentation Benchmark's segment 
 it; a manifest's ``label_semantics`` column or ``--labels`` (``LoadOptions.labels``) declares it. Per-shape
 labels are never matched by id across shapes (``datagen.flow.correspondence_method``).
 
-Orientation (``datagen.orientation``): ``--up-axis`` / ``--front-axis`` (``LoadOptions``) and a manifest
+Orientation (``ingest.orientation``): ``--up-axis`` / ``--front-axis`` (``LoadOptions``) and a manifest
 row's ``up`` / ``front`` / ``rotation`` columns turn shapes so that their up is +Y, as the cameras assume.
 
-Loading goes through ``datagen.index``: the collection's index (ids, categories, part names, kept
+Loading goes through ``ingest.index``: the collection's index (ids, categories, part names, kept
 beside the collection) and the per-shape cache of converted arrays. Dataset builds use the index
 alone and load the shapes a unit needs (``datagen.plan.load_shapes``).
 """
@@ -43,9 +43,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sketchgen.datagen.meshfile import MESH_SUFFIXES
-from sketchgen.datagen.partmesh import PartMesh
 from sketchgen.errors import InputError
+from sketchgen.ingest.meshfile import MESH_SUFFIXES
+from sketchgen.ingest.partmesh import PartMesh
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,14 @@ class LoadOptions:
     """How a collection's shapes are read beyond their files (the builders' configs carry the same
     fields). labels: declared label semantics for every row without its own ``label_semantics``
     column (None: as the layout says). up_axis / front_axis: the collection's up and front, among
-    ``datagen.orientation.AXES`` (turned to +Y / +Z)."""
+    ``ingest.orientation.AXES`` (turned to +Y / +Z)."""
 
     labels: str | None = None
     up_axis: str = "+y"
     front_axis: str = "+z"
 
     def __post_init__(self):
-        from sketchgen.datagen.orientation import axes_rotation
+        from sketchgen.ingest.orientation import axes_rotation
 
         if self.labels is not None and self.labels not in LABEL_SEMANTICS:
             raise ValueError(f"labels must be {' or '.join(LABEL_SEMANTICS)}, got {self.labels!r}")
@@ -82,7 +82,7 @@ class LoadOptions:
 
     def rotation(self):
         """(3, 3) float64 rotation of the collection's axes, or None for the default ones."""
-        from sketchgen.datagen.orientation import axes_rotation
+        from sketchgen.ingest.orientation import axes_rotation
 
         return None if (self.up_axis, self.front_axis) == ("+y", "+z") else axes_rotation(self.up_axis,
                                                                                            self.front_axis)
@@ -115,7 +115,7 @@ class Failure:
 @dataclass
 class Collection:
     """Loaded shapes (in a deterministic order) and the failures. ``root``: what was loaded;
-    ``layouts``: {dataset layout: rows found} (``datagen.layouts``; empty for the bundled collection)."""
+    ``layouts``: {dataset layout: rows found} (``ingest.layouts``; empty for the bundled collection)."""
 
     root: str
     shapes: list[PartMesh] = field(default_factory=list)
@@ -155,7 +155,7 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
     part_labels: a ShapeNet-Part tree joined to the ShapeNetCore meshes of directory ``path``.
     options: declared label semantics and orientation (``LoadOptions``). Bad shapes become ``Failure`` entries; an InputError is raised only when ``path`` itself cannot be
     read (missing, or an unreadable manifest). Files are indexed and converted shapes cached
-    (``datagen.index``), so loading the same collection again is fast.
+    (``ingest.index``), so loading the same collection again is fast.
     """
     if path is None:
         # None: the shipped spec, or the spec it holds regenerated where an install left assets/ out
@@ -168,7 +168,7 @@ def load_collection(path=None, *, max_faces: int | None = None, progress: bool =
 
 
 def collection_rows(path, *, part_labels=None) -> tuple[list[dict], str] | None:
-    """The rows of the collection at ``path`` (``datagen.layouts`` lists their keys) and what they were
+    """The rows of the collection at ``path`` (``ingest.layouts`` lists their keys) and what they were
     read from (a directory, a manifest, a trees file or a mesh file); None for a bundled-style spec
     JSON. part_labels: a ShapeNet-Part tree joined to the ShapeNetCore meshes of directory ``path``.
     Raises InputError when ``path`` cannot be read."""
@@ -203,9 +203,9 @@ def collection_rows(path, *, part_labels=None) -> tuple[list[dict], str] | None:
 
 
 def scan_directory(root, *, part_labels=None) -> list[dict]:
-    """One row per shape below ``root``, in a fixed order: ``datagen.layouts.discover`` (its docstring
+    """One row per shape below ``root``, in a fixed order: ``ingest.layouts.discover`` (its docstring
     lists the layouts read and the row keys)."""
-    from sketchgen.datagen.layouts import discover
+    from sketchgen.ingest.layouts import discover
 
     return discover(root, part_labels=part_labels)
 
@@ -241,9 +241,9 @@ def read_collection_manifest(path) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _from_spec(spec_path, root: str, max_faces, options: LoadOptions | None = None) -> Collection:
-    from sketchgen.datagen import procedural
-    from sketchgen.datagen.decimate import decimate
-    from sketchgen.datagen.orientation import orient
+    from sketchgen.ingest import procedural
+    from sketchgen.ingest.decimate import decimate
+    from sketchgen.ingest.orientation import orient
 
     coll = Collection(root)
     for entry in procedural.load_spec(spec_path)["shapes"]:
@@ -285,8 +285,8 @@ def _load_rows(rows: list[dict], root: str, max_faces, progress, strict: bool = 
                options: LoadOptions | None = None) -> Collection:
     from tqdm import tqdm
 
-    from sketchgen.datagen.index import build_index, index_file_for, load_entry
-    from sketchgen.datagen.layouts import layout_counts
+    from sketchgen.ingest.index import build_index, index_file_for, load_entry
+    from sketchgen.ingest.layouts import layout_counts
 
     index = build_index(rows, root, index_file_for(root), progress=progress)
     coll = Collection(root, failures=list(index.failures))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.collection import load_collection
 from sketchgen.errors import InputError
+from sketchgen.ingest.collection import load_collection
 
 # file name -> words its failure reason must contain
 BAD = {
@@ -122,7 +122,7 @@ def test_manifest_with_shapenet_part_points(tmp_path):
 
 
 def test_bundled_style_spec_with_a_bad_entry(tmp_path):
-    from sketchgen.datagen.procedural import generate_spec
+    from sketchgen.ingest.procedural import generate_spec
 
     spec = generate_spec(3, instances=2)
     del spec["shapes"][1]["params"]["seat_w"]
@@ -137,7 +137,7 @@ def test_bundled_style_spec_with_a_bad_entry(tmp_path):
 
 
 def test_manifest_row_with_a_number_for_a_path_is_one_line_naming_the_row(tmp_path):
-    from sketchgen.datagen.collection import read_collection_manifest
+    from sketchgen.ingest.collection import read_collection_manifest
 
     path = tmp_path / "m.json"
     path.write_text(json.dumps([{"mesh": "a.obj"}, {"mesh": 7}]))

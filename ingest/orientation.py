@@ -80,7 +80,7 @@ def orient(shape, rotation: np.ndarray | None):
     """``shape`` (a PartMesh) turned by ``rotation`` (3, 3) about its frame's origin, then renormalised
     to the unit sphere; its ``transform`` maps the file's coordinates to the new frame. None or the
     identity: the shape itself."""
-    from sketchgen.datagen.partmesh import normalising_transform
+    from sketchgen.ingest.partmesh import normalising_transform
 
     if rotation is None or np.allclose(rotation, np.eye(3), atol=1e-12):
         return shape

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.meshfile import read_mesh
 from sketchgen.errors import InputError
+from sketchgen.ingest.meshfile import read_mesh
 
 SPHERE = trimesh.creation.icosphere(subdivisions=2)  # 162 vertices, 320 faces
 V, F = len(SPHERE.vertices), len(SPHERE.faces)
@@ -220,7 +220,7 @@ def test_the_command_line_exits_2_with_the_one_line_reason(tmp_path):
 def test_an_optional_package_trimesh_lacks_is_named(tmp_path, monkeypatch):
     """Whatever optional package trimesh's reader for a file reaches for, its absence is one line naming
     the package, not a bare "No module named" from deep inside trimesh."""
-    from sketchgen.datagen import meshfile
+    from sketchgen.ingest import meshfile
 
     tree, binary = _tetra_tree()
     path = tmp_path / "tet.glb"

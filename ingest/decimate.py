@@ -12,9 +12,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from sketchgen.datagen.keypoints import Keypoints
-from sketchgen.datagen.partmesh import PartMesh, face_components
 from sketchgen.errors import InputError
+from sketchgen.ingest.keypoints import Keypoints
+from sketchgen.ingest.partmesh import PartMesh, face_components
 
 
 def decimate(shape: PartMesh, max_faces: int) -> PartMesh:
@@ -54,7 +54,7 @@ def decimate(shape: PartMesh, max_faces: int) -> PartMesh:
 
 
 def _reproject_keypoints(shape: PartMesh, vertices, faces, labels) -> Keypoints:
-    from sketchgen.datagen.sampling import closest_surface_points
+    from sketchgen.ingest.sampling import closest_surface_points
 
     target = SimpleNamespace(vertices=vertices, faces=faces)  # the decimated surface
     points = shape.keypoint_points()

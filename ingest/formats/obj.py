@@ -2,7 +2,7 @@
 
 sketchgen parses OBJ itself because trimesh splits an OBJ by material and so reorders its faces,
 which breaks per-face label files and keypoint face indices written against the file's face order.
-Polygons of any size, convex or not, are triangulated in place (``datagen.formats.polygons``): a
+Polygons of any size, convex or not, are triangulated in place (``ingest.formats.polygons``): a
 convex one as a fan (v0, vi, vi+1), so a quad becomes two triangles in file order, a non-convex one by
 ear clipping. Indices are 1-based, or negative counting back from the latest vertex (OBJ spec,
 Wavefront 1995); an index 0 (a 0-based file) or past the vertices is refused with its line.
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.datagen.formats.polygons import triangulate_polygons
-from sketchgen.datagen.formats.text import parse_vertices, read_lines
 from sketchgen.errors import InputError
+from sketchgen.ingest.formats.polygons import triangulate_polygons
+from sketchgen.ingest.formats.text import parse_vertices, read_lines
 
 _SLASH = re.compile(r"/\S*")
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from sketchgen.datagen.loaders import load_partmesh, read_labels
 from sketchgen.errors import InputError
+from sketchgen.ingest.loaders import load_partmesh, read_labels
 
 
 def _two_boxes():
@@ -129,7 +129,7 @@ def test_decimation_keeps_labels(tmp_path):
 
 def test_load_row_and_point_checks(tmp_path):
     """Rows load with their keys; labelled points that give every face one label are reported."""
-    from sketchgen.datagen.loaders import load_row, point_check_note, transfer_point_labels
+    from sketchgen.ingest.loaders import load_row, point_check_note, transfer_point_labels
 
     mesh = _two_boxes()
     mesh.export(tmp_path / "m.obj")
@@ -153,7 +153,7 @@ def test_load_row_and_point_checks(tmp_path):
 
 def test_layouts_that_do_not_look_beside(tmp_path):
     """A ShapeNetCore row never reads the files beside its OBJ; a plain one does."""
-    from sketchgen.datagen.loaders import load_row
+    from sketchgen.ingest.loaders import load_row
 
     _two_boxes().export(tmp_path / "m.obj")
     (tmp_path / "m.seg").write_text("\n".join(["4"] * 12 + ["5"] * 12))

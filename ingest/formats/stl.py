@@ -3,7 +3,7 @@
 1988), several solids in one file allowed.
 
 sketchgen reads it itself so that the solid's name, often in a legacy 8-bit encoding, is decoded
-without any optional package (``datagen.formats.text``), and so that a file cut short is refused: every
+without any optional package (``ingest.formats.text``), and so that a file cut short is refused: every
 facet must close with ``endfacet`` after exactly three vertices, every solid with ``endsolid``.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sketchgen.datagen.formats.text import parse_vertices, read_text
 from sketchgen.errors import InputError
+from sketchgen.ingest.formats.text import parse_vertices, read_text
 
 
 def read_ascii_stl(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

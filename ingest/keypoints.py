@@ -5,7 +5,7 @@ Two file formats are read:
 - KeypointNet (``annotations/<class>.json``): a list of entries ``{"class_id", "model_id",
   "keypoints": [{"xyz", "semantic_id", "mesh_info": {"face_index", "face_uv"}}, ...]}`` (a single
   entry as a bare object is also accepted). ``face_uv`` are barycentric weights on the faces of the
-  model's PLY *in file order* (``datagen.meshfile.read_mesh`` keeps that order). When the file holds
+  model's PLY *in file order* (``ingest.meshfile.read_mesh`` keeps that order). When the file holds
   several models, the one whose ``model_id`` is given (or equals the mesh file's stem) is used.
 - sketchgen's own format::
 

@@ -1,7 +1,7 @@
 """A shape's own materials and textures, read from its mesh files for the photo renderer
 (``render.photo.Appearance``).
 
-OBJ meshes name a material per face (``usemtl``) from their ``mtllib`` files (``datagen.formats.mtl``)
+OBJ meshes name a material per face (``usemtl``) from their ``mtllib`` files (``ingest.formats.mtl``)
 and may give each face corner texture coordinates (``vt``). ShapeNetCore and PartNet-Mobility ship
 them. ``shape_appearance`` re-reads the files of a loaded ``PartMesh`` (its ``source``: an OBJ file or
 a PartNet directory, whose leaf OBJs are read in the loader's order) and carries each face's material
@@ -58,7 +58,7 @@ def _obj_files(shape) -> list[Path]:
     """The OBJ files whose faces, concatenated, are the file faces ``shape.file_face`` indexes."""
     source = Path(str(shape.source))
     if source.is_dir() and (source / "result.json").is_file():
-        from sketchgen.datagen.loaders import _leaf_objs, partnet_parts
+        from sketchgen.ingest.loaders import _leaf_objs, partnet_parts
 
         _, children = partnet_parts(source)
         folder = source / ("objs" if (source / "objs").is_dir() or not (source / "textured_objs").is_dir()
@@ -73,9 +73,9 @@ def shape_appearance(shape) -> tuple[Appearance | None, list[str]]:
     """(the faces' own materials, notes) of a ``PartMesh`` loaded from OBJ files with materials; (None,
     notes) when its files name none (or are not OBJ). Notes: one line each naming a file whose materials
     could not be used (a missing MTL or texture, an unparseable line) and what was done instead."""
-    from sketchgen.datagen.formats.mtl import read_mtl
-    from sketchgen.datagen.formats.obj import read_obj_texcoords
-    from sketchgen.datagen.meshfile import read_mesh_and_groups
+    from sketchgen.ingest.formats.mtl import read_mtl
+    from sketchgen.ingest.formats.obj import read_obj_texcoords
+    from sketchgen.ingest.meshfile import read_mesh_and_groups
 
     files = _obj_files(shape)
     if not files or shape.file_face is None:

@@ -19,12 +19,12 @@ place, as the dataset ships it:
     row's ``points`` and ``labels`` are then that one file) holds points, not meshes: its labels are joined to the ShapeNetCore meshes by model id, when both trees lie under
     ``root`` or when ``part_labels`` names the ShapeNet-Part tree. Only meshes with labels are listed
     then (layout ``shapenetcore-v2+shapenet-part``); labels reach the faces by nearest point, checked
-    (``datagen.loaders.transfer_point_labels``).
+    (``ingest.loaders.transfer_point_labels``).
 ``partnet`` / ``partnet-mobility``
     ``<anno_id>/result.json`` (the part tree) + ``objs/`` (PartNet v0) or ``textured_objs/``
     (PartNet-Mobility). id = the directory (anno id), category = ``meta.json``'s ``model_cat``, else
     the part tree's root name; ``model_id`` = ``meta.json``'s ShapeNet id. Parts: the first level of
-    the part tree that splits (``datagen.loaders.partnet_parts``).
+    the part tree that splits (``ingest.loaders.partnet_parts``).
 ``keypointnet``
     ``annotations/<class>.json`` (KeypointNet, You et al. 2020: a list of ``{class_id, model_id,
     keypoints}``) with the meshes anywhere under the annotations' parent, found by model id
@@ -40,11 +40,11 @@ place, as the dataset ships it:
     benchmark's model numbering (``PSB_CATEGORIES``); or any folder of ``<n>.off`` with ``<n>.seg``
     beside it (category = the top folder). id = ``<n>``.
 ``plain``
-    Any other mesh file (``datagen.meshfile.MESH_SUFFIXES``), labels and keypoints found beside it by
-    ``datagen.loaders``' conventions; category = a ShapeNet synset or ShapeNet-Part category name up the
+    Any other mesh file (``ingest.meshfile.MESH_SUFFIXES``), labels and keypoints found beside it by
+    ``ingest.loaders``' conventions; category = a ShapeNet synset or ShapeNet-Part category name up the
     path, else the top folder under ``root``; id = a ShapeNet hash in the path, else (at load) a content hash.
 
-Row keys (what ``datagen.loaders.load_row`` reads; manifests give the same keys):
+Row keys (what ``ingest.loaders.load_row`` reads; manifests give the same keys):
 
 - ``mesh``: Path, a mesh file or a PartNet shape directory (required).
 - ``category``: str; ``id``: str, the dataset's own id (absent or None: decided at load).
@@ -66,8 +66,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from sketchgen.datagen.meshfile import MESH_SUFFIXES
 from sketchgen.errors import InputError
+from sketchgen.ingest.meshfile import MESH_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -453,7 +453,7 @@ def _psb_segmentation(tree, seg: Path, stem: str) -> Path | None:
 
 
 def _plain_rows(root: Path, tree, claimed: set[str]) -> list[dict]:
-    from sketchgen.datagen.loaders import _dataset_id
+    from sketchgen.ingest.loaders import _dataset_id
 
     rows = []
     for d, (_, files) in tree.items():

@@ -19,7 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
-from sketchgen.datagen.keypoints import Keypoints, barycentric_points
+from sketchgen.ingest.keypoints import Keypoints, barycentric_points
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,12 +34,12 @@ class PartMesh:
     file_face: (F,) int64 index of each face in the source file (-1 when made by decimation).
     cleanup: counts of removed faces {"degenerate", "duplicate", "decimated"}.
     notes: warnings about the shape's data, one line each naming the file (a skipped PartNet leaf,
-    labelled points off the surface); empty when nothing is in doubt (``datagen.loaders``).
+    labelled points off the surface); empty when nothing is in doubt (``ingest.loaders``).
     checks: measured label checks, e.g. {"points": {"file", "n", "median", "p90", "relative_p90"}}
     for labels transferred from points (distances in file units; relative to the bounding-box diagonal).
     label_semantics: "consistent" when a label names the same part on every shape of the category
     (ShapeNet-Part, PartNet names, COSEG, KeypointNet, the bundled shapes), "per-shape" when labels only
-    segment this shape (PSB); ``datagen.collection.label_semantics`` decides it per row.
+    segment this shape (PSB); ``ingest.collection.label_semantics`` decides it per row.
     """
 
     vertices: np.ndarray
@@ -183,7 +183,7 @@ def remap_keypoints(kp: Keypoints, vertices, faces, old_to_new, keep) -> Keypoin
         bary[k] = [weights[v] for v in twin.tolist()]
     lost = np.flatnonzero(new_face < 0)
     if len(lost):
-        from sketchgen.datagen.sampling import closest_surface_points
+        from sketchgen.ingest.sampling import closest_surface_points
 
         from types import SimpleNamespace
 

@@ -11,8 +11,8 @@ import pytest
 import trimesh
 
 from sketchgen.cli import main
-from sketchgen.datagen.meshfile import read_mesh
 from sketchgen.errors import InputError
+from sketchgen.ingest.meshfile import read_mesh
 from sketchgen.render.camera import Camera
 
 L_SHAPE = [(3, 0), (3, 1), (1, 1), (1, 3), (0, 3), (0, 0)]  # reflex at (1, 1): a fan from (3, 0) crosses it
@@ -155,7 +155,7 @@ def test_byte_order_mark_keeps_the_first_vertex(tmp_path, bom, encoding):
 
 
 def test_latin1_bytes_in_comments_and_names_are_read(tmp_path):
-    from sketchgen.datagen.formats.obj import read_obj
+    from sketchgen.ingest.formats.obj import read_obj
 
     path = tmp_path / "latin1.obj"
     path.write_bytes("# Gr\xf6\xdfe in Metern\nv 0 0 0\nv 1 0 0\nv 0 1 0\ng T\xfcr\nf 1 2 3\n".encode("latin-1"))
@@ -246,7 +246,7 @@ def test_double_sided_and_inconsistently_wound_box_draws_like_the_clean_one():
 
 
 def test_collections_remove_the_same_duplicates():
-    from sketchgen.datagen.partmesh import make_partmesh
+    from sketchgen.ingest.partmesh import make_partmesh
     from sketchgen.render.cleanup import without_duplicates
 
     sphere = trimesh.creation.icosphere(subdivisions=1)
@@ -283,8 +283,8 @@ def test_missing_texture_logs_no_trimesh_traceback(tmp_path, caplog):
 def test_ragged_lines_and_huge_indices_are_refused_with_their_line(tmp_path, name, text, reason):
     """A 4-number line beside a 2-number line must not pass for two 3-number lines; an index past any
     integer type is a bad index, not a crash."""
-    from sketchgen.datagen.meshfile import read_mesh
     from sketchgen.errors import InputError
+    from sketchgen.ingest.meshfile import read_mesh
 
     path = tmp_path / name
     path.write_text(text)
