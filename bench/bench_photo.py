@@ -29,11 +29,13 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 def _renders(shape, size, seed, views=3):
     from sketchgen.datagen.pairs import ShapeRenders
-    from sketchgen.datagen.sketchviews import LineConfig, ViewConfig, base_cameras
+    from sketchgen.datagen.plan import DATASET_WIDTH_PX
+    from sketchgen.datagen.sketchviews import ViewConfig, base_cameras
+    from sketchgen.render.draw import DrawConfig
 
     rng = np.random.default_rng(seed)
     cams = base_cameras(ViewConfig(views=views, size=size), rng)
-    renders = ShapeRenders(shape, cams, LineConfig())
+    renders = ShapeRenders(shape, cams, DrawConfig(width=DATASET_WIDTH_PX))
     for i in range(views):
         renders.gbuffer(i)
     renders.prepared

@@ -56,6 +56,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sketchgen.datagen.manifest import drawing_width
+from sketchgen.datagen.plan import DATASET_WIDTH_PX
 from sketchgen.datagen.schema import SPLITS, strokes_key, view_key, zoom_key
 from sketchgen.datagen.shards import dataset_samples
 from sketchgen.errors import InputError
@@ -167,7 +169,7 @@ def default_width(dataset: Path) -> float:
         config = json.loads((dataset / "manifest.json").read_text()).get("config", {})
     except (OSError, ValueError):
         config = {}
-    width = float(config.get("lines", {}).get("width", 1.5))
+    width = drawing_width(config, DATASET_WIDTH_PX)
     size = float(config.get("size", 224))
     return width * MIDDLE_WINDOW / size
 

@@ -68,6 +68,13 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def drawing_width(config: Mapping[str, Any], default: float) -> float:
+    """The stroke width in pixels that a dataset manifest's ``config`` records (``drawing.width``; datasets
+    built before the one drawing configuration recorded it as ``lines.width``), else ``default``."""
+    drawing = config.get("drawing") or config.get("lines") or {}
+    return float(drawing.get("width", default))
+
+
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """JSON with sorted keys and a final newline, written to a temporary name and renamed."""
     atomic_write(path, json.dumps(to_jsonable(data), indent=1, sort_keys=True) + "\n")

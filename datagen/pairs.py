@@ -36,9 +36,10 @@ from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, rest
 from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
 from sketchgen.datagen.schema import sample_key, strokes_key
 from sketchgen.datagen.shaded import MATERIALS, RENDERERS, ShadeConfig, shaded_image
-from sketchgen.datagen.sketchviews import LineConfig, ShapeViews, ViewConfig, base_cameras, draw_styled
+from sketchgen.datagen.sketchviews import ShapeViews, ViewConfig, base_cameras, draw_styled
 from sketchgen.datagen.stylemix import pick_style
 from sketchgen.render.camera import Camera
+from sketchgen.render.draw import DrawConfig
 from sketchgen.render.raster import encode_png
 from sketchgen.render.strokearrays import draw_strokes
 from sketchgen.render.threads import one_blas_thread
@@ -97,8 +98,8 @@ class PairConfig(DatasetConfig):
 class ShapeRenders(ShapeViews):
     """A shape's lines and G-buffers from each base camera, made on first use."""
 
-    def __init__(self, shape, cameras: list[Camera], lines: LineConfig):
-        super().__init__(shape, cameras, lines)
+    def __init__(self, shape, cameras: list[Camera], drawing: DrawConfig):
+        super().__init__(shape, cameras, drawing)
         self._gbuffers: dict[int, object] = {}
 
     def gbuffer(self, i: int):
@@ -271,8 +272,8 @@ def _unit_renders(unit: WorkUnit, config: PairConfig) -> UnitRenders:
             partner, no_partner = None, trouble
     cams = base_cameras(config.camera, rng)
     order = rng.permutation(len(cams))  # A's view of each pair, cycled: every view before any twice
-    return UnitRenders(own=ShapeRenders(shape, cams, config.lines),
-                       other=ShapeRenders(partner, cams, config.lines) if partner is not None else None,
+    return UnitRenders(own=ShapeRenders(shape, cams, config.drawing),
+                       other=ShapeRenders(partner, cams, config.drawing) if partner is not None else None,
                        cameras=cams, order=order, no_partner=no_partner)
 
 
@@ -325,7 +326,7 @@ def _image_a(own: ShapeRenders, i: int, cam_a: Camera, kind: str, shaded: bool, 
         srng.integers(0, 2**63 - 1)
         strokes, drawer = None, CleanStyle()
     else:
-        strokes, drawer = _drawn(own, i, cam_a, style, srng, config.lines.width)
+        strokes, drawer = _drawn(own, i, cam_a, style, srng, config.drawing.width)
     image = shaded_image(own, i, cam_a, srng, config.shading, problems) if shaded else None
     shown = CleanStyle() if shaded else drawer  # what moved the positions of A's image
     mask = own.gbuffer(i).mask
@@ -376,7 +377,7 @@ def _viewed_b(a: ImageA, unit_renders: UnitRenders, i: int, kind: str, style: st
         raise NoPair("not-made", kind, f"no other view within {config.max_angle_deg:g} degrees")
     cam_a, cam_b = cams[i], cams[j]
     gb_a, gb_b = own.gbuffer(i), holder.gbuffer(j)
-    strokes, drawer = _drawn(holder, j, cam_b, style, srng, config.lines.width)
+    strokes, drawer = _drawn(holder, j, cam_b, style, srng, config.drawing.width)
     confidences: list = []
     point_map = shape_point_map(own.shape, holder.shape, min_confidence=config.min_confidence,
                                 confidences=confidences) if kind == "shapes" else None

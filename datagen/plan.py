@@ -23,8 +23,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from sketchgen.datagen.sketchviews import LineConfig
 from sketchgen.datagen.stylemix import CLEAN, check_style_mix
+from sketchgen.render.draw import DrawConfig
 
 log = logging.getLogger(__name__)
 
@@ -271,11 +271,19 @@ def read_split_file(path: str | Path) -> dict[str, str]:
     return out
 
 
+DATASET_WIDTH_PX = 1.5  # the builders' stroke width (``sketchgen draw``'s own default is 1 px)
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     """What every dataset builder's config holds (``datagen.triplets.TripletConfig``,
     ``datagen.pairs.PairConfig`` extend it; the manifest records it): which shapes of which collection,
-    how they load, trust their correspondences and split, the global seed, the lines drawn and their style."""
+    how they load, trust their correspondences and split, the global seed, the lines drawn and their style.
+
+    drawing: which lines and how wide (``render.draw.DrawConfig``, as ``sketchgen draw`` takes it; a
+    dataset's strokes are ``DATASET_WIDTH_PX`` wide unless set). Its ``style`` and ``seed`` stay at
+    "clean" and 0: a dataset draws each sample in a style of its ``style`` mix, seeded per sample
+    (``sample_rng``)."""
 
     collection: str | None = None
     seed: int = 0
@@ -285,7 +293,7 @@ class DatasetConfig:
     splits: tuple[float, float, float] | str | None = None
     strict: bool = False  # shapes whose data is in doubt fail instead of loading with a note
     max_faces: int | None = None  # meshes over this many faces are decimated as they load (None: never)
-    lines: LineConfig = field(default_factory=LineConfig)
+    drawing: DrawConfig = field(default_factory=lambda: DrawConfig(width=DATASET_WIDTH_PX))
     # a mix of drawing styles, picked per sample (``datagen.stylemix``)
     style: tuple[tuple[str, float], ...] = CLEAN
     # cross-shape samples carry only correspondences whose confidence reaches this (``datagen.registration``)
@@ -299,6 +307,10 @@ class DatasetConfig:
         """Raise ValueError naming the first setting out of its range (a builder's config checks its own
         settings after these)."""
         object.__setattr__(self, "style", check_style_mix(self.style))
+        if (self.drawing.style, self.drawing.seed) != ("clean", 0):
+            raise ValueError("a dataset's drawing style is its style mix and its seeds are per sample: leave "
+                             f"drawing.style and drawing.seed at 'clean' and 0, got {self.drawing.style!r} and "
+                             f"{self.drawing.seed}")
         if self.shapes is not None and self.shapes < 1:
             raise ValueError(f"--shapes must be at least 1, got {self.shapes}")
         if self.seed < 0:

@@ -60,7 +60,8 @@ def regenerate_key(dataset_dir: str | Path, key: str) -> dict:
     module_name, config_name = _builder(dataset)
     if not isinstance(manifest.get("config"), dict):
         raise InputError(f"{path}: holds no builder config (not a manifest sketchgen wrote)")
-    config = from_jsonable(getattr(importlib.import_module(module_name), config_name), manifest["config"])
+    cls = getattr(importlib.import_module(module_name), config_name)
+    config = from_jsonable(cls, upgrade_config(cls, manifest["config"]))
     try:
         _, unit, index = key.rsplit("_", 2)
         unit, index = int(unit), int(index)
@@ -95,6 +96,23 @@ def from_jsonable(cls, data):
         else:
             kwargs[name] = _tuples(value)
     return cls(**kwargs)
+
+
+def upgrade_config(cls, data: dict) -> dict:
+    """A manifest's config as ``cls`` names its fields today. Datasets built before the one drawing
+    configuration recorded ``lines`` (kinds, crease_deg, spacing_px, width): now ``drawing``
+    (``render.draw.DrawConfig``: lines, crease_deg, width) and, for triplets, ``spacing_px``."""
+    if "lines" not in data or "drawing" in data:
+        return data
+    data = dict(data)
+    drawing = dict(data.pop("lines"))
+    spacing = drawing.pop("spacing_px", None)
+    if "kinds" in drawing:
+        drawing["lines"] = drawing.pop("kinds")
+    data["drawing"] = drawing
+    if spacing is not None and "spacing_px" in {f.name for f in dataclasses.fields(cls)}:
+        data["spacing_px"] = spacing
+    return data
 
 
 def _tuples(value):

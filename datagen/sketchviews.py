@@ -7,9 +7,13 @@ projecting the stored 3D points and rasterising at its own resolution: the strok
 number of pixels at every zoom, and straight 3D segments stay straight under perspective. This is
 re-rasterising, never cropping.
 
+Which lines, and how wide, is ``render.draw.DrawConfig`` (``lines``, ``crease_deg``, ``width``), the one
+drawing configuration of ``sketchgen draw`` and of the dataset builders.
+
 Candidate points (anchors, negatives) are the stroke segments sampled every ``spacing_px`` pixels of
-the base view: a segment lies on one face (the face its end vertex records), so a point interpolated
-along it in 3D is an exact surface point of that face, and it projects onto the drawn segment.
+the base view (a builder's setting, ``SPACING_PX`` by default): a segment lies on one face (the face
+its end vertex records), so a point interpolated along it in 3D is an exact surface point of that face,
+and it projects onto the drawn segment.
 """
 
 from __future__ import annotations
@@ -19,21 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from sketchgen.render.camera import Camera
+from sketchgen.render.draw import DrawConfig
 from sketchgen.render.strokearrays import StrokeArrays, styled
 from sketchgen.render.style import CleanStyle, make_style
 from sketchgen.render.views import random_views
-from sketchgen.render.strokes import DEFAULT_LINES, Drawing
+from sketchgen.render.strokes import Drawing
 
-
-@dataclass(frozen=True)
-class LineConfig:
-    """Which lines to draw and how wide. spacing_px: spacing of candidate points along the strokes in
-    the base view; width: stroke width in pixels of every rasterised image."""
-
-    kinds: tuple[str, ...] = DEFAULT_LINES
-    crease_deg: float = 45.0
-    spacing_px: float = 3.0
-    width: float = 1.5
+SPACING_PX = 3.0  # candidate points along the strokes, base-view pixels apart
 
 
 @dataclass(frozen=True)
@@ -53,11 +49,12 @@ def base_cameras(config: ViewConfig, rng: np.random.Generator) -> list[Camera]:
                         width=config.size, height=config.size, yfov_deg=config.yfov_deg)
 
 
-def extract(mesh, camera: Camera, config: LineConfig, prepared=None) -> Drawing:
-    """The visible lines of ``mesh`` (trimesh.Trimesh) from ``camera``."""
+def extract(mesh, camera: Camera, config: DrawConfig, prepared=None) -> Drawing:
+    """The visible lines of ``mesh`` (trimesh.Trimesh) from ``camera``: the types ``config.lines``, creases
+    from ``config.crease_deg``."""
     from sketchgen.render.lines import extract_lines
 
-    return extract_lines(mesh, camera, kinds=config.kinds, crease_deg=config.crease_deg, prepared=prepared)
+    return extract_lines(mesh, camera, kinds=config.lines, crease_deg=config.crease_deg, prepared=prepared)
 
 
 @dataclass(frozen=True)
@@ -87,7 +84,7 @@ class SketchView:
     weight: np.ndarray = None
 
     @classmethod
-    def from_drawing(cls, drawing: Drawing, spacing_px: float = 3.0) -> "SketchView":
+    def from_drawing(cls, drawing: Drawing, spacing_px: float = SPACING_PX) -> "SketchView":
         from sketchgen.render.strokearrays import KIND_CODES
 
         pts, sa, sb, sf, sw = [], [], [], [], []
@@ -281,12 +278,14 @@ def poisson_pick(xy: np.ndarray, radius: float, count: int, rng: np.random.Gener
 
 
 class ShapeViews:
-    """A shape's lines from each base camera, extracted on first use."""
+    """A shape's lines from each base camera, extracted on first use. drawing: the lines to extract;
+    spacing_px: of the candidate points along them (``SketchView.from_drawing``)."""
 
-    def __init__(self, shape, cameras: list[Camera], lines: LineConfig):
+    def __init__(self, shape, cameras: list[Camera], drawing: DrawConfig, spacing_px: float = SPACING_PX):
         self.shape = shape
         self.cameras = cameras
-        self.lines = lines
+        self.drawing = drawing
+        self.spacing_px = spacing_px
         self._views: dict[int, SketchView] = {}
         self._prepared = None
 
@@ -300,8 +299,8 @@ class ShapeViews:
 
     def view(self, i: int) -> SketchView:
         if i not in self._views:
-            drawing = extract(self.shape.trimesh, self.cameras[i], self.lines, self.prepared)
-            self._views[i] = SketchView.from_drawing(drawing, self.lines.spacing_px)
+            drawing = extract(self.shape.trimesh, self.cameras[i], self.drawing, self.prepared)
+            self._views[i] = SketchView.from_drawing(drawing, self.spacing_px)
         return self._views[i]
 
     def visible(self, points: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ from sketchgen.datagen.flow import correspond
 from sketchgen.datagen.negatives import NEGATIVE_KINDS, Candidates, NegativeRules, choose_negatives
 from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
 from sketchgen.datagen.schema import ROLE_NAMES, sample_key, view_key
-from sketchgen.datagen.sketchviews import (LineConfig, ShapeViews, SketchView, ViewConfig, base_cameras,  # noqa: F401
+from sketchgen.datagen.sketchviews import (SPACING_PX, ShapeViews, SketchView, ViewConfig, base_cameras,  # noqa: F401
                                            draw_styled, poisson_pick)
 from sketchgen.datagen.stylemix import pick_style
 from sketchgen.render.camera import Camera
@@ -96,6 +96,7 @@ class TripletConfig(DatasetConfig):
     points: int = 8
     anchors: str = "poisson"
     poisson_px: float = 24.0
+    spacing_px: float = SPACING_PX  # candidate points (anchors, negatives) along the strokes, base-view px
     size: int = 224
     other_shape: float = 0.5
     negatives: tuple[str, ...] = NEGATIVE_STRATEGIES
@@ -118,6 +119,8 @@ class TripletConfig(DatasetConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        if not self.spacing_px > 0:
+            raise ValueError(f"candidate point spacing must be > 0 pixels, got {self.spacing_px}")
         bad_extra = [k for k, n in self.extra_negatives if k not in NEGATIVE_KINDS or n < 1]
         if bad_extra:
             raise ValueError(f"extra negatives must be kinds among {', '.join(NEGATIVE_KINDS)} with counts >= 1")
@@ -307,7 +310,7 @@ def near_views(views: np.ndarray, angles: np.ndarray, max_angle: float | None) -
 
 def on_strokes(holder: ShapeViews, views: np.ndarray, point: np.ndarray, px: float | None) -> np.ndarray:
     """The ``views`` (indices) of ``holder`` in which ``point`` (3,) world projects within ``px`` base-view
-    pixels of a stroke point (``SketchView.xy``, spaced ``LineConfig.spacing_px`` along the strokes); all
+    pixels of a stroke point (``SketchView.xy``, spaced ``TripletConfig.spacing_px`` along the strokes); all
     of them when ``px`` is None."""
     if px is None:
         return views
@@ -397,8 +400,9 @@ def _unit_shapes(unit: WorkUnit, config: TripletConfig) -> UnitShapes:
     geodesic = {shape.shape_id: SurfaceDistance(shape)}
     if partner is not None:
         geodesic[partner.shape_id] = SurfaceDistance(partner)
-    return UnitShapes(own=ShapeViews(shape, cams, config.lines),
-                      other=ShapeViews(partner, cams, config.lines) if partner is not None else None,
+    own = ShapeViews(shape, cams, config.drawing, config.spacing_px)
+    other = ShapeViews(partner, cams, config.drawing, config.spacing_px) if partner is not None else None
+    return UnitShapes(own=own, other=other,
                       cameras=cams, cameras_json=[c.to_json() for c in cams], geodesic=geodesic,
                       method=correspondence_method(shape, partner) if partner is not None else None,
                       no_partner=no_partner)
@@ -537,7 +541,7 @@ def _draw_roles(unit_shapes: UnitShapes, roles: list[RolePoint], style: str, srn
         first = next(role for role in roles if role.drawn_as == (shape_id, view))
         mine = [r for r, meta in enumerate(metas) if meta["views"][0]["view"] == slot]
         keep = np.array([centres[r] for r in mine])
-        npz, drawer = _view_strokes(first, unit_shapes, style, srng, config.lines.width, keep)
+        npz, drawer = _view_strokes(first, unit_shapes, style, srng, config.drawing.width, keep)
         members[view_key(slot)] = npz
         drawings.append({"shape": shape_id, "base_view": int(view), "camera": unit_shapes.cameras_json[view],
                          "member": view_key(slot)})

@@ -27,9 +27,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DrawConfig:
-    """How to draw. lines: line types to extract (a subset of LINE_TYPES); crease_deg: edges whose face
-    normals differ by more are creases; width: stroke width in pixels; style: one of STYLES; seed: seeds
-    the sketchy style (per view)."""
+    """How to draw: the one drawing configuration, of ``draw_views`` (``sketchgen draw``) and of the dataset
+    builders (``datagen.plan.DatasetConfig.drawing``, whose samples take their style from the dataset's
+    style mix and their seeds from the dataset's seed).
+
+    lines: line types to extract (a subset of LINE_TYPES); crease_deg: edges whose face normals differ by
+    more are creases, degrees; width: stroke width in pixels; style: one of STYLES; seed: seeds the
+    sketchy style (per view). Raises ValueError naming the first bad field."""
 
     lines: tuple[str, ...] = DEFAULT_LINES
     crease_deg: float = 45.0

@@ -55,7 +55,7 @@ ANCHOR_CELL_PX = 8.0
 CANDIDATE_CELL_PX = 3.0
 ANCHORS = 40
 PAIRS = 60
-DRAWING_WIDTH_PX = 1.5  # the pair builder's default stroke width at 256 px (``datagen.sketchviews.LineConfig``)
+DRAWING_WIDTH_PX = 1.5  # the pair builder's default stroke width at 256 px (``datagen.plan.DATASET_WIDTH_PX``)
 SPLITS = ("valid", "test")
 # the bundled collection's categories that SPG draws, under SPG's names
 SPG_CATEGORY = {"airplane": "airplane", "mug": "coffee_cup", "suitcase": "suitcase", "backpack": "backpack",

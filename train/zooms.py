@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sketchgen.train.images import to_ink
-from sketchgen.datagen.manifest import read_dataset_manifest
+from sketchgen.datagen.manifest import drawing_width, read_dataset_manifest
 
 TRIPLET_DRAWING = (224, 1.5)  # the triplet builder's zoom image size and stroke width, px
 
@@ -33,7 +33,7 @@ def zoom_drawing_of(root: str | Path, size: int) -> tuple[int, float]:
     if manifest.get("dataset", "triplets") == "pairs":
         return point_drawing(size)
     config = manifest.get("config", {})
-    return int(config.get("size", TRIPLET_DRAWING[0])), float(config.get("lines", {}).get("width", TRIPLET_DRAWING[1]))
+    return int(config.get("size", TRIPLET_DRAWING[0])), drawing_width(config, TRIPLET_DRAWING[1])
 
 
 class StrokeZooms:

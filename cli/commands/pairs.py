@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+from sketchgen.cli.commands.triplets import (add_common_arguments, collection_arg, drawing_config, run_builder,
+                                             shape_options, style_mix, view_config)
 from sketchgen.cli.options import ANGLE, COUNT, whole
-
-from sketchgen.cli.commands.triplets import (add_common_arguments, collection_arg, line_config, run_builder,
-                                                 shape_options, style_mix, view_config)
 
 HELP = "build a warp-pretraining pair dataset with dense flow (sharded, resumable, local or Dask workers)"
 
@@ -58,7 +57,7 @@ def run(args) -> int:
     try:
         config = PairConfig(
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, splits=args.splits, strict=args.strict,
-            max_faces=args.max_faces, camera=view_config(args, size=args.size), lines=line_config(args), pairs=args.pairs,
+            max_faces=args.max_faces, camera=view_config(args, size=args.size), drawing=drawing_config(args), pairs=args.pairs,
             kinds=items(args.kinds), modalities=items(args.modalities), max_angle_deg=args.max_angle,
             shading=shading, style=style_mix(args), **shape_options(args))
     except ValueError as exc:

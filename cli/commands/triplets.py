@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None:
+    from sketchgen.datagen.plan import DATASET_WIDTH_PX
+
     parser.add_argument("--collection", default=None, help="collection path (default: the bundled collection)")
     parser.add_argument("--out", required=True, help="output dataset folder")
     parser.add_argument("--seed", type=SEED, default=0, help="global seed (default 0)")
@@ -38,7 +40,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, views: int) -> None
     parser.add_argument("--shard-index", type=whole(0), default=None, help="this array job's index (0-based)")
     parser.add_argument("--num-shards", type=COUNT, default=None, help="number of array jobs")
     parser.add_argument("--lines", default="contour,boundary,crease", help="line types, comma-separated")
-    parser.add_argument("--width", type=POSITIVE, default=1.5, help="stroke width in pixels (default 1.5)")
+    parser.add_argument("--width", type=POSITIVE, default=DATASET_WIDTH_PX,
+                        help=f"stroke width in pixels (default {DATASET_WIDTH_PX:g})")
     parser.add_argument("--style", default="clean",
                         help="drawing style, or a mix drawn per sample: clean, sketchy, clean:0.5,sketchy:0.5 "
                              "(default clean)")
@@ -111,9 +114,10 @@ def shape_options(args) -> dict:
             "front_axis": args.front_axis}
 
 
-def line_config(args):
-    from sketchgen.datagen.sketchviews import LineConfig
+def drawing_config(args):
+    """The ``render.draw.DrawConfig`` of ``--lines`` and ``--width`` (a dataset's style is its mix)."""
     from sketchgen.errors import UsageError
+    from sketchgen.render.draw import DrawConfig
 
     kinds = tuple(k.strip() for k in args.lines.split(",") if k.strip())
     from sketchgen.render.strokes import LINE_TYPES
@@ -121,7 +125,7 @@ def line_config(args):
     bad = [k for k in kinds if k not in LINE_TYPES]
     if bad or not kinds:
         raise UsageError(f"--lines must be among {', '.join(LINE_TYPES)}, got {args.lines!r}")
-    return LineConfig(kinds=kinds, width=args.width)
+    return DrawConfig(lines=kinds, width=args.width)
 
 
 def style_mix(args):
@@ -185,7 +189,7 @@ def run(args) -> int:
     try:
         config = TripletConfig(
             collection=collection_arg(args.collection), seed=args.seed, shapes=args.shapes, splits=args.splits, strict=args.strict,
-            max_faces=args.max_faces, camera=view_config(args), lines=line_config(args), points=args.points,
+            max_faces=args.max_faces, camera=view_config(args), drawing=drawing_config(args), points=args.points,
             anchors=args.anchors, size=args.size, other_shape=args.other_shape,
             negatives=tuple(n.strip() for n in args.negatives.split(",") if n.strip()),
             extra_negatives=parse_counts(args.extra_negatives), near_px=tuple(args.near_px),
