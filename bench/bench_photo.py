@@ -44,7 +44,7 @@ def _renders(shape, size, seed, views=3):
 
 def timing(size: int, n_shapes: int) -> dict:
     from sketchgen.datagen.plan import load_shapes
-    from sketchgen.datagen.shaded import shaded_image
+    from sketchgen.datagen.pairs import shaded_image
     from sketchgen.render.shading import ShadeConfig
 
     shapes, _ = load_shapes(None)
@@ -91,7 +91,7 @@ def sheet(path: Path, size: int = 192) -> None:
 
     from sketchgen.datagen.backgrounds import scan_backgrounds
     from sketchgen.datagen.plan import load_shapes
-    from sketchgen.datagen.shaded import shaded_image
+    from sketchgen.datagen.pairs import shaded_image
     from sketchgen.ingest.loaders import load_partmesh
     from sketchgen.render.shading import ShadeConfig
 

@@ -35,12 +35,12 @@ from sketchgen.datagen.deform import DeformConfig, random_deformation
 from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, restyle_mask, shape_point_map
 from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
 from sketchgen.datagen.schema import sample_key, strokes_key
-from sketchgen.datagen.shaded import MATERIALS, RENDERERS, ShadeConfig, shaded_image
 from sketchgen.datagen.sketchviews import ShapeViews, ViewConfig, base_cameras, draw_styled
 from sketchgen.datagen.stylemix import pick_style
 from sketchgen.render.camera import Camera
 from sketchgen.render.draw import DrawConfig
 from sketchgen.render.raster import encode_png
+from sketchgen.render.shading import MATERIALS, RENDERERS, ShadeConfig
 from sketchgen.render.strokearrays import draw_strokes
 from sketchgen.render.threads import one_blas_thread
 from sketchgen.render.style import CleanStyle
@@ -119,6 +119,50 @@ class ShapeRenders(ShapeViews):
         pts = self.shape.keypoint_points()
         proj = project_points(self.shape.trimesh, camera, pts, faces=kp.face, prepared=self.prepared)
         return kp.semantic_id, pts, proj.xy, proj.visible
+
+
+_APPEARANCES: dict[int, tuple] = {}  # id(shape) -> (shape, appearance, notes); the shape keeps the id alive
+
+
+def shape_look(shape):
+    """(Appearance or None, notes) of a PartMesh's own materials (``ingest.materials``), read once."""
+    from sketchgen.ingest.materials import shape_appearance
+
+    key = id(shape)
+    if key not in _APPEARANCES:
+        if len(_APPEARANCES) > 8:  # a unit touches a shape and a partner
+            _APPEARANCES.clear()
+        _APPEARANCES[key] = (shape, *shape_appearance(shape))
+    return _APPEARANCES[key][1:]
+
+
+def shaded_image(renders: ShapeRenders, i: int, camera: Camera, rng: np.random.Generator, config: ShadeConfig,
+                 problems: Counter | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB "photo" side A of base view ``i`` of ``renders`` seen by ``camera``, drawn by
+    the shader ``config.renderer`` names (``render.shading``, ``render.photo``), with the shape's own
+    materials (``shape_look``) and the user's background photos (``datagen.backgrounds``) where the config
+    asks for them. problems: where the photo renderer counts what it could not use of the shape's files
+    (a missing texture: the material's colour instead), one line each naming the file."""
+    from sketchgen.render.shading import shade_gbuffer, shaded_render
+
+    if config.renderer == "pyrender":
+        return shaded_render(renders.shape.trimesh, camera, rng, config)
+    if config.renderer == "gbuffer":
+        return shade_gbuffer(renders.shape, renders.gbuffer(i), rng, config)
+    from sketchgen.render.photo import render_photo
+
+    appearance, notes = shape_look(renders.shape) if config.materials == "own" else (None, [])
+    if problems is not None:
+        for note in notes:
+            problems[note] += 1
+    background = None
+    if config.background_files:
+        from sketchgen.datagen.backgrounds import load_background
+
+        name = config.background_files[int(rng.integers(len(config.background_files)))]
+        background = load_background(config.backgrounds, name, max(camera.width, camera.height))
+    return render_photo(renders.shape, renders.gbuffer(i), rng, config.photo, appearance=appearance,
+                        background=background, prepared=renders.prepared)
 
 
 def _angle(a: Camera, b: Camera) -> float:

@@ -31,6 +31,9 @@ from sketchgen.render.photo import PhotoConfig, surface_at_pixels
 
 log = logging.getLogger(__name__)
 
+RENDERERS = ("photo", "gbuffer", "pyrender")  # ShadeConfig.renderer: render.photo, shade_gbuffer, shaded_render
+MATERIALS = ("own", "random")  # ShadeConfig.materials
+
 _RENDERER = None
 _MESHES: dict[int, tuple] = {}  # id(trimesh) -> (trimesh, pyrender.Mesh); the trimesh keeps the id alive
 

@@ -37,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from sketchgen.datagen.pairs import PairConfig
-    from sketchgen.datagen.shaded import ShadeConfig
+    from sketchgen.render.shading import ShadeConfig
     from sketchgen.errors import UsageError
 
     def items(text):
