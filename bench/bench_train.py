@@ -100,33 +100,33 @@ def main(argv=None) -> int:
     dev = args.device
     print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     configs = [
-        ("descriptor small CNN 64px, triplets", TrainConfig("descriptor", "", "", backbone="small", size=64), 16),
+        ("descriptor small CNN 64px, triplets", TrainConfig.from_flat("descriptor", "", "", backbone="small", size=64), 16),
         ("descriptor small CNN 64px, pair points (demo)",
-         TrainConfig("descriptor", "", "", backbone="small", size=64, loss="hardest", margin=0.5), 16),
+         TrainConfig.from_flat("descriptor", "", "", backbone="small", size=64, loss="hardest", margin=0.5), 16),
         ("warp small CNN 128px, STN width 64 (demo)",
-         TrainConfig("warp", "", "", backbone="small", size=128, stn_width=64, stn_layers=2), 8),
+         TrainConfig.from_flat("warp", "", "", backbone="small", size=128, stn_width=64, stn_layers=2), 8),
     ]
     if not args.quick:
         configs += [
-            ("descriptor ResNet-18 224px (SketchZooms)", TrainConfig("descriptor", "", "", size=224),
+            ("descriptor ResNet-18 224px (SketchZooms)", TrainConfig.from_flat("descriptor", "", "", size=224),
              16 if args.device != "cpu" else 2),
-            ("warp ResNet-18 256px, PSC's estimator", TrainConfig("warp", "", "", size=256),
+            ("warp ResNet-18 256px, PSC's estimator", TrainConfig.from_flat("warp", "", "", size=256),
              8 if args.device != "cpu" else 2),
         ]
     with tempfile.TemporaryDirectory():
         for name, cfg, b in configs:
             cfg = cfg.resolved()
             points = "pair points" in name
-            batch = (descriptor_batch(b, cfg.size, roles=2 + cfg.negatives if points else 3)
-                     if cfg.model == "descriptor" else warp_batch(b, cfg.size))
-            repeats = 3 if dev == "cpu" and cfg.backbone == "resnet18" else 10
+            batch = (descriptor_batch(b, cfg.network.size, roles=2 + cfg.optim.negatives if points else 3)
+                     if cfg.model == "descriptor" else warp_batch(b, cfg.network.size))
+            repeats = 3 if dev == "cpu" and cfg.network.backbone == "resnet18" else 10
             s = time_steps(cfg, batch, dev, repeats)
             unit = ("points (x8 roles x3 zooms)" if points else "triplets (x3 roles x3 zooms)"
                     if cfg.model == "descriptor" else "pairs (both directions)")
             print(f"{name:<46} batch {b:>3}: {s * 1000:8.1f} ms/step  {b / s:8.1f} {unit}/s")
     # the descriptor's weights channels-last (build_model) against the default layout, alternated in one run,
     # on the demo's triplet batch (16 triplets x 8 roles: anchor, positive, 6 negatives)
-    cfg = TrainConfig("descriptor", "", "", backbone="small", size=64).resolved()
+    cfg = TrainConfig.from_flat("descriptor", "", "", backbone="small", size=64).resolved()
     batch = descriptor_batch(16, 64, roles=8)
     runs = {"channels-last": [], "contiguous": []}
     for _ in range(3):

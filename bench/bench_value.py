@@ -47,7 +47,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -127,15 +126,15 @@ def finished_demo_run(run: Path, cfg: TrainConfig) -> bool:
         saved = json.loads((run / "config.json").read_text())
     except (OSError, ValueError):
         return False
-    return same_recipe(saved, cfg) and (run / "model.pt").is_file() and steps_done(run) == cfg.steps
+    return same_recipe(saved, cfg) and (run / "model.pt").is_file() and steps_done(run) == cfg.optim.steps
 
 
 def full_size(cfg: TrainConfig) -> TrainConfig:
     """The demo's run with the published networks: SketchZooms' ResNet-18 at 224 px, PSC's estimator
     (ResNet-18 at 256 px, full-width blocks of 5 layers; ``size=None``: the estimator's default)."""
     if cfg.model == "descriptor":
-        return replace(cfg, backbone="resnet18", size=FULL_DESCRIPTOR_SIZE)
-    return replace(cfg, backbone="resnet18", size=None, stn_width=None, stn_layers=5)
+        return cfg.with_settings(backbone="resnet18", size=FULL_DESCRIPTOR_SIZE)
+    return cfg.with_settings(backbone="resnet18", size=None, stn_width=None, stn_layers=5)
 
 
 def splits_present(root: Path) -> list[str]:
@@ -192,12 +191,13 @@ def evaluate_sets(model: str, run: Path, sets: dict, plots: Path, args, details:
 def bench_model(model: str, cfg1: TrainConfig, args, sets: dict, clock: Clock) -> dict:
     """Train (or reuse) one run per budget and evaluate each on every set."""
     result: dict = {"runs": {}, "counts": {}, **{name: {} for name in sets}}
-    demo_steps = cfg1.steps
+    demo_steps = cfg1.optim.steps
     for budget in args.budgets:
         key = budget_name(budget)
         steps = budget_steps(demo_steps, budget, args.steps_scale)
-        cfg = replace(cfg1, steps=steps, workers=cfg1.workers if args.train_workers is None else args.train_workers,
-                      out=str(args.out / "runs" / f"{model}{'-full' if args.full_size else ''}-{steps}"))
+        workers = cfg1.run.workers if args.train_workers is None else args.train_workers
+        cfg = cfg1.with_settings(steps=steps, workers=workers,
+                                 out=str(args.out / "runs" / f"{model}{'-full' if args.full_size else ''}-{steps}"))
         demo_run = args.demo / "runs" / model if args.demo else None
         info = {"steps": steps}
         if demo_run is not None and finished_demo_run(demo_run, cfg):

@@ -455,7 +455,8 @@ def _sample(unit_shapes: UnitShapes, anchors: ViewAnchors, k: int, unit: WorkUni
     negatives = [{**meta, "kind": neg.kind, "pixel_distance": neg.pixel_distance,
                   "surface_distance": neg.surface_distance} for meta, neg in zip(metas[2:], negs)]
     roles = {ROLE_NAMES[role]: meta for role, meta in zip("apn", metas)}  # the first negative as "negative"
-    record = {"kind": "triplet", "split": unit.split, **roles, "negatives": negatives, "style": style, "zoom_size": config.size, "drawings": drawings,
+    record = {"kind": "triplet", "split": unit.split, **roles, "negatives": negatives, "style": style,
+              "zoom_size": config.size, "drawings": drawings,
               "surface_distance": negs[0].surface_distance, "negative_strategy": negs[0].kind,
               "positive_source": positive.source, "correspondence": positive.correspondence}
     key = sample_key(unit.shape_id, unit.unit, index)

@@ -23,7 +23,6 @@ metrics, their details and a plot); the commands print what it returns.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -100,10 +99,10 @@ def trained_on(cfg: TrainConfig, data, split: str) -> list[str]:
 def zoom_drawing(cfg: TrainConfig) -> tuple[int, float]:
     """(image size px, stroke width px) at which the zooms a descriptor trained on were drawn: as its run
     recorded (``TrainConfig.drawing``), else (runs from before it was recorded) from its data's manifest."""
-    if cfg.drawing:
-        return int(cfg.drawing[0]), float(cfg.drawing[1])
+    if cfg.recorded.drawing:
+        return int(cfg.recorded.drawing[0]), float(cfg.recorded.drawing[1])
     try:
-        return zoom_drawing_of(cfg.data, cfg.size)
+        return zoom_drawing_of(cfg.data, cfg.network.size)
     except InputError:
         return TRIPLET_DRAWING
 
@@ -116,8 +115,8 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
     Returns {"methods": {name: {"acc@10px": ..., ...}}, "thresholds_px": [...], "curves": {name: [...]},
     "pairs": P, "anchors": N, "by_kind": {pair_kind: {name: {"acc@10px": ..., ...}}}}.
     """
-    seed_everything(cfg.seed)  # the untrained network is the trained one's initial state
-    untrained = build_model(replace(cfg, weights=None)).to(device).eval()
+    seed_everything(cfg.run.seed)  # the untrained network is the trained one's initial state
+    untrained = build_model(cfg.with_settings(weights=None)).to(device).eval()
     model = model.to(device).eval()
     rng = np.random.default_rng(seed)
     native, width = zoom_drawing(cfg)
@@ -132,8 +131,9 @@ def evaluate_descriptor(model, cfg: TrainConfig, data, split: str = "test", *, m
         n_pairs += 1
         h = pair["a_grey"].shape[0]
         halves = [f * h / 2.0 for f in sketchzooms_factors()]
-        za = StrokeZooms(pair["a_strokes"], native=native, width=width).zooms(a_xy, halves, cfg.size).to(device)
-        zb = StrokeZooms(pair["b_strokes"], native=native, width=width).zooms(cands, halves, cfg.size).to(device)
+        size = cfg.network.size
+        za = StrokeZooms(pair["a_strokes"], native=native, width=width).zooms(a_xy, halves, size).to(device)
+        zb = StrokeZooms(pair["b_strokes"], native=native, width=width).zooms(cands, halves, size).to(device)
         descs = {"model": (describe(model, za).cpu().numpy(), describe(model, zb).cpu().numpy()),
                  "untrained": (describe(untrained, za).cpu().numpy(), describe(untrained, zb).cpu().numpy()),
                  "shape_context": (shape_context_descriptors(pair["a"], a_xy, halves[1]),
@@ -175,15 +175,15 @@ def triplet_accuracy(model, cfg: TrainConfig, split: str = "test", *, data=None,
     try:
         if dataset_kind(data) != "triplets":
             return {}
-        stream = triplet_stream(data, split, size=cfg.size, augment=False)
+        stream = triplet_stream(data, split, size=cfg.network.size, augment=False)
         zooms = [s["zooms"] for _, s in zip(range(limit), stream)]
     except InputError:
         return {}
     if not zooms:
         return {}
     z = torch.stack(zooms).to(device)
-    seed_everything(cfg.seed)
-    untrained = build_model(replace(cfg, weights=None)).to(device).eval()
+    seed_everything(cfg.run.seed)
+    untrained = build_model(cfg.with_settings(weights=None)).to(device).eval()
     out = {"triplets": len(z)}
     for name, net in (("model", model.to(device).eval()), ("untrained", untrained)):
         e = describe(net, z.flatten(0, 1)).view(*z.shape[:2], -1)
@@ -244,7 +244,7 @@ def evaluate_warp(model, cfg: TrainConfig, data, split: str = "test", *, max_pai
     channels = input_channels(model)
     for pair in tqdm(iter_pairs(data, split, limit=max_pairs, rgb=channels == 3), desc="eval warp",
                      total=max_pairs, leave=False):
-        p = decode_resized(pair, cfg.size)
+        p = decode_resized(pair, cfg.network.size)
         kp_a, kp_b = pair_keypoints_or_flow(p, rng)
         if len(kp_a) == 0:
             continue
@@ -324,7 +324,7 @@ def evaluate_run(model: str, run: str | Path, data: str | Path | None, out: Path
         if psc6k is not None:
             from sketchgen.train.psc6k import evaluate_psc6k
 
-            res = evaluate_psc6k(net, cfg.size, psc6k, psc6k_images, device=device)
+            res = evaluate_psc6k(net, cfg.network.size, psc6k, psc6k_images, device=device)
             metrics["warp_psc6k"] = res["methods"]
             details["warp_psc6k"] = res
             write_png(bar_plot(res["methods"], ["pck@0.05", "pck@0.10", "pck_bbox@0.05", "pck_bbox@0.10"],

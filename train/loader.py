@@ -17,16 +17,16 @@ def make_loader(cfg: TrainConfig, start_step: int, split: str = "train", channel
     if split == "train":
         # the stream's epoch counter starts at the resumed step, so a resumed run does not replay the
         # augmentation draws it has already seen
-        common = dict(shuffle=True, repeat=True, seed=cfg.seed, epoch=start_step)
-        augment, workers = cfg.augment, cfg.workers
+        common = dict(shuffle=True, repeat=True, seed=cfg.run.seed, epoch=start_step)
+        augment, workers = cfg.optim.augment, cfg.run.workers
     else:
-        common = dict(shuffle=False, repeat=False, seed=cfg.seed, epoch=0)
+        common = dict(shuffle=False, repeat=False, seed=cfg.run.seed, epoch=0)
         augment, workers = False, 0
-    if cfg.model == "descriptor" and cfg.data_kind == "pairs":
-        stream = point_stream(cfg.data, split, size=cfg.size, negatives=cfg.negatives, **common)
+    if cfg.model == "descriptor" and cfg.recorded.data_kind == "pairs":
+        stream = point_stream(cfg.data, split, size=cfg.network.size, negatives=cfg.optim.negatives, **common)
     elif cfg.model == "descriptor":
-        stream = triplet_stream(cfg.data, split, size=cfg.size, augment=augment, **common)
+        stream = triplet_stream(cfg.data, split, size=cfg.network.size, augment=augment, **common)
     else:
-        stream = pair_stream(cfg.data, split, size=cfg.size, channels=channels, **common)
-    return DataLoader(stream, batch_size=cfg.batch_size, num_workers=workers, persistent_workers=workers > 0)
+        stream = pair_stream(cfg.data, split, size=cfg.network.size, channels=channels, **common)
+    return DataLoader(stream, batch_size=cfg.optim.batch_size, num_workers=workers, persistent_workers=workers > 0)
 

@@ -12,7 +12,7 @@ import math
 import random
 import time
 from contextlib import closing, nullcontext
-from dataclasses import asdict, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ import torch
 
 from sketchgen.datagen.progress import Progress
 from sketchgen.errors import InputError
-from sketchgen.train.config import METRIC, TrainConfig
+from sketchgen.train.config import METRIC, NetworkConfig, Recorded, TrainConfig, flat_settings
 from sketchgen.train.devices import resolve_device
 from sketchgen.train.loader import make_loader
 from sketchgen.train.losses import descriptor_loss, warp_loss
@@ -33,10 +33,10 @@ log = logging.getLogger(__name__)
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """The learning rate of optimiser step ``step`` (0-based) of a run of ``cfg.steps``."""
-    if cfg.schedule == "cosine" and cfg.steps > 0:
-        return 0.5 * cfg.lr * (1.0 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
-    return cfg.lr
+    """The learning rate of optimiser step ``step`` (0-based) of a run of ``cfg.optim.steps``."""
+    if cfg.optim.schedule == "cosine" and cfg.optim.steps > 0:
+        return 0.5 * cfg.optim.lr * (1.0 + math.cos(math.pi * min(step, cfg.optim.steps) / cfg.optim.steps))
+    return cfg.optim.lr
 
 
 def seed_everything(seed: int) -> None:
@@ -48,10 +48,10 @@ def seed_everything(seed: int) -> None:
 
 def validate(model, cfg: TrainConfig, device) -> dict[str, float] | None:
     """{"val_loss", "val_<metric>"}: the training loss and metric averaged over the first
-    ``cfg.val_batches`` batches of the val split, the model in eval mode, without gradients; None when
+    ``cfg.run.val_batches`` batches of the val split, the model in eval mode, without gradients; None when
     the dataset has no val split. The global torch random state is restored, so a run's training draws
     are the same with validation or without."""
-    if cfg.val_batches == 0 or not any((Path(cfg.data) / "val").glob("*.tar")):
+    if cfg.run.val_batches == 0 or not any((Path(cfg.data) / "val").glob("*.tar")):
         return None
     loss_fn = descriptor_loss if cfg.model == "descriptor" else warp_loss
     state = torch.get_rng_state()
@@ -60,7 +60,7 @@ def validate(model, cfg: TrainConfig, device) -> dict[str, float] | None:
     try:
         with torch.no_grad():
             for i, batch in enumerate(make_loader(cfg, 0, "val", input_channels(model))):
-                if i >= cfg.val_batches:
+                if i >= cfg.run.val_batches:
                     break
                 loss, metric = loss_fn(model, batch, cfg, device)
                 losses.append(float(loss.item()))
@@ -74,8 +74,12 @@ def validate(model, cfg: TrainConfig, device) -> dict[str, float] | None:
 
 
 # --------------------------------------------------------------------------------------------- loop
+# the settings a resumed checkpoint must have been trained with: the network's (but its starting weights)
+RESUME_MATCH = ("model", "data_kind", *(f.name for f in fields(NetworkConfig) if f.name != "weights"))
+
+
 def train(cfg: TrainConfig) -> dict:
-    """Train (or continue training) until ``cfg.steps``; returns {"step", "loss", METRIC[model], "run"} and,
+    """Train (or continue training) until ``cfg.optim.steps``; returns {"step", "loss", METRIC[model], "run"} and,
     when the dataset has a val split, the last validation's {"val_loss", "val_<metric>"}."""
     cfg = cfg.resolved()
     # what the run trained on, recorded in config.json: evaluation draws its zooms the same way without
@@ -83,26 +87,25 @@ def train(cfg: TrainConfig) -> dict:
     kind = dataset_kind(cfg.data)
     if cfg.model == "descriptor" and kind == "pairs":
         require_strokes(cfg.data)  # here, not in a DataLoader worker whose error comes as a traceback
-    cfg = replace(cfg, data=str(Path(cfg.data).resolve()), data_kind=kind,
-                  data_sha256=dataset_digest(cfg.data),
-                  drawing=tuple(zoom_drawing_of(cfg.data, cfg.size)) if cfg.model == "descriptor" else None)
-    device = resolve_device(cfg.device)
+    drawing = tuple(zoom_drawing_of(cfg.data, cfg.network.size)) if cfg.model == "descriptor" else None
+    cfg = replace(cfg, data=str(Path(cfg.data).resolve()),
+                  recorded=Recorded(data_kind=kind, data_sha256=dataset_digest(cfg.data), drawing=drawing))
+    device = resolve_device(cfg.run.device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    seed_everything(cfg.seed)
+    seed_everything(cfg.run.seed)
     model = build_model(cfg).to(device)
-    optim = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optim = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
     step = 0
     last = out / "last.pt"
     if last.is_file():
         ckpt = load_checkpoint(last)
-        saved = json.loads(ckpt["config"])
-        for key in ("model", "backbone", "size", "stn_width", "stn_layers", "psc_layout", "warp_base",
-                    "refine", "softargmax_prior", "corr_layers", "data_kind", "domain_bn"):
+        saved, mine = flat_settings(json.loads(ckpt["config"])), cfg.flat()
+        for key in RESUME_MATCH:
             # compared as JSON holds them (a tuple comes back a list)
-            if key in saved and saved[key] != json.loads(json.dumps(getattr(cfg, key))):
+            if key in saved and saved[key] != json.loads(json.dumps(mine[key])):
                 raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
-                                 f"{getattr(cfg, key)!r}; use another --out")
+                                 f"{mine[key]!r}; use another --out")
         model.load_state_dict(ckpt["model"])
         optim.load_state_dict(ckpt["optimizer"])
         step = int(ckpt["step"])
@@ -110,12 +113,12 @@ def train(cfg: TrainConfig) -> dict:
         if device.type == "cuda" and "cuda_rng" in ckpt:  # the GPU's own generator (pixel-flow point picks)
             torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
         log.info("resumed %s at step %d", last, step)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
+    (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=2, sort_keys=True))
     loss_fn = descriptor_loss if cfg.model == "descriptor" else warp_loss
     metric_name = METRIC[cfg.model]
     result = {"step": step, "loss": float("nan"), metric_name: float("nan"), "run": str(out)}
-    if step < cfg.steps:
-        board = tensorboard_writer(out) if cfg.tensorboard else None
+    if step < cfg.optim.steps:
+        board = tensorboard_writer(out) if cfg.run.tensorboard else None
         model.train()
         log_path = out / "log.csv"
         new_log = not log_path.exists()
@@ -123,12 +126,12 @@ def train(cfg: TrainConfig) -> dict:
         seen = 0
         # the TensorBoard writer is closed (its events flushed) however the loop ends
         with (closing(board) if board is not None else nullcontext()), open(log_path, "a", newline="") as fh, \
-                Progress(cfg.steps, f"train {cfg.model}", "steps", initial=step) as bar:
+                Progress(cfg.optim.steps, f"train {cfg.model}", "steps", initial=step) as bar:
             writer = csv.writer(fh)
             if new_log:
                 writer.writerow(log_fields(cfg.model))
             batches = iter(make_loader(cfg, step, channels=input_channels(model)))
-            while step < cfg.steps:
+            while step < cfg.optim.steps:
                 batch = next(batches)
                 lr = learning_rate(cfg, step)  # the command line's --lr wins over a checkpoint's
                 for group in optim.param_groups:
@@ -140,13 +143,13 @@ def train(cfg: TrainConfig) -> dict:
                 step += 1
                 seen += len(batch["key"])
                 result.update({"step": step, "loss": float(loss.item()), metric_name: float(metric)})
-                checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
+                checkpoint = step % cfg.run.checkpoint_every == 0 or step == cfg.optim.steps
                 val = validate(model, cfg, device) if checkpoint else None
                 if val:
                     result.update(val)
                 bar.update(1, loss=f"{result['loss']:.4f}",
                            **({"val_loss": f"{result['val_loss']:.4f}"} if "val_loss" in result else {}))
-                if step % cfg.log_every == 0 or step == cfg.steps or val:
+                if step % cfg.run.log_every == 0 or step == cfg.optim.steps or val:
                     elapsed = time.perf_counter() - t0
                     writer.writerow([step, f"{result['loss']:.6f}", f"{metric:.6f}",
                                      *(f"{v:.6f}" for v in (val or {}).values()), *([] if val else ["", ""]),
@@ -158,7 +161,7 @@ def train(cfg: TrainConfig) -> dict:
                             board.add_scalar(f"{cfg.model}/{name}", value, step)
                 if checkpoint:
                     save_checkpoint({"step": step, "model": model.state_dict(), "optimizer": optim.state_dict(),
-                           "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(cfg)),
+                           "torch_rng": torch.get_rng_state(), "config": json.dumps(cfg.to_json()),
                            **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})},
                           last)
     save_checkpoint(model.state_dict(), out / "model.pt")

@@ -217,10 +217,10 @@ def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) ->
     """Loss and the fraction of anchors still violating the margin against their nearest own negative.
 
     batch["zooms"]: (B, R, Z, 1, S, S), roles anchor, positive, then R - 2 negatives. What the run trains
-    on (``cfg.data_kind``) decides the candidates: a point of a pair set is mined against its own
+    on (``cfg.recorded.data_kind``) decides the candidates: a point of a pair set is mined against its own
     negatives; a triplet against its own negatives and the first negatives of the next triplets of the
     batch (``candidate_negatives``: other correspondences' points, which a triplet set with a single
-    negative per anchor needs to have more than one candidate). With ``cfg.loss == "infonce"`` every anchor
+    negative per anchor needs to have more than one candidate). With ``cfg.optim.loss == "infonce"`` every anchor
     is scored against every positive and every negative of the batch (``losses.info_nce``).
     """
     zooms = batch["zooms"].to(device)
@@ -228,27 +228,28 @@ def descriptor_loss(model: Descriptor, batch: dict, cfg: TrainConfig, device) ->
     emb = model(zooms.flatten(0, 1)).view(b, r, -1)
     a, p = emb[:, 0], emb[:, 1]
     negs = emb[:, 2:]
-    if cfg.data_kind != "pairs":
+    if cfg.recorded.data_kind != "pairs":
         negs = torch.cat([negs, candidate_negatives(emb[:, 2])[:, 1:]], dim=1)
-    if cfg.loss == "contrastive":
-        loss = contrastive(a, p, negs[:, 0], cfg.margin)
-    elif cfg.loss == "infonce":
-        loss = info_nce(a, p, emb[:, 2:], cfg.temperature)
-    elif cfg.loss == "hardest":
-        loss = hardest_negative(a, p, negs, cfg.margin)
-    elif cfg.loss == "all":
-        loss = triplet_all(a, p, negs, cfg.margin)
+    if cfg.optim.loss == "contrastive":
+        loss = contrastive(a, p, negs[:, 0], cfg.optim.margin)
+    elif cfg.optim.loss == "infonce":
+        loss = info_nce(a, p, emb[:, 2:], cfg.optim.temperature)
+    elif cfg.optim.loss == "hardest":
+        loss = hardest_negative(a, p, negs, cfg.optim.margin)
+    elif cfg.optim.loss == "all":
+        loss = triplet_all(a, p, negs, cfg.optim.margin)
     else:
-        loss = triplet_semi_hard(a, p, negs, cfg.margin)
+        loss = triplet_semi_hard(a, p, negs, cfg.optim.margin)
     with torch.no_grad():
         nearest = (a.unsqueeze(1) - emb[:, 2:]).norm(dim=2).min(dim=1).values
-        violating = ((a - p).norm(dim=1) + cfg.margin > nearest).float().mean().item()
+        violating = ((a - p).norm(dim=1) + cfg.optim.margin > nearest).float().mean().item()
     return loss, violating
 
 
 def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tuple[torch.Tensor, float]:
-    """Supervised multi-scale flow error (``cfg.flow_loss``; with ``cfg.refine`` the refined grid too, weight
-    ``cfg.refine_weight``, at its own nodes) + forward-backward consistency of the finest grids; also the
+    """Supervised multi-scale flow error (``cfg.optim.flow_loss``; with ``cfg.network.refine`` the refined
+    grid too, weight ``cfg.optim.refine_weight``, at its own nodes) + forward-backward consistency of the
+    finest grids; also the
     finest grid's end-point error in pixels on its nodes. batch: "a", "b" (B, 1, S, S) ink or (B, 3, S, S)
     RGB (``pairs.make_pair_decoder``), "a_domain", "b_domain" (B,) (optional), "flow" (B, S, S, 2) A -> B
     pixels, NaN invalid."""
@@ -257,20 +258,20 @@ def warp_loss(model: WarpEstimator, batch: dict, cfg: TrainConfig, device) -> tu
     feats_a, feats_b = model.encode(a, batch.get("a_domain")), model.encode(b, batch.get("b_domain"))
     grids_ab = model.grids(feats_b, feats_a)  # over A's frame: where A's points are in B
     gt, valid = flow_to_grid(flow, STN_SIZE)
-    grids_ba = model.grids(feats_a, feats_b) if cfg.cycle_weight > 0 or cfg.flow_loss == "both" else None
-    if cfg.flow_loss == "nodes":
+    grids_ba = model.grids(feats_a, feats_b) if cfg.optim.cycle_weight > 0 or cfg.optim.flow_loss == "both" else None
+    if cfg.optim.flow_loss == "nodes":
         loss = multiscale_flow_loss(grids_ab[:len(SCALE_WEIGHTS)], gt, valid, w, h)
-        if cfg.refine:
+        if cfg.network.refine:
             # the refined grid against the exact flow at its own, finer nodes
-            gt, valid = flow_to_grid(flow, cfg.refine)
-            loss = loss + cfg.refine_weight * grid_error_px(grids_ab[-1], gt, valid, w, h)
+            gt, valid = flow_to_grid(flow, cfg.network.refine)
+            loss = loss + cfg.optim.refine_weight * grid_error_px(grids_ab[-1], gt, valid, w, h)
     else:
-        weights = (*SCALE_WEIGHTS, cfg.refine_weight)[:len(grids_ab)]
-        loss = pixel_flow_loss(grids_ab, flow, w, h, grids_ba if cfg.flow_loss == "both" else None, weights)
-        if cfg.refine:
-            gt, valid = flow_to_grid(flow, cfg.refine)
-    if cfg.cycle_weight > 0:
-        loss = loss + cfg.cycle_weight * forward_backward_loss(grids_ab[-1], grids_ba[-1], valid, w, h)
+        weights = (*SCALE_WEIGHTS, cfg.optim.refine_weight)[:len(grids_ab)]
+        loss = pixel_flow_loss(grids_ab, flow, w, h, grids_ba if cfg.optim.flow_loss == "both" else None, weights)
+        if cfg.network.refine:
+            gt, valid = flow_to_grid(flow, cfg.network.refine)
+    if cfg.optim.cycle_weight > 0:
+        loss = loss + cfg.optim.cycle_weight * forward_backward_loss(grids_ab[-1], grids_ba[-1], valid, w, h)
     with torch.no_grad():
         epe = grid_error_px(grids_ab[-1], gt, valid, w, h).item()
     return loss, epe

@@ -58,7 +58,7 @@ def check_psc_run(cfg, run) -> None:
     if cfg.model != "warp":
         raise InputError(f"{run}: a {cfg.model} run; PSC's checkpoint holds a warp estimator")
     for key, (want, flag) in PSC_SETTINGS.items():
-        have = getattr(cfg, key)
+        have = getattr(cfg.network, key)
         if (list(have) if isinstance(have, (tuple, list)) else have) != want:
             why = (": PSC's model lists one batch norm under both domains and cannot hold two"
                    if key == "domain_bn" else "")
@@ -110,8 +110,8 @@ def psc_checkpoint(run: str | Path, *, moco_dim: int = MOCO_DIM, moco_k: int = M
 
     model, cfg = load_run(run)
     check_psc_run(cfg, run)
-    if cfg.size != PSC_SIZE:
-        log.warning("%s was trained at %d px; PSC's eval.py scores at %d px", run, cfg.size, PSC_SIZE)
+    if cfg.network.size != PSC_SIZE:
+        log.warning("%s was trained at %d px; PSC's eval.py scores at %d px", run, cfg.network.size, PSC_SIZE)
     return {"state_dict": psc_state_dict(model, moco_dim=moco_dim, moco_k=moco_k, seed=seed), "epoch": 0,
             "arch": "resnet18", "optimizer": {"state": {}, "param_groups": []}, "scaler": {}}
 

@@ -1,10 +1,12 @@
 """A run folder: what it records and how it is read back, kept or started afresh.
 
-A run folder holds ``config.json`` (the resolved TrainConfig), ``log.csv`` (one row per logged step, its
-columns ``log_fields(model)``: the loss and the model's ``METRIC``, and at every checkpoint the same on
-``val_batches`` batches of the val split; with ``tensorboard`` the same scalars as TensorBoard events in
-``tb/``), ``last.pt`` (model, optimiser, step and RNG state, rewritten atomically every
-``checkpoint_every`` steps and at the end) and ``model.pt`` (the weights alone, a plain state dict).
+A run folder holds ``config.json`` (the resolved TrainConfig, a table per record: ``TrainConfig.to_json``;
+runs recorded before the records hold one flat table, read as well: ``TrainConfig.from_json``),
+``log.csv`` (one row per logged step, its columns ``log_fields(model)``: the loss and the model's
+``METRIC``, and at every checkpoint the same on ``run.val_batches`` batches of the val split; with
+``run.tensorboard`` the same scalars as TensorBoard events in ``tb/``), ``last.pt`` (model, optimiser,
+step and RNG state, rewritten atomically every ``run.checkpoint_every`` steps and at the end) and
+``model.pt`` (the weights alone, a plain state dict).
 Every checkpoint is read with ``torch.load(..., weights_only=True)`` (``load_checkpoint``).
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -21,7 +23,7 @@ from torch import nn
 
 from sketchgen.files import atomic_target
 from sketchgen.errors import InputError
-from sketchgen.train.config import METRIC, TrainConfig
+from sketchgen.train.config import METRIC, Recorded, TrainConfig, flat_settings
 from sketchgen.train.models import build_model
 from sketchgen.train.shards import dataset_digest
 
@@ -35,18 +37,20 @@ def log_fields(model: str) -> tuple[str, ...]:
 
 
 # settings that do not change what a run learns: its folder, what training recorded, its logging
-BOOKKEEPING = ("out", "data_kind", "data_sha256", "drawing", "checkpoint_every", "log_every", "tensorboard")
+BOOKKEEPING = ("out", *(f.name for f in fields(Recorded)), "checkpoint_every", "log_every", "tensorboard")
 
 
 def same_recipe(saved: dict, cfg: TrainConfig) -> bool:
     """Whether a run's recorded settings (its ``config.json``) train what ``cfg`` trains: every setting but
     the bookkeeping ones (output folder, checkpoint and log intervals) equal, the data folder compared as
     a resolved path; a setting the record lacks (added to sketchgen since) counts as its default."""
-    want = asdict(replace(cfg.resolved(), data=str(Path(cfg.data).resolve())))
-    # a setting added to sketchgen after the run was recorded counts as its default value
-    default = {f.name: f.default for f in fields(TrainConfig)}
+    want = replace(cfg.resolved(), data=str(Path(cfg.data).resolve())).flat()
+    have = flat_settings(saved)  # in tables, or flat as runs recorded before the tables
+    # a setting added to sketchgen after the run was recorded counts as its default value (none for the
+    # model, data and folder: a record without them is no run's)
+    default = {k: v for k, v in TrainConfig("", "", "").flat().items() if k not in ("model", "data", "out")}
     # compared as config.json holds them (tuples as lists)
-    return all(json.loads(json.dumps(saved.get(k, default.get(k)))) == json.loads(json.dumps(v))
+    return all(json.loads(json.dumps(have.get(k, default.get(k)))) == json.loads(json.dumps(v))
                for k, v in want.items() if k not in BOOKKEEPING)
 
 
@@ -74,7 +78,8 @@ def retrain_other_recipe(cfg: TrainConfig) -> bool:
     except InputError:
         digest = None  # unreadable data: training will say so
     # the same settings on data rebuilt since (other builder options or meshes) are another run too
-    if all(same_recipe(saved, cfg) and saved.get("data_sha256") in (None, digest) for saved in recorded):
+    if all(same_recipe(saved, cfg) and flat_settings(saved).get("data_sha256") in (None, digest)
+           for saved in recorded):
         return False
     log.warning("%s was trained with other settings or data: training it again", run)
     shutil.rmtree(run)
@@ -82,17 +87,17 @@ def retrain_other_recipe(cfg: TrainConfig) -> bool:
 
 
 def load_run(run: str | Path, device: str = "cpu") -> tuple[nn.Module, TrainConfig]:
-    """The trained model of a run folder (``model.pt``, else ``last.pt``), in eval mode, and its config."""
+    """The trained model of a run folder (``model.pt``, else ``last.pt``), in eval mode, and its config
+    (``config.json``, in tables or flat). Raises InputError naming the folder or file that is not a run's."""
     run = Path(run)
     cfg_path = run / "config.json"
     if not cfg_path.is_file():
         raise InputError(f"{run}: not a training run (no config.json)")
     try:
-        cfg = TrainConfig(**{k: v for k, v in json.loads(cfg_path.read_text()).items()
-                             if k in {f.name for f in fields(TrainConfig)}})
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+        cfg = TrainConfig.from_json(json.loads(cfg_path.read_text()))
+    except (json.JSONDecodeError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise InputError(f"{cfg_path}: not a valid run config ({exc})") from None
-    model = build_model(replace(cfg, weights=None))
+    model = build_model(cfg.with_settings(weights=None))
     weights = run / "model.pt"
     if weights.is_file():
         state = load_checkpoint(weights)

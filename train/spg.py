@@ -354,8 +354,6 @@ def evaluate_spg(model, cfg, root: str | Path, split: str = "test", *, categorie
     reported through ``warn`` and listed. ``methods``: a subset of ``METHODS`` to compute (the baselines
     do not depend on the run; chance is always computed). Raises InputError for an unknown category or
     split."""
-    from dataclasses import replace
-
     from sketchgen.train.evaluate import zoom_drawing
     from sketchgen.train.loop import seed_everything
     from sketchgen.train.models import build_model
@@ -370,11 +368,11 @@ def evaluate_spg(model, cfg, root: str | Path, split: str = "test", *, categorie
                          f"(have {', '.join(have) or 'none'}; expected spg256/<category>_{name}.ndjson)")
     if not chosen:
         raise InputError(f"{root}: no SPG {name} files (expected spg256/<category>_{name}.ndjson)")
-    seed_everything(cfg.seed)  # the untrained network is the trained one's initial state
-    untrained = build_model(replace(cfg, weights=None)).to(device).eval()
+    seed_everything(cfg.run.seed)  # the untrained network is the trained one's initial state
+    untrained = build_model(cfg.with_settings(weights=None)).to(device).eval()
     model = model.to(device).eval()
     native, width = zoom_drawing(cfg)
-    describers = {k: v for k, v in spg_describers(model, untrained, cfg.size, native, width, device).items()
+    describers = {k: v for k, v in spg_describers(model, untrained, cfg.network.size, native, width, device).items()
                   if k in methods}
     methods = (*describers, "chance")
     per_method: dict[str, dict[str, float]] = {m: {} for m in methods}

@@ -212,14 +212,15 @@ def _write_warp_examples(run: Path, pairs: Path, path: Path, device: str, n: int
     model, cfg = load_run(run, device)
     rng = np.random.default_rng(0)
     rows = []
+    size = cfg.network.size
     for pair in iter_pairs(pairs, "test", limit=n):
-        p = decode_resized(pair, cfg.size)
+        p = decode_resized(pair, size)
         kp_a, kp_b = pair_keypoints_or_flow(p, rng)
         a = torch.from_numpy(p["a"])[None, None].to(device)
         b = torch.from_numpy(p["b"])[None, None].to(device)
         with torch.no_grad():
             grid = model(b, a)[-1].cpu()
-        pred = sample_grid_at(grid, torch.as_tensor(kp_a, dtype=torch.float32)[None], cfg.size, cfg.size)[0].numpy()
+        pred = sample_grid_at(grid, torch.as_tensor(kp_a, dtype=torch.float32)[None], size, size)[0].numpy()
         tiles = [cv2.cvtColor(p[k], cv2.COLOR_GRAY2BGR) for k in ("a_grey", "b_grey", "b_grey")]
         for (xa, ya), (xb, yb), (xp, yp) in zip(kp_a, kp_b, pred):
             cv2.circle(tiles[0], (int(xa), int(ya)), 3, (0, 160, 0), -1)

@@ -90,17 +90,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args):
     from sketchgen.train.config import TrainConfig
 
-    return TrainConfig(model=args.model, data=str(args.data), out=str(args.out), steps=args.steps,
-                       batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, device=args.device,
-                       seed=args.seed, backbone=args.backbone, size=args.size, loss=args.loss, margin=args.margin,
-                       temperature=args.temperature, negatives=args.negatives, augment=not args.no_augment,
-                       cycle_weight=args.cycle_weight, flow_loss=args.flow_loss, warp_base=args.warp_base,
-                       stn_width=args.stn_width, stn_layers=args.stn_layers, psc_layout=args.corr_layout == "psc",
-                       refine=args.refine, refine_weight=args.refine_weight,
-                       softargmax_prior=args.softargmax_prior, corr_layers=corr_layers(args.corr_layers),
-                       domain_bn=args.domain_bn,
-                       workers=args.workers,
-                       checkpoint_every=args.checkpoint_every, val_batches=args.val_batches, weights=args.weights, tensorboard=args.tensorboard)
+    return TrainConfig.from_flat(
+        args.model, str(args.data), str(args.out), steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        schedule=args.schedule, device=args.device, seed=args.seed, backbone=args.backbone, size=args.size,
+        loss=args.loss, margin=args.margin, temperature=args.temperature, negatives=args.negatives,
+        augment=not args.no_augment, cycle_weight=args.cycle_weight, flow_loss=args.flow_loss,
+        warp_base=args.warp_base, stn_width=args.stn_width, stn_layers=args.stn_layers,
+        psc_layout=args.corr_layout == "psc", refine=args.refine, refine_weight=args.refine_weight,
+        softargmax_prior=args.softargmax_prior, corr_layers=corr_layers(args.corr_layers), domain_bn=args.domain_bn,
+        workers=args.workers, checkpoint_every=args.checkpoint_every, val_batches=args.val_batches,
+        weights=args.weights, tensorboard=args.tensorboard)
 
 
 def corr_layers(text: str) -> tuple[int, int]:

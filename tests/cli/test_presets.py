@@ -81,8 +81,8 @@ def test_a_train_preset_resolves_to_the_config_of_its_flags(tmp_path):
     assert by_preset == by_flags
     desc, warp = demo_configs(Path("data"), Path("runs"), 1000, 400, device="cpu", seed=0)
     assert dataclasses.replace(warp, data="d", out="r") == by_preset
-    assert (desc.model, desc.loss, desc.temperature, desc.augment, desc.size, desc.backbone, desc.lr) == \
-        ("descriptor", "infonce", 0.1, False, 64, "small", 1e-3)
+    assert (desc.model, desc.optim.loss, desc.optim.temperature, desc.optim.augment, desc.network.size,
+            desc.network.backbone, desc.optim.lr) == ("descriptor", "infonce", 0.1, False, 64, "small", 1e-3)
     assert desc.data == str(Path("data") / "triplets") and warp.out == str(Path("runs") / "warp")
 
 

@@ -1,7 +1,7 @@
 """The learning-curve bench's pure helpers (bench/bench_value.py): budgets, pooling, reuse of a demo run."""
 
 import json
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ import torch
 from bench.bench_value import budget_steps, finished_demo_run, parse_budgets, pool_splits, steps_done
 from sketchgen.cli.commands.demo import demo_configs
 from sketchgen.errors import InputError
+from sketchgen.train.config import SECTIONS
 from sketchgen.train.runs import retrain_other_recipe, same_recipe
 from sketchgen.train.shards import dataset_digest
 
@@ -38,26 +39,41 @@ def test_pool_splits_weights_by_count():
         pool_splits([])
 
 
-def test_demo_run_reused_only_when_it_is_the_same_finished_recipe(tmp_path):
+def recorded(cfg, tables: bool, drop=(), **settings) -> dict:
+    """A run's config.json of ``cfg`` as train() records it (the data as an absolute path, its kind and the
+    drawing it measured), ``settings`` changed and the settings ``drop`` left out: in a table per record
+    (as train writes it) or in one flat table (runs recorded before the records)."""
+    flat = {**cfg.resolved().flat(), "data": str(Path(cfg.data).resolve()), "data_kind": "triplets",
+            "drawing": [64, 0.43], **settings}
+    flat = {k: v for k, v in flat.items() if k not in drop}
+    if tables:
+        tabled = {k: flat[k] for k in ("model", "data", "out") if k in flat}
+        for name, record in SECTIONS.items():
+            tabled[name] = {f.name: flat[f.name] for f in fields(record) if f.name in flat}
+        flat = tabled
+    return json.loads(json.dumps(flat))  # as config.json holds it
+
+
+@pytest.mark.parametrize("tables", [True, False])
+def test_demo_run_reused_only_when_it_is_the_same_finished_recipe(tmp_path, tables):
     data = tmp_path / "demo" / "data"
     desc, _ = demo_configs(data, tmp_path / "demo" / "runs", 500, 400, device="cpu", seed=0)
     run = tmp_path / "demo" / "runs" / "descriptor"
     run.mkdir(parents=True)
-    # what train() records: the resolved config, the data as an absolute path, the drawing it measured
-    saved = json.loads(json.dumps(asdict(desc.resolved())))  # as config.json holds it
-    saved.update(data=str(Path(desc.data).resolve()), data_kind="triplets", drawing=[64, 0.43])
+    saved = recorded(desc, tables)
     (run / "config.json").write_text(json.dumps(saved))
     (run / "model.pt").write_bytes(b"")
     torch.save({"step": 500}, run / "last.pt")
-    bench_cfg = desc.__class__(**{**asdict(desc), "out": str(tmp_path / "value" / "descriptor-500")})
+    bench_cfg = desc.with_settings(out=str(tmp_path / "value" / "descriptor-500"))
     assert same_recipe(saved, bench_cfg)
     # a run recorded before a setting existed has it at its default
-    assert same_recipe({k: v for k, v in saved.items() if k != "temperature"}, bench_cfg)
-    assert not same_recipe({k: v for k, v in saved.items() if k != "loss"}, bench_cfg)  # default "triplet"
+    assert same_recipe(recorded(desc, tables, drop=("temperature",)), bench_cfg)
+    assert not same_recipe(recorded(desc, tables, drop=("loss",)), bench_cfg)  # default "triplet"
+    assert not same_recipe(recorded(desc, tables, drop=("model",)), bench_cfg)  # no model: no run's record
     assert finished_demo_run(run, bench_cfg)
     # another budget, another learning rate or another seed is another run
     for change in ({"steps": 2000}, {"lr": 1e-4}, {"seed": 1}, {"data": str(tmp_path / "other" / "triplets")}):
-        other = desc.__class__(**{**asdict(bench_cfg), **change})
+        other = bench_cfg.with_settings(**change)
         assert not finished_demo_run(run, other), change
     torch.save({"step": 300}, run / "last.pt")  # a demo stopped part way
     assert not finished_demo_run(run, bench_cfg)
@@ -72,19 +88,19 @@ def test_steps_done_reads_a_checkpoint_and_names_a_broken_one(tmp_path):
         steps_done(tmp_path)
 
 
-def test_a_run_of_another_recipe_is_trained_again_and_one_of_the_same_kept(tmp_path, caplog):
+@pytest.mark.parametrize("tables", [True, False])
+def test_a_run_of_another_recipe_is_trained_again_and_one_of_the_same_kept(tmp_path, caplog, tables):
     data = tmp_path / "demo" / "data"
     desc, _ = demo_configs(data, tmp_path / "demo" / "runs", 500, 400, device="cpu", seed=0)
     run = Path(desc.out)
     run.mkdir(parents=True)
-    saved = json.loads(json.dumps(asdict(desc.resolved())))
-    saved.update(data=str(Path(desc.data).resolve()), data_kind="triplets", drawing=[64, 0.43])
+    saved, former = recorded(desc, tables), recorded(desc, tables, loss="triplet")
     (run / "config.json").write_text(json.dumps(saved))
     torch.save({"step": 300, "config": json.dumps(saved)}, run / "last.pt")
     assert not retrain_other_recipe(desc)  # the same recipe part way: kept, the demo resumes it
     assert (run / "last.pt").is_file()
     # a finished run of the former recipe (semi-hard triplet loss): removed, trained afresh
-    (run / "config.json").write_text(json.dumps({**saved, "loss": "triplet"}))
+    (run / "config.json").write_text(json.dumps(former))
     assert retrain_other_recipe(desc)
     assert not run.exists()
     assert "trained with other settings" in caplog.text
@@ -93,12 +109,13 @@ def test_a_run_of_another_recipe_is_trained_again_and_one_of_the_same_kept(tmp_p
     # checkpoint's own record decides
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps(saved))
-    torch.save({"step": 2000, "config": json.dumps({**saved, "loss": "triplet"})}, run / "last.pt")
+    torch.save({"step": 2000, "config": json.dumps(former)}, run / "last.pt")
     assert retrain_other_recipe(desc)
     assert not run.exists()
 
 
-def test_a_run_of_the_same_recipe_on_rebuilt_data_is_trained_again(tmp_path, caplog):
+@pytest.mark.parametrize("tables", [True, False])
+def test_a_run_of_the_same_recipe_on_rebuilt_data_is_trained_again(tmp_path, caplog, tables):
     data = tmp_path / "demo" / "data"
     desc, _ = demo_configs(data, tmp_path / "demo" / "runs", 500, 400, device="cpu", seed=0)
     shards = [{"shard": "train/a-000.tar", "sha256": "1" * 64}, {"shard": "test/b-000.tar", "sha256": "2" * 64}]
@@ -108,9 +125,7 @@ def test_a_run_of_the_same_recipe_on_rebuilt_data_is_trained_again(tmp_path, cap
     assert len(digest) == 64
     run = Path(desc.out)
     run.mkdir(parents=True)
-    saved = json.loads(json.dumps(asdict(desc.resolved())))
-    saved.update(data=str(Path(desc.data).resolve()), data_kind="triplets", drawing=[64, 0.43], data_sha256=digest)
-    (run / "config.json").write_text(json.dumps(saved))
+    (run / "config.json").write_text(json.dumps(recorded(desc, tables, data_sha256=digest)))
     assert not retrain_other_recipe(desc)  # the same settings on the same data: kept
     # the builder run again with other options: one shard's bytes differ, the run is of other data
     shards[1]["sha256"] = "3" * 64

@@ -69,9 +69,9 @@ def test_descriptor_trained_on_a_pair_set_from_the_command_line(tmp_path, synth,
         last = list(csv.DictReader(f))[-1]
     assert last["step"] == "3" and abs(float(last["lr"]) - 2.5e-5) < 1e-9  # cosine: the last of 3 steps runs at --lr 1e-4 / 4
     _, cfg = load_run(tmp_path / "rd")
-    assert (cfg.loss, cfg.margin, cfg.negatives) == ("hardest", 0.5, 3)
+    assert (cfg.optim.loss, cfg.optim.margin, cfg.optim.negatives) == ("hardest", 0.5, 3)
     assert zoom_drawing(cfg) == (32, 1.5 * 32 / 224)  # evaluated as its points were drawn, not as triplets
-    assert cfg.data_kind == "pairs" and cfg.data == str(pairs.resolve())
+    assert cfg.recorded.data_kind == "pairs" and cfg.data == str(pairs.resolve())
     moved = pairs.rename(tmp_path / "moved")  # the run recorded its drawing: no need to find its data again
     assert zoom_drawing(load_run(tmp_path / "rd")[1]) == (32, 1.5 * 32 / 224)
     pairs = moved.rename(tmp_path / "pairs")

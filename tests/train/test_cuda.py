@@ -36,4 +36,4 @@ def test_both_models_train_and_evaluate_on_cuda_as_on_the_cpu(tmp_path, synth):
     ckpt = torch.load(tmp_path / "rw" / "last.pt", map_location="cpu", weights_only=True)
     assert ckpt["step"] == 3 and ckpt["cuda_rng"].dtype == torch.uint8 and len(ckpt["cuda_rng"]) > 0
     config = json.loads((tmp_path / "rw" / "config.json").read_text())
-    assert config["device"] == "cuda" and config["refine"] == 32
+    assert config["run"]["device"] == "cuda" and config["network"]["refine"] == 32

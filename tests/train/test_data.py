@@ -243,7 +243,7 @@ def test_a_pair_set_without_strokes_trains_the_warp_and_refuses_the_descriptor_i
     (root / "manifest.json").write_text(json.dumps({"dataset": "pairs"}))
     decoded = make_pair_decoder(32)(samples[0], np.random.default_rng(0))
     assert decoded["a"].shape == (1, 32, 32) and decoded["flow"].shape == (32, 32, 2)
-    cfg = TrainConfig("descriptor", str(root), str(tmp_path / "run"), steps=1, backbone="small", size=32, workers=2)
+    cfg = TrainConfig.from_flat("descriptor", str(root), str(tmp_path / "run"), steps=1, backbone="small", size=32, workers=2)
     with pytest.raises(InputError, match="schema 1, built before sketchgen stored strokes"):
         train(cfg)
 

@@ -27,8 +27,8 @@ def test_zoom_pooling_is_elementwise_across_zooms(monkeypatch):
 @pytest.mark.parametrize("loss", ["triplet", "infonce"])
 def test_descriptor_loss_falls_on_a_tiny_set(tmp_path, synth, loss):
     synth.write_dataset(tmp_path / "data", "triplet", {"train": [16]}, size=32)
-    cfg = TrainConfig("descriptor", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=8, lr=1e-3,
-                      backbone="small", size=32, log_every=1, checkpoint_every=1000, loss=loss)
+    cfg = TrainConfig.from_flat("descriptor", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=8, lr=1e-3,
+                                backbone="small", size=32, log_every=1, checkpoint_every=1000, loss=loss)
     train(cfg)
     first, last = _first_and_last_losses(tmp_path / "run", 40, 8)
     assert last < 0.75 * first, (first, last)
@@ -39,9 +39,9 @@ def test_descriptor_loss_falls_on_the_points_of_a_tiny_pair_set(tmp_path, synth)
     # strokes shifted, so a point's positive zooms equal its anchor's: the margin must exceed what an
     # untrained network already gives the negatives (about 0.5 to 1) for the loss to have work to do
     synth.write_dataset(tmp_path / "data", "pair", {"train": [6]}, size=96)
-    cfg = TrainConfig("descriptor", str(tmp_path / "data"), str(tmp_path / "run"), steps=30, batch_size=8, lr=1e-3,
-                      backbone="small", size=32, loss="hardest", margin=1.5, negatives=3, log_every=1,
-                      checkpoint_every=1000)
+    cfg = TrainConfig.from_flat("descriptor", str(tmp_path / "data"), str(tmp_path / "run"), steps=30, batch_size=8, lr=1e-3,
+                                backbone="small", size=32, loss="hardest", margin=1.5, negatives=3, log_every=1,
+                                checkpoint_every=1000)
     train(cfg)
     first, last = _first_and_last_losses(tmp_path / "run", 30, 6)
     assert last < 0.6 * first, (first, last)

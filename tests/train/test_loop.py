@@ -2,7 +2,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 import pytest
 import torch
@@ -20,14 +19,14 @@ def data(tmp_path, synth):
 
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path, data):
-    cfg = TrainConfig("descriptor", str(data), str(tmp_path / "run"), steps=3, batch_size=4, lr=1e-2,
-                      backbone="small", size=16, log_every=1, checkpoint_every=1)
+    cfg = TrainConfig.from_flat("descriptor", str(data), str(tmp_path / "run"), steps=3, batch_size=4, lr=1e-2,
+                                backbone="small", size=16, log_every=1, checkpoint_every=1)
     assert train(cfg)["step"] == 3
     at3 = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert at3["step"] == 3
     # resume with a zero learning rate: the weights after 2 more steps are those of step 3 (a fresh
     # start would give the initial weights instead), and the optimiser's own step count goes on
-    res = train(replace(cfg, steps=5, lr=0.0))
+    res = train(cfg.with_settings(steps=5, lr=0.0))
     assert res["step"] == 5
     at5 = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert at5["step"] == 5
@@ -37,32 +36,32 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, data):
     steps = [int(r.split(",")[0]) for r in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
     assert steps == [1, 2, 3, 4, 5]
     model, loaded = load_run(tmp_path / "run")
-    assert loaded.steps == 5 and torch.equal(model.state_dict()[conv], at5["model"][conv])
+    assert loaded.optim.steps == 5 and torch.equal(model.state_dict()[conv], at5["model"][conv])
     # a finished run is not trained further
-    assert train(replace(cfg, steps=5))["step"] == 5
+    assert train(cfg.with_settings(steps=5))["step"] == 5
 
 
 def test_resume_refuses_another_architecture(tmp_path, data):
-    cfg = TrainConfig("descriptor", str(data), str(tmp_path / "run"), steps=1, batch_size=4, backbone="small",
-                      size=16)
+    cfg = TrainConfig.from_flat("descriptor", str(data), str(tmp_path / "run"), steps=1, batch_size=4, backbone="small",
+                                size=16)
     train(cfg)
     with pytest.raises(InputError, match="size=16"):
-        train(replace(cfg, size=32, steps=2))
+        train(cfg.with_settings(size=32, steps=2))
 
 
 def test_same_seed_same_weights(tmp_path, data):
     outs = []
     for k in range(2):
-        cfg = TrainConfig("descriptor", str(data), str(tmp_path / f"run{k}"), steps=2, batch_size=4,
-                          backbone="small", size=16, lr=1e-3)
+        cfg = TrainConfig.from_flat("descriptor", str(data), str(tmp_path / f"run{k}"), steps=2, batch_size=4,
+                                    backbone="small", size=16, lr=1e-3)
         train(cfg)
         outs.append(torch.load(tmp_path / f"run{k}" / "model.pt", weights_only=True))
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
 
 
 def test_tensorboard_logs_the_loss_or_says_what_is_missing(tmp_path, data):
-    cfg = TrainConfig("descriptor", str(data), str(tmp_path / "run"), steps=2, batch_size=4, backbone="small",
-                      size=16, log_every=1, tensorboard=True)
+    cfg = TrainConfig.from_flat("descriptor", str(data), str(tmp_path / "run"), steps=2, batch_size=4, backbone="small",
+                                size=16, log_every=1, tensorboard=True)
     try:
         import tensorboard  # noqa: F401
     except ImportError:
@@ -103,8 +102,8 @@ def test_tensorboard_writer_is_closed_when_a_step_fails(tmp_path, data, monkeypa
 
     monkeypatch.setattr(loop, "tensorboard_writer", lambda out: Writer())
     monkeypatch.setattr(loop, "descriptor_loss", failing_loss)
-    cfg = TrainConfig("descriptor", str(data), str(tmp_path / "run"), steps=3, batch_size=4, backbone="small",
-                      size=16, log_every=1, tensorboard=True)
+    cfg = TrainConfig.from_flat("descriptor", str(data), str(tmp_path / "run"), steps=3, batch_size=4, backbone="small",
+                                size=16, log_every=1, tensorboard=True)
     with pytest.raises(RuntimeError, match="out of memory"):
         train(cfg)
     assert Writer.scalars == 3 and Writer.closed  # step 1's loss, metric, rate written; then closed
@@ -125,7 +124,7 @@ def test_the_data_kind_not_the_role_count_picks_the_negatives():
     margin = 0.5
     d_pos = torch.full((3,), 0.1)
     for kind in ("pairs", "triplets"):
-        cfg = TrainConfig("descriptor", "d", "o", loss="hardest", margin=margin, negatives=1, data_kind=kind)
+        cfg = TrainConfig.from_flat("descriptor", "d", "o", loss="hardest", margin=margin, negatives=1, data_kind=kind)
         loss, _ = descriptor_loss(net, batch, cfg, "cpu")
         own = (values[:, 2] - values[:, 0]).abs()
         if kind == "pairs":
@@ -135,17 +134,17 @@ def test_the_data_kind_not_the_role_count_picks_the_negatives():
             nearest = every.min(dim=1).values
         expected = torch.relu(d_pos - nearest + margin).mean()
         assert abs(loss.item() - expected.item()) < 1e-5, kind
-    assert TrainConfig("descriptor", "d", "o", negatives=1).resolved().negatives == 1
+    assert TrainConfig.from_flat("descriptor", "d", "o", negatives=1).resolved().optim.negatives == 1
     with pytest.raises(InputError, match="--negatives must be >= 1"):
-        TrainConfig("descriptor", "d", "o", negatives=0).resolved()
+        TrainConfig.from_flat("descriptor", "d", "o", negatives=0).resolved()
 
 
 def test_cosine_schedule_falls_from_lr_to_zero():
-    cfg = TrainConfig("descriptor", "d", "o", steps=100, lr=1e-3, schedule="cosine")
+    cfg = TrainConfig.from_flat("descriptor", "d", "o", steps=100, lr=1e-3, schedule="cosine")
     assert [round(learning_rate(cfg, s) / 1e-3, 6) for s in (0, 50, 100)] == [1.0, 0.5, 0.0]
-    assert learning_rate(TrainConfig("descriptor", "d", "o", steps=100, lr=1e-3), 70) == 1e-3
+    assert learning_rate(TrainConfig.from_flat("descriptor", "d", "o", steps=100, lr=1e-3), 70) == 1e-3
     with pytest.raises(InputError, match="schedule"):
-        TrainConfig("descriptor", "d", "o", schedule="linear").resolved()
+        TrainConfig.from_flat("descriptor", "d", "o", schedule="linear").resolved()
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs Linux's /proc/stat")
@@ -169,8 +168,8 @@ def test_warp_options_out_of_range_are_refused_in_one_line():
                           ({"softargmax_prior": -0.1}, "--softargmax-prior"),
                           ({"refine_weight": -1.0}, "--refine-weight")):
         with pytest.raises(InputError, match=words):
-            TrainConfig("warp", "d", "o", **change).resolved()
-    assert TrainConfig("warp", "d", "o", refine=32, softargmax_prior=0.25).resolved().refine == 32
+            TrainConfig.from_flat("warp", "d", "o", **change).resolved()
+    assert TrainConfig.from_flat("warp", "d", "o", refine=32, softargmax_prior=0.25).resolved().network.refine == 32
 
 
 def test_validation_is_logged_at_checkpoints_and_changes_no_training_draw(tmp_path, synth):
@@ -184,8 +183,8 @@ def test_validation_is_logged_at_checkpoints_and_changes_no_training_draw(tmp_pa
 
     data = synth.write_dataset(tmp_path / "data", "triplet", {"train": [8], "val": [6]}, size=16, zooms=2)
     common = dict(steps=4, batch_size=4, lr=1e-2, backbone="small", size=16, log_every=1, checkpoint_every=2)
-    res = train(TrainConfig("descriptor", str(data), str(tmp_path / "run"), **common))
-    silent = train(TrainConfig("descriptor", str(data), str(tmp_path / "quiet"), val_batches=0, **common))
+    res = train(TrainConfig.from_flat("descriptor", str(data), str(tmp_path / "run"), **common))
+    silent = train(TrainConfig.from_flat("descriptor", str(data), str(tmp_path / "quiet"), val_batches=0, **common))
     with open(tmp_path / "run" / "log.csv") as f:
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == log_fields("descriptor") and "violating" in rows[0] and "metric" not in rows[0]
@@ -204,3 +203,44 @@ def test_validation_is_logged_at_checkpoints_and_changes_no_training_draw(tmp_pa
     b, _ = load_run(tmp_path / "quiet")
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
     assert "val_loss" not in silent and silent["loss"] == res["loss"]
+
+
+def test_a_run_records_its_config_by_concern_and_a_flat_config_of_earlier_runs_still_loads(tmp_path, data):
+    import json
+
+    cfg = TrainConfig.from_flat("descriptor", str(data), str(tmp_path / "run"), steps=2, batch_size=4,
+                                backbone="small", size=16, lr=1e-3, loss="hardest", margin=0.5, seed=3)
+    train(cfg)
+    path = tmp_path / "run" / "config.json"
+    tables = json.loads(path.read_text())
+    assert set(tables) == {"model", "data", "out", "network", "optim", "run", "recorded"}
+    assert (tables["network"]["size"], tables["optim"]["loss"], tables["optim"]["margin"], tables["run"]["seed"],
+            tables["recorded"]["data_kind"]) == (16, "hardest", 0.5, 3, "triplets")
+    model, loaded = load_run(tmp_path / "run")
+    # config.json as runs wrote it before the tables: one flat table, with a setting sketchgen has since
+    # dropped and without one it has since added (its default then)
+    flat = {k: v for k, v in loaded.flat().items() if k != "val_batches"}
+    path.write_text(json.dumps({**flat, "retired_setting": 1}))
+    again, old = load_run(tmp_path / "run")
+    assert old == loaded.with_settings(val_batches=4)
+    assert (old.network.size, old.optim.loss, old.run.seed, old.recorded.drawing) == (16, "hardest", 3,
+                                                                                     loaded.recorded.drawing)
+    assert all(torch.equal(again.state_dict()[k], model.state_dict()[k]) for k in model.state_dict())
+    path.write_text(json.dumps({"network": {"size": 16}}))  # no model, data or folder: no run's
+    with pytest.raises(InputError, match="not a valid run config"):
+        load_run(tmp_path / "run")
+
+
+def test_flat_settings_go_to_their_records_and_an_unknown_one_is_refused():
+    cfg = TrainConfig.from_flat("warp", "d", "o", steps=7, refine=32, device="cuda", data_kind="pairs")
+    assert (cfg.optim.steps, cfg.network.refine, cfg.run.device, cfg.recorded.data_kind) == (7, 32, "cuda", "pairs")
+    assert TrainConfig.from_flat(**cfg.flat()) == cfg == TrainConfig.from_json(json_roundtrip(cfg.to_json()))
+    assert cfg.with_settings(lr=0.5).optim.lr == 0.5 and cfg.with_settings(lr=0.5).network == cfg.network
+    with pytest.raises(TypeError, match="no setting 'stepz'"):
+        TrainConfig.from_flat("warp", "d", "o", stepz=7)
+
+
+def json_roundtrip(value):
+    import json
+
+    return json.loads(json.dumps(value))

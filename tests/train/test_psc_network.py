@@ -302,12 +302,12 @@ def test_trainer_feeds_rgb_and_domains_to_a_psc_encoder(tmp_path, synth, monkeyp
         return original(self, images, domain)
 
     monkeypatch.setattr(WarpEstimator, "encode", spy)
-    cfg = TrainConfig("warp", str(data), str(tmp_path / "run"), steps=1, batch_size=2, backbone="psc-resnet18",
-                      size=32, cycle_weight=0.0, stn_width=16, stn_layers=1)
+    cfg = TrainConfig.from_flat("warp", str(data), str(tmp_path / "run"), steps=1, batch_size=2, backbone="psc-resnet18",
+                                size=32, cycle_weight=0.0, stn_width=16, stn_layers=1)
     train(cfg)
     assert seen == [((2, 3, 32, 32), [PHOTO, PHOTO]), ((2, 3, 32, 32), [SKETCH, SKETCH])]
     with pytest.raises(InputError, match="warp estimator only"):
-        TrainConfig("descriptor", str(data), str(tmp_path / "d"), backbone="psc-resnet18").resolved()
+        TrainConfig.from_flat("descriptor", str(data), str(tmp_path / "d"), backbone="psc-resnet18").resolved()
 
 
 def test_psc_checkpoint_has_exactly_pscnets_keys_and_shapes(psc_run, tmp_path):
@@ -363,13 +363,13 @@ def test_a_psc_checkpoint_starts_a_psc_encoder(tmp_path):
 def test_psc_checkpoint_refuses_runs_psc_cannot_hold(tmp_path, capsys, synth):
     run = tmp_path / "run"
     data = write_photo_set(tmp_path / "data", synth, n=2, size=32)
-    train(TrainConfig("warp", str(data), str(run), steps=0, backbone="psc-resnet18", size=32, stn_width=16,
-                      stn_layers=1))
+    train(TrainConfig.from_flat("warp", str(data), str(run), steps=0, backbone="psc-resnet18", size=32, stn_width=16,
+                                stn_layers=1))
     assert main(["export", "psc-checkpoint", str(run), "--out", str(tmp_path / "x.pth")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert str(run) in err and "stn_width=16" in err and "no --stn-width" in err
     assert not (tmp_path / "x.pth").exists()
     sep = tmp_path / "sep"
-    train(TrainConfig("warp", str(data), str(sep), steps=0, backbone="psc-resnet18", size=32, domain_bn="separate"))
+    train(TrainConfig.from_flat("warp", str(data), str(sep), steps=0, backbone="psc-resnet18", size=32, domain_bn="separate"))
     assert main(["export", "psc-checkpoint", str(sep), "--out", str(tmp_path / "y.pth")]) == 2
     assert "domain_bn='separate'" in capsys.readouterr().err

@@ -37,8 +37,8 @@ def test_estimator_starts_near_the_identity_and_keeps_psc_names():
 
 def test_warp_loss_falls_on_a_tiny_set(tmp_path, synth):
     synth.write_dataset(tmp_path / "data", "pair", {"train": [8]}, size=64, max_shift=8)
-    cfg = TrainConfig("warp", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=4, lr=1e-3,
-                      backbone="small", size=64, stn_width=32, stn_layers=2, log_every=1, checkpoint_every=1000)
+    cfg = TrainConfig.from_flat("warp", str(tmp_path / "data"), str(tmp_path / "run"), steps=40, batch_size=4, lr=1e-3,
+                                backbone="small", size=64, stn_width=32, stn_layers=2, log_every=1, checkpoint_every=1000)
     train(cfg)
     first, last = first_and_last(tmp_path / "run", "epe_px")  # end-point error on the grid's nodes
     assert last < 0.7 * first, (first, last)
@@ -48,13 +48,13 @@ def test_refined_warp_trains_and_records_its_size(tmp_path, synth):
     from sketchgen.train.runs import load_run
 
     synth.write_dataset(tmp_path / "data", "pair", {"train": [4]}, size=64, max_shift=8)
-    cfg = TrainConfig("warp", str(tmp_path / "data"), str(tmp_path / "run"), steps=2, batch_size=2, lr=1e-3,
-                      backbone="small", size=64, stn_width=16, stn_layers=1, log_every=1, checkpoint_every=1000,
-                      warp_base="softargmax", refine=32, softargmax_prior=0.25)
+    cfg = TrainConfig.from_flat("warp", str(tmp_path / "data"), str(tmp_path / "run"), steps=2, batch_size=2, lr=1e-3,
+                                backbone="small", size=64, stn_width=16, stn_layers=1, log_every=1, checkpoint_every=1000,
+                                warp_base="softargmax", refine=32, softargmax_prior=0.25)
     result = train(cfg)
     assert 0 < result["epe_px"] < 64  # the refined grid's end-point error in px, finite
     model, loaded = load_run(tmp_path / "run")
-    assert (loaded.refine, loaded.softargmax_prior) == (32, 0.25)
+    assert (loaded.network.refine, loaded.network.softargmax_prior) == (32, 0.25)
     assert model(torch.rand(1, 1, 64, 64), torch.rand(1, 1, 64, 64))[-1].shape == (1, 32, 32, 2)
 
 
@@ -123,9 +123,9 @@ def test_pixel_flow_loss_both_ways_falls_on_a_tiny_affine_set(tmp_path, synth):
     write_shard(root / "train" / "train-0000.tar",
                 [affine_pair(64, rng, sample_key("shape0", 0, i), synth.png) for i in range(6)])
     (root / "manifest.json").write_text(json.dumps({"dataset": "pairs"}))
-    cfg = TrainConfig("warp", str(root), str(tmp_path / "run"), steps=40, batch_size=3, lr=1e-3,
-                      backbone="small", size=64, stn_width=32, stn_layers=2, log_every=1, checkpoint_every=1000,
-                      flow_loss="both", cycle_weight=0.0)
+    cfg = TrainConfig.from_flat("warp", str(root), str(tmp_path / "run"), steps=40, batch_size=3, lr=1e-3,
+                                backbone="small", size=64, stn_width=32, stn_layers=2, log_every=1, checkpoint_every=1000,
+                                flow_loss="both", cycle_weight=0.0)
     train(cfg)
     first, last = first_and_last(tmp_path / "run", "loss")  # the pixel loss, A -> B plus B -> A
     assert last < 0.7 * first, (first, last)
