@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sketchgen.render.camera import Camera
-from sketchgen.render.draw import DrawConfig
+from sketchgen.render.draw import DrawConfig, visible_lines
 from sketchgen.render.strokearrays import StrokeArrays, styled
 from sketchgen.render.style import CleanStyle, make_style
 from sketchgen.render.views import random_views
@@ -47,14 +47,6 @@ def base_cameras(config: ViewConfig, rng: np.random.Generator) -> list[Camera]:
     """``config.views`` random cameras around the unit-sphere frame's origin."""
     return random_views(config.views, rng, elevation_range=config.elevation, distance=config.distance,
                         width=config.size, height=config.size, yfov_deg=config.yfov_deg)
-
-
-def extract(mesh, camera: Camera, config: DrawConfig, prepared=None) -> Drawing:
-    """The visible lines of ``mesh`` (trimesh.Trimesh) from ``camera``: the types ``config.lines``, creases
-    from ``config.crease_deg``."""
-    from sketchgen.render.lines import extract_lines
-
-    return extract_lines(mesh, camera, kinds=config.lines, crease_deg=config.crease_deg, prepared=prepared)
 
 
 @dataclass(frozen=True)
@@ -299,7 +291,7 @@ class ShapeViews:
 
     def view(self, i: int) -> SketchView:
         if i not in self._views:
-            drawing = extract(self.shape.trimesh, self.cameras[i], self.drawing, self.prepared)
+            drawing = visible_lines(self.shape.trimesh, self.cameras[i], self.drawing, self.prepared)
             self._views[i] = SketchView.from_drawing(drawing, self.spacing_px)
         return self._views[i]
 

@@ -157,20 +157,28 @@ def unseen_reason(mesh, camera: Camera, drawing: Drawing, prepared) -> str | Non
     return None
 
 
+def visible_lines(mesh, camera: Camera, config: DrawConfig, prepared=None) -> Drawing:
+    """The unstyled visible lines of ``mesh`` (trimesh.Trimesh) from ``camera``: the types ``config.lines``,
+    creases from ``config.crease_deg`` (``render.lines.extract_lines``). prepared: ``prepare(mesh)`` when
+    already made."""
+    from sketchgen.render.lines import extract_lines
+
+    return extract_lines(mesh, camera, kinds=config.lines, crease_deg=config.crease_deg, prepared=prepared)
+
+
 def draw_view(mesh, camera: Camera, config: DrawConfig = DrawConfig(), *, index: int = 0, points=None,
               point_faces=None, prepared=None, face_labels=None) -> DrawnView:
     """Draw one view; ``index`` seeds the style with (config.seed, index). See ``draw_views``.
 
     The one drawing path: lines -> style -> stroke record (``render.strokearrays``) -> raster and SVG.
     face_labels: optional (F,) part label per face, for the record's ``part``."""
-    from sketchgen.render.lines import extract_lines
     from sketchgen.render.prepared import prepare
 
     if prepared is None:
         prepared = prepare(mesh)
     seconds = {}
     t0 = time.perf_counter()
-    drawing = extract_lines(mesh, camera, kinds=config.lines, crease_deg=config.crease_deg, prepared=prepared)
+    drawing = visible_lines(mesh, camera, config, prepared)
     t1 = time.perf_counter()
     style = make_style(config.style, np.random.default_rng([config.seed, index]), line_width=config.width)
     drawing = style.apply(drawing)
