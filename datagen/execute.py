@@ -39,6 +39,7 @@ import threading
 import time
 import traceback
 import warnings
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,24 @@ def _samples(builder, unit: WorkUnit, config, failures: list) -> Iterable[dict]:
     samples, found = builder.build_unit(unit, config)
     failures.extend(found)
     return samples
+
+
+class NotMade(Exception):
+    """A builder's sample (or ``count`` of them) not made, as its unit's failures count it (module
+    docstring): ``outcome`` ("not-made" or "dropped"), the sample's ``kind`` ("any" before one is drawn)
+    and the ``reason``. Raised by the step of a builder that finds it; ``key`` counts it in a
+    ``failure_rows`` Counter."""
+
+    def __init__(self, outcome: str, kind: str, reason: str, count: int = 1):
+        super().__init__(reason)
+        self.key, self.count = (outcome, kind, reason), count
+
+
+def failure_rows(shape_id: str, problems: Counter) -> list[dict]:
+    """The failures (module docstring) of a unit of shape ``shape_id`` from its ``problems``
+    ({(outcome, kind, reason): count}), sorted."""
+    return [{"shape": shape_id, "reason": reason, "count": n, "kind": kind, "outcome": outcome}
+            for (outcome, kind, reason), n in sorted(problems.items())]
 
 
 def gather(unit_samples, unit: WorkUnit, config, **kwargs) -> tuple[list[dict], list[dict]]:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sketchgen.datagen.deform import DeformConfig, random_deformation
+from sketchgen.datagen.execute import NotMade, failure_rows, gather
 from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, restyle_mask, shape_point_map
 from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
 from sketchgen.datagen.schema import sample_key, strokes_key
@@ -255,20 +256,9 @@ class ImageB:
     extra: dict
 
 
-class NoPair(Exception):
-    """A pair not made, as the unit's failures count it: ``outcome`` ("not-made": the kind drawn cannot be
-    made; "dropped": what the drawings show leaves none), the pair's ``kind`` and the ``reason``."""
-
-    def __init__(self, outcome: str, kind: str, reason: str):
-        super().__init__(reason)
-        self.problem = (outcome, kind, reason)
-
-
 def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None) -> tuple[list[dict], list[dict]]:
     """``unit_samples`` gathered: (samples, failures) of one shape, every sample held in memory (a run
     streams ``unit_samples`` to its shard instead)."""
-    from sketchgen.datagen.execute import gather
-
     return gather(unit_samples, unit, config, only=only)
 
 
@@ -290,12 +280,11 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
             continue
         try:
             sample = _sample(unit_renders, unit, config, index, problems)
-        except NoPair as why:
-            problems[why.problem] += 1
+        except NotMade as why:
+            problems[why.key] += why.count
             continue
         yield sample
-    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n, "kind": kind, "outcome": outcome}
-                    for (outcome, kind, reason), n in sorted(problems.items()))
+    failures.extend(failure_rows(unit.shape_id, problems))
 
 
 def _unit_renders(unit: WorkUnit, config: PairConfig) -> UnitRenders:
@@ -323,25 +312,25 @@ def _unit_renders(unit: WorkUnit, config: PairConfig) -> UnitRenders:
 
 def _sample(unit_renders: UnitRenders, unit: WorkUnit, config: PairConfig, index: int, problems: Counter) -> dict:
     """Pair ``index``: its kind and modality drawn, A from base view ``order[index % views]``, then B; the
-    photo renderer counts what it could not use in ``problems``. Raises NoPair when the pair cannot be made."""
+    photo renderer counts what it could not use in ``problems``. Raises NotMade when the pair cannot be made."""
     srng = unit.sample_rng(config.seed, index)
     style = pick_style(config.style, srng)
     kind = config.kinds[int(srng.integers(len(config.kinds)))]
     if kind == "shapes" and unit_renders.other is None:  # counted, not replaced by another kind
-        raise NoPair("not-made", kind, unit_renders.no_partner)
+        raise NotMade("not-made", kind, unit_renders.no_partner)
     modality = config.modalities[int(srng.integers(len(config.modalities)))]
     shaded = modality == "sketch-shaded"
     i = int(unit_renders.order[index % len(unit_renders.cameras)])
     own, cam_a = unit_renders.own, unit_renders.cameras[i]
     if not own.gbuffer(i).mask.any():
-        raise NoPair("dropped", kind, "shape not in view")
+        raise NotMade("dropped", kind, "shape not in view")
     a = _image_a(own, i, cam_a, kind, shaded, style, srng, config, problems)
     if kind == "deform":
         b = _deformed_b(a, own, cam_a, shaded, srng, config)
     else:
         b = _viewed_b(a, unit_renders, i, kind, style, srng, config)
     if not np.isfinite(b.flow[..., 0]).any():
-        raise NoPair("dropped", kind, "no pixel of A visible in B")
+        raise NotMade("dropped", kind, "no pixel of A visible in B")
     records = [b.strokes] if shaded else [a.strokes, b.strokes]
     drawn = draw_strokes(records, cam_a.width, cam_a.height)
     members = {"b.png": _png(drawn[-1]), strokes_key("b.png"): b.strokes.to_npz()}
@@ -411,14 +400,14 @@ def _viewed_b(a: ImageA, unit_renders: UnitRenders, i: int, kind: str, style: st
               config: PairConfig) -> ImageB:
     """B of a ``views`` pair (the unit's shape) or a ``shapes`` pair (its partner): a base view within
     ``config.max_angle_deg`` of A's, drawn in ``style``; the flow from the two G-buffers, through the
-    shapes' correspondence for a ``shapes`` pair. Raises NoPair when no view is near enough."""
+    shapes' correspondence for a ``shapes`` pair. Raises NotMade when no view is near enough."""
     from sketchgen.datagen.flow import correspondence_method
 
     own, cams = unit_renders.own, unit_renders.cameras
     holder = unit_renders.other if kind == "shapes" else own
     j = _near_view(cams, i, config.max_angle_deg, srng, allow_same=kind == "shapes")
     if j is None:  # --max-angle is kept: no pair rather than a wider one
-        raise NoPair("not-made", kind, f"no other view within {config.max_angle_deg:g} degrees")
+        raise NotMade("not-made", kind, f"no other view within {config.max_angle_deg:g} degrees")
     cam_a, cam_b = cams[i], cams[j]
     gb_a, gb_b = own.gbuffer(i), holder.gbuffer(j)
     strokes, drawer = _drawn(holder, j, cam_b, style, srng, config.drawing.width)

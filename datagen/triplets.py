@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sketchgen.datagen.execute import NotMade, failure_rows, gather
 from sketchgen.datagen.flow import correspond
 from sketchgen.datagen.negatives import NEGATIVE_KINDS, Candidates, NegativeRules, choose_negatives
 from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
@@ -252,16 +253,6 @@ class Positive:
     correspondence: dict
 
 
-class NoSample(Exception):
-    """A sample (or ``count`` of them) not made, as the unit's failures count it: ``outcome`` ("not-made":
-    the kind drawn cannot be made; "dropped": what the drawing shows leaves none), the positive's ``kind``
-    ("any" before it is drawn) and the ``reason``."""
-
-    def __init__(self, outcome: str, kind: str, reason: str, count: int = 1):
-        super().__init__(reason)
-        self.problem, self.count = (outcome, kind, reason), count
-
-
 def _role_json(role: RolePoint, unit_shapes: UnitShapes, slot: int, factors: list[float]) -> tuple[dict, np.ndarray]:
     """(json dict, (2,) float64 exact pixel of the point in its base view) of one role: its zooms are the
     windows of half-size ``factor * height / 2`` base-view pixels around that pixel, in view ``slot`` of
@@ -340,8 +331,6 @@ def _candidates(role: RolePoint, camera: Camera, geodesic: dict) -> Candidates:
 def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None) -> tuple[list[dict], list[dict]]:
     """``unit_samples`` gathered: (samples, failures) of one shape, every sample held in memory (a run
     streams ``unit_samples`` to its shard instead)."""
-    from sketchgen.datagen.execute import gather
-
     return gather(unit_samples, unit, config, only=only)
 
 
@@ -361,8 +350,8 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
             continue
         try:
             anchors = _view_anchors(unit_shapes, unit, config, i)
-        except NoSample as why:
-            problems[why.problem] += why.count
+        except NotMade as why:
+            problems[why.key] += why.count
             continue
         for k in range(len(anchors)):
             index = i * config.points + k
@@ -370,12 +359,11 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
                 continue
             try:
                 sample = _sample(unit_shapes, anchors, k, unit, config, index)
-            except NoSample as why:
-                problems[why.problem] += why.count
+            except NotMade as why:
+                problems[why.key] += why.count
                 continue
             yield sample
-    failures.extend({"shape": unit.shape_id, "reason": reason, "count": n, "kind": kind, "outcome": outcome}
-                    for (outcome, kind, reason), n in sorted(problems.items()))
+    failures.extend(failure_rows(unit.shape_id, problems))
 
 
 def _unit_shapes(unit: WorkUnit, config: TripletConfig) -> UnitShapes:
@@ -411,12 +399,12 @@ def _unit_shapes(unit: WorkUnit, config: TripletConfig) -> UnitShapes:
 def _view_anchors(unit_shapes: UnitShapes, unit: WorkUnit, config: TripletConfig, i: int) -> ViewAnchors:
     """The anchors of base view ``i`` (``config.anchors``: Poisson-disk stroke points drawn from the view's
     own stream, or the visible keypoints), the views that show them and their partner's points. Raises
-    NoSample when the view has none."""
+    NotMade when the view has none."""
     own, other = unit_shapes.own, unit_shapes.other
     shape, view = own.shape, own.view(i)
     if config.anchors == "keypoints":
         if len(shape.keypoints) == 0:
-            raise NoSample("not-made", "any", "keypoint anchors: the shape has no keypoints", config.points)
+            raise NotMade("not-made", "any", "keypoint anchors: the shape has no keypoints", config.points)
         kp = shape.keypoints
         pts = shape.keypoint_points()
         vis = own.visible(pts, kp.face)[i] if len(pts) else np.zeros(0, bool)
@@ -428,7 +416,7 @@ def _view_anchors(unit_shapes: UnitShapes, unit: WorkUnit, config: TripletConfig
         bary = face_barycentric(shape.vertices, shape.faces, faces, points)
     if len(faces) == 0:
         why = "no keypoint visible in a view" if config.anchors == "keypoints" else "no visible lines in a view"
-        raise NoSample("dropped", "any", why)
+        raise NotMade("dropped", "any", why)
     seen = own.visible(points, faces)
     seen[i] = False
     mine = Sightings(faces, bary, points, seen, np.ones(len(faces)))
@@ -444,7 +432,7 @@ def _view_anchors(unit_shapes: UnitShapes, unit: WorkUnit, config: TripletConfig
 def _sample(unit_shapes: UnitShapes, anchors: ViewAnchors, k: int, unit: WorkUnit, config: TripletConfig,
             index: int) -> dict:
     """Sample ``index``: anchor ``k`` of ``anchors``, its positive and negatives, every role drawn. Raises
-    NoSample when the positive or a negative cannot be had."""
+    NotMade when the positive or a negative cannot be had."""
     srng = unit.sample_rng(config.seed, index)
     style = pick_style(config.style, srng)
     anchor = anchors.own.role(k, unit_shapes.own, anchors.view)
@@ -468,21 +456,21 @@ def _positive(unit_shapes: UnitShapes, anchors: ViewAnchors, k: int, config: Tri
     """Anchor ``k``'s positive: of the kind drawn (another shape with probability ``config.other_shape``,
     else another view), in a view drawn among those that show it (on a stroke within
     ``config.positive_px``, within ``config.max_angle_deg`` of the anchor's). The kind drawn is made or
-    NoSample is raised, never the other kind instead."""
+    NotMade is raised, never the other kind instead."""
     use_other = config.other_shape > 0 and srng.random() < config.other_shape
     kind = "other-shape" if use_other else "view"
     if use_other and unit_shapes.other is None:
-        raise NoSample("not-made", kind, unit_shapes.no_partner)
+        raise NotMade("not-made", kind, unit_shapes.no_partner)
     holder = unit_shapes.other if use_other else unit_shapes.own
     where = anchors.other if use_other else anchors.own
     views_ok = on_strokes(holder, np.flatnonzero(where.seen[:, k]), where.points[k], config.positive_px)
     if not len(views_ok):
         why = (f"no view shows the corresponding point with confidence >= {config.min_confidence:g}"
                if use_other else "no other view shows the point")
-        raise NoSample("not-made", kind, why)
+        raise NotMade("not-made", kind, why)
     views_ok = near_views(views_ok, anchors.angles, config.max_angle_deg)
     if not len(views_ok):
-        raise NoSample("not-made", kind, f"no view within {config.max_angle_deg:g} degrees shows the positive")
+        raise NotMade("not-made", kind, f"no view within {config.max_angle_deg:g} degrees shows the positive")
     if use_other and config.other_same_view and anchors.view in views_ok:
         views_ok = np.array([anchors.view])
     j = int(views_ok[srng.integers(len(views_ok))])
@@ -492,7 +480,7 @@ def _positive(unit_shapes: UnitShapes, anchors: ViewAnchors, k: int, config: Tri
     else:
         correspondence = {"method": "same-shape", "confidence": 1.0}
     if len(role.drawing) == 0:
-        raise NoSample("dropped", kind, "positive view has no lines")
+        raise NotMade("dropped", kind, "positive view has no lines")
     return Positive(kind, "shape" if use_other else "view", holder, role, correspondence)
 
 
@@ -501,7 +489,7 @@ def _negatives(unit_shapes: UnitShapes, anchors: ViewAnchors, k: int, positive: 
     """(``datagen.negatives.Negative`` list, their roles): stroke points of the positive's view, of the
     positive's drawing or (other-shape negatives) of the other shape's, measured from the positive and
     from its counterpart there; the first by a strategy drawn from ``config.negatives``, then
-    ``config.extra_negatives``. Raises NoSample when none is far enough."""
+    ``config.extra_negatives``. Raises NotMade when none is far enough."""
     own, other, holder = unit_shapes.own, unit_shapes.other, positive.holder
     j, camera = positive.role.view, unit_shapes.cameras[positive.role.view]
     # the positive's counterpart on the other shape: the partner's correspondence of the anchor, or the anchor
@@ -514,7 +502,7 @@ def _negatives(unit_shapes: UnitShapes, anchors: ViewAnchors, k: int, positive: 
     strategy = config.negatives[int(srng.integers(len(config.negatives)))]
     negs = choose_negatives(((strategy, 1), *config.extra_negatives), cands, srng, negative_rules(config), o_cands)
     if negs is None:
-        raise NoSample("dropped", positive.kind, "no negative far enough")
+        raise NotMade("dropped", positive.kind, "no negative far enough")
     roles = []
     for neg in negs:
         n_holder = holder if neg.source == "positive" else o_holder
