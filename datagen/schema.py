@@ -166,17 +166,18 @@ def image_name(prefix: str, zoom: int) -> str:
     return f"{prefix}{zoom}.png" if len(prefix) == 1 else f"{prefix}_{zoom}.png"
 
 
-def triplet_images(sample: dict) -> dict[str, "np.ndarray"]:
+def triplet_images(sample: dict, meta: dict | None = None) -> dict[str, "np.ndarray"]:
     """{image name (``image_name``): (S, S) uint8 grey zoom image, 255 paper} of every zoom of every role
     of a triplet sample (a dict of member extension -> bytes, as ``datagen.shards.read_shard`` gives),
     in role then zoom order. Version 3 samples are redrawn from their views' strokes
     (``render.strokearrays.draw_windows``), version 2 ones decoded from their PNGs. Raises ValueError
-    naming a missing or unreadable member."""
+    naming a missing or unreadable member. meta: the sample's parsed ``json`` member, when already read."""
     import json
 
     import numpy as np
 
-    meta = json.loads(sample["json"])
+    if meta is None:
+        meta = json.loads(sample["json"])
     names, windows = [], []
     for prefix, role in triplet_roles(meta):
         for z, zoom in enumerate(role["views"]):

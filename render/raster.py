@@ -168,7 +168,7 @@ def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: i
     unit = (d / safe[:, None]).astype(f32)  # zero for a zero-length piece (a dot)
     base = img * (rows * stride) + (lo[:, 1].astype(np.int64) + pad) * stride + (lo[:, 0].astype(np.int64) + pad)
     ink = np.zeros(count * rows * stride, dtype=np.float32)
-    kernel = _compiled_kernel() if compiled and len(a) >= COMPILED_MIN else None
+    kernel = _compiled_kernel() if compiled and (len(a) >= COMPILED_MIN or _KERNELS) else None
     if kernel is not None:
         touched = np.empty(len(a) * k * k, np.int64)
         n = kernel(ink, touched, rel, unit, length.astype(f32), wa.astype(f32), ((wb - wa) / safe).astype(f32),
@@ -206,10 +206,18 @@ def _ink_canvas(a, b, width_a, width_b, image, count: int, width: int, height: i
     return ink, touched, pad, rows, stride
 
 
-# pieces from which the stencil runs compiled: below, the numpy path costs less than starting numba in a
-# process (about a second); a triplet's 24 zooms hold thousands, one PSB pair image a few hundred
+# pieces from which the stencil runs compiled in a process that has not started numba: below, the numpy
+# path costs less than starting numba (about a second); a triplet's 24 zooms hold thousands, one PSB pair
+# image a few hundred. Once started (``compile_kernels``, or one call this large), every call runs compiled.
 COMPILED_MIN = 2048
 _KERNELS: list = []  # [stencil kernel, grey kernel], or [None, None] when numba is missing; on first use
+
+
+def compile_kernels() -> bool:
+    """Start the compiled kernels in this process (numba, cached on disk), so that every later call
+    draws with them however few its pieces: for processes that draw many small images, such as training
+    loaders. Returns False where numba is not installed (the numpy path then draws: the same pixels)."""
+    return _compiled_kernel() is not None
 
 
 def _compiled_kernel(which: int = 0):

@@ -300,29 +300,41 @@ def draw_windows(records: list[StrokeArrays], windows, size: int) -> np.ndarray:
     rasteriser call: window k = (record index r, centre x, centre y, half-size) in the pixels of
     ``records[r]``, redrawn at ``size`` x ``size`` with each stroke's own ``width`` (px of the window's
     image) times its weight (``window_segments``). This is how a triplet's zoom images are made from the
-    strokes of its views (``datagen.schema``): the same arrays and windows give the same bytes."""
+    strokes of its views (``datagen.schema``): the same arrays and windows give the same bytes. Raises
+    IndexError when a window names a record not given."""
     from sketchgen.render.raster import segment_image_batch
 
-    pieces = []
-    for record in records:
-        a, b, wa, wb = segments(record)
-        pieces.append((a, b, wa, wb, np.minimum(a, b), np.maximum(a, b)))
-    parts = []
-    for k, (r, cx, cy, half) in enumerate(windows):
-        # ``window_segments`` with each record's pieces and their boxes made once: the same arithmetic
-        a, b, wa, wb, lo, hi = pieces[int(r)]
-        half = float(half)
-        c = np.array([[cx, cy]], np.float64)
-        lo, hi = lo - c, hi - c
-        m = half + 1.0
-        near = ~((hi[:, 0] < -m) | (lo[:, 0] > m) | (hi[:, 1] < -m) | (lo[:, 1] > m))
-        scale = size / (2.0 * half)
-        parts.append(((a[near] - c) * scale + size / 2.0, (b[near] - c) * scale + size / 2.0, wa[near], wb[near],
-                      np.full(int(near.sum()), k, np.int64)))
-    if not parts:
+    windows = np.asarray(windows, np.float64).reshape(-1, 4)
+    if len(windows) == 0:
         return np.zeros((0, size, size), np.uint8)
-    a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
-    return segment_image_batch(a, b, wa, wb, image, len(parts), size, size).copy()
+    # ``window_segments`` for every window of a record at once: the same arithmetic, element by element
+    which, centre, half = windows[:, 0].astype(np.int64), windows[:, 1:3], windows[:, 3]
+    if len(which) and not (0 <= which.min() and which.max() < len(records)):
+        raise IndexError(f"a window names record {int(which.max() if which.max() >= len(records) else which.min())}"
+                         f" of {len(records)}")
+    scale = size / (2.0 * half)
+    parts = []
+    for r, record in enumerate(records):
+        mine = np.flatnonzero(which == r)
+        if len(mine) == 0:
+            continue
+        a, b, wa, wb = segments(record)
+        c = centre[mine][:, None, :]  # (W, 1, 2)
+        lo, hi = np.minimum(a, b)[None] - c, np.maximum(a, b)[None] - c
+        m = (half[mine] + 1.0)[:, None]
+        near = ~((hi[..., 0] < -m) | (lo[..., 0] > m) | (hi[..., 1] < -m) | (lo[..., 1] > m))
+        w, p = np.nonzero(near)  # window-major, pieces in order within a window
+        k = mine[w]
+        cw = centre[k]
+        sk = scale[k][:, None]
+        parts.append(((a[p] - cw) * sk + size / 2.0, (b[p] - cw) * sk + size / 2.0, wa[p], wb[p], k))
+    if parts:
+        a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
+    else:
+        a = b = np.zeros((0, 2))
+        wa = wb = np.zeros(0)
+        image = np.zeros(0, np.int64)
+    return segment_image_batch(a, b, wa, wb, image, len(windows), size, size).copy()
 
 
 def _replace(arrays: StrokeArrays, **changes) -> StrokeArrays:

@@ -12,6 +12,7 @@ import torch
 
 from sketchgen.datagen.schema import image_name, negative_key, triplet_images, triplet_roles, view_key, zoom_key
 from sketchgen.errors import InputError
+from sketchgen.render.raster import compile_kernels
 from sketchgen.train.images import decode_grey, rotate_flip, to_ink
 from sketchgen.train.shards import ShardStream, list_shards
 
@@ -24,10 +25,11 @@ def _redrawn(sample: dict) -> bool:
     return view_key(0) in sample
 
 
-def triplet_zoom_count(sample: dict) -> int:
-    """Zooms per role of a triplet sample: from its JSON (version 3) or its ``a<z>.png`` members (2)."""
+def triplet_zoom_count(sample: dict, meta: dict | None = None) -> int:
+    """Zooms per role of a triplet sample: from its JSON (version 3; ``meta`` when already parsed) or its
+    ``a<z>.png`` members (2)."""
     if _redrawn(sample):
-        n = len(json.loads(sample["json"])["anchor"]["views"])
+        n = len((meta or json.loads(sample["json"]))["anchor"]["views"])
     else:
         n = 0
         while zoom_key("a", n) in sample:
@@ -37,11 +39,11 @@ def triplet_zoom_count(sample: dict) -> int:
     return n
 
 
-def triplet_negative_count(sample: dict) -> int:
-    """Negatives per anchor in a triplet sample: its JSON's ``negatives`` (version 3), or 1 plus one per
-    ``n<k>_0.png`` member (version 2, ``negative_key``)."""
+def triplet_negative_count(sample: dict, meta: dict | None = None) -> int:
+    """Negatives per anchor in a triplet sample: its JSON's ``negatives`` (version 3; ``meta`` when already
+    parsed), or 1 plus one per ``n<k>_0.png`` member (version 2, ``negative_key``)."""
     if _redrawn(sample):
-        return len(triplet_roles(json.loads(sample["json"]))) - 2
+        return len(triplet_roles(meta or json.loads(sample["json"]))) - 2
     n = 1
     while negative_key(n, 0) in sample:
         n += 1
@@ -56,10 +58,12 @@ def make_triplet_decoder(size: int, *, augment: bool):
     degrees) and flip (p=0.5), the same for all of its zooms."""
 
     def decode(sample: dict, rng: np.random.Generator) -> dict:
-        z = triplet_zoom_count(sample)
-        prefixes = ["a", "p"] + ["n" if k == 0 else f"n{k}" for k in range(triplet_negative_count(sample))]
-        if _redrawn(sample):
-            images = triplet_images(sample)
+        meta = json.loads(sample["json"]) if _redrawn(sample) else None
+        z = triplet_zoom_count(sample, meta)
+        prefixes = ["a", "p"] + ["n" if k == 0 else f"n{k}" for k in range(triplet_negative_count(sample, meta))]
+        if meta is not None:
+            compile_kernels()  # a loader draws thousands of small batches: compiled, whatever their size
+            images = triplet_images(sample, meta)
             grey_of = images.__getitem__
         else:
             def grey_of(name):

@@ -3,8 +3,8 @@ import pytest
 
 from sketchgen.render.camera import Camera
 from sketchgen.render.raster import rasterize
-from sketchgen.render.strokearrays import (KIND_CODES, StrokeArrays, draw_strokes, from_drawing, segments, styled,
-                                           to_drawing, window_segments)
+from sketchgen.render.strokearrays import (KIND_CODES, StrokeArrays, draw_strokes, draw_windows, from_drawing,
+                                           segments, styled, to_drawing, window_segments)
 from sketchgen.render.strokes import Drawing, Stroke
 from sketchgen.render.style import make_style
 
@@ -72,6 +72,26 @@ def test_window_redraws_at_a_constant_line_width():
         assert a[:, 0].min() <= 32.0 - 64 / (2 * half) * half  # reaches the window's left edge
     far = window_segments(line, (64.0, 80.0), 8.0, 64, 1.0)
     assert len(far[0]) == 0  # 40 px away from an 8 px window
+
+
+def test_windows_of_several_records_are_each_one_window_drawn_alone(drawing):
+    from sketchgen.render.raster import segment_image_batch
+
+    first = from_drawing(drawing, line_width=1.5)
+    second = from_drawing(Drawing(CAM, [_stroke([[0.0, 40.0], [128.0, 41.0]])]), line_width=3.0)
+    records = [first, second]
+    # interleaved records; a window far from every stroke; zooms in and out
+    windows = [(1, 64.0, 40.0, 8.0), (0, 60.0, 20.0, 16.0), (0, 30.0, 70.0, 4.0), (1, 64.0, 90.0, 6.0),
+               (0, 64.0, 48.0, 64.0)]
+    images = draw_windows(records, windows, 32)
+    assert images.shape == (5, 32, 32) and images.dtype == np.uint8
+    for image, (r, cx, cy, half) in zip(images, windows):
+        a, b, wa, wb = window_segments(records[r], (cx, cy), half, 32, None)
+        alone = segment_image_batch(a, b, wa, wb, 0, 1, 32, 32)[0]
+        assert np.array_equal(image, alone)
+    assert (images[3] == 255).all() and (images[0] < 128).any() and (images[2] < 200).any()
+    with pytest.raises(IndexError, match="record 2 of 2"):
+        draw_windows(records, [(2, 0.0, 0.0, 4.0)], 32)
 
 
 def test_corrupt_record_is_refused():
