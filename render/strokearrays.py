@@ -295,13 +295,14 @@ def window_segments(arrays: StrokeArrays, centre, half: float, size: int, line_w
     return (a[near] - c) * k + size / 2.0, (b[near] - c) * k + size / 2.0, wa[near], wb[near]
 
 
-def draw_windows(records: list[StrokeArrays], windows, size: int) -> np.ndarray:
+def draw_windows(records: list[StrokeArrays], windows, size: int, line_width: float | None = None) -> np.ndarray:
     """(K, size, size) uint8 grey images (255 paper) of K square windows of stroke records, in one
     rasteriser call: window k = (record index r, centre x, centre y, half-size) in the pixels of
     ``records[r]``, redrawn at ``size`` x ``size`` with each stroke's own ``width`` (px of the window's
     image) times its weight (``window_segments``). This is how a triplet's zoom images are made from the
-    strokes of its views (``datagen.schema``): the same arrays and windows give the same bytes. Raises
-    IndexError when a window names a record not given."""
+    strokes of its views (``datagen.schema``): the same arrays and windows give the same bytes.
+    line_width: draw every stroke ``line_width`` px wide (times its weight) instead, as ``window_segments``.
+    Raises IndexError when a window names a record not given."""
     from sketchgen.render.raster import segment_image_batch
 
     windows = np.asarray(windows, np.float64).reshape(-1, 4)
@@ -318,7 +319,7 @@ def draw_windows(records: list[StrokeArrays], windows, size: int) -> np.ndarray:
         mine = np.flatnonzero(which == r)
         if len(mine) == 0:
             continue
-        a, b, wa, wb = segments(record)
+        a, b, wa, wb = segments(record, line_width)
         c = centre[mine][:, None, :]  # (W, 1, 2)
         lo, hi = np.minimum(a, b)[None] - c, np.maximum(a, b)[None] - c
         m = (half[mine] + 1.0)[:, None]

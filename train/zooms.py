@@ -42,7 +42,7 @@ class StrokeZooms:
     A triplet's zooms are re-rasterised per zoom with a constant stroke width; a window cut from a
     fixed-resolution drawing instead thickens its lines in proportion to the zoom. So every window is
     drawn afresh from the sample's strokes (``<image>.strokes.npz``, ``render.strokearrays``) by the
-    triplets' own rasteriser (``render.raster``, exact fractional width, pure numpy) at ``native`` px with
+    triplets' own rasteriser (``render.raster``, exact fractional width) at ``native`` px with
     ``width`` px lines (times the strokes' own pressure weights), then resampled to the network's input by
     ``to_ink`` exactly as ``make_triplet_decoder`` resamples a triplet's zoom.
 
@@ -50,29 +50,27 @@ class StrokeZooms:
     scales them with the images).
     """
 
-    BATCH = 48  # windows drawn per rasteriser call (48 x 224 x 224 float32 canvases: about 10 MB)
+    CANVAS_PIXELS = 1 << 24  # padded canvas pixels drawn per rasteriser call (64 MB of float32 ink)
 
     def __init__(self, strokes, *, native: int = 224, width: float = 1.5):
         self.strokes, self.native, self.width = strokes, native, width
 
     def windows(self, centres: np.ndarray, halves) -> np.ndarray:
         """(N, Z, native, native) uint8 drawings (white paper) of the windows of half-size ``halves`` px
-        (Z of them) around each of the (N, 2) ``centres``, with ``width`` px lines at ``native`` px."""
-        from sketchgen.render.raster import segment_image_batch
-        from sketchgen.render.strokearrays import window_segments
+        (Z of them) around each of the (N, 2) ``centres``, with ``width`` px lines at ``native`` px
+        (``render.strokearrays.draw_windows``, compiled: the same pixels as one window at a time)."""
+        from sketchgen.render.raster import compile_kernels
+        from sketchgen.render.strokearrays import draw_windows
 
+        compile_kernels()  # an evaluation or a loader draws many windows: compiled, whatever their count
         centres = np.asarray(centres, np.float64).reshape(-1, 2)
         n, z = len(centres), len(halves)
+        jobs = np.array([(0.0, c[0], c[1], float(h)) for c in centres for h in halves], np.float64).reshape(-1, 4)
         out = np.full((n * z, self.native, self.native), 255, np.uint8)
-        jobs = [(c, half) for c in centres for half in halves]
-        for start in range(0, len(jobs), self.BATCH):
-            parts = []
-            for k, (c, half) in enumerate(jobs[start:start + self.BATCH]):
-                a, b, wa, wb = window_segments(self.strokes, c, half, self.native, self.width)
-                parts.append((a, b, wa, wb, np.full(len(a), k, np.int64)))
-            a, b, wa, wb, image = (np.concatenate(p) for p in zip(*parts))
-            count = len(parts)
-            out[start:start + count] = segment_image_batch(a, b, wa, wb, image, count, self.native, self.native)
+        step = max(1, self.CANVAS_PIXELS // (self.native + 16) ** 2)
+        for start in range(0, len(jobs), step):
+            chunk = jobs[start:start + step]
+            out[start:start + len(chunk)] = draw_windows([self.strokes], chunk, self.native, line_width=self.width)
         return out.reshape(n, z, self.native, self.native)
 
     def zooms(self, centres: np.ndarray, halves, size: int) -> torch.Tensor:

@@ -58,7 +58,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _stage(name: str, t0: float) -> None:
-    print(f"demo: {name} ({time.perf_counter() - t0:.0f} s elapsed)", file=sys.stderr, flush=True)
+    """One progress line: the stage, the wall time since ``t0`` and the CPU time of the demo and of its
+    finished worker processes (what a busy machine does not inflate)."""
+    import resource
+
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() + child.ru_utime + child.ru_stime
+    print(f"demo: {name} ({time.perf_counter() - t0:.0f} s elapsed, {cpu:.0f} s of CPU)", file=sys.stderr,
+          flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
