@@ -128,12 +128,19 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
 def unseen_reason(mesh, camera: Camera, drawing: Drawing, prepared) -> str | None:
     """Why ``camera`` sees nothing of ``mesh``'s outside, or None when it does.
 
-    From a G-buffer of the view (``render.gbuffer``): no face covers any pixel (the mesh lies behind the
-    camera, beyond its clip planes, or beside its field of view); faces cover every pixel and none of them faces the camera (the
-    camera is inside a closed mesh, looking at the inside of its surface: its lines, if any, are the
-    inside's); or the faces it sees hold no line of the kinds drawn (``drawing`` has no stroke), which
+    A view with strokes sees the mesh, unless the camera is inside a closed mesh (``prepared.is_closed``),
+    looking at the inside of its surface: its lines are the inside's. That is decided by the camera
+    position's generalised winding number (``winding_number``). A view with no stroke is looked at in a
+    G-buffer (``render.gbuffer``): no face covers any pixel (the mesh lies behind the camera, beyond its
+    clip planes, or beside its field of view); faces cover every pixel and none of them faces the camera
+    (inside a surface that is not closed); or the faces it sees hold no line of the kinds drawn, which
     leaves a blank image. mesh: the trimesh drawn; prepared: its ``render.prepared.prepare``.
     """
+    inside = "the camera is inside the mesh: it sees only the inside of the surface"
+    if drawing.strokes:
+        if prepared.is_closed and not camera.is_ortho and winding_number(prepared, camera.position) > 0.5:
+            return inside
+        return None
     from sketchgen.render.gbuffer import get_renderer
 
     fitted = camera.fitted(*prepared.bounds)
@@ -151,10 +158,22 @@ def unseen_reason(mesh, camera: Camera, drawing: Drawing, prepared) -> str | Non
     else:
         facing = prepared.face_normals[seen] @ camera.position - prepared.face_offsets[seen]
     if np.all(face_id >= 0) and not np.any(facing > 0):
-        return "the camera is inside the mesh: it sees only the inside of the surface"
-    if not drawing.strokes:
-        return "the surface it sees holds no line of the kinds drawn: the image is blank"
-    return None
+        return inside
+    return "the surface it sees holds no line of the kinds drawn: the image is blank"
+
+
+def winding_number(prepared, point) -> float:
+    """Generalised winding number of the mesh at ``point`` ((3,) world): the sum of the solid angles its
+    triangles subtend there, over 4 pi (Jacobson, Kavan and Sorkine-Hornung 2013, "Robust inside-outside
+    segmentation using generalized winding numbers"; each triangle's signed solid angle by Van Oosterom
+    and Strackee 1983). 1 inside a closed outward-wound mesh, 0 outside, in between near holes."""
+    rel = prepared.vertices[prepared.faces] - np.asarray(point, np.float64)  # (F, 3 corners, 3)
+    a, b, c = rel[:, 0], rel[:, 1], rel[:, 2]
+    la, lb, lc = (np.sqrt(np.einsum("ij,ij->i", v, v)) for v in (a, b, c))
+    det = np.einsum("ij,ij->i", a, np.cross(b, c))
+    div = (la * lb * lc + np.einsum("ij,ij->i", a, b) * lc + np.einsum("ij,ij->i", b, c) * la
+           + np.einsum("ij,ij->i", c, a) * lb)
+    return float(2.0 * np.arctan2(det, div).sum() / (4.0 * np.pi))
 
 
 def visible_lines(mesh, camera: Camera, config: DrawConfig, prepared=None) -> Drawing:

@@ -430,3 +430,30 @@ def test_views_frame_the_mesh_itself_and_write_the_cameras_they_used(tmp_path, c
     assert main(["draw", str(mesh), "--camera", str(tmp_path / "v" / "box.cameras.json"),
                  "--out", str(tmp_path / "again" / "box.png")]) == 0
     assert (tmp_path / "v" / "box_001.png").read_bytes() == (tmp_path / "again" / "box_001.png").read_bytes()
+
+
+def test_winding_number_tells_inside_from_outside_and_a_stroked_view_from_inside_is_unseen():
+    """Generalised winding number of a closed, outward-wound icosphere: 1 at points inside, 0 outside,
+    about a half on an open hemisphere's rim plane; a view that holds strokes is unseen only from inside."""
+    import trimesh
+
+    from sketchgen.render.draw import unseen_reason, winding_number
+    from sketchgen.render.prepared import prepare
+    from sketchgen.render.strokes import Drawing, Stroke
+
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    prep = prepare(sphere)
+    assert prep.is_closed
+    for point in ([0.0, 0.0, 0.0], [0.3, -0.5, 0.2], [0.0, 0.0, 0.95]):
+        assert abs(winding_number(prep, point) - 1.0) < 1e-9
+    for point in ([0.0, 0.0, 1.05], [3.0, 1.0, -2.0]):
+        assert abs(winding_number(prep, point)) < 1e-9
+    cap = sphere.submesh([np.flatnonzero(sphere.triangles_center[:, 2] > 0)], append=True)
+    # the centre sees the open upper hemisphere as half of all directions (its rim is not exactly planar)
+    assert 0.4 < abs(winding_number(prepare(cap), [0.0, 0.0, 0.0])) < 0.6
+    stroke = Stroke(xy=np.array([[10.0, 10.0], [20.0, 20.0]]), depth=np.ones(2), points=np.zeros((2, 3)),
+                    faces=np.zeros(2, np.int64), kind="crease")
+    for position, expected in (([0.0, 0.0, 0.2], "the camera is inside the mesh: it sees only the inside of the surface"),
+                               ([0.0, 0.0, 3.0], None)):
+        cam = Camera.looking_at(position, (0, 0, -1), (0, 1, 0), width=64, height=64, yfov_deg=40.0)
+        assert unseen_reason(sphere, cam, Drawing(cam, [stroke]), prep) == expected
