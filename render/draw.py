@@ -17,7 +17,7 @@ import numpy as np
 from sketchgen.errors import InputError
 from sketchgen.render.camera import Camera
 from sketchgen.render.strokearrays import draw_strokes, from_drawing
-from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing
+from sketchgen.render.strokes import DEFAULT_LINES, LINE_TYPES, Drawing, Stroke
 from sketchgen.render.style import STYLES, make_style
 from sketchgen.render.svg import drawing_svg
 
@@ -115,7 +115,12 @@ def draw_views(mesh, cameras: Iterable[Camera], config: DrawConfig = DrawConfig(
         view = draw_view(mesh, camera, config, index=index, points=points, point_faces=point_faces,
                          prepared=prepared)
         if len(cleanup.keep) < len(cleanup.old_to_new):  # strokes name the caller's faces
-            strokes = [replace(s, faces=cleanup.keep[s.faces]) for s in view.drawing.strokes]
+            strokes = view.drawing.strokes
+            if strokes:  # one gather for all strokes, each rebuilt directly (dataclasses.replace costs more)
+                faces = np.split(cleanup.keep[np.concatenate([s.faces for s in strokes])],
+                                 np.cumsum([len(s.faces) for s in strokes[:-1]]))
+                strokes = [Stroke(s.xy, s.depth, s.points, f, s.kind, s.weight, s.offset, s.source, s.retrace)
+                           for s, f in zip(strokes, faces)]
             record = view.strokes.of(**{**view.strokes.fields(), "face": cleanup.keep[view.strokes.face]})
             view = replace(view, drawing=replace(view.drawing, strokes=strokes), strokes=record)
         reason = unseen_reason(mesh, camera, view.drawing, prepared)
