@@ -42,41 +42,32 @@ def chain_segments(node0: np.ndarray, node1: np.ndarray) -> tuple[np.ndarray, np
         if used[i]:
             continue
         used[i] = 1
-        forward = [i + 1]
-        exit_end = i + n
-        while True:
-            p = partner[exit_end]
-            if p < 0:
-                break
-            j = p - n if p >= n else p
-            if used[j]:
-                break
-            used[j] = 1
-            if p >= n:  # entered at its end: walked backwards
-                forward.append(-j - 1)
-                exit_end = j
-            else:
-                forward.append(j + 1)
-                exit_end = j + n
-        backward = []
-        exit_end = i
-        while True:
-            p = partner[exit_end]
-            if p < 0:
-                break
-            j = p - n if p >= n else p
-            if used[j]:
-                break
-            used[j] = 1
-            if p < n:  # reached at its start while walking back: it runs towards us reversed
-                backward.append(-j - 1)
-                exit_end = j + n
-            else:
-                backward.append(j + 1)
-                exit_end = j
+        forward = [i + 1] + _walk(partner, used, i + n, backwards=False)
+        backward = _walk(partner, used, i, backwards=True)
         backward.reverse()
         walk.extend(backward)
         walk.extend(forward)
         lengths.append(len(backward) + len(forward))
     signed = np.array(walk, dtype=np.int64)
     return np.abs(signed) - 1, signed < 0, np.array(lengths, dtype=np.int64)
+
+
+def _walk(partner: list[int], used: bytearray, exit_end: int, backwards: bool) -> list[int]:
+    """Follow partners from piece end ``exit_end`` (e < n: a piece's start, e >= n: its end, n = len(used))
+    until an unpaired end or a used piece, marking each piece used. Returns the pieces as signed
+    piece + 1 in the order reached, negative where the piece runs against the walk's polyline: entered
+    at its end when walking forwards, at its start when walking backwards (the list is reversed after)."""
+    n = len(used)
+    steps = []
+    while True:
+        p = partner[exit_end]
+        if p < 0:
+            break
+        at_end = p >= n
+        j = p - n if at_end else p
+        if used[j]:
+            break
+        used[j] = 1
+        steps.append(-j - 1 if at_end != backwards else j + 1)
+        exit_end = j if at_end else j + n  # leave by its other end
+    return steps
