@@ -236,21 +236,7 @@ def visible_pieces(prep: PreparedMesh, camera: Camera, p0: np.ndarray, p1: np.nd
 
 def _clip_depth(d0, d1, near, far):
     """Parameter range [tlo, thi] of segments whose depth runs d0 -> d1 that lies within [near, far]."""
-    tlo = np.zeros(len(d0))
-    thi = np.ones(len(d0))
-    delta = d1 - d0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_near = (near - d0) / delta
-        t_far = (far - d0) / delta
-    rising = delta > 0
-    falling = delta < 0
-    tlo = np.where(rising, np.maximum(tlo, t_near), tlo)
-    thi = np.where(falling, np.minimum(thi, t_near), thi)
-    thi = np.where(rising, np.minimum(thi, t_far), thi)
-    tlo = np.where(falling, np.maximum(tlo, t_far), tlo)
-    flat_out = (delta == 0) & ((d0 < near) | (d0 > far))
-    thi = np.where(flat_out, -1.0, thi)
-    return tlo, thi
+    return _clip_coordinate(np.zeros(len(d0)), np.ones(len(d0)), d0, d1 - d0, near, far)
 
 
 def _clip_rect(a, b, xmin, ymin, xmax, ymax):
@@ -259,18 +245,22 @@ def _clip_rect(a, b, xmin, ymin, xmax, ymax):
     uhi = np.ones(len(a))
     delta = b - a
     for axis, low, high in ((0, xmin, xmax), (1, ymin, ymax)):
-        p = delta[:, axis]
-        q_low = a[:, axis] - low  # distance inside the low side
-        q_high = high - a[:, axis]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r_low = -q_low / p  # where the segment crosses the low side
-            r_high = q_high / p
-        moving_up = p > 0
-        moving_down = p < 0
-        ulo = np.where(moving_up, np.maximum(ulo, r_low), ulo)
-        uhi = np.where(moving_up, np.minimum(uhi, r_high), uhi)
-        uhi = np.where(moving_down, np.minimum(uhi, r_low), uhi)
-        ulo = np.where(moving_down, np.maximum(ulo, r_high), ulo)
-        still_out = (p == 0) & ((q_low < 0) | (q_high < 0))
-        uhi = np.where(still_out, -1.0, uhi)
+        ulo, uhi = _clip_coordinate(ulo, uhi, a[:, axis], delta[:, axis], low, high)
     return ulo, uhi
+
+
+def _clip_coordinate(tlo, thi, x0, delta, low, high):
+    """One coordinate of Liang-Barsky clipping: the parameter range [tlo, thi] of segments narrowed to
+    where x0 + t * delta lies within [low, high] (tlo, thi, x0, delta: (S,) float64). A segment that runs
+    parallel to the bounds outside them gets thi = -1 (empty)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_low = (low - x0) / delta  # where the segment crosses the low bound
+        t_high = (high - x0) / delta
+    rising = delta > 0
+    falling = delta < 0
+    tlo = np.where(rising, np.maximum(tlo, t_low), tlo)
+    thi = np.where(rising, np.minimum(thi, t_high), thi)
+    thi = np.where(falling, np.minimum(thi, t_low), thi)
+    tlo = np.where(falling, np.maximum(tlo, t_high), tlo)
+    outside = (delta == 0) & ((x0 < low) | (x0 > high))
+    return tlo, np.where(outside, -1.0, thi)
