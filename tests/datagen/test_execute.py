@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -16,14 +17,46 @@ def _config(spec):
                          style=(("clean", 0.5), ("sketchy", 0.5)))
 
 
+def _build(config, out_dir, builder="sketchgen.datagen.triplets", **kwargs):
+    """A triplet set built by ``run_dataset`` without progress bars (kwargs: workers, scheduler); its summary."""
+    return run_dataset(dataset="triplets", builder=builder, config=config, out_dir=out_dir, progress=False, **kwargs)
+
+
+def _units():
+    """The reference run's 3 work units."""
+    return plan_units([(f"mug_00{k}", "mug") for k in range(3)])
+
+
+def _tars(hashes):
+    """The shards' digests of a ``shard_hashes`` dict (the manifest records the collection path, so
+    runs over a copied spec compare their shards, not their manifests)."""
+    return {k: v for k, v in hashes.items() if k.endswith(".tar")}
+
+
+def _dying_job(reference, tmp_path, name):
+    """A job of ``dying_builder`` (one worker dies on unit 1) over a private copy of the reference spec,
+    so each test has its own death marker; with the 3 units of the reference run."""
+    spec = reference[0]
+    local_spec = tmp_path / spec.name
+    shutil.copy(spec, local_spec)
+    return Job("dying_builder", _config(local_spec), str(tmp_path / name)), _units()
+
+
+def _local_cluster():
+    """A Dask cluster of 2 single-threaded worker processes on this machine."""
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address="127.0.0.1:0")
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """An uninterrupted single-process run of 3 small shapes."""
     folder = tmp_path_factory.mktemp("execute")
     spec = any_spec(folder, "mug", 3)
     out = folder / "ref"
-    summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec), out_dir=out,
-                          progress=False)
+    summary = _build(_config(spec), out)
     return spec, out, summary, shard_hashes(out)
 
 
@@ -32,11 +65,10 @@ def test_same_command_twice_and_resume_skip(reference, tmp_path):
     assert summary["units"] == 3 and summary["samples"] > 0 and not summary["errors"]
     assert len(hashes) == 4  # 3 shards + manifest
     again = tmp_path / "again"
-    run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec), out_dir=again, progress=False)
+    _build(_config(spec), again)
     assert shard_hashes(again) == hashes
     # a second run over a finished folder skips every unit and rewrites the same manifest
-    second = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec), out_dir=again,
-                         progress=False)
+    second = _build(_config(spec), again)
     assert second["skipped"] == 3 and shard_hashes(again) == hashes
     manifest = json.loads((again / "manifest.json").read_text())
     assert sum(c["samples"] for c in manifest["counts"].values()) == summary["samples"]
@@ -45,49 +77,31 @@ def test_same_command_twice_and_resume_skip(reference, tmp_path):
 
 
 def test_two_joblib_workers_with_one_killed_match_one_process(reference, tmp_path):
-    spec, _, _, hashes = reference
-    local_spec = tmp_path / spec.name
-    shutil.copy(spec, local_spec)
-    config = _config(local_spec)
-    # the manifest records the collection path, so compare shards, and the manifest apart from that path
-    out = tmp_path / "two"
-    units = plan_units([(f"mug_00{k}", "mug") for k in range(3)])
-    results = execute(Job("dying_builder", config, str(out)), units, workers=2, progress=False)
-    assert marker(config).exists(), "the worker running unit 1 was meant to die"
+    job, units = _dying_job(reference, tmp_path, "two")
+    results = execute(job, units, workers=2, progress=False)
+    assert marker(job.config).exists(), "the worker running unit 1 was meant to die"
     assert [r["shard"] for r in results] == sorted(u.shard for u in units)
     assert not any(r.get("error") for r in results)
-    got = shard_hashes(out)
-    assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
-        {k: v for k, v in hashes.items() if k.endswith(".tar")}
+    out = Path(job.out_dir)
+    assert _tars(shard_hashes(out)) == _tars(reference[3])
     assert not list(out.glob("*/.*tmp*"))
 
 
 def test_dask_local_cluster_with_a_killed_worker_matches_joblib(reference, tmp_path):
-    from distributed import LocalCluster
-
-    spec, _, _, hashes = reference
-    local_spec = tmp_path / spec.name
-    shutil.copy(spec, local_spec)
-    config = _config(local_spec)
-    out = tmp_path / "dask"
-    units = plan_units([(f"mug_00{k}", "mug") for k in range(3)])
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster:
-        results = execute(Job("dying_builder", config, str(out)), units, scheduler=cluster.scheduler_address,
-                          progress=False)
-    assert marker(config).exists() and int(marker(config).read_text()) > 0
+    job, units = _dying_job(reference, tmp_path, "dask")
+    with _local_cluster() as cluster:
+        results = execute(job, units, scheduler=cluster.scheduler_address, progress=False)
+    assert marker(job.config).exists() and int(marker(job.config).read_text()) > 0
     assert not any(r.get("error") for r in results)
-    got = shard_hashes(out)
-    assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
-        {k: v for k, v in hashes.items() if k.endswith(".tar")}
+    out = Path(job.out_dir)
+    assert _tars(shard_hashes(out)) == _tars(reference[3])
     assert len(list(out.glob("*/*.tar"))) == 3 and not list(out.glob("*/.*tmp*"))
 
 
 def test_a_failing_unit_is_recorded_and_the_rest_carry_on(reference, tmp_path):
     spec, _, _, hashes = reference
     out = tmp_path / "failing"
-    summary = run_dataset(dataset="triplets", builder="failing_builder", config=_config(spec), out_dir=out,
-                          progress=False)
+    summary = _build(_config(spec), out, builder="failing_builder")
     assert summary["errors"] == [{"shape": "mug_000", "reason": "mug_000.obj: mesh has no faces",
                                   "category": "mug"}]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -95,8 +109,7 @@ def test_a_failing_unit_is_recorded_and_the_rest_carry_on(reference, tmp_path):
     got = shard_hashes(out)
     # the other units' shards are the ones an unfailing run writes; the failed unit wrote nothing
     assert not any(k.startswith(("train/mug_000", "val/mug_000", "test/mug_000")) for k in got)
-    assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
-        {k: v for k, v in hashes.items() if k.endswith(".tar") and "mug_000" not in k}
+    assert _tars(got) == {k: v for k, v in _tars(hashes).items() if "mug_000" not in k}
 
 
 def test_resource_tracker_leak_report_kept_out_of_the_output():
@@ -122,17 +135,15 @@ def test_a_rerun_with_other_options_rebuilds_the_shards_it_would_have_kept(refer
     shutil.copytree(out, folder)
     other = TripletConfig(collection=str(spec), seed=11, camera=ViewConfig(views=2, size=256), points=1, size=96,
                           style=(("clean", 0.5), ("sketchy", 0.5)))
-    summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=other, out_dir=folder,
-                          progress=False)
+    summary = _build(other, folder)
     assert summary["skipped"] == 0 and summary["units"] == 3
     fresh = tmp_path / "fresh"
-    run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=other, out_dir=fresh, progress=False)
+    _build(other, fresh)
     rebuilt = shard_hashes(folder)
     assert rebuilt == shard_hashes(fresh)
-    assert {k: v for k, v in rebuilt.items() if k.endswith(".tar")} != {k: v for k, v in hashes.items() if k.endswith(".tar")}
+    assert _tars(rebuilt) != _tars(hashes)
     # the same options again: every shard kept
-    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=other, out_dir=folder,
-                       progress=False)["skipped"] == 3
+    assert _build(other, folder)["skipped"] == 3
 
 
 def test_the_command_says_which_shapes_of_the_collection_could_not_be_read(tmp_path, capsys, monkeypatch):
@@ -163,13 +174,10 @@ def test_a_builder_that_samples_differently_rebuilds_its_old_shards(reference, t
     folder = tmp_path / "versioned"
     shutil.copytree(out, folder)
     # the same BUILD_VERSION: the folder's digests still match and every shard is kept
-    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
-                       out_dir=folder, progress=False)["skipped"] == 3
+    assert _build(_config(spec), folder)["skipped"] == 3
     monkeypatch.setattr(builder, "BUILD_VERSION", builder.BUILD_VERSION + 1)
-    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
-                       out_dir=folder, progress=False)["skipped"] == 0
-    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
-                       out_dir=folder, progress=False)["skipped"] == 3
+    assert _build(_config(spec), folder)["skipped"] == 0
+    assert _build(_config(spec), folder)["skipped"] == 3
 
 
 def test_ids_differing_in_one_character_write_a_shard_each(tmp_path):
@@ -185,8 +193,7 @@ def test_ids_differing_in_one_character_write_a_shard_each(tmp_path):
     config = TripletConfig(collection=str(spec), seed=2, camera=ViewConfig(views=2, size=64), points=1, size=32,
                            extra_negatives=(("near", 1),))
     out = tmp_path / "out"
-    summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config, out_dir=out,
-                          progress=False)
+    summary = _build(config, out)
     manifest = json.loads((out / "manifest.json").read_text())
     shards = [s["shard"] for s in manifest["shards"]]
     assert len(shards) == len(set(shards)) == len(ids) == len(list(out.glob("*/*.tar")))
@@ -200,8 +207,7 @@ def test_ids_differing_in_one_character_write_a_shard_each(tmp_path):
     for s in manifest["shards"]:
         lost = sum(f.get("count", 1) for f in manifest["failures"] if f["shape"] == s["shape"])
         assert s["samples"] + lost == 2
-    assert run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=config, out_dir=out,
-                       progress=False)["skipped"] == len(ids)
+    assert _build(config, out)["skipped"] == len(ids)
     # a key names its shape: the sample of the decomposed accent's shard is made again from its key alone
     from sketchgen.datagen.regenerate import regenerate_key
 
@@ -222,8 +228,7 @@ def test_damaged_shards_are_built_again_to_a_clean_runs_bytes(reference, tmp_pat
     data[len(data) // 2] ^= 0x01  # one bit inside a member's data: the tar still reads
     flipped.write_bytes(bytes(data))
     with caplog.at_level("WARNING", logger="sketchgen.datagen.execute"):
-        summary = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
-                              out_dir=folder, progress=False)
+        summary = _build(_config(spec), folder)
     assert summary["skipped"] == 0 and summary["units"] == 3 and not summary["errors"]
     assert shard_hashes(folder) == hashes  # shards and manifest: the bytes of the clean run
     said = " ".join(r.message for r in caplog.records)
@@ -235,8 +240,7 @@ def test_damaged_shards_are_built_again_to_a_clean_runs_bytes(reference, tmp_pat
     counted = json.loads(emptied.with_suffix(".json").read_text())
     counted["samples"] ^= 1
     emptied.with_suffix(".json").write_text(json.dumps(counted))
-    again = run_dataset(dataset="triplets", builder="sketchgen.datagen.triplets", config=_config(spec),
-                        out_dir=folder, progress=False)
+    again = _build(_config(spec), folder)
     assert again["skipped"] == 1 and shard_hashes(folder) == hashes
 
 
@@ -274,39 +278,32 @@ def test_a_unit_that_kills_its_worker_every_time_fails_alone(reference, tmp_path
     spec, _, _, hashes = reference
     monkeypatch.setattr(execute_module, "MAX_POOL_RESTARTS", 0)
     out = tmp_path / "killed"
-    summary = run_dataset(dataset="triplets", builder="killing_builder", config=_config(spec), out_dir=out,
-                          workers=2, progress=False)
-    dead = plan_units([(f"mug_00{k}", "mug") for k in range(3)])[DIE_UNIT].shape_id
+    summary = _build(_config(spec), out, builder="killing_builder", workers=2)
+    dead = _units()[DIE_UNIT].shape_id
     (error,) = summary["errors"]
     assert error["shape"] == dead and "worker process died each time" in error["reason"]
     assert "\n" not in error["reason"] and "SIGKILL" in error["reason"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert error in manifest["failures"] and len(manifest["shards"]) == 2
     got = shard_hashes(out)
-    assert {k: v for k, v in got.items() if k.endswith(".tar")} == \
-        {k: v for k, v in hashes.items() if k.endswith(".tar") and dead not in k}
+    assert _tars(got) == {k: v for k, v in _tars(hashes).items() if dead not in k}
 
 
 def test_dask_killed_worker_is_one_failed_unit_and_the_manifest_is_written(reference, tmp_path):
     import dask
-    from distributed import LocalCluster
 
     from killing_builder import DIE_UNIT
 
     spec, _, _, hashes = reference
     out = tmp_path / "dask"
-    dead = plan_units([(f"mug_00{k}", "mug") for k in range(3)])[DIE_UNIT].shape_id
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address="127.0.0.1:0") as cluster:
-        summary = run_dataset(dataset="triplets", builder="killing_builder", config=_config(spec), out_dir=out,
-                              scheduler=cluster.scheduler_address, progress=False)
+    dead = _units()[DIE_UNIT].shape_id
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), _local_cluster() as cluster:
+        summary = _build(_config(spec), out, builder="killing_builder", scheduler=cluster.scheduler_address)
     (error,) = summary["errors"]
     assert error["shape"] == dead and error["reason"].startswith("Dask KilledWorker") and "\n" not in error["reason"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert error in manifest["failures"] and len(manifest["shards"]) == 2
-    assert {k: v for k, v in shard_hashes(out).items() if k.endswith(".tar")} == \
-        {k: v for k, v in hashes.items() if k.endswith(".tar") and dead not in k}
+    assert _tars(shard_hashes(out)) == {k: v for k, v in _tars(hashes).items() if dead not in k}
 
 
 def _running(pid: int) -> bool:
@@ -326,7 +323,6 @@ def test_workers_end_with_their_parent(tmp_path, sig):
     import subprocess
     import sys
     import time
-    from pathlib import Path
 
     from slow_builder import SAMPLES, SECONDS_PER_SAMPLE
     from sketchgen.datagen.lock import lock_path
