@@ -23,12 +23,38 @@ def test_formats_round_trip(tmp_path, ext):
     assert mesh.area == pytest.approx(22.0, rel=1e-6)
 
 
-def test_obj_face_order_and_quads(tmp_path):
-    path = tmp_path / "q.obj"
-    path.write_text("v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nv 0 0 1\n"
-                    "g a\nf 1 2 5\nusemtl m\ng b\nf 1/1/1 2/2/2 3/3/3 4/4/4\nf -1 -2 -3\n")
+# OBJ files and what the format's spec makes of them: faces 0-based in file order, a polygon fanned from
+# its first corner, a negative index counting back from the vertices read so far, and each face in the
+# group (g, o) and material (usemtl) last named above it
+OBJ_FILES = {
+    "groups-between-faces": (
+        "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nv 0 0 1\n"
+        "g a\nf 1 2 5\nusemtl m\ng b\nf 1/1/1 2/2/2 3/3/3 4/4/4\nf -1 -2 -3\n",
+        [[0, 1, 4], [0, 1, 2], [0, 2, 3], [4, 3, 2]], [0, 1, 1, 2], (["a", "b"], [0, 1, 1, 1]), (["m"], [-1, 0, 0, 0])),
+    "comments-colours-late-vertex": (
+        "# header\nmtllib x.mtl\nv 0 0 0 1 0 0\nv\t1 0 0\nv 0 1 0 # colourless\nvn 0 0 1\n"
+        "o first\nf 1//1 2//1 3//1\ng second\nusemtl red\nv 0 0 1\nf -4 -3 -1\nf 1 2 3 4 # a quad\n",
+        [[0, 1, 2], [0, 1, 3], [0, 1, 2], [0, 2, 3]], [0, 1, 2, 2], (["first", "second"], [0, 1, 1, 1]),
+        (["red"], [-1, 0, 0, 0])),
+}
+
+
+@pytest.mark.parametrize("name", OBJ_FILES)
+def test_obj_faces_in_file_order_with_groups_and_materials(tmp_path, name):
+    from sketchgen.ingest.formats.obj import read_obj
+
+    text, faces, polygon, (group_names, groups), (material_names, materials) = OBJ_FILES[name]
+    path = tmp_path / f"{name}.obj"
+    path.write_text(text)
+    obj = read_obj(path)
     mesh = read_mesh(path)
-    np.testing.assert_array_equal(mesh.faces, [[0, 1, 4], [0, 1, 2], [0, 2, 3], [4, 3, 2]])
+    for got in (obj.faces, mesh.faces):
+        np.testing.assert_array_equal(got, faces)
+    for got in (obj.polygon, mesh.metadata["file_polygon"]):
+        np.testing.assert_array_equal(got, polygon)
+    assert obj.group_names == group_names and obj.material_names == material_names
+    np.testing.assert_array_equal(obj.groups, groups)
+    np.testing.assert_array_equal(obj.materials, materials)
 
 
 def test_scene_merged(tmp_path):
@@ -81,17 +107,10 @@ def test_clean_faces_counts_and_remaps():
     np.testing.assert_array_equal(c.old_to_new, [0, 0, -1, 1, -1, 1])
 
 
-def test_obj_comments_colours_groups_and_errors(tmp_path):
+def test_obj_errors_name_the_line(tmp_path):
     from sketchgen.ingest.formats.obj import read_obj
 
     path = tmp_path / "c.obj"
-    path.write_text("# header\nmtllib x.mtl\nv 0 0 0 1 0 0\nv\t1 0 0\nv 0 1 0 # colourless\nvn 0 0 1\n"
-                    "o first\nf 1//1 2//1 3//1\ng second\nusemtl red\nv 0 0 1\nf -4 -3 -1\nf 1 2 3 4 # a quad\n")
-    obj = read_obj(path)
-    np.testing.assert_array_equal(obj.faces, [[0, 1, 2], [0, 1, 3], [0, 1, 2], [0, 2, 3]])
-    assert obj.group_names == ["first", "second"] and obj.material_names == ["red"]
-    np.testing.assert_array_equal(obj.groups, [0, 1, 1, 1])
-    np.testing.assert_array_equal(obj.materials, [-1, 0, 0, 0])
     path.write_text("v 0 0 0\nv 1 0 0\nv 0 1 zero\nf 1 2 3\n")
     with pytest.raises(InputError, match="line 3: vertex coordinates are not numbers"):
         read_obj(path)
