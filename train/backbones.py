@@ -36,10 +36,9 @@ import torch
 from torch import nn
 
 from sketchgen.errors import InputError
+from sketchgen.train.config import BACKBONES, DOMAIN_BNS
 
-BACKBONES = ("resnet18", "small", "psc-resnet18")
 PHOTO, SKETCH = 0, 1  # PSC's batch-norm domains (``cond`` in its eval.py: photo 0, sketch 1)
-DOMAIN_BNS = ("shared", "separate")
 
 
 class BasicBlock(nn.Module):

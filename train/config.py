@@ -22,10 +22,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from sketchgen.errors import InputError
-from sketchgen.train.backbones import BACKBONES, DOMAIN_BNS
-from sketchgen.train.losses import TRIPLET_MARGIN
-from sketchgen.train.warp import BASES, STN_SIZE
 
+# torch is imported where a network is built or trained, never here: the CLI reads these names and the
+# records' defaults when it lists its commands
 MODELS = ("descriptor", "warp")
 DEFAULT_SIZE = {"descriptor": 224, "warp": 256}
 # the figure each model's training reports beside its loss: the fraction of anchors nearer their nearest
@@ -37,6 +36,10 @@ SCHEDULES = ("constant", "cosine")
 # "pixels" = every valid pixel of the flow, read from the grid as evaluation reads keypoints, A -> B;
 # "both" = "pixels" in both directions (B -> A at the positions in B the flow reaches)
 FLOW_LOSSES = ("nodes", "pixels", "both")
+BACKBONES = ("resnet18", "small", "psc-resnet18")  # train.backbones.build_backbone
+DOMAIN_BNS = ("shared", "separate")  # psc-resnet18's photo and sketch batch norms (train.backbones)
+WARP_BASES = ("identity", "softargmax")  # the grid the warp estimator's first block adds to (train.warp)
+TRIPLET_MARGIN = 1.0  # SketchZooms' triplet margin (L2 distances)
 
 
 def _choice(value, allowed, what: str) -> None:
@@ -52,7 +55,7 @@ class NetworkConfig:
     backbone: str = "resnet18"
     size: int | None = None        # input px; None = the model's default (DEFAULT_SIZE)
     weights: str | None = None     # local backbone weights to start from
-    warp_base: str = "identity"    # warp: the grid the first block adds to (warp.BASES)
+    warp_base: str = "identity"    # warp: the grid the first block adds to (WARP_BASES)
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
     stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
     psc_layout: bool = True        # warp: correlation channels index target positions, as PSC's code
@@ -63,7 +66,9 @@ class NetworkConfig:
 
     def check(self, model: str) -> None:
         """Raise InputError naming the first setting ``model`` cannot be built with."""
-        _choice(self.warp_base, BASES, "warp base")
+        from sketchgen.train.warp import STN_SIZE
+
+        _choice(self.warp_base, WARP_BASES, "warp base")
         if self.refine is not None and self.refine <= STN_SIZE:
             raise InputError(f"--refine must be more than {STN_SIZE} nodes a side (the grid it refines), "
                              f"got {self.refine}")

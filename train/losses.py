@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from sketchgen.train.config import TRIPLET_MARGIN, TrainConfig
 from sketchgen.train.warp import STN_SIZE, grid_to_pixels, identity_grid, pixels_to_grid, sample_grid_at
 
 if TYPE_CHECKING:
-    from sketchgen.train.config import TrainConfig
     from sketchgen.train.descriptor import Descriptor
     from sketchgen.train.warp import WarpEstimator
 
-TRIPLET_MARGIN = 1.0
 MAX_NEGATIVES = 5
 SCALE_WEIGHTS = (0.25, 0.5, 1.0)  # 4x4, 8x8, 16x16 blocks: the finest grid is what is evaluated
 FLOW_POINTS = 1024  # valid pixels per pair read by the pixel flow loss (a 128 px drawing has ~1,600)

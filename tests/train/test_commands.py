@@ -128,3 +128,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].endswith(f"{tmp_path / 'none'}: no such dataset folder")
     assert main(["eval", "warp", "--run", str(tmp_path), "--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_train_flags_left_out_resolve_to_the_config_records_defaults():
+    from sketchgen.cli import resolve
+    from sketchgen.cli.commands.train import config_from_args
+    from sketchgen.train.config import TrainConfig
+
+    for model in ("descriptor", "warp"):
+        assert config_from_args(resolve(["train", model, "--data", "d", "--out", "r"])) == TrainConfig(model, "d", "r")
