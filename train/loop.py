@@ -79,40 +79,17 @@ RESUME_MATCH = ("model", "data_kind", *(f.name for f in fields(NetworkConfig) if
 
 
 def train(cfg: TrainConfig) -> dict:
-    """Train (or continue training) until ``cfg.optim.steps``; returns {"step", "loss", METRIC[model], "run"} and,
-    when the dataset has a val split, the last validation's {"val_loss", "val_<metric>"}."""
-    cfg = cfg.resolved()
-    # what the run trained on, recorded in config.json: evaluation draws its zooms the same way without
-    # needing the dataset folder where it was (a relative --data read from elsewhere would not be found)
-    kind = dataset_kind(cfg.data)
-    if cfg.model == "descriptor" and kind == "pairs":
-        require_strokes(cfg.data)  # here, not in a DataLoader worker whose error comes as a traceback
-    drawing = tuple(zoom_drawing_of(cfg.data, cfg.network.size)) if cfg.model == "descriptor" else None
-    cfg = replace(cfg, data=str(Path(cfg.data).resolve()),
-                  recorded=Recorded(data_kind=kind, data_sha256=dataset_digest(cfg.data), drawing=drawing))
+    """Train (or continue training) until ``cfg.optim.steps``; returns {"step", "loss", METRIC[model], "run"}
+    and, when the dataset has a val split, the last validation's {"val_loss", "val_<metric>"}."""
+    cfg = recorded_config(cfg)
     device = resolve_device(cfg.run.device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.run.seed)
     model = build_model(cfg).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
-    step = 0
     last = out / "last.pt"
-    if last.is_file():
-        ckpt = load_checkpoint(last)
-        saved, mine = flat_settings(json.loads(ckpt["config"])), cfg.flat()
-        for key in RESUME_MATCH:
-            # compared as JSON holds them (a tuple comes back a list)
-            if key in saved and saved[key] != json.loads(json.dumps(mine[key])):
-                raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
-                                 f"{mine[key]!r}; use another --out")
-        model.load_state_dict(ckpt["model"])
-        optim.load_state_dict(ckpt["optimizer"])
-        step = int(ckpt["step"])
-        torch.set_rng_state(ckpt["torch_rng"])
-        if device.type == "cuda" and "cuda_rng" in ckpt:  # the GPU's own generator (pixel-flow point picks)
-            torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
-        log.info("resumed %s at step %d", last, step)
+    step = resume(last, cfg, model, optim, device) if last.is_file() else 0
     (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=2, sort_keys=True))
     loss_fn = descriptor_loss if cfg.model == "descriptor" else warp_loss
     metric_name = METRIC[cfg.model]
@@ -151,18 +128,56 @@ def train(cfg: TrainConfig) -> dict:
                            **({"val_loss": f"{result['val_loss']:.4f}"} if "val_loss" in result else {}))
                 if step % cfg.run.log_every == 0 or step == cfg.optim.steps or val:
                     elapsed = time.perf_counter() - t0
+                    rate = seen / max(elapsed, 1e-9)
                     writer.writerow([step, f"{result['loss']:.6f}", f"{metric:.6f}",
                                      *(f"{v:.6f}" for v in (val or {}).values()), *([] if val else ["", ""]),
-                                     f"{lr:.6g}", f"{seen / max(elapsed, 1e-9):.2f}", f"{elapsed:.2f}"])
+                                     f"{lr:.6g}", f"{rate:.2f}", f"{elapsed:.2f}"])
                     fh.flush()
                     if board is not None:
-                        for name, value in (("loss", result["loss"]), (metric_name, metric),
-                                            ("samples_per_s", seen / max(elapsed, 1e-9)), *(val or {}).items()):
+                        for name, value in (("loss", result["loss"]), (metric_name, metric), ("samples_per_s", rate),
+                                            *(val or {}).items()):
                             board.add_scalar(f"{cfg.model}/{name}", value, step)
                 if checkpoint:
-                    save_checkpoint({"step": step, "model": model.state_dict(), "optimizer": optim.state_dict(),
-                           "torch_rng": torch.get_rng_state(), "config": json.dumps(cfg.to_json()),
-                           **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})},
-                          last)
+                    save_last(last, step, cfg, model, optim, device)
     save_checkpoint(model.state_dict(), out / "model.pt")
     return result
+
+
+def recorded_config(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` resolved, its data folder absolute and what training records of the data set: its kind, its
+    digest and (descriptor) the drawing of its zooms, so that evaluation draws its zooms the same way
+    without the dataset folder where it was (a relative --data read from elsewhere would not be found)."""
+    cfg = cfg.resolved()
+    kind = dataset_kind(cfg.data)
+    if cfg.model == "descriptor" and kind == "pairs":
+        require_strokes(cfg.data)  # here, not in a DataLoader worker whose error comes as a traceback
+    drawing = tuple(zoom_drawing_of(cfg.data, cfg.network.size)) if cfg.model == "descriptor" else None
+    return replace(cfg, data=str(Path(cfg.data).resolve()),
+                   recorded=Recorded(data_kind=kind, data_sha256=dataset_digest(cfg.data), drawing=drawing))
+
+
+def resume(last: Path, cfg: TrainConfig, model, optim, device: torch.device) -> int:
+    """Load the checkpoint ``last`` into ``model`` and ``optim`` and torch's generators; returns its step.
+    Raises InputError naming the file when it was trained with other ``RESUME_MATCH`` settings."""
+    ckpt = load_checkpoint(last)
+    saved, mine = flat_settings(json.loads(ckpt["config"])), cfg.flat()
+    for key in RESUME_MATCH:
+        # compared as JSON holds them (a tuple comes back a list)
+        if key in saved and saved[key] != json.loads(json.dumps(mine[key])):
+            raise InputError(f"{last}: checkpoint has {key}={saved.get(key)!r}, this run asks for "
+                             f"{mine[key]!r}; use another --out")
+    model.load_state_dict(ckpt["model"])
+    optim.load_state_dict(ckpt["optimizer"])
+    step = int(ckpt["step"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in ckpt:  # the GPU's own generator (pixel-flow point picks)
+        torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
+    log.info("resumed %s at step %d", last, step)
+    return step
+
+
+def save_last(last: Path, step: int, cfg: TrainConfig, model, optim, device: torch.device) -> None:
+    """Write the checkpoint ``resume`` reads: step, weights, optimiser, torch's generators and the config."""
+    save_checkpoint({"step": step, "model": model.state_dict(), "optimizer": optim.state_dict(),
+                     "torch_rng": torch.get_rng_state(), "config": json.dumps(cfg.to_json()),
+                     **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {})}, last)
