@@ -39,6 +39,10 @@ FLOW_LOSSES = ("nodes", "pixels", "both")
 BACKBONES = ("resnet18", "small", "psc-resnet18")  # train.backbones.build_backbone
 DOMAIN_BNS = ("shared", "separate")  # psc-resnet18's photo and sketch batch norms (train.backbones)
 WARP_BASES = ("identity", "softargmax")  # the grid the warp estimator's first block adds to (train.warp)
+# PSC's warp estimator (train.warp): its output grid's nodes a side, 3x3 layers per block, encoder layers correlated
+STN_SIZE = 16
+STN_LAYERS = 5
+CORR_LAYERS = (2, 3)
 TRIPLET_MARGIN = 1.0  # SketchZooms' triplet margin (L2 distances)
 
 
@@ -57,17 +61,15 @@ class NetworkConfig:
     weights: str | None = None     # local backbone weights to start from
     warp_base: str = "identity"    # warp: the grid the first block adds to (WARP_BASES)
     stn_width: int | None = None   # warp: None = PSC's estimator; e.g. 64 for a CPU-sized one
-    stn_layers: int = 5            # warp: 3x3 layers per block (PSC: 5)
+    stn_layers: int = STN_LAYERS   # warp: 3x3 layers per block
     psc_layout: bool = True        # warp: correlation channels index target positions, as PSC's code
     refine: int | None = None      # warp: None = PSC's 16x16 output; e.g. 32 = a residual refinement at 32x32
-    corr_layers: tuple = (2, 3)    # warp: encoder layers correlated at 16x16 (PSC: layer2 and layer3)
+    corr_layers: tuple = CORR_LAYERS  # warp: encoder layers correlated at 16x16
     softargmax_prior: float = 0.0  # warp: soft argmax similarity penalty per squared normalised distance
     domain_bn: str = "shared"      # psc-resnet18: photo and sketch batch norms "shared" (PSC's code) or "separate"
 
     def check(self, model: str) -> None:
         """Raise InputError naming the first setting ``model`` cannot be built with."""
-        from sketchgen.train.warp import STN_SIZE
-
         _choice(self.warp_base, WARP_BASES, "warp base")
         if self.refine is not None and self.refine <= STN_SIZE:
             raise InputError(f"--refine must be more than {STN_SIZE} nodes a side (the grid it refines), "

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sketchgen.errors import InputError
+from sketchgen.train.config import CORR_LAYERS, STN_LAYERS
 from sketchgen.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,10 @@ MOCO_K = 8192
 PSC_SIZE = 256  # the image size PSC's eval.py scores at
 # what a run must have been trained with to be PSC's network, and the flag that sets each otherwise
 PSC_SETTINGS = {"backbone": ("psc-resnet18", "--backbone psc-resnet18"), "stn_width": (None, "no --stn-width"),
-                "stn_layers": (5, "--stn-layers 5"), "psc_layout": (True, "--corr-layout psc"),
+                "stn_layers": (STN_LAYERS, f"--stn-layers {STN_LAYERS}"), "psc_layout": (True, "--corr-layout psc"),
                 "warp_base": ("identity", "--warp-base identity"), "refine": (None, "no --refine"),
-                "corr_layers": ([2, 3], "--corr-layers 2,3"), "domain_bn": ("shared", "--domain-bn shared")}
+                "corr_layers": (list(CORR_LAYERS), "--corr-layers " + ",".join(map(str, CORR_LAYERS))),
+                "domain_bn": ("shared", "--domain-bn shared")}
 
 
 def check_psc_run(cfg, run) -> None:

@@ -74,12 +74,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from sketchgen.train.backbones import build_backbone
+from sketchgen.train.config import CORR_LAYERS, STN_LAYERS, STN_SIZE
 from sketchgen.train.config import WARP_BASES as BASES
 
-CORR_LAYERS = (2, 3)
 FEAT_SIZE = 16
-STN_SIZE = 16
-STN_LAYERS = 5
 REFINE_LAYERS = ("layer1",)  # the refinement's features (stride 4)
 REFINE_RADIUS = 3  # nodes either side of the local correlation's window
 REFINE_WIDTH = 32  # channels of the refinement's head
