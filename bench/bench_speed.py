@@ -90,7 +90,9 @@ def _draw(case: str, work: Path) -> dict:
     try:
         from sketchgen.cli import main as cli
     except ImportError:  # a checkout from before the CLI had its own package (the base, 718a986)
-        from sketchgen.cli import main as cli
+        import importlib
+
+        cli = importlib.import_module("sketchgen.datagen.cli").main
 
     mesh_path = sorted(PSB.glob("chair/*.off"))[0] if case == "draw-psb" else OGRE
     mesh = trimesh.load(mesh_path, force="mesh", process=False)

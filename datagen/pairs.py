@@ -273,6 +273,9 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
     (``datagen.regenerate``). Pair ``index`` takes A's view ``order[index % views]``: no two pairs of a unit
     share A's view while there are views left, so a unit never holds the same pair twice (drawn
     independently, 10 of the demo's 360 pairs were byte-identical copies of another of their unit)."""
+    from sketchgen.render.raster import compile_kernels
+
+    compile_kernels()  # a worker draws two drawings a pair, unit after unit: compiled (the same pixels)
     unit_renders = _unit_renders(unit, config)
     problems = Counter()
     for index in range(config.pairs):
