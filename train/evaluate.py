@@ -266,7 +266,7 @@ def evaluate_run(model: str, run: str | Path, data: str | Path | None, out: Path
                  pairs: int = 40, psc6k: str | None = None, psc6k_images: str | None = None,
                  triplets: str | None = None, device: str = "cpu", spg: str | Path | None = None,
                  spg_split: str | None = None, spg_categories: list[str] | None = None,
-                 warn: Callable[[str], None] | None = None) -> dict:
+                 spg_methods: tuple[str, ...] | None = None, warn: Callable[[str], None] | None = None) -> dict:
     """Evaluate one training run (a ``sketchgen train`` folder) of ``model`` ("descriptor" or "warp") on
     the ``split`` of the pair set ``data`` (and, for a warp, the PSC6k test set at ``psc6k``) against the
     baselines; writes OUT/<model>.png (OUT/warp_psc6k.png) and returns {"metrics": {part: {method:
@@ -274,7 +274,8 @@ def evaluate_run(model: str, run: str | Path, data: str | Path | None, out: Path
     on shapes of the evaluated split}}. ``warn`` gets that case as a one-line message (default: logged).
     A descriptor is also evaluated by part-label transfer on the sketches drawn by people of SPG at ``spg``
     (``train.spg.evaluate_spg``; split ``spg_split``, default ``split``; ``spg_categories``, default the
-    ones its training data covers): part "descriptor_spg", {method: {category: fraction, "mean": ...}}.
+    ones its training data covers; ``spg_methods``, default all of ``train.spg.METHODS``): part
+    "descriptor_spg", {method: {category: fraction, "mean": ...}}.
     Raises InputError for a run of another model, a descriptor with neither ``data`` nor ``spg``, a
     ``triplets`` folder that is not a triplet set, or a warp with neither ``data`` nor ``psc6k``."""
     net, cfg = load_run(run, device)
@@ -308,7 +309,7 @@ def evaluate_run(model: str, run: str | Path, data: str | Path | None, out: Path
             from sketchgen.train.spg import evaluate_spg
 
             res = evaluate_spg(net, cfg, spg, spg_split or split, categories=spg_categories, device=device,
-                               warn=warn)
+                               warn=warn, **({} if spg_methods is None else {"methods": spg_methods}))
             metrics["descriptor_spg"] = res["methods"]
             details["descriptor_spg"] = res
             write_png(bar_plot(res["methods"], list(res["methods"]["model"]),

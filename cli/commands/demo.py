@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # torch is imported when a command runs, not when the CLI lis
     from sketchgen.train.config import TrainConfig
 
 DESCRIPTOR_SIZE = 64  # px: the small CNN's input on a CPU
+# on SPG: the model against the hand-made descriptors and chance; the untrained network (as many network
+# evaluations again as the model) is left to `sketchgen eval descriptor --spg`
+SPG_METHODS = ("model", "shape_context", "hog")
 HELP = "run the whole story on the bundled collection: data, training, evaluation, plots"
 
 
@@ -119,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     plots = out / "plots"
     spg = spg_folder(args.spg)
     desc = evaluate_run("descriptor", str(runs / "descriptor"), str(data / "pairs"), plots, pairs=args.eval_pairs,
-                        triplets=str(data / "triplets"), device=args.device, spg=spg, spg_split="test", warn=warn)
+                        triplets=str(data / "triplets"), device=args.device, spg=spg, spg_split="test",
+                        spg_methods=SPG_METHODS, warn=warn)
     _stage("descriptor evaluated" + (" (and on SPG's test sketches)" if spg else ""), t0)
     warp = evaluate_run("warp", str(runs / "warp"), str(data / "pairs"), plots, pairs=3 * args.eval_pairs,
                         device=args.device, warn=warn)

@@ -128,6 +128,14 @@ def test_eval_descriptor_on_spg_from_the_command_line(tmp_path, synth):
         assert vals["mean"] == pytest.approx((vals["airplane"] + vals["coffee_cup"]) / 2)
     details = json.loads((tmp_path / "e" / "details.json").read_text())["descriptor_spg"]
     assert details["split"] == "valid" and details["categories"]["airplane"]["anchors"] > 0
+    # the demo's choice of methods: the same figures for those it keeps, chance always
+    from sketchgen.cli.commands.demo import SPG_METHODS
+    from sketchgen.train.evaluate import evaluate_run
+
+    some = evaluate_run("descriptor", str(tmp_path / "rd"), None, tmp_path / "e3", spg=str(spg), spg_split="valid",
+                        spg_categories=["airplane", "coffee_cup"], spg_methods=SPG_METHODS)["metrics"]["descriptor_spg"]
+    assert set(some) == {*SPG_METHODS, "chance"} and "untrained" not in some
+    assert all(some[m] == pytest.approx(metrics[m]) for m in some)
     # a category SPG lacks is one line naming the folder, exit 2
     assert main(["eval", "descriptor", "--run", str(tmp_path / "rd"), "--spg", str(spg), "--split", "valid",
                  "--categories", "pig", "--out", str(tmp_path / "e2")]) == 2
