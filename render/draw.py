@@ -134,8 +134,9 @@ def unseen_reason(mesh, camera: Camera, drawing: Drawing, prepared) -> str | Non
     """Why ``camera`` sees nothing of ``mesh``'s outside, or None when it does.
 
     A view with strokes sees the mesh, unless the camera is inside a closed mesh (``prepared.is_closed``),
-    looking at the inside of its surface: its lines are the inside's. That is decided by the camera
-    position's generalised winding number (``winding_number``). A view with no stroke is looked at in a
+    looking at the inside of its surface: its lines are the inside's. That is decided, for a camera
+    within the mesh's bounding box, by the camera position's generalised winding number
+    (``winding_number``). A view with no stroke is looked at in a
     G-buffer (``render.gbuffer``): no face covers any pixel (the mesh lies behind the camera, beyond its
     clip planes, or beside its field of view); faces cover every pixel and none of them faces the camera
     (inside a surface that is not closed); or the faces it sees hold no line of the kinds drawn, which
@@ -143,7 +144,9 @@ def unseen_reason(mesh, camera: Camera, drawing: Drawing, prepared) -> str | Non
     """
     inside = "the camera is inside the mesh: it sees only the inside of the surface"
     if drawing.strokes:
-        if prepared.is_closed and not camera.is_ortho and winding_number(prepared, camera.position) > 0.5:
+        lo, hi = prepared.bounds
+        in_box = bool(np.all(camera.position >= lo) and np.all(camera.position <= hi))
+        if in_box and prepared.is_closed and not camera.is_ortho and winding_number(prepared, camera.position) > 0.5:
             return inside
         return None
     from sketchgen.render.gbuffer import get_renderer
