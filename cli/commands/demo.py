@@ -6,7 +6,7 @@
 3. both models trained briefly on the train split (the small CNN backbone on a CPU): the descriptor on
    the triplet set (InfoNCE at temperature 0.1: each anchor against every positive and every stored
    negative of the batch, 16 triplets of 6 negatives each, 4 of them strokes 8-48 px of a 256 px drawing
-   from the positive; 12 views per shape, 24 anchors per view; 1,000 steps, cosine learning rate from 1e-3,
+   from the positive; 12 views per shape, 24 anchors per view; 600 steps, cosine learning rate from 1e-3,
    no rotation/flip augmentation); the warp estimator
    on the pair set (its first block starting from the soft argmax of its features, far matches
    penalised, cosine learning rate from 2e-3);
@@ -17,8 +17,8 @@
    (curves, counts, per-kind figures), plots and previews. Each run's ``config.json`` records what it
    trained on (``data_kind``: "triplets" for the descriptor).
 
-Sized to finish in under nine minutes on a 2-core CPU; ``--steps-descriptor`` / ``--steps-warp`` /
-``--shapes`` trade learning for time. How the recipe was chosen: ``docs/experiments.md``.
+Sized to finish within ten minutes on a quiet 2-core CPU (each stage prints its wall and CPU time);
+``--steps-descriptor`` / ``--steps-warp`` / ``--shapes`` trade learning for time. How the recipe was chosen: ``docs/experiments.md``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default %(default)s)")
     parser.add_argument("--shapes", type=COUNT, default=12, help="shapes per category (default 12: all bundled)")
     parser.add_argument("--workers", type=COUNT, default=2, help="dataset worker processes (default 2)")
-    parser.add_argument("--steps-descriptor", type=COUNT, default=1000, help="descriptor steps (default 1000)")
+    parser.add_argument("--steps-descriptor", type=COUNT, default=600, help="descriptor steps (default 600)")
     parser.add_argument("--steps-warp", type=COUNT, default=400, help="warp estimator steps (default 400)")
     parser.add_argument("--eval-pairs", type=COUNT, default=20, help="test pairs for the descriptor (x3 for the warp; default 20)")
     parser.add_argument("--seed", type=SEED, default=0, help="seed of data and training (default 0)")
