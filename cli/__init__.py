@@ -69,14 +69,26 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
             module = importlib.import_module(modname)
             p = sub.add_parser(name, help=getattr(module, "HELP", None))
             module.configure(p)
-            add_config_arguments(p, name)
+            # a command of actions (collection info, export psc) takes its files on the action's parser
+            leaf = _action_parser(p, argv[argv.index(name) + 1:])
+            add_config_arguments(leaf, name)
             p.set_defaults(_run=module.run)
-            chosen, chosen_parser = module, p
+            chosen, chosen_parser = module, leaf
         else:
             sub.add_parser(name, add_help=False, help=SUBCOMMANDS[name][1])
     if chosen_parser is not None:
         _apply_config_files(chosen_parser, wanted, argv)
     return parser, chosen, chosen_parser
+
+
+def _action_parser(parser: argparse.ArgumentParser, rest: list[str]) -> argparse.ArgumentParser:
+    """The parser of the action ``rest`` names when ``parser`` has actions (its subparsers), else
+    ``parser``: the first word of ``rest`` that is one of its actions."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            named = next((word for word in rest if word in action.choices), None)
+            return action.choices[named] if named is not None else parser
+    return parser
 
 
 def _apply_config_files(parser: argparse.ArgumentParser, command: str, argv: list[str]) -> None:

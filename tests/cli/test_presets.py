@@ -116,3 +116,21 @@ def test_unknown_presets_are_named_with_the_ones_there_are(capsys):
     err = capsys.readouterr().err
     assert "no preset 'nope'" in err and "demo-descriptor, demo-warp" in err
     assert list_presets("triplets") == ["demo"] and list_presets("pairs") == ["demo"]
+
+
+def test_a_command_of_actions_takes_a_config_file_for_its_action(tmp_path, capsys):
+    """collection info and export sfnet read their options from --config after the action: the file's
+    keys are the action's options, flags still win, and --print-config prints them."""
+    from sketchgen.cli import main
+
+    cfg = tmp_path / "info.toml"
+    cfg.write_text('path = "/nowhere/at/all"\njson = true\nup-axis = "+z"\n')
+    args = resolve(["collection", "info", "--config", str(cfg), "--up-axis", "+x"])
+    assert (args.path, args.json, args.up_axis) == ("/nowhere/at/all", True, "+x")
+    assert main(["collection", "info", "--config", str(cfg), "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    assert 'path = "/nowhere/at/all"' in printed and "json = true" in printed and 'up-axis = "+z"' in printed
+    bad = tmp_path / "bad.toml"
+    bad.write_text("viewz = 3\n")
+    assert main(["export", "sfnet", "--config", str(bad)]) == 2
+    assert f"{bad}: unknown option 'viewz'" in capsys.readouterr().err
