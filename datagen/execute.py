@@ -183,6 +183,17 @@ def gather(unit_samples, unit: WorkUnit, config, **kwargs) -> tuple[list[dict], 
     return samples, failures
 
 
+def gathering(unit_samples):
+    """A builder's ``build_unit(unit, config, only=None) -> (samples, failures)`` from its ``unit_samples``:
+    every sample of the unit held in memory (a run streams ``unit_samples`` to its shard instead);
+    ``only=index`` builds that one sample (``datagen.regenerate``)."""
+    def build_unit(unit: WorkUnit, config, only: int | None = None) -> tuple[list[dict], list[dict]]:
+        """(samples, failures) of one shape, every sample held in memory (``datagen.execute.gathering``)."""
+        return gather(unit_samples, unit, config, only=only)
+
+    return build_unit
+
+
 def run_unit(job: Job, unit: WorkUnit) -> dict[str, Any]:
     """Build one unit and commit its shard (or return its summary if already complete).
 

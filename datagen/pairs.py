@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sketchgen.datagen.deform import DeformConfig, random_deformation
-from sketchgen.datagen.execute import NotMade, failure_rows, gather
+from sketchgen.datagen.execute import NotMade, failure_rows, gathering
 from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, restyle_mask, shape_point_map
 from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
 from sketchgen.datagen.schema import sample_key, strokes_key
@@ -256,12 +256,6 @@ class ImageB:
     extra: dict
 
 
-def build_unit(unit: WorkUnit, config: PairConfig, only: int | None = None) -> tuple[list[dict], list[dict]]:
-    """``unit_samples`` gathered: (samples, failures) of one shape, every sample held in memory (a run
-    streams ``unit_samples`` to its shard instead)."""
-    return gather(unit_samples, unit, config, only=only)
-
-
 @one_blas_thread
 def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int | None = None) -> Iterator[dict]:
     """The pair samples of one shape, yielded one at a time as they are made; the failures met are
@@ -431,3 +425,7 @@ def _viewed_b(a: ImageA, unit_renders: UnitRenders, i: int, kind: str, style: st
     ids, pts, kxy, kvis = holder.keypoints(cam_b)
     side = {"shape": holder.shape.shape_id, "category": holder.shape.category, "camera": cam_b.to_json()}
     return ImageB(strokes, flow, mask, (ids, pts, drawer.displace(kxy), kvis), side, extra)
+
+
+# (samples, failures) of one shape, every sample held in memory (datagen.execute.gathering)
+build_unit = gathering(unit_samples)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sketchgen.datagen.execute import NotMade, failure_rows, gather
+from sketchgen.datagen.execute import NotMade, failure_rows, gathering
 from sketchgen.datagen.flow import correspond
 from sketchgen.datagen.negatives import NEGATIVE_KINDS, Candidates, NegativeRules, choose_negatives
 from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
@@ -328,12 +328,6 @@ def _candidates(role: RolePoint, camera: Camera, geodesic: dict) -> Candidates:
                       ref_label=int(shape.face_labels[role.face]))
 
 
-def build_unit(unit: WorkUnit, config: TripletConfig, only: int | None = None) -> tuple[list[dict], list[dict]]:
-    """``unit_samples`` gathered: (samples, failures) of one shape, every sample held in memory (a run
-    streams ``unit_samples`` to its shard instead)."""
-    return gather(unit_samples, unit, config, only=only)
-
-
 @one_blas_thread
 def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: int | None = None) -> Iterator[dict]:
     """The triplet samples of one shape, yielded one at a time as they are made; the failures met are
@@ -542,3 +536,7 @@ def _draw_roles(unit_shapes: UnitShapes, roles: list[RolePoint], style: str, srn
                 zoom["xy"] = [float((xy[0] - cx) * scale + config.size / 2.0),
                               float((xy[1] - cy) * scale + config.size / 2.0)]
     return metas, members, drawings
+
+
+# (samples, failures) of one shape, every sample held in memory (datagen.execute.gathering)
+build_unit = gathering(unit_samples)

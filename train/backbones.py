@@ -76,15 +76,19 @@ class ResNet18(nn.Module):
         _init(self)
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        out = {}
-        for k in range(1, 5):
-            x = getattr(self, f"layer{k}")(x)
-            out[f"layer{k}"] = x
-        return out
+        return _stages(self, self.maxpool(self.relu(self.bn1(self.conv1(x)))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)["layer4"].mean(dim=(2, 3))
+
+
+def _stages(net: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """{"layer1": .., "layer4": ..}: the stem's output ``x`` through ``net``'s four stages, each one's output."""
+    out = {}
+    for k in range(1, 5):
+        x = getattr(net, f"layer{k}")(x)
+        out[f"layer{k}"] = x
+    return out
 
 
 class SmallCNN(nn.Module):
@@ -109,12 +113,7 @@ class SmallCNN(nn.Module):
         _init(self)
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self.relu(self.bn1(self.conv1(x)))
-        out = {}
-        for k in range(1, 5):
-            x = getattr(self, f"layer{k}")(x)
-            out[f"layer{k}"] = x
-        return out
+        return _stages(self, self.relu(self.bn1(self.conv1(x))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.adaptive_avg_pool2d(self.features(x)["layer4"], 2).flatten(1)
