@@ -17,8 +17,9 @@
    (curves, counts, per-kind figures), plots and previews. Each run's ``config.json`` records what it
    trained on (``data_kind``: "triplets" for the descriptor).
 
-Sized to finish within ten minutes on a quiet 2-core CPU (each stage prints its wall and CPU time);
-``--steps-descriptor`` / ``--steps-warp`` / ``--shapes`` trade learning for time. How the recipe was chosen: ``docs/experiments.md``.
+About 15 minutes on a 2-core CPU (each stage prints its wall and CPU time); ``--steps-descriptor`` /
+``--steps-warp`` / ``--shapes`` trade learning for time. How the recipe was chosen and what the time goes
+to: ``docs/experiments.md``.
 """
 
 from __future__ import annotations
