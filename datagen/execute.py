@@ -169,6 +169,16 @@ class NotMade(Exception):
         self.key, self.count = (outcome, kind, reason), count
 
 
+def made_or_counted(make, problems: Counter):
+    """``make()``'s result, or None with the ``NotMade`` it raised counted in ``problems`` (a builder's
+    step that may decline its sample)."""
+    try:
+        return make()
+    except NotMade as why:
+        problems[why.key] += why.count
+        return None
+
+
 def failure_rows(shape_id: str, problems: Counter) -> list[dict]:
     """The failures (module docstring) of a unit of shape ``shape_id`` from its ``problems``
     ({(outcome, kind, reason): count}), sorted."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sketchgen.datagen.deform import DeformConfig, random_deformation
-from sketchgen.datagen.execute import NotMade, failure_rows, gathering
+from sketchgen.datagen.execute import NotMade, failure_rows, gathering, made_or_counted
 from sketchgen.datagen.flow import dense_flow, pixel_centres, restyle_flow, restyle_mask, shape_point_map
 from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
 from sketchgen.datagen.schema import sample_key, strokes_key
@@ -275,12 +275,9 @@ def unit_samples(unit: WorkUnit, config: PairConfig, failures: list, only: int |
     for index in range(config.pairs):
         if only is not None and only != index:
             continue
-        try:
-            sample = _sample(unit_renders, unit, config, index, problems)
-        except NotMade as why:
-            problems[why.key] += why.count
-            continue
-        yield sample
+        sample = made_or_counted(lambda: _sample(unit_renders, unit, config, index, problems), problems)
+        if sample is not None:
+            yield sample
     failures.extend(failure_rows(unit.shape_id, problems))
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sketchgen.datagen.execute import NotMade, failure_rows, gathering
+from sketchgen.datagen.execute import NotMade, failure_rows, gathering, made_or_counted
 from sketchgen.datagen.flow import correspond
 from sketchgen.datagen.negatives import NEGATIVE_KINDS, Candidates, NegativeRules, choose_negatives
 from sketchgen.datagen.plan import DatasetConfig, WorkUnit, config_shapes
@@ -342,21 +342,16 @@ def unit_samples(unit: WorkUnit, config: TripletConfig, failures: list, only: in
     for i in range(len(unit_shapes.cameras)):
         if only is not None and only // config.points != i:
             continue
-        try:
-            anchors = _view_anchors(unit_shapes, unit, config, i)
-        except NotMade as why:
-            problems[why.key] += why.count
+        anchors = made_or_counted(lambda: _view_anchors(unit_shapes, unit, config, i), problems)
+        if anchors is None:
             continue
         for k in range(len(anchors)):
             index = i * config.points + k
             if only is not None and only != index:
                 continue
-            try:
-                sample = _sample(unit_shapes, anchors, k, unit, config, index)
-            except NotMade as why:
-                problems[why.key] += why.count
-                continue
-            yield sample
+            sample = made_or_counted(lambda: _sample(unit_shapes, anchors, k, unit, config, index), problems)
+            if sample is not None:
+                yield sample
     failures.extend(failure_rows(unit.shape_id, problems))
 
 
